@@ -1,0 +1,74 @@
+// Package events defines sessiond's security events: what happened, to which
+// tenant, user and public session id, from where. Events never carry a token
+// or a secret.
+package events
+
+import (
+	"context"
+	"time"
+)
+
+// Type names a kind of security event. The names are part of the API.
+type Type string
+
+// The event types.
+const (
+	SessionCreated        Type = "session.created"
+	SessionRegenerated    Type = "session.regenerated"
+	SessionRevoked        Type = "session.revoked"
+	SessionEvicted        Type = "session.evicted"
+	SessionExpired        Type = "session.expired"
+	OtherDevicesLoggedOut Type = "session.others_revoked"
+	UserLoggedOut         Type = "session.user_revoked"
+	VerifyRejected        Type = "verify.rejected"
+	CSRFMismatch          Type = "verify.csrf_mismatch"
+	ReauthRequired        Type = "verify.reauth_required"
+	BindingMismatch       Type = "verify.binding_mismatch"
+	SessionLimitRejected  Type = "session.limit_rejected"
+	GuessingThrottled     Type = "verify.rate_limited"
+	KeyRotated            Type = "key.rotated"
+	KeyRetired            Type = "key.retired"
+	PolicyChanged         Type = "policy.changed"
+	APIKeyCreated         Type = "api_key.created"
+	APIKeyRevoked         Type = "api_key.revoked"
+	TenantCreated         Type = "tenant.created"
+	TenantUpdated         Type = "tenant.updated"
+	AdminLoginSucceeded   Type = "admin.login_succeeded"
+	AdminLoginFailed      Type = "admin.login_failed"
+)
+
+// Event is one security event.
+type Event struct {
+	ID        int64             `json:"id"`
+	TenantID  string            `json:"tenant_id"`
+	Type      Type              `json:"type"`
+	Time      time.Time         `json:"time"`
+	UserID    string            `json:"user_id,omitempty"`
+	SessionID string            `json:"session_id,omitempty"`
+	IP        string            `json:"ip,omitempty"`
+	UserAgent string            `json:"user_agent,omitempty"`
+	Actor     string            `json:"actor,omitempty"`
+	Detail    map[string]string `json:"detail,omitempty"`
+}
+
+// Recorder accepts events. Record never blocks the caller on I/O.
+type Recorder interface {
+	Record(Event)
+}
+
+// Filter selects events in a listing.
+type Filter struct {
+	TenantID string
+	Type     Type
+	UserID   string
+	Cursor   string
+	Limit    int
+}
+
+// Store is where events are kept. List returns events newest first and the
+// cursor of the next page ("" at the end); it returns fault.InvalidRequest for
+// a malformed cursor and fault.Unavailable when the database is down.
+type Store interface {
+	WriteEvents(ctx context.Context, batch []Event) error
+	ListEvents(ctx context.Context, f Filter) ([]Event, string, error)
+}

@@ -1,0 +1,235 @@
+package tenants
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/sessiond/sessiond/internal/fault"
+	"github.com/sessiond/sessiond/internal/secrets"
+)
+
+// Notifier carries "tenant changed" messages between sessiond instances.
+type Notifier interface {
+	// Publish tells every instance that tenantID changed.
+	Publish(ctx context.Context, tenantID string) error
+	// Subscribe calls onChange for every published tenant id until ctx ends.
+	// It calls onReady each time the subscription is (re)established, so the
+	// subscriber can reload whatever it may have missed meanwhile.
+	Subscribe(ctx context.Context, onChange func(tenantID string), onReady func())
+}
+
+// Snapshot is the cached, immutable view of one tenant. Keys hold their
+// plaintext secrets. Callers must not modify a Snapshot.
+type Snapshot struct {
+	Tenant  Tenant
+	Policy  Policy
+	Keys    []Key
+	APIKeys []APIKey
+}
+
+// ActiveKey returns the key that signs new tokens.
+func (s *Snapshot) ActiveKey() (Key, bool) {
+	for _, k := range s.Keys {
+		if k.State == KeyActive {
+			return k, true
+		}
+	}
+	return Key{}, false
+}
+
+// Key returns the key with id kid as it stands at now.
+func (s *Snapshot) Key(kid string, now time.Time) (Key, bool) {
+	for _, k := range s.Keys {
+		if k.ID == kid {
+			return k.At(now), true
+		}
+	}
+	return Key{}, false
+}
+
+// Principal is the authenticated caller of a tenant endpoint.
+type Principal struct {
+	TenantID string
+	APIKeyID string
+	Scopes   []Scope
+}
+
+// Has reports whether the principal carries scope.
+func (p Principal) Has(scope Scope) bool { return APIKey{Scopes: p.Scopes}.Has(scope) }
+
+type apiKeyEntry struct {
+	tenantID string
+	hash     []byte
+	scopes   []Scope
+}
+
+// Cache holds every tenant's snapshot in memory, so that authenticating an
+// API key, reading a policy or finding a signing key never waits on the
+// database. It stays current through a Notifier and a periodic full refresh,
+// and keeps serving what it has while the database is down.
+type Cache struct {
+	store  Store
+	sealer *secrets.Sealer
+	log    *slog.Logger
+
+	mu      sync.RWMutex
+	tenants map[string]*Snapshot
+	apiKeys map[string]apiKeyEntry
+}
+
+// NewCache returns an empty cache; call LoadAll before serving.
+func NewCache(store Store, sealer *secrets.Sealer, log *slog.Logger) *Cache {
+	return &Cache{
+		store: store, sealer: sealer, log: log,
+		tenants: map[string]*Snapshot{}, apiKeys: map[string]apiKeyEntry{},
+	}
+}
+
+// LoadAll replaces the cache's contents with every tenant in the store.
+func (c *Cache) LoadAll(ctx context.Context) error {
+	states, err := c.store.LoadAllStates(ctx)
+	if err != nil {
+		return err
+	}
+	tenants := make(map[string]*Snapshot, len(states))
+	apiKeys := map[string]apiKeyEntry{}
+	for _, st := range states {
+		snap, err := c.snapshot(st)
+		if err != nil {
+			return err
+		}
+		tenants[st.Tenant.ID] = snap
+		indexAPIKeys(apiKeys, snap)
+	}
+	c.mu.Lock()
+	c.tenants, c.apiKeys = tenants, apiKeys
+	c.mu.Unlock()
+	return nil
+}
+
+// Reload refreshes one tenant from the store, or drops it if it no longer
+// exists.
+func (c *Cache) Reload(ctx context.Context, tenantID string) error {
+	st, err := c.store.LoadState(ctx, tenantID)
+	if fault.Is(err, fault.NotFound) {
+		c.mu.Lock()
+		c.dropLocked(tenantID)
+		c.mu.Unlock()
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	snap, err := c.snapshot(st)
+	if err != nil {
+		return err
+	}
+	c.mu.Lock()
+	c.dropLocked(tenantID)
+	c.tenants[tenantID] = snap
+	indexAPIKeys(c.apiKeys, snap)
+	c.mu.Unlock()
+	return nil
+}
+
+// Run keeps the cache current until ctx ends: it reloads a tenant when a
+// change is published, everything when the subscription (re)connects, and
+// everything every refresh interval in case a message was lost.
+func (c *Cache) Run(ctx context.Context, n Notifier, refresh time.Duration) {
+	go n.Subscribe(ctx, func(tenantID string) {
+		if err := c.Reload(ctx, tenantID); err != nil {
+			c.log.Warn("tenant cache: reload failed; serving the cached copy", slog.String("tenant_id", tenantID), slog.String("error", err.Error()))
+		}
+	}, func() {
+		if err := c.LoadAll(ctx); err != nil {
+			c.log.Warn("tenant cache: full reload failed; serving the cached copy", slog.String("error", err.Error()))
+		}
+	})
+	t := time.NewTicker(refresh)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			if err := c.LoadAll(ctx); err != nil && ctx.Err() == nil {
+				c.log.Warn("tenant cache: periodic reload failed; serving the cached copy", slog.String("error", err.Error()))
+			}
+		}
+	}
+}
+
+// Tenant returns the cached snapshot of a tenant.
+func (c *Cache) Tenant(id string) (*Snapshot, bool) {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	s, ok := c.tenants[id]
+	return s, ok
+}
+
+// Authenticate resolves an API key secret to its tenant. It returns
+// fault.Unauthorized for an unknown, malformed or revoked key and
+// fault.Forbidden if the tenant is suspended. The secret's hash is compared
+// in constant time.
+func (c *Cache) Authenticate(secret string) (Principal, error) {
+	id, ok := parseAPIKeySecret(secret)
+	if !ok {
+		return Principal{}, fault.New(fault.Unauthorized, "missing or invalid API key")
+	}
+	c.mu.RLock()
+	entry, found := c.apiKeys[id]
+	var snap *Snapshot
+	if found {
+		snap = c.tenants[entry.tenantID]
+	}
+	c.mu.RUnlock()
+	if !found || !secrets.Equal(entry.hash, secrets.Hash(secret)) || snap == nil {
+		return Principal{}, fault.New(fault.Unauthorized, "missing or invalid API key")
+	}
+	if snap.Tenant.Status != Active {
+		return Principal{}, fault.New(fault.Forbidden, "tenant is suspended")
+	}
+	return Principal{TenantID: entry.tenantID, APIKeyID: id, Scopes: entry.scopes}, nil
+}
+
+func (c *Cache) dropLocked(tenantID string) {
+	old, ok := c.tenants[tenantID]
+	if !ok {
+		return
+	}
+	for _, k := range old.APIKeys {
+		delete(c.apiKeys, k.ID)
+	}
+	delete(c.tenants, tenantID)
+}
+
+func (c *Cache) snapshot(st State) (*Snapshot, error) {
+	keys := make([]Key, len(st.Keys))
+	for i, k := range st.Keys {
+		if k.State != KeyRetired {
+			secret, err := c.sealer.Open(k.SealedSecret, sealAAD(k.TenantID, k.ID))
+			if err != nil {
+				return nil, fmt.Errorf("tenant %s key %s: %w", k.TenantID, k.ID, err)
+			}
+			k.Secret = secret
+		}
+		k.SealedSecret = nil
+		keys[i] = k
+	}
+	var live []APIKey
+	for _, k := range st.APIKeys {
+		if k.RevokedAt == nil {
+			live = append(live, k)
+		}
+	}
+	return &Snapshot{Tenant: st.Tenant, Policy: st.Policy, Keys: keys, APIKeys: live}, nil
+}
+
+func indexAPIKeys(m map[string]apiKeyEntry, s *Snapshot) {
+	for _, k := range s.APIKeys {
+		m[k.ID] = apiKeyEntry{tenantID: s.Tenant.ID, hash: k.SecretHash, scopes: k.Scopes}
+	}
+}

@@ -1,0 +1,116 @@
+package tenants
+
+import (
+	"time"
+
+	"github.com/sessiond/sessiond/internal/fault"
+)
+
+// OnLimit says what creating a session does when a user already has
+// MaxSessionsPerUser live sessions.
+type OnLimit string
+
+const (
+	// EvictOldest ends the user's oldest sessions to make room.
+	EvictOldest OnLimit = "evict_oldest"
+	// Reject refuses the new session with session_limit_reached.
+	Reject OnLimit = "reject"
+)
+
+// BindingMode says what verify does when a session is presented from another
+// user agent or IP prefix than the one it was created from.
+type BindingMode string
+
+const (
+	BindingOff     BindingMode = "off"
+	BindingReport  BindingMode = "report"
+	BindingEnforce BindingMode = "enforce"
+)
+
+// Binding is the per-attribute binding policy.
+type Binding struct {
+	UserAgent BindingMode `json:"user_agent"`
+	IP        BindingMode `json:"ip"`
+}
+
+// Policy is a tenant's session policy. Durations are whole seconds, as in the
+// API.
+type Policy struct {
+	IdleTimeout        int     `json:"idle_timeout"`
+	AbsoluteTimeout    int     `json:"absolute_timeout"`
+	MaxSessionsPerUser int     `json:"max_sessions_per_user"`
+	OnLimit            OnLimit `json:"on_limit"`
+	Rolling            bool    `json:"rolling"`
+	Binding            Binding `json:"binding"`
+	MaxDataBytes       int     `json:"max_data_bytes"`
+}
+
+// Bounds on policy values.
+const (
+	MaxTimeoutSeconds     = 400 * 24 * 60 * 60 // 400 days
+	MaxSessionsPerUserCap = 10000
+	MaxDataBytesCap       = 1 << 20 // 1 MiB
+)
+
+// DefaultPolicy is the policy of a new tenant: idle 30 min, absolute 8 h,
+// no device cap, rolling, no binding, 16 KiB of data.
+func DefaultPolicy() Policy {
+	return Policy{
+		IdleTimeout:        30 * 60,
+		AbsoluteTimeout:    8 * 60 * 60,
+		MaxSessionsPerUser: 0,
+		OnLimit:            EvictOldest,
+		Rolling:            true,
+		Binding:            Binding{UserAgent: BindingOff, IP: BindingOff},
+		MaxDataBytes:       16 << 10,
+	}
+}
+
+// Idle returns the idle timeout as a duration.
+func (p Policy) Idle() time.Duration { return time.Duration(p.IdleTimeout) * time.Second }
+
+// Absolute returns the absolute timeout as a duration.
+func (p Policy) Absolute() time.Duration { return time.Duration(p.AbsoluteTimeout) * time.Second }
+
+// Validate reports every invalid field of p in one fault.InvalidRequest.
+func (p Policy) Validate() error {
+	var fields []fault.FieldError
+	add := func(field, msg string) { fields = append(fields, fault.FieldError{Field: field, Message: msg}) }
+	checkTimeout := func(field string, v int) bool {
+		if v < 1 || v > MaxTimeoutSeconds {
+			add(field, "must be a whole number of seconds from 1 to 34560000 (400 days)")
+			return false
+		}
+		return true
+	}
+	idleOK := checkTimeout("idle_timeout", p.IdleTimeout)
+	absOK := checkTimeout("absolute_timeout", p.AbsoluteTimeout)
+	if idleOK && absOK && p.IdleTimeout > p.AbsoluteTimeout {
+		add("idle_timeout", "must not exceed absolute_timeout")
+	}
+	if p.MaxSessionsPerUser < 0 || p.MaxSessionsPerUser > MaxSessionsPerUserCap {
+		add("max_sessions_per_user", "must be from 0 (unlimited) to 10000")
+	}
+	if p.OnLimit != EvictOldest && p.OnLimit != Reject {
+		add("on_limit", `must be "evict_oldest" or "reject"`)
+	}
+	for _, b := range []struct {
+		field string
+		mode  BindingMode
+	}{{"binding.user_agent", p.Binding.UserAgent}, {"binding.ip", p.Binding.IP}} {
+		if b.mode != BindingOff && b.mode != BindingReport && b.mode != BindingEnforce {
+			add(b.field, `must be "off", "report" or "enforce"`)
+		}
+	}
+	if p.MaxDataBytes < 1 || p.MaxDataBytes > MaxDataBytesCap {
+		add("max_data_bytes", "must be from 1 to 1048576")
+	}
+	if len(fields) == 0 {
+		return nil
+	}
+	msg := fields[0].Field + ": " + fields[0].Message
+	if len(fields) > 1 {
+		msg = "policy has invalid fields"
+	}
+	return &fault.Error{Code: fault.InvalidRequest, Message: msg, Fields: fields}
+}

@@ -1,0 +1,276 @@
+package tenants
+
+import (
+	"context"
+	"log/slog"
+	"time"
+
+	"github.com/sessiond/sessiond/internal/events"
+	"github.com/sessiond/sessiond/internal/fault"
+	"github.com/sessiond/sessiond/internal/secrets"
+)
+
+// SessionPurger removes every live session of a deleted tenant. It runs in
+// the background and must touch only that tenant's namespace.
+type SessionPurger interface {
+	PurgeTenant(ctx context.Context, tenantID string)
+}
+
+// Service applies the tenant rules: it validates, writes to the Store,
+// refreshes this instance's Cache, tells the other instances, and records a
+// security event for every change.
+type Service struct {
+	Store    Store
+	Cache    *Cache
+	Sealer   *secrets.Sealer
+	Notifier Notifier
+	Events   events.Recorder
+	Purger   SessionPurger // optional
+	Log      *slog.Logger
+	Now      func() time.Time
+}
+
+// Actor says who made a change, for security events.
+type Actor struct {
+	Name      string // "operator", "api_key:ak_...", "admin:<email>"
+	IP        string
+	UserAgent string
+}
+
+// CreateTenant makes a tenant with the default policy, an active signing key
+// and a first API key with both scopes. It returns the API key secret, which
+// is shown once.
+func (s *Service) CreateTenant(ctx context.Context, name string, actor Actor) (Tenant, APIKey, string, error) {
+	if err := ValidateName(name); err != nil {
+		return Tenant{}, APIKey{}, "", err
+	}
+	now := s.now()
+	t := Tenant{ID: secrets.NewID(IDPrefix), Name: name, Status: Active, CreatedAt: now, UpdatedAt: now}
+	ak, secret, err := NewAPIKey(t.ID, "default", []Scope{ScopeSessions, ScopeAdmin}, now)
+	if err != nil {
+		return Tenant{}, APIKey{}, "", err
+	}
+	if err := s.Store.CreateTenant(ctx, t, DefaultPolicy(), s.newKey(t.ID, now), ak); err != nil {
+		return Tenant{}, APIKey{}, "", err
+	}
+	s.changed(ctx, t.ID)
+	s.record(t.ID, events.TenantCreated, actor, nil)
+	s.record(t.ID, events.APIKeyCreated, actor, map[string]string{"api_key_id": ak.ID})
+	return t, ak, secret, nil
+}
+
+// GetTenant returns a tenant from the store (fault.NotFound if missing).
+func (s *Service) GetTenant(ctx context.Context, id string) (Tenant, error) {
+	if id == SystemTenantID {
+		return Tenant{}, fault.New(fault.NotFound, "tenant not found")
+	}
+	return s.Store.GetTenant(ctx, id)
+}
+
+// ListTenants lists tenants in creation order.
+func (s *Service) ListTenants(ctx context.Context, page Page) ([]Tenant, string, error) {
+	return s.Store.ListTenants(ctx, page.Normalize())
+}
+
+// UpdateTenant renames, suspends or resumes a tenant. Suspension takes effect
+// on every instance as soon as the change is published.
+func (s *Service) UpdateTenant(ctx context.Context, id string, patch TenantPatch, actor Actor) (Tenant, error) {
+	if id == SystemTenantID {
+		return Tenant{}, fault.New(fault.NotFound, "tenant not found")
+	}
+	if patch.Name != nil {
+		if err := ValidateName(*patch.Name); err != nil {
+			return Tenant{}, err
+		}
+	}
+	if patch.Status != nil && *patch.Status != Active && *patch.Status != Suspended {
+		return Tenant{}, fault.Invalid("status", `must be "active" or "suspended"`)
+	}
+	t, err := s.Store.UpdateTenant(ctx, id, patch, s.now())
+	if err != nil {
+		return Tenant{}, err
+	}
+	s.changed(ctx, id)
+	detail := map[string]string{}
+	if patch.Status != nil {
+		detail["status"] = string(*patch.Status)
+	}
+	if patch.Name != nil {
+		detail["name"] = *patch.Name
+	}
+	s.record(id, events.TenantUpdated, actor, detail)
+	return t, nil
+}
+
+// DeleteTenant removes a tenant and everything it owns from the database at
+// once, and its live sessions in the background.
+func (s *Service) DeleteTenant(ctx context.Context, id string) error {
+	if id == SystemTenantID {
+		return fault.New(fault.NotFound, "tenant not found")
+	}
+	if err := s.Store.DeleteTenant(ctx, id); err != nil {
+		return err
+	}
+	s.changed(ctx, id)
+	if s.Purger != nil {
+		go s.Purger.PurgeTenant(context.WithoutCancel(ctx), id)
+	}
+	return nil
+}
+
+// Policy returns a tenant's policy from the cache.
+func (s *Service) Policy(tenantID string) (Policy, error) {
+	snap, err := s.snapshot(tenantID)
+	if err != nil {
+		return Policy{}, err
+	}
+	return snap.Policy, nil
+}
+
+// PutPolicy validates and replaces a tenant's policy.
+func (s *Service) PutPolicy(ctx context.Context, tenantID string, p Policy, actor Actor) (Policy, error) {
+	if err := p.Validate(); err != nil {
+		return Policy{}, err
+	}
+	if err := s.Store.PutPolicy(ctx, tenantID, p, s.now()); err != nil {
+		return Policy{}, err
+	}
+	s.changed(ctx, tenantID)
+	s.record(tenantID, events.PolicyChanged, actor, nil)
+	return p, nil
+}
+
+// Keys returns a tenant's keyring metadata, newest first, as it stands now.
+func (s *Service) Keys(tenantID string) ([]Key, error) {
+	snap, err := s.snapshot(tenantID)
+	if err != nil {
+		return nil, err
+	}
+	now := s.now()
+	out := make([]Key, len(snap.Keys))
+	for i, k := range snap.Keys {
+		k = k.At(now)
+		k.Secret = nil
+		out[i] = k
+	}
+	return out, nil
+}
+
+// MaxGrace bounds a rotation's grace period (400 days, like the timeouts).
+const MaxGrace = MaxTimeoutSeconds
+
+// RotateKey makes a new active key. The old active key keeps verifying for
+// graceSeconds (default: the policy's absolute timeout, so no live session
+// is logged out) and then retires by itself.
+func (s *Service) RotateKey(ctx context.Context, tenantID string, graceSeconds *int, actor Actor) (Key, error) {
+	snap, err := s.snapshot(tenantID)
+	if err != nil {
+		return Key{}, err
+	}
+	grace := snap.Policy.AbsoluteTimeout
+	if graceSeconds != nil {
+		if *graceSeconds < 0 || *graceSeconds > MaxGrace {
+			return Key{}, fault.Invalid("grace_period", "must be from 0 to 34560000 seconds (400 days)")
+		}
+		grace = *graceSeconds
+	}
+	now := s.now()
+	next := s.newKey(tenantID, now)
+	if err := s.Store.RotateKey(ctx, tenantID, next, now.Add(time.Duration(grace)*time.Second)); err != nil {
+		return Key{}, err
+	}
+	s.changed(ctx, tenantID)
+	s.record(tenantID, events.KeyRotated, actor, map[string]string{"kid": next.ID})
+	next.Secret, next.SealedSecret = nil, nil
+	return next, nil
+}
+
+// RetireKey retires a retiring key before its grace period ends. Tokens it
+// signed stop verifying at once. The active key cannot be retired
+// (fault.Conflict): rotate first.
+func (s *Service) RetireKey(ctx context.Context, tenantID, kid string, actor Actor) (Key, error) {
+	k, err := s.Store.RetireKey(ctx, tenantID, kid, s.now())
+	if err != nil {
+		return Key{}, err
+	}
+	s.changed(ctx, tenantID)
+	s.record(tenantID, events.KeyRetired, actor, map[string]string{"kid": kid})
+	k.Secret, k.SealedSecret = nil, nil
+	return k, nil
+}
+
+// APIKeys lists a tenant's live API keys (metadata only).
+func (s *Service) APIKeys(tenantID string) ([]APIKey, error) {
+	snap, err := s.snapshot(tenantID)
+	if err != nil {
+		return nil, err
+	}
+	return snap.APIKeys, nil
+}
+
+// CreateAPIKey makes an API key and returns its secret, shown once.
+func (s *Service) CreateAPIKey(ctx context.Context, tenantID, name string, scopes []Scope, actor Actor) (APIKey, string, error) {
+	k, secret, err := NewAPIKey(tenantID, name, scopes, s.now())
+	if err != nil {
+		return APIKey{}, "", err
+	}
+	if err := s.Store.CreateAPIKey(ctx, k); err != nil {
+		return APIKey{}, "", err
+	}
+	s.changed(ctx, tenantID)
+	s.record(tenantID, events.APIKeyCreated, actor, map[string]string{"api_key_id": k.ID})
+	return k, secret, nil
+}
+
+// RevokeAPIKey revokes an API key on every instance.
+func (s *Service) RevokeAPIKey(ctx context.Context, tenantID, id string, actor Actor) error {
+	if err := s.Store.RevokeAPIKey(ctx, tenantID, id, s.now()); err != nil {
+		return err
+	}
+	s.changed(ctx, tenantID)
+	s.record(tenantID, events.APIKeyRevoked, actor, map[string]string{"api_key_id": id})
+	return nil
+}
+
+func (s *Service) snapshot(tenantID string) (*Snapshot, error) {
+	snap, ok := s.Cache.Tenant(tenantID)
+	if !ok {
+		return nil, fault.New(fault.NotFound, "tenant not found")
+	}
+	return snap, nil
+}
+
+func (s *Service) newKey(tenantID string, now time.Time) Key {
+	kid := secrets.NewID(KeyIDPrefix)
+	secret := secrets.Random(KeySecretSize)
+	return Key{
+		ID: kid, TenantID: tenantID, State: KeyActive, CreatedAt: now,
+		SealedSecret: s.Sealer.Seal(secret, sealAAD(tenantID, kid)),
+	}
+}
+
+// changed refreshes this instance's cache and tells the others. The write
+// has already succeeded, so failures here are logged, not returned: the
+// periodic refresh repairs them.
+func (s *Service) changed(ctx context.Context, tenantID string) {
+	if err := s.Cache.Reload(ctx, tenantID); err != nil {
+		s.Log.Warn("tenant cache: reload after write failed", slog.String("tenant_id", tenantID), slog.String("error", err.Error()))
+	}
+	if err := s.Notifier.Publish(ctx, tenantID); err != nil {
+		s.Log.Warn("tenant change not published; other instances catch up at their next refresh", slog.String("tenant_id", tenantID), slog.String("error", err.Error()))
+	}
+}
+
+func (s *Service) record(tenantID string, typ events.Type, actor Actor, detail map[string]string) {
+	s.Events.Record(events.Event{
+		TenantID: tenantID, Type: typ, Time: s.now().UTC(),
+		IP: actor.IP, UserAgent: actor.UserAgent, Actor: actor.Name, Detail: detail,
+	})
+}
+
+func (s *Service) now() time.Time {
+	if s.Now != nil {
+		return s.Now().UTC()
+	}
+	return time.Now().UTC()
+}
