@@ -1,0 +1,197 @@
+// Package config reads sessiond's configuration from the environment. Every
+// secret may instead be read from a file named by the same variable with a
+// _FILE suffix (Docker and Kubernetes secrets).
+package config
+
+import (
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"net/netip"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/sessiond/sessiond/internal/secrets"
+)
+
+// Config is the whole configuration of `sessiond serve`.
+type Config struct {
+	Addr           string         // SESSIOND_ADDR
+	DatabaseURL    string         // DATABASE_URL
+	RedisURL       string         // REDIS_URL
+	RedisCluster   bool           // REDIS_CLUSTER
+	RedisCAFile    string         // REDIS_CA_FILE
+	RedisPrefix    string         // SESSIOND_REDIS_PREFIX
+	OperatorToken  string         // SESSIOND_OPERATOR_TOKEN
+	MasterKey      []byte         // SESSIOND_MASTER_KEY (base64 of 32 bytes)
+	TLSCert        string         // SESSIOND_TLS_CERT
+	TLSKey         string         // SESSIOND_TLS_KEY
+	TrustedProxies []netip.Prefix // SESSIOND_TRUSTED_PROXIES
+	DataDir        string         // SESSIOND_DATA_DIR (dev mode)
+	LogLevel       string         // SESSIOND_LOG_LEVEL
+	MaxBodyBytes   int64          // SESSIOND_MAX_BODY_BYTES
+	ShutdownGrace  time.Duration  // SESSIOND_SHUTDOWN_TIMEOUT
+	CacheRefresh   time.Duration  // SESSIOND_CACHE_REFRESH
+}
+
+// Defaults.
+const (
+	DefaultAddr         = "127.0.0.1:8080"
+	DefaultDatabaseURL  = "postgres://postgres@127.0.0.1:5432/sessiond?sslmode=disable"
+	DefaultRedisURL     = "redis://127.0.0.1:6379/0"
+	DefaultRedisPrefix  = "sd"
+	DefaultDataDir      = ".sessiond"
+	MinOperatorTokenLen = 32
+	DefaultMaxBodyBytes = 1 << 20
+)
+
+// Var describes one environment variable, for `sessiond help` and the README.
+type Var struct {
+	Name, Default, Doc string
+	Secret             bool
+}
+
+// Vars lists every variable Load reads.
+var Vars = []Var{
+	{"SESSIOND_ADDR", DefaultAddr, "listen address", false},
+	{"DATABASE_URL", DefaultDatabaseURL, "PostgreSQL URL; the database is created if missing", false},
+	{"REDIS_URL", DefaultRedisURL, "Redis URL; rediss:// for TLS", false},
+	{"REDIS_CLUSTER", "false", "true for Redis Cluster (more seeds as addr= query parameters)", false},
+	{"REDIS_CA_FILE", "", "PEM CA bundle to trust for rediss:// (private CA)", false},
+	{"SESSIOND_REDIS_PREFIX", DefaultRedisPrefix, "prefix of every Redis key and channel", false},
+	{"SESSIOND_OPERATOR_TOKEN", "(required)", "operator bearer token, at least 32 characters", true},
+	{"SESSIOND_MASTER_KEY", "(required)", "base64 of 32 random bytes; encrypts keyring secrets at rest", true},
+	{"SESSIOND_TLS_CERT", "", "TLS certificate file; serve HTTPS when set with SESSIOND_TLS_KEY", false},
+	{"SESSIOND_TLS_KEY", "", "TLS private key file", false},
+	{"SESSIOND_TRUSTED_PROXIES", "", "comma-separated CIDRs whose X-Forwarded-For is believed", false},
+	{"SESSIOND_DATA_DIR", DefaultDataDir, "where --dev keeps its generated keys", false},
+	{"SESSIOND_LOG_LEVEL", "info", "debug, info, warn or error", false},
+	{"SESSIOND_MAX_BODY_BYTES", strconv.Itoa(DefaultMaxBodyBytes), "largest request body; larger gets 413", false},
+	{"SESSIOND_SHUTDOWN_TIMEOUT", "15s", "how long SIGTERM waits for in-flight requests", false},
+	{"SESSIOND_CACHE_REFRESH", "30s", "full tenant-cache refresh interval (changes also arrive by pub/sub)", false},
+}
+
+// Load reads the configuration through getenv. It fails on values that do
+// not parse; Validate checks that required secrets are present and strong.
+func Load(getenv func(string) string) (Config, error) {
+	var errs []error
+	get := func(name, def string) string {
+		if v := getenv(name); v != "" {
+			return v
+		}
+		return def
+	}
+	secret := func(name string) string {
+		v := getenv(name)
+		file := getenv(name + "_FILE")
+		switch {
+		case v != "" && file != "":
+			errs = append(errs, fmt.Errorf("%s and %s_FILE are both set; set one", name, name))
+		case file != "":
+			b, err := os.ReadFile(file)
+			if err != nil {
+				errs = append(errs, fmt.Errorf("%s_FILE: %w", name, err))
+				return ""
+			}
+			return strings.TrimSpace(string(b))
+		}
+		return v
+	}
+	duration := func(name, def string) time.Duration {
+		d, err := time.ParseDuration(get(name, def))
+		if err != nil || d <= 0 {
+			errs = append(errs, fmt.Errorf("%s: want a positive duration like 30s", name))
+		}
+		return d
+	}
+
+	c := Config{
+		Addr:          get("SESSIOND_ADDR", DefaultAddr),
+		DatabaseURL:   secret("DATABASE_URL"),
+		RedisURL:      secret("REDIS_URL"),
+		RedisCAFile:   getenv("REDIS_CA_FILE"),
+		RedisPrefix:   get("SESSIOND_REDIS_PREFIX", DefaultRedisPrefix),
+		OperatorToken: secret("SESSIOND_OPERATOR_TOKEN"),
+		TLSCert:       getenv("SESSIOND_TLS_CERT"),
+		TLSKey:        getenv("SESSIOND_TLS_KEY"),
+		DataDir:       get("SESSIOND_DATA_DIR", DefaultDataDir),
+		LogLevel:      get("SESSIOND_LOG_LEVEL", "info"),
+		ShutdownGrace: duration("SESSIOND_SHUTDOWN_TIMEOUT", "15s"),
+		CacheRefresh:  duration("SESSIOND_CACHE_REFRESH", "30s"),
+	}
+	if c.DatabaseURL == "" {
+		c.DatabaseURL = DefaultDatabaseURL
+	}
+	if c.RedisURL == "" {
+		c.RedisURL = DefaultRedisURL
+	}
+	if v := getenv("REDIS_CLUSTER"); v != "" {
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			errs = append(errs, errors.New("REDIS_CLUSTER: want true or false"))
+		}
+		c.RedisCluster = b
+	}
+	if mk := secret("SESSIOND_MASTER_KEY"); mk != "" {
+		key, err := base64.StdEncoding.DecodeString(mk)
+		if err != nil {
+			errs = append(errs, errors.New("SESSIOND_MASTER_KEY: not base64; make one with `sessiond keygen`"))
+		}
+		c.MasterKey = key
+	}
+	for _, s := range strings.Split(getenv("SESSIOND_TRUSTED_PROXIES"), ",") {
+		if s = strings.TrimSpace(s); s == "" {
+			continue
+		}
+		p, err := netip.ParsePrefix(s)
+		if err != nil {
+			if a, aerr := netip.ParseAddr(s); aerr == nil {
+				p = netip.PrefixFrom(a, a.BitLen())
+			} else {
+				errs = append(errs, fmt.Errorf("SESSIOND_TRUSTED_PROXIES: %q is not a CIDR", s))
+				continue
+			}
+		}
+		c.TrustedProxies = append(c.TrustedProxies, p.Masked())
+	}
+	c.MaxBodyBytes = DefaultMaxBodyBytes
+	if v := getenv("SESSIOND_MAX_BODY_BYTES"); v != "" {
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err != nil || n < 1024 {
+			errs = append(errs, errors.New("SESSIOND_MAX_BODY_BYTES: want a whole number of bytes, at least 1024"))
+		}
+		c.MaxBodyBytes = n
+	}
+	switch c.LogLevel {
+	case "debug", "info", "warn", "error":
+	default:
+		errs = append(errs, errors.New("SESSIOND_LOG_LEVEL: want debug, info, warn or error"))
+	}
+	return c, errors.Join(errs...)
+}
+
+// Validate checks what serving needs: a strong operator token, a 32-byte
+// master key, and TLS files in pairs. Its messages say how to fix each.
+func (c Config) Validate() error {
+	var errs []error
+	if len(c.OperatorToken) < MinOperatorTokenLen {
+		what := "is missing"
+		if c.OperatorToken != "" {
+			what = fmt.Sprintf("is %d characters; at least %d are required", len(c.OperatorToken), MinOperatorTokenLen)
+		}
+		errs = append(errs, fmt.Errorf("SESSIOND_OPERATOR_TOKEN %s; make one with `sessiond keygen` (or run `sessiond serve --dev`)", what))
+	}
+	if len(c.MasterKey) != secrets.MasterKeySize {
+		what := "is missing"
+		if len(c.MasterKey) > 0 {
+			what = fmt.Sprintf("decodes to %d bytes; exactly %d are required", len(c.MasterKey), secrets.MasterKeySize)
+		}
+		errs = append(errs, fmt.Errorf("SESSIOND_MASTER_KEY %s; make one with `sessiond keygen` (or run `sessiond serve --dev`)", what))
+	}
+	if (c.TLSCert == "") != (c.TLSKey == "") {
+		errs = append(errs, errors.New("SESSIOND_TLS_CERT and SESSIOND_TLS_KEY must be set together"))
+	}
+	return errors.Join(errs...)
+}
