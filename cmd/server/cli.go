@@ -11,6 +11,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/sessiond/sessiond/internal/app"
 	"github.com/sessiond/sessiond/internal/config"
 	"github.com/sessiond/sessiond/internal/postgres"
 	"github.com/sessiond/sessiond/internal/secrets"
@@ -60,12 +61,12 @@ func tenantCmd(ctx context.Context, args []string, getenv func(string) string, s
 	if len(cfg.MasterKey) != secrets.MasterKeySize {
 		return errors.New("SESSIOND_MASTER_KEY must be set (base64 of 32 bytes) to create a tenant; make one with `sessiond keygen`")
 	}
-	a, err := openApp(ctx, cfg, newLogger(io.Discard, "error"))
+	a, err := app.Open(ctx, cfg, newLogger(io.Discard, "error"), app.Options{Version: version})
 	if err != nil {
 		return err
 	}
-	defer a.close()
-	t, ak, secret, err := a.tenants.CreateTenant(ctx, *name, tenants.Actor{Name: "operator:cli"})
+	defer a.Close()
+	t, ak, secret, err := a.Tenants.CreateTenant(ctx, *name, tenants.Actor{Name: "operator:cli"})
 	if err != nil {
 		return err
 	}

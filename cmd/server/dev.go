@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/sessiond/sessiond/internal/app"
 	"github.com/sessiond/sessiond/internal/config"
 	"github.com/sessiond/sessiond/internal/secrets"
 	"github.com/sessiond/sessiond/internal/tenants"
@@ -59,7 +60,9 @@ func readOrCreate(path string, make func() string) (string, error) {
 }
 
 func newOperatorToken() string { return "op_" + secrets.Encode(secrets.Random(32)) }
-func newMasterKey() string     { return base64.StdEncoding.EncodeToString(secrets.Random(secrets.MasterKeySize)) }
+func newMasterKey() string {
+	return base64.StdEncoding.EncodeToString(secrets.Random(secrets.MasterKeySize))
+}
 
 // devTenantFile remembers the demo tenant and its API key between dev runs.
 type devTenantFile struct {
@@ -68,14 +71,14 @@ type devTenantFile struct {
 }
 
 // devTenant makes sure a demo tenant exists and prints how to use it.
-func devTenant(ctx context.Context, a *app, cfg config.Config, url string, stdout io.Writer) error {
+func devTenant(ctx context.Context, a *app.App, cfg config.Config, url string, stdout io.Writer) error {
 	path := filepath.Join(cfg.DataDir, "demo_tenant.json")
 	var demo devTenantFile
 	if b, err := os.ReadFile(path); err == nil {
 		_ = json.Unmarshal(b, &demo)
 	}
-	if _, err := a.cache.Authenticate(demo.APIKey); err != nil {
-		t, _, secret, err := a.tenants.CreateTenant(ctx, "Demo", tenants.Actor{Name: "operator"})
+	if _, err := a.Cache.Authenticate(demo.APIKey); err != nil {
+		t, _, secret, err := a.Tenants.CreateTenant(ctx, "Demo", tenants.Actor{Name: "operator"})
 		if err != nil {
 			return fmt.Errorf("creating the demo tenant: %w", err)
 		}

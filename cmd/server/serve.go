@@ -12,8 +12,8 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/sessiond/sessiond/internal/app"
 	"github.com/sessiond/sessiond/internal/config"
-	"github.com/sessiond/sessiond/internal/httpapi"
 )
 
 // serve runs the API until ctx ends, then drains in-flight requests.
@@ -39,25 +39,12 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	}
 	log := newLogger(stderr, cfg.LogLevel)
 
-	a, err := openApp(ctx, cfg, log)
+	a, err := app.Open(ctx, cfg, log, app.Options{Version: version})
 	if err != nil {
 		return err
 	}
-	defer a.close()
-
-	runCtx, stopBackground := context.WithCancel(context.WithoutCancel(ctx))
-	defer stopBackground()
-	go a.cache.Run(runCtx, a.notifier, cfg.CacheRefresh)
-
-	handler, err := httpapi.New(httpapi.Deps{
-		Tenants: a.tenants, Cache: a.cache, Sessions: a.sessions, Events: a.store,
-		OperatorToken: cfg.OperatorToken,
-		Checks: map[string]httpapi.Check{
-			"postgres": func(ctx context.Context) error { return a.pool.Ping(ctx) },
-			"redis":    func(ctx context.Context) error { return a.rdb.Ping(ctx).Err() },
-		},
-		Log: log, TrustedProxies: cfg.TrustedProxies, MaxBodyBytes: cfg.MaxBodyBytes, Version: version,
-	})
+	defer a.Close()
+	handler, err := a.Handler()
 	if err != nil {
 		return err
 	}

@@ -47,7 +47,7 @@ func (s *server) authenticate(r *http.Request, need access) (*http.Request, erro
 		}
 		return r, nil
 	}
-	p, err := s.cache.Authenticate(token)
+	p, err := s.Cache.Authenticate(token)
 	if err != nil {
 		return nil, err
 	}

@@ -1,0 +1,273 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/base64"
+	"errors"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/sessiond/sessiond/internal/postgres/pgtest"
+	"github.com/sessiond/sessiond/internal/secrets"
+	"github.com/sessiond/sessiond/internal/testkit"
+)
+
+// testEnv returns a getenv for a sessiond on a private schema and prefix.
+func testEnv(t *testing.T, extra map[string]string) func(string) string {
+	t.Helper()
+	env := map[string]string{
+		"SESSIOND_ADDR":           "127.0.0.1:0",
+		"DATABASE_URL":            pgtest.NewURL(t),
+		"REDIS_URL":               testkit.RedisURL(),
+		"SESSIOND_REDIS_PREFIX":   testkit.Prefix(t, testkit.Redis(t)),
+		"SESSIOND_OPERATOR_TOKEN": "op_" + secrets.Encode(secrets.Random(32)),
+		"SESSIOND_MASTER_KEY":     base64.StdEncoding.EncodeToString(secrets.Random(32)),
+	}
+	for k, v := range extra {
+		if v == "" {
+			delete(env, k)
+		} else {
+			env[k] = v
+		}
+	}
+	return func(k string) string { return env[k] }
+}
+
+var listening = regexp.MustCompile(`listening on (http://\S+)`)
+
+// startServe runs `sessiond serve` in-process and returns its base URL, a
+// cancel func that acts as SIGTERM, and a channel with run's result.
+func startServe(t *testing.T, args []string, getenv func(string) string) (string, *testkit.Buffer, context.CancelFunc, <-chan error) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	pr, pw := io.Pipe()
+	stdout := &testkit.Buffer{}
+	done := make(chan error, 1)
+	go func() {
+		err := run(ctx, append([]string{"serve"}, args...), getenv, io.MultiWriter(pw, stdout), io.Discard)
+		_ = pw.CloseWithError(errors.New("exited"))
+		done <- err
+	}()
+	sc := bufio.NewScanner(pr)
+	for sc.Scan() {
+		if m := listening.FindStringSubmatch(sc.Text()); m != nil {
+			go func() { _, _ = io.Copy(io.Discard, pr) }()
+			t.Cleanup(func() { cancel(); <-done })
+			return m[1], stdout, cancel, done
+		}
+	}
+	cancel()
+	t.Fatalf("sessiond did not start: %v", <-done)
+	return "", nil, nil, nil
+}
+
+func TestStartupRefusesMissingOrWeakSecretsAndSaysHowToFixThem(t *testing.T) {
+	for name, extra := range map[string]map[string]string{
+		"no operator token":    {"SESSIOND_OPERATOR_TOKEN": ""},
+		"a short token":        {"SESSIOND_OPERATOR_TOKEN": "short"},
+		"no master key":        {"SESSIOND_MASTER_KEY": ""},
+		"a 16-byte master key": {"SESSIOND_MASTER_KEY": base64.StdEncoding.EncodeToString(make([]byte, 16))},
+	} {
+		t.Run(name, func(t *testing.T) {
+			err := run(t.Context(), []string{"serve"}, testEnv(t, extra), io.Discard, io.Discard)
+			if err == nil || !strings.Contains(err.Error(), "sessiond keygen") {
+				t.Fatalf("err = %v", err)
+			}
+		})
+	}
+}
+
+func TestSecretsMayComeFromFiles(t *testing.T) {
+	dir := t.TempDir()
+	tokFile := filepath.Join(dir, "token")
+	if err := os.WriteFile(tokFile, []byte("op_"+strings.Repeat("z", 40)+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	url, _, _, _ := startServe(t, nil, testEnv(t, map[string]string{"SESSIOND_OPERATOR_TOKEN": "", "SESSIOND_OPERATOR_TOKEN_FILE": tokFile}))
+	req, _ := http.NewRequest("GET", url+"/v1/tenants", nil)
+	req.Header.Set("Authorization", "Bearer op_"+strings.Repeat("z", 40))
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	if res.StatusCode != 200 {
+		t.Fatalf("token from file: %d", res.StatusCode)
+	}
+}
+
+func TestDevModeNeedsNothingAndKeepsItsKeys(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "data")
+	getenv := testEnv(t, map[string]string{"SESSIOND_OPERATOR_TOKEN": "", "SESSIOND_MASTER_KEY": "", "SESSIOND_DATA_DIR": dir})
+	url, out, cancel, done := startServe(t, []string{"--dev"}, getenv)
+	key := regexp.MustCompile(`Demo API key:\s+(sk_\S+)`)
+	var first string
+	for i := 0; i < 100 && first == ""; i++ {
+		if m := key.FindStringSubmatch(out.String()); m != nil {
+			first = m[1]
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if first == "" {
+		t.Fatalf("no demo API key printed:\n%s", out)
+	}
+	req, _ := http.NewRequest("GET", url+"/v1/policy", nil)
+	req.Header.Set("Authorization", "Bearer "+first)
+	res, err := http.DefaultClient.Do(req)
+	if err != nil || res.StatusCode != 200 {
+		t.Fatalf("demo key: %v %v", res, err)
+	}
+	res.Body.Close()
+	for _, f := range []string{"operator_token", "master_key", "demo_tenant.json"} {
+		st, err := os.Stat(filepath.Join(dir, f))
+		if err != nil || st.Mode().Perm() != 0o600 {
+			t.Errorf("%s: %v %v", f, st, err)
+		}
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatalf("dev shutdown: %v", err)
+	}
+
+	_, out2, _, _ := startServe(t, []string{"--dev"}, getenv)
+	for i := 0; i < 100 && !strings.Contains(out2.String(), first); i++ {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if !strings.Contains(out2.String(), first) {
+		t.Fatalf("a restart made a new demo key:\n%s", out2)
+	}
+}
+
+func TestShutdownUnderLoadFailsNoRequest(t *testing.T) {
+	getenv := testEnv(t, nil)
+	url, _, cancel, done := startServe(t, nil, getenv)
+	token := getenv("SESSIOND_OPERATOR_TOKEN")
+
+	var ok, failed, refused atomic.Int64
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	client := &http.Client{Timeout: 10 * time.Second}
+	for range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				req, _ := http.NewRequest("GET", url+"/v1/tenants", nil)
+				req.Header.Set("Authorization", "Bearer "+token)
+				res, err := client.Do(req)
+				var op *net.OpError
+				switch {
+				case err != nil && errors.As(err, &op) && op.Op == "dial":
+					refused.Add(1) // the listener is closed: not accepted, not failed
+					time.Sleep(time.Millisecond)
+				case err != nil:
+					failed.Add(1)
+					t.Logf("failed: %v", err)
+				default:
+					_, _ = io.Copy(io.Discard, res.Body)
+					res.Body.Close()
+					if res.StatusCode == 200 {
+						ok.Add(1)
+					} else {
+						failed.Add(1)
+						t.Logf("failed: status %d", res.StatusCode)
+					}
+				}
+			}
+		}()
+	}
+	for ok.Load() < 200 {
+		time.Sleep(5 * time.Millisecond)
+	}
+	cancel() // what SIGTERM does through signal.NotifyContext
+	if err := <-done; err != nil {
+		t.Fatalf("shutdown: %v", err)
+	}
+	close(stop)
+	wg.Wait()
+	t.Logf("ok=%d refused-after-close=%d failed=%d", ok.Load(), refused.Load(), failed.Load())
+	if failed.Load() != 0 {
+		t.Fatalf("%d requests failed across the shutdown", failed.Load())
+	}
+}
+
+// TestDockerfileBinary builds the binary exactly as the Dockerfile does
+// (scripts/build-static.sh holds the shared flags), checks it is static, and
+// runs it against the real services: serve, healthcheck, a tenant, SIGTERM.
+func TestDockerfileBinary(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds a binary")
+	}
+	bin := filepath.Join(t.TempDir(), "sessiond")
+	build := execCommand(t, "../../scripts/build-static.sh", bin)
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("build: %v\n%s", err, out)
+	}
+	assertStatic(t, bin)
+
+	getenv := testEnv(t, nil)
+	var env []string
+	for _, k := range []string{"SESSIOND_ADDR", "DATABASE_URL", "REDIS_URL", "SESSIOND_REDIS_PREFIX", "SESSIOND_OPERATOR_TOKEN", "SESSIOND_MASTER_KEY"} {
+		env = append(env, k+"="+getenv(k))
+	}
+	cmd := execCommand(t, bin, "serve")
+	cmd.Env = env
+	stdout, _ := cmd.StdoutPipe()
+	cmd.Stderr = io.Discard
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+	sc := bufio.NewScanner(stdout)
+	var url string
+	for sc.Scan() {
+		if m := listening.FindStringSubmatch(sc.Text()); m != nil {
+			url = m[1]
+			t.Logf("static binary: %s", sc.Text())
+			break
+		}
+	}
+	if url == "" {
+		t.Fatal("the static binary did not start")
+	}
+	go func() { _, _ = io.Copy(io.Discard, stdout) }()
+
+	hc := execCommand(t, bin, "healthcheck")
+	hc.Env = []string{"SESSIOND_ADDR=" + strings.TrimPrefix(url, "http://")}
+	if out, err := hc.CombinedOutput(); err != nil {
+		t.Fatalf("healthcheck: %v %s", err, out)
+	}
+	req, _ := http.NewRequest("POST", url+"/v1/tenants", strings.NewReader(`{"name":"docker"}`))
+	req.Header.Set("Authorization", "Bearer "+getenv("SESSIOND_OPERATOR_TOKEN"))
+	req.Header.Set("Content-Type", "application/json")
+	res, err := http.DefaultClient.Do(req)
+	if err != nil || res.StatusCode != 201 {
+		t.Fatalf("create tenant via the static binary: %v %v", res, err)
+	}
+	res.Body.Close()
+	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Wait(); err != nil {
+		t.Fatalf("exit after SIGTERM: %v", err)
+	}
+	if v, err := execCommand(t, bin, "version").Output(); err != nil || !strings.HasPrefix(string(v), "sessiond ") {
+		t.Fatalf("version: %q %v", v, err)
+	}
+}

@@ -1,0 +1,132 @@
+// Package app wires sessiond together: PostgreSQL, Redis, the tenant cache,
+// the event writer, the session engine and the HTTP API. The binary and the
+// end-to-end tests build the same App.
+package app
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/redis/go-redis/v9"
+
+	"github.com/sessiond/sessiond/internal/config"
+	"github.com/sessiond/sessiond/internal/events"
+	"github.com/sessiond/sessiond/internal/httpapi"
+	"github.com/sessiond/sessiond/internal/postgres"
+	"github.com/sessiond/sessiond/internal/redisconn"
+	"github.com/sessiond/sessiond/internal/secrets"
+	"github.com/sessiond/sessiond/internal/sessions"
+	"github.com/sessiond/sessiond/internal/tenants"
+)
+
+// App is sessiond's wired core, shared by `serve`, the admin commands and
+// the end-to-end tests.
+type App struct {
+	Config   config.Config
+	Log      *slog.Logger
+	Pool     *pgxpool.Pool
+	Redis    redis.UniversalClient
+	Store    *postgres.Store
+	Cache    *tenants.Cache
+	Notifier *redisconn.Notifier
+	Events   *events.Writer
+	Tenants  *tenants.Service
+	Sessions *sessions.Manager
+	Version  string
+
+	stopBackground context.CancelFunc
+	eventsDone     <-chan struct{}
+}
+
+// Options adjust an App for tests.
+type Options struct {
+	Now     func() time.Time // the clock; default time.Now
+	Version string
+}
+
+// Open connects to PostgreSQL (creating the database and applying
+// migrations) and Redis, loads every tenant into the cache, and starts the
+// background work: the event writer and the cache's change listener.
+func Open(ctx context.Context, cfg config.Config, log *slog.Logger, o Options) (*App, error) {
+	a := &App{Config: cfg, Log: log, Version: o.Version}
+	ok := false
+	defer func() {
+		if !ok {
+			a.Close()
+		}
+	}()
+
+	var err error
+	if a.Pool, err = postgres.Open(ctx, cfg.DatabaseURL); err != nil {
+		return nil, fmt.Errorf("PostgreSQL (DATABASE_URL): %w", err)
+	}
+	if err := postgres.Migrate(ctx, a.Pool, postgres.Up); err != nil {
+		return nil, fmt.Errorf("migrations: %w", err)
+	}
+	if a.Redis, err = redisconn.Open(redisconn.Options{URL: cfg.RedisURL, Cluster: cfg.RedisCluster, CAFile: cfg.RedisCAFile}); err != nil {
+		return nil, err
+	}
+	pingCtx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	if err := a.Redis.Ping(pingCtx).Err(); err != nil {
+		return nil, fmt.Errorf("Redis (REDIS_URL) is not reachable: %w", err)
+	}
+	sealer, err := secrets.NewSealer(cfg.MasterKey)
+	if err != nil {
+		return nil, fmt.Errorf("SESSIOND_MASTER_KEY: %w", err)
+	}
+
+	a.Store = postgres.NewStore(a.Pool)
+	a.Cache = tenants.NewCache(a.Store, sealer, log)
+	if err := a.Cache.LoadAll(ctx); err != nil {
+		return nil, fmt.Errorf("loading tenants: %w", err)
+	}
+	a.Notifier = redisconn.NewNotifier(a.Redis, cfg.RedisPrefix, log)
+	a.Events = events.NewWriter(a.Store, log, events.WriterOptions{})
+	a.Sessions = sessions.NewManager(a.Redis, a.Cache, sessions.Options{Prefix: cfg.RedisPrefix, Events: a.Events, Now: o.Now})
+	a.Tenants = &tenants.Service{
+		Store: a.Store, Cache: a.Cache, Sealer: sealer, Notifier: a.Notifier,
+		Events: a.Events, Purger: a.Sessions, Log: log, Now: o.Now,
+	}
+
+	bg, stop := context.WithCancel(context.WithoutCancel(ctx))
+	a.stopBackground = stop
+	a.eventsDone = a.Events.Done()
+	go a.Events.Run(bg)
+	go a.Cache.Run(bg, a.Notifier, cfg.CacheRefresh)
+	ok = true
+	return a, nil
+}
+
+// Handler returns the HTTP API.
+func (a *App) Handler() (http.Handler, error) {
+	return httpapi.New(httpapi.Deps{
+		Tenants: a.Tenants, Cache: a.Cache, Sessions: a.Sessions, Events: a.Store,
+		OperatorToken: a.Config.OperatorToken,
+		Checks: map[string]httpapi.Check{
+			"postgres": func(ctx context.Context) error { return a.Pool.Ping(ctx) },
+			"redis":    func(ctx context.Context) error { return a.Redis.Ping(ctx).Err() },
+		},
+		Log: a.Log, TrustedProxies: a.Config.TrustedProxies, MaxBodyBytes: a.Config.MaxBodyBytes,
+		Version: a.Version,
+	})
+}
+
+// Close stops the background work, stores pending security events and
+// closes the connections.
+func (a *App) Close() {
+	if a.stopBackground != nil {
+		a.stopBackground()
+		<-a.eventsDone
+	}
+	if a.Redis != nil {
+		_ = a.Redis.Close()
+	}
+	if a.Pool != nil {
+		a.Pool.Close()
+	}
+}

@@ -1,0 +1,114 @@
+package httpapi_test
+
+import (
+	"net/http"
+	"strings"
+	"testing"
+
+	"github.com/sessiond/sessiond/internal/postgres/pgtest"
+)
+
+func pgtestURL(t testing.TB) string { return pgtest.NewURL(t) }
+
+func TestHealthReadinessAndSpec(t *testing.T) {
+	e := newEnv(t)
+	if r := e.do(req{method: "GET", path: "/healthz"}); r.Status != http.StatusOK {
+		t.Fatalf("healthz = %d", r.Status)
+	}
+	if r := e.do(req{method: "GET", path: "/readyz"}); r.Status != http.StatusOK || !strings.Contains(string(r.Body), `"ready"`) {
+		t.Fatalf("readyz = %d %s", r.Status, r.Body)
+	}
+	r := e.do(req{method: "GET", path: "/openapi.yaml"})
+	if r.Status != http.StatusOK || !strings.HasPrefix(string(r.Body), "openapi: 3.0") {
+		t.Fatalf("openapi.yaml = %d", r.Status)
+	}
+}
+
+func TestRequestHygiene(t *testing.T) {
+	e := newEnv(t)
+	a := e.createTenant("Acme")
+
+	t.Run("a well-formed request id is echoed, a bad one replaced", func(t *testing.T) {
+		r := e.do(req{method: "GET", path: "/healthz", header: map[string]string{"X-Request-Id": "abc-123"}})
+		if r.Header.Get("X-Request-Id") != "abc-123" {
+			t.Fatalf("X-Request-Id = %q", r.Header.Get("X-Request-Id"))
+		}
+		r = e.do(req{method: "GET", path: "/healthz", header: map[string]string{"X-Request-Id": "bad id\x7f{}"}})
+		if got := r.Header.Get("X-Request-Id"); got == "" || strings.ContainsAny(got, " {}") {
+			t.Fatalf("X-Request-Id = %q", got)
+		}
+	})
+
+	t.Run("problem bodies carry the request id", func(t *testing.T) {
+		r := e.do(req{method: "GET", path: "/v1/policy", header: map[string]string{"X-Request-Id": "rid-42"}})
+		if r.Status != 401 || !strings.Contains(string(r.Body), `"request_id":"rid-42"`) {
+			t.Fatalf("%d %s", r.Status, r.Body)
+		}
+	})
+
+	t.Run("unknown paths and methods are problems", func(t *testing.T) {
+		if r := e.do(req{method: "GET", path: "/v1/nope", token: a.APIKey}); r.Status != 404 || r.code(t) != "not_found" {
+			t.Fatalf("unknown path = %d %s", r.Status, r.Body)
+		}
+		if r := e.do(req{method: "DELETE", path: "/v1/policy", token: a.APIKey}); r.Status != 405 {
+			t.Fatalf("unknown method = %d %s", r.Status, r.Body)
+		}
+	})
+
+	t.Run("every response is nosniff", func(t *testing.T) {
+		if r := e.do(req{method: "GET", path: "/v1/policy", token: a.APIKey}); r.Header.Get("X-Content-Type-Options") != "nosniff" {
+			t.Fatalf("headers = %v", r.Header)
+		}
+	})
+
+	t.Run("unicode and odd strings are stored faithfully or refused, never a 500", func(t *testing.T) {
+		for _, name := range []string{"Café 東京 🚀", "\u0000null byte", strings.Repeat("é", 100), "<script>alert(1)</script>"} {
+			r := e.do(req{method: "POST", path: "/v1/tenants", token: operatorToken, body: map[string]any{"name": name}})
+			if r.Status >= 500 {
+				t.Fatalf("%q: %d %s", name, r.Status, r.Body)
+			}
+		}
+	})
+}
+
+func TestNoSecretReachesLogsOrRows(t *testing.T) {
+	e := newEnv(t)
+	a := e.createTenant("Acme")
+	k := e.createAPIKey(a.APIKey, "web", "sessions")
+	e.do(req{method: "POST", path: "/v1/keys/rotate", token: a.APIKey})
+	e.do(req{method: "GET", path: "/v1/policy", token: "sk_aaaaaaaaaaaaaaaa_" + strings.Repeat("c", 52)})
+	e.do(req{method: "PUT", path: "/v1/policy", token: a.APIKey, body: `{"idle_timeout": "` + k.Secret + `"}`})
+	e.flushEvents()
+
+	logs := e.logs.String()
+	for name, secret := range map[string]string{"tenant API key": a.APIKey, "second API key": k.Secret, "operator token": operatorToken} {
+		if strings.Contains(logs, secret) {
+			t.Errorf("the %s is in the logs", name)
+		}
+	}
+
+	ctx := t.Context()
+	rows, err := e.app.Pool.Query(ctx, `
+		SELECT t::text FROM tenants t UNION ALL SELECT s::text FROM signing_keys s
+		UNION ALL SELECT k::text FROM api_keys k UNION ALL SELECT v::text FROM events v`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	n := 0
+	for rows.Next() {
+		var row string
+		if err := rows.Scan(&row); err != nil {
+			t.Fatal(err)
+		}
+		n++
+		for _, secret := range []string{a.APIKey, k.Secret, operatorToken} {
+			if strings.Contains(row, secret) || strings.Contains(row, secret[20:]) {
+				t.Errorf("a row holds a secret: %.80s…", row)
+			}
+		}
+	}
+	if n < 5 {
+		t.Fatalf("read only %d rows; the test is not looking", n)
+	}
+}

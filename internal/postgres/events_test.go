@@ -1,0 +1,178 @@
+package postgres_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"reflect"
+	"testing"
+	"time"
+
+	"github.com/sessiond/sessiond/internal/events"
+	"github.com/sessiond/sessiond/internal/fault"
+	"github.com/sessiond/sessiond/internal/postgres"
+)
+
+func asFault(err error, target **fault.Error) bool { return errors.As(err, target) }
+
+// encodeEventsCursorLike returns a real events cursor, which other listings
+// must refuse.
+func encodeEventsCursorLike(tb testing.TB, s *postgres.Store) string {
+	tb.Helper()
+	ctx := context.Background()
+	batch := []events.Event{
+		{TenantID: "tn_cursor", Type: events.SessionCreated, Time: testNow()},
+		{TenantID: "tn_cursor", Type: events.SessionCreated, Time: testNow()},
+	}
+	if err := s.WriteEvents(ctx, batch); err != nil {
+		tb.Fatal(err)
+	}
+	_, next, err := s.ListEvents(ctx, events.Filter{TenantID: "tn_cursor", Limit: 1})
+	if err != nil || next == "" {
+		tb.Fatalf("ListEvents: next %q, err %v", next, err)
+	}
+	return next
+}
+
+// listAll pages through a listing and returns every event, checking that each
+// page is full but the last.
+func listAll(tb testing.TB, s *postgres.Store, f events.Filter, pageSize int) []events.Event {
+	tb.Helper()
+	var out []events.Event
+	for {
+		page, next, err := s.ListEvents(context.Background(), f)
+		if err != nil {
+			tb.Fatal(err)
+		}
+		out = append(out, page...)
+		if next == "" {
+			return out
+		}
+		if len(page) != pageSize {
+			tb.Fatalf("a page before the last has %d events, want %d", len(page), pageSize)
+		}
+		f.Cursor = next
+	}
+}
+
+func TestEventsBatchWriteAndPagingNewestFirst(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	s := mustStore(t)
+	base := testNow()
+	types := []events.Type{events.SessionCreated, events.SessionRevoked, events.VerifyRejected, events.KeyRotated}
+	users := []string{"alice", "bob", "carol", "dave", "erin"}
+
+	const n = 1000
+	batch := make([]events.Event, 0, n+50)
+	for i := range n {
+		e := events.Event{
+			TenantID: "tn_a", Type: types[i%len(types)], Time: base.Add(time.Duration(i) * time.Millisecond),
+			UserID: users[i%len(users)], SessionID: fmt.Sprintf("sab_%d", i), IP: "203.0.113.7", UserAgent: "curl/8",
+			Actor: "api_key:ak_x", Detail: map[string]string{"n": fmt.Sprint(i)},
+		}
+		if i%10 == 0 { // some events carry only what is required
+			e.UserID, e.SessionID, e.IP, e.UserAgent, e.Actor, e.Detail = "", "", "", "", "", nil
+		}
+		batch = append(batch, e)
+	}
+	for i := range 50 { // another tenant's events, interleaved by id
+		batch = append(batch, events.Event{TenantID: "tn_b", Type: events.SessionCreated, Time: base, UserID: "alice", Detail: map[string]string{"b": fmt.Sprint(i)}})
+	}
+	if err := s.WriteEvents(ctx, batch); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.WriteEvents(ctx, nil); err != nil {
+		t.Fatalf("an empty batch: %v", err)
+	}
+
+	t.Run("paging through all of a tenant's events returns each once, newest first", func(t *testing.T) {
+		got := listAll(t, s, events.Filter{TenantID: "tn_a", Limit: 200}, 200)
+		if len(got) != n {
+			t.Fatalf("listed %d events, want %d", len(got), n)
+		}
+		for i, e := range got {
+			src := batch[n-1-i] // written in order, so ids follow the batch
+			if i > 0 && e.ID >= got[i-1].ID {
+				t.Fatalf("event %d (id %d) is not older than the one before (id %d)", i, e.ID, got[i-1].ID)
+			}
+			src.ID = e.ID
+			if !reflect.DeepEqual(e, src) {
+				t.Fatalf("event %d = %+v, want %+v", i, e, src)
+			}
+		}
+	})
+	t.Run("the default page size is 50", func(t *testing.T) {
+		page, next, err := s.ListEvents(ctx, events.Filter{TenantID: "tn_a"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(page) != 50 || next == "" {
+			t.Fatalf("got %d events, next %q", len(page), next)
+		}
+	})
+	t.Run("a page size over 200 is cut to 200", func(t *testing.T) {
+		page, _, err := s.ListEvents(ctx, events.Filter{TenantID: "tn_a", Limit: 5000})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(page) != 200 {
+			t.Fatalf("got %d events, want 200", len(page))
+		}
+	})
+
+	count := func(keep func(e events.Event) bool) int {
+		c := 0
+		for _, e := range batch[:n] {
+			if keep(e) {
+				c++
+			}
+		}
+		return c
+	}
+	for _, tc := range []struct {
+		name   string
+		filter events.Filter
+		keep   func(e events.Event) bool
+	}{
+		{"filtering by type returns only that type", events.Filter{TenantID: "tn_a", Type: events.VerifyRejected, Limit: 37},
+			func(e events.Event) bool { return e.Type == events.VerifyRejected }},
+		{"filtering by user returns only that user's events", events.Filter{TenantID: "tn_a", UserID: "bob", Limit: 13},
+			func(e events.Event) bool { return e.UserID == "bob" }},
+		{"filtering by type and user returns only events matching both", events.Filter{TenantID: "tn_a", Type: events.SessionCreated, UserID: "alice", Limit: 7},
+			func(e events.Event) bool { return e.Type == events.SessionCreated && e.UserID == "alice" }},
+		{"another tenant sees only its own events", events.Filter{TenantID: "tn_b", UserID: "alice", Limit: 20},
+			nil},
+		{"a tenant with no events lists nothing", events.Filter{TenantID: "tn_c"}, nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got := listAll(t, s, tc.filter, tc.filter.Limit)
+			want := 0
+			switch {
+			case tc.keep != nil:
+				want = count(tc.keep)
+			case tc.filter.TenantID == "tn_b":
+				want = 50
+			}
+			if len(got) != want {
+				t.Fatalf("listed %d events, want %d", len(got), want)
+			}
+			for i, e := range got {
+				if e.TenantID != tc.filter.TenantID || (tc.keep != nil && !tc.keep(e)) || (i > 0 && e.ID >= got[i-1].ID) {
+					t.Fatalf("event %d = %+v does not match the filter in order", i, e)
+				}
+			}
+		})
+	}
+
+	t.Run("a malformed cursor is an invalid request naming the cursor", func(t *testing.T) {
+		for _, c := range []string{"garbage!", "ZS0x", "ZTA", "dDE", "e1"} {
+			_, _, err := s.ListEvents(ctx, events.Filter{TenantID: "tn_a", Cursor: c})
+			wantCode(t, err, fault.InvalidRequest)
+			var fe *fault.Error
+			if !asFault(err, &fe) || len(fe.Fields) != 1 || fe.Fields[0].Field != "cursor" {
+				t.Fatalf("cursor %q: error %v does not name the cursor field", c, err)
+			}
+		}
+	})
+}
