@@ -107,6 +107,16 @@ func (s *server) routes(r *mux.Router) {
 	handle("POST", "/v1/api-keys", tenantAdmin, s.createAPIKey)
 	handle("DELETE", "/v1/api-keys/{api_key_id}", tenantAdmin, s.revokeAPIKey)
 
+	handle("POST", "/v1/sessions", tenantSessions, s.createSession)
+	handle("GET", "/v1/sessions", tenantSessions, s.listSessions)
+	handle("POST", "/v1/sessions/verify", tenantSessions, s.verifySession)
+	handle("POST", "/v1/sessions/regenerate", tenantSessions, s.regenerateSession)
+	handle("GET", "/v1/sessions/{session_id}", tenantSessions, s.getSession)
+	handle("PATCH", "/v1/sessions/{session_id}", tenantSessions, s.patchSession)
+	handle("DELETE", "/v1/sessions/{session_id}", tenantSessions, s.revokeSession)
+	handle("GET", "/v1/users/{user_id}/sessions", tenantSessions, s.listUserSessions)
+	handle("DELETE", "/v1/users/{user_id}/sessions", tenantSessions, s.revokeUserSessions)
+
 	handle("GET", "/v1/events", tenantAdmin, s.listEvents)
 }
 
@@ -117,7 +127,10 @@ func (s *server) endpoint(need access, h handlerFunc) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		err := readBody(w, r, s.MaxBodyBytes)
 		if err == nil {
-			r, err = s.authenticate(r, need)
+			var authed *http.Request
+			if authed, err = s.authenticate(r, need); err == nil {
+				r = authed
+			}
 		}
 		if err == nil && need != public {
 			err = s.validator.validate(r)

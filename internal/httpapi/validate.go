@@ -72,7 +72,7 @@ func readBody(w http.ResponseWriter, r *http.Request, limit int64) error {
 	}
 	if len(data) > 0 {
 		mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
-		if err != nil || mt != "application/json" {
+		if err != nil || (mt != "application/json" && mt != "application/merge-patch+json") {
 			return fault.New(fault.UnsupportedMediaType, "request body must be application/json")
 		}
 	}

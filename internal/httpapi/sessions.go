@@ -1,0 +1,171 @@
+package httpapi
+
+import (
+	"encoding/json"
+	"io"
+	"net/http"
+	"strconv"
+	"strings"
+
+	"github.com/gorilla/mux"
+
+	"github.com/sessiond/sessiond/internal/fault"
+	"github.com/sessiond/sessiond/internal/sessions"
+)
+
+type sessionCreateRequest struct {
+	UserID          string          `json:"user_id"`
+	Data            json.RawMessage `json:"data"`
+	Device          sessions.Device `json:"device"`
+	IdleTimeout     *int            `json:"idle_timeout"`
+	AbsoluteTimeout *int            `json:"absolute_timeout"`
+}
+
+type sessionVerifyRequest struct {
+	Token      string           `json:"token"`
+	CSRFToken  *string          `json:"csrf_token"`
+	MaxAuthAge *int             `json:"max_auth_age"`
+	Device     *sessions.Device `json:"device"`
+}
+
+type sessionRegenerateRequest struct {
+	Token           string  `json:"token"`
+	UserID          *string `json:"user_id"`
+	Reauthenticated bool    `json:"reauthenticated"`
+}
+
+// meta describes the API caller for security events and guess limiting.
+func (s *server) meta(r *http.Request) sessions.Meta {
+	a := s.actor(r)
+	return sessions.Meta{IP: a.IP, UserAgent: a.UserAgent, Actor: a.Name}
+}
+
+func (s *server) createSession(w http.ResponseWriter, r *http.Request) error {
+	var req sessionCreateRequest
+	if err := decodeJSON(r, &req); err != nil {
+		return err
+	}
+	out, err := s.Sessions.Create(r.Context(), principal(r).TenantID, sessions.CreateParams{
+		UserID: req.UserID, Data: req.Data, Device: sessions.Device{UserAgent: req.Device.UserAgent, IP: req.Device.IP},
+		IdleTimeout: req.IdleTimeout, AbsoluteTimeout: req.AbsoluteTimeout,
+	}, s.meta(r))
+	if err != nil {
+		return err
+	}
+	if out.Evicted == nil {
+		out.Evicted = []string{}
+	}
+	noStore(w)
+	return writeJSON(w, http.StatusCreated, out)
+}
+
+func (s *server) verifySession(w http.ResponseWriter, r *http.Request) error {
+	var req sessionVerifyRequest
+	if err := decodeJSON(r, &req); err != nil {
+		return err
+	}
+	noStore(w)
+	if req.Device != nil {
+		req.Device.Label = ""
+	}
+	out, err := s.Sessions.Verify(r.Context(), principal(r).TenantID, sessions.VerifyParams{
+		Token: req.Token, CSRFToken: req.CSRFToken, MaxAuthAge: req.MaxAuthAge, Device: req.Device,
+	}, s.meta(r))
+	if err != nil {
+		return err
+	}
+	return writeJSON(w, http.StatusOK, out)
+}
+
+func (s *server) regenerateSession(w http.ResponseWriter, r *http.Request) error {
+	var req sessionRegenerateRequest
+	if err := decodeJSON(r, &req); err != nil {
+		return err
+	}
+	noStore(w)
+	out, err := s.Sessions.Regenerate(r.Context(), principal(r).TenantID, sessions.RegenerateParams{
+		Token: req.Token, UserID: req.UserID, Reauthenticated: req.Reauthenticated,
+	}, s.meta(r))
+	if err != nil {
+		return err
+	}
+	if out.Evicted == nil {
+		out.Evicted = []string{}
+	}
+	return writeJSON(w, http.StatusOK, out)
+}
+
+func (s *server) getSession(w http.ResponseWriter, r *http.Request) error {
+	sess, err := s.Sessions.Get(r.Context(), principal(r).TenantID, mux.Vars(r)["session_id"])
+	if err != nil {
+		return err
+	}
+	return writeSession(w, sess)
+}
+
+func (s *server) patchSession(w http.ResponseWriter, r *http.Request) error {
+	patch, err := io.ReadAll(r.Body)
+	if err != nil {
+		return fault.Wrap(err, fault.InvalidRequest, "body could not be read")
+	}
+	var ifVersion *int64
+	if m := r.Header.Get("If-Match"); m != "" {
+		v, err := strconv.ParseInt(strings.Trim(m, `"`), 10, 64)
+		if err != nil {
+			return fault.Invalid("If-Match", `must be a quoted version, e.g. "3"`)
+		}
+		ifVersion = &v
+	}
+	sess, err := s.Sessions.PatchData(r.Context(), principal(r).TenantID, mux.Vars(r)["session_id"], patch, ifVersion, s.meta(r))
+	if err != nil {
+		return err
+	}
+	return writeSession(w, sess)
+}
+
+func writeSession(w http.ResponseWriter, sess sessions.Session) error {
+	w.Header().Set("ETag", `"`+strconv.FormatInt(sess.Version, 10)+`"`)
+	return writeJSON(w, http.StatusOK, sess)
+}
+
+func (s *server) revokeSession(w http.ResponseWriter, r *http.Request) error {
+	if err := s.Sessions.Revoke(r.Context(), principal(r).TenantID, mux.Vars(r)["session_id"], s.meta(r)); err != nil {
+		return err
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+func (s *server) listSessions(w http.ResponseWriter, r *http.Request) error {
+	page := pageOf(r)
+	list, next, err := s.Sessions.List(r.Context(), principal(r).TenantID, r.URL.Query().Get("user_id"), page.Cursor, page.Limit)
+	if err != nil {
+		return err
+	}
+	if list == nil {
+		list = []sessions.Session{}
+	}
+	return writeJSON(w, http.StatusOK, map[string]any{"sessions": list, "next_cursor": next})
+}
+
+func (s *server) listUserSessions(w http.ResponseWriter, r *http.Request) error {
+	list, err := s.Sessions.ListUser(r.Context(), principal(r).TenantID, mux.Vars(r)["user_id"])
+	if err != nil {
+		return err
+	}
+	if list == nil {
+		list = []sessions.Session{}
+	}
+	return writeJSON(w, http.StatusOK, map[string]any{"sessions": list})
+}
+
+func (s *server) revokeUserSessions(w http.ResponseWriter, r *http.Request) error {
+	revoked, err := s.Sessions.RevokeUser(r.Context(), principal(r).TenantID, mux.Vars(r)["user_id"], r.URL.Query().Get("except"), s.meta(r))
+	if err != nil {
+		return err
+	}
+	if revoked == nil {
+		revoked = []string{}
+	}
+	return writeJSON(w, http.StatusOK, map[string]any{"revoked": revoked})
+}
