@@ -91,6 +91,7 @@ func TestAPIKeysAndScopes(t *testing.T) {
 			"no name":          `{"scopes":["admin"]}`,
 			"a blank name":     `{"name":"  ","scopes":["admin"]}`,
 			"scopes not array": `{"name":"x","scopes":"admin"}`,
+			"a NUL in the name": `{"name":"a\u0000b","scopes":["admin"]}`,
 		} {
 			if r := e.do(req{method: "POST", path: "/v1/api-keys", token: a.APIKey, body: body}); r.Status != http.StatusBadRequest {
 				t.Errorf("%s: %d %s", name, r.Status, r.Body)

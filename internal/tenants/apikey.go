@@ -3,7 +3,6 @@ package tenants
 import (
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	"github.com/sessiond/sessiond/internal/fault"
 	"github.com/sessiond/sessiond/internal/secrets"
@@ -82,11 +81,8 @@ func parseAPIKeySecret(secret string) (id string, ok bool) {
 }
 
 func validateAPIKey(name string, scopes []Scope) error {
-	if strings.TrimSpace(name) == "" {
-		return fault.Invalid("name", "must not be empty")
-	}
-	if utf8.RuneCountInString(name) > 100 {
-		return fault.Invalid("name", "must be at most 100 characters")
+	if err := validateLabel("name", name); err != nil {
+		return err
 	}
 	if len(scopes) == 0 {
 		return fault.Invalid("scopes", `must name at least one of "sessions", "admin"`)

@@ -10,6 +10,7 @@ import (
 	"context"
 	"strings"
 	"time"
+	"unicode"
 	"unicode/utf8"
 
 	"github.com/sessiond/sessiond/internal/fault"
@@ -49,13 +50,26 @@ const IDPrefix = "tn_"
 // It is never listed and cannot be changed through the API.
 const SystemTenantID = "tn_system"
 
-// ValidateName checks a tenant name: 1 to 100 characters, not only spaces.
-func ValidateName(name string) error {
-	if strings.TrimSpace(name) == "" {
-		return fault.Invalid("name", "must not be empty")
+// ValidateName checks a tenant name (see validateLabel).
+func ValidateName(name string) error { return validateLabel("name", name) }
+
+// validateLabel checks a human-readable name: valid UTF-8, 1 to 100
+// characters, not only spaces, and no control characters (which PostgreSQL
+// text cannot hold, in the case of NUL, and logs should not).
+func validateLabel(field, s string) error {
+	if strings.TrimSpace(s) == "" {
+		return fault.Invalid(field, "must not be empty")
 	}
-	if utf8.RuneCountInString(name) > 100 {
-		return fault.Invalid("name", "must be at most 100 characters")
+	if !utf8.ValidString(s) {
+		return fault.Invalid(field, "must be valid UTF-8")
+	}
+	if utf8.RuneCountInString(s) > 100 {
+		return fault.Invalid(field, "must be at most 100 characters")
+	}
+	for _, r := range s {
+		if unicode.IsControl(r) {
+			return fault.Invalid(field, "must not contain control characters")
+		}
 	}
 	return nil
 }

@@ -1,0 +1,169 @@
+package sessions
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"strconv"
+
+	"github.com/sessiond/sessiond/internal/fault"
+)
+
+// Get returns live session id. It does not slide the idle timer.
+//
+// Errors: fault.Forbidden, fault.InvalidRequest (malformed id),
+// fault.NotFound (no such live session in this tenant), fault.Unavailable.
+func (m *Manager) Get(ctx context.Context, tenantID, id string) (Session, error) {
+	if _, err := m.tenant(tenantID); err != nil {
+		return Session{}, err
+	}
+	if err := checkSessionID("id", id); err != nil {
+		return Session{}, err
+	}
+	rec, err := m.load(ctx, tenantID, id)
+	if err != nil {
+		return Session{}, err
+	}
+	return rec.session(id), nil
+}
+
+// load reads a live session, or returns fault.NotFound.
+func (m *Manager) load(ctx context.Context, tenantID, id string) (record, error) {
+	h, err := m.rdb.HGetAll(ctx, m.keys(tenantID, sessionBucket(id)).session(id)).Result()
+	if err != nil {
+		return record{}, storeError(err)
+	}
+	rec, ok := parseRecord(flatten(h))
+	if !ok || !rec.alive(ms(m.now())) {
+		return record{}, errSessionNotFound()
+	}
+	return rec, nil
+}
+
+func flatten(h map[string]string) []string {
+	flat := make([]string, 0, 2*len(h))
+	for k, v := range h {
+		flat = append(flat, k, v)
+	}
+	return flat
+}
+
+// maxPatchAttempts bounds the retries of an unconditional patch that keeps
+// losing to concurrent writers.
+const maxPatchAttempts = 5
+
+// PatchData applies an RFC 7396 JSON merge patch to a live session's data and
+// returns the session with its version incremented. With ifVersion, the
+// patch applies only to that version. It does not slide the idle timer.
+//
+// Errors: fault.Forbidden, fault.InvalidRequest (malformed id; the patch is
+// not a JSON object), fault.NotFound, fault.VersionConflict (ifVersion is
+// not the current version, or concurrent writers kept winning),
+// fault.PayloadTooLarge (merged data over max_data_bytes),
+// fault.Unavailable.
+func (m *Manager) PatchData(ctx context.Context, tenantID, id string, mergePatch json.RawMessage, ifVersion *int64, meta Meta) (Session, error) {
+	snap, err := m.tenant(tenantID)
+	if err != nil {
+		return Session{}, err
+	}
+	if err := checkSessionID("id", id); err != nil {
+		return Session{}, err
+	}
+	patch, err := decodeObject(mergePatch)
+	if err != nil {
+		return Session{}, fault.Invalid("data", "must be a JSON object (a merge patch)")
+	}
+	key := m.keys(tenantID, sessionBucket(id)).session(id)
+	for range maxPatchAttempts {
+		rec, err := m.load(ctx, tenantID, id)
+		if err != nil {
+			return Session{}, err
+		}
+		if ifVersion != nil && *ifVersion != rec.ver {
+			return Session{}, errVersionConflict(rec.ver)
+		}
+		current, err := decodeObject(json.RawMessage(rec.data))
+		if err != nil {
+			current = map[string]any{}
+		}
+		merged, err := encodeJSON(applyMergePatch(current, patch))
+		if err != nil {
+			return Session{}, fault.Invalid("data", "must be a JSON object (a merge patch)")
+		}
+		data, err := normalizeData(merged, snap.Policy.MaxDataBytes)
+		if err != nil {
+			return Session{}, err
+		}
+		res, err := m.run(ctx, patchScript, []string{key}, ms(m.now()), strconv.FormatInt(rec.ver, 10), data)
+		if err != nil {
+			return Session{}, err
+		}
+		switch str(res[0]) {
+		case "ok":
+			updated, _ := parseRecord(strList(res[1]))
+			return updated.session(id), nil
+		case "missing":
+			return Session{}, errSessionNotFound()
+		}
+		if ifVersion != nil {
+			return Session{}, errVersionConflict(-1)
+		}
+	}
+	return Session{}, errVersionConflict(-1)
+}
+
+func errVersionConflict(current int64) error {
+	if current < 0 {
+		return fault.New(fault.VersionConflict, "the session's data changed concurrently; read it and try again")
+	}
+	return fault.New(fault.VersionConflict, "the session's data is at version %d", current)
+}
+
+// decodeObject decodes a JSON object, keeping numbers exact.
+func decodeObject(raw json.RawMessage) (map[string]any, error) {
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.UseNumber()
+	var v any
+	if err := dec.Decode(&v); err != nil {
+		return nil, err
+	}
+	if dec.More() {
+		return nil, errors.New("trailing data")
+	}
+	obj, ok := v.(map[string]any)
+	if !ok {
+		return nil, errors.New("not an object")
+	}
+	return obj, nil
+}
+
+// applyMergePatch implements RFC 7396.
+func applyMergePatch(target, patch any) any {
+	p, ok := patch.(map[string]any)
+	if !ok {
+		return patch
+	}
+	t, ok := target.(map[string]any)
+	if !ok {
+		t = map[string]any{}
+	}
+	for k, v := range p {
+		if v == nil {
+			delete(t, k)
+			continue
+		}
+		t[k] = applyMergePatch(t[k], v)
+	}
+	return t
+}
+
+func encodeJSON(v any) (json.RawMessage, error) {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		return nil, err
+	}
+	return bytes.TrimSpace(buf.Bytes()), nil
+}

@@ -1,0 +1,368 @@
+package sessions_test
+
+import (
+	"bytes"
+	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/base64"
+	"errors"
+	"log/slog"
+	"os"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/sessiond/sessiond/internal/events"
+	"github.com/sessiond/sessiond/internal/fault"
+	"github.com/sessiond/sessiond/internal/secrets"
+	"github.com/sessiond/sessiond/internal/sessions"
+	"github.com/sessiond/sessiond/internal/tenants"
+)
+
+// MustRedis returns a client for the test Redis: the cluster named by
+// SESSIOND_TEST_REDIS_CLUSTER (comma-separated addresses) if set, else
+// SESSIOND_TEST_REDIS_URL (default redis://127.0.0.1:6379/0). This is the
+// one place that chooses between them.
+func MustRedis(tb testing.TB) redis.UniversalClient {
+	tb.Helper()
+	var rdb redis.UniversalClient
+	if addrs := os.Getenv("SESSIOND_TEST_REDIS_CLUSTER"); addrs != "" {
+		rdb = redis.NewClusterClient(&redis.ClusterOptions{Addrs: strings.Split(addrs, ",")})
+	} else {
+		url := os.Getenv("SESSIOND_TEST_REDIS_URL")
+		if url == "" {
+			url = "redis://127.0.0.1:6379/0"
+		}
+		opt, err := redis.ParseURL(url)
+		if err != nil {
+			tb.Fatalf("SESSIOND_TEST_REDIS_URL: %v", err)
+		}
+		rdb = redis.NewClient(opt)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := rdb.Ping(ctx).Err(); err != nil {
+		tb.Fatalf("test Redis unreachable (set SESSIOND_TEST_REDIS_URL or SESSIOND_TEST_REDIS_CLUSTER): %v", err)
+	}
+	tb.Cleanup(func() { _ = rdb.Close() })
+	return rdb
+}
+
+// scanKeys returns every key matching pattern, on every master of a cluster.
+// Tests may SCAN; production code may not.
+func scanKeys(tb testing.TB, rdb redis.UniversalClient, pattern string) []string {
+	tb.Helper()
+	ctx := context.Background()
+	var mu sync.Mutex
+	var keys []string
+	scan := func(ctx context.Context, c *redis.Client) error {
+		iter := c.Scan(ctx, 0, pattern, 1000).Iterator()
+		for iter.Next(ctx) {
+			mu.Lock()
+			keys = append(keys, iter.Val())
+			mu.Unlock()
+		}
+		return iter.Err()
+	}
+	var err error
+	switch c := rdb.(type) {
+	case *redis.ClusterClient:
+		err = c.ForEachMaster(ctx, scan)
+	case *redis.Client:
+		err = scan(ctx, c)
+	default:
+		tb.Fatalf("unsupported client %T", rdb)
+	}
+	if err != nil {
+		tb.Fatalf("scan %s: %v", pattern, err)
+	}
+	return keys
+}
+
+// clock is an injected clock that moves only when told.
+type clock struct {
+	mu  sync.Mutex
+	now time.Time
+}
+
+func newClock() *clock { return &clock{now: time.Now().Truncate(time.Millisecond)} }
+
+func (c *clock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.now
+}
+
+func (c *clock) Advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.now = c.now.Add(d)
+}
+
+// tenantMap is a fake TenantSource; the engine only reads snapshots.
+type tenantMap struct {
+	mu sync.Mutex
+	m  map[string]*tenants.Snapshot
+}
+
+func (t *tenantMap) Tenant(id string) (*tenants.Snapshot, bool) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	s, ok := t.m[id]
+	return s, ok
+}
+
+func (t *tenantMap) put(s *tenants.Snapshot) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.m[s.Tenant.ID] = s
+}
+
+// update replaces a tenant's snapshot by a modified copy (snapshots are
+// immutable).
+func (t *tenantMap) update(id string, f func(*tenants.Snapshot)) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	cp := *t.m[id]
+	cp.Keys = append([]tenants.Key(nil), cp.Keys...)
+	f(&cp)
+	t.m[id] = &cp
+}
+
+// recorder captures events.
+type recorder struct {
+	mu     sync.Mutex
+	events []events.Event
+}
+
+func (r *recorder) Record(e events.Event) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.events = append(r.events, e)
+}
+
+func (r *recorder) all() []events.Event {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return append([]events.Event(nil), r.events...)
+}
+
+func (r *recorder) ofType(t events.Type) []events.Event {
+	var out []events.Event
+	for _, e := range r.all() {
+		if e.Type == t {
+			out = append(out, e)
+		}
+	}
+	return out
+}
+
+func (r *recorder) reset() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.events = nil
+}
+
+// counter is a go-redis hook counting round trips: one per command sent
+// alone, one per pipeline.
+type counter struct {
+	n    atomic.Int64
+	mu   sync.Mutex
+	cmds []string
+}
+
+func (c *counter) DialHook(next redis.DialHook) redis.DialHook { return next }
+
+func (c *counter) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
+	return func(ctx context.Context, cmd redis.Cmder) error {
+		c.n.Add(1)
+		c.mu.Lock()
+		c.cmds = append(c.cmds, cmd.Name())
+		c.mu.Unlock()
+		return next(ctx, cmd)
+	}
+}
+
+func (c *counter) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
+	return func(ctx context.Context, cmds []redis.Cmder) error {
+		c.n.Add(1)
+		c.mu.Lock()
+		c.cmds = append(c.cmds, "pipeline")
+		c.mu.Unlock()
+		return next(ctx, cmds)
+	}
+}
+
+// trips runs f and returns the round trips it made and their commands.
+func (c *counter) trips(f func()) (int64, []string) {
+	c.mu.Lock()
+	c.cmds = nil
+	c.mu.Unlock()
+	before := c.n.Load()
+	f()
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.n.Load() - before, append([]string(nil), c.cmds...)
+}
+
+// env is one test's engine over a fresh key prefix.
+type env struct {
+	t       *testing.T
+	rdb     redis.UniversalClient
+	prefix  string
+	clock   *clock
+	tenants *tenantMap
+	events  *recorder
+	count   *counter
+	logs    *bytes.Buffer
+	m       *sessions.Manager
+	ctx     context.Context
+}
+
+type envOption func(*sessions.Options)
+
+func guessLimit(n int) envOption { return func(o *sessions.Options) { o.GuessLimit = n } }
+
+// newEnv builds a Manager over the test Redis with its own random key
+// prefix (deleted at cleanup), a fake clock, a capturing event recorder and a
+// round-trip counter, and warms the scripts.
+func newEnv(t *testing.T, opts ...envOption) *env {
+	t.Helper()
+	rdb := MustRedis(t)
+	e := &env{
+		t: t, rdb: rdb, prefix: "sdtest:" + secrets.Encode(secrets.Random(6)),
+		clock: newClock(), tenants: &tenantMap{m: map[string]*tenants.Snapshot{}},
+		events: &recorder{}, count: &counter{}, logs: &bytes.Buffer{}, ctx: context.Background(),
+	}
+	rdb.AddHook(e.count)
+	var logMu sync.Mutex
+	o := sessions.Options{
+		Prefix: e.prefix, Now: e.clock.Now, Events: e.events, GuessLimit: 1000,
+		Log: slog.New(slog.NewJSONHandler(lockedWriter{&logMu, e.logs}, nil)),
+	}
+	for _, f := range opts {
+		f(&o)
+	}
+	e.m = sessions.NewManager(rdb, e.tenants, o)
+	if err := e.m.LoadScripts(e.ctx); err != nil {
+		t.Fatalf("LoadScripts: %v", err)
+	}
+	t.Cleanup(func() {
+		for _, k := range scanKeys(t, rdb, e.prefix+":*") {
+			rdb.Del(context.Background(), k)
+		}
+	})
+	return e
+}
+
+type lockedWriter struct {
+	mu *sync.Mutex
+	w  *bytes.Buffer
+}
+
+func (l lockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
+}
+
+// keys returns every key under the test's prefix.
+func (e *env) keys() []string { return scanKeys(e.t, e.rdb, e.prefix+":*") }
+
+// tenantKeys returns every key of one tenant.
+func (e *env) tenantKeys(tenantID string) []string {
+	return scanKeys(e.t, e.rdb, e.prefix+":{"+tenantID+":*")
+}
+
+// newTenant adds an active tenant with one active signing key and the given
+// policy changes to the defaults.
+func (e *env) newTenant(policy ...func(*tenants.Policy)) *tenants.Snapshot {
+	now := e.clock.Now()
+	p := tenants.DefaultPolicy()
+	for _, f := range policy {
+		f(&p)
+	}
+	id := secrets.NewID(tenants.IDPrefix)
+	s := &tenants.Snapshot{
+		Tenant: tenants.Tenant{ID: id, Name: "test", Status: tenants.Active, CreatedAt: now, UpdatedAt: now},
+		Policy: p,
+		Keys:   []tenants.Key{newKey(id, tenants.KeyActive, now)},
+	}
+	e.tenants.put(s)
+	return s
+}
+
+func newKey(tenantID string, state tenants.KeyState, now time.Time) tenants.Key {
+	return tenants.Key{
+		ID: secrets.NewID(tenants.KeyIDPrefix), TenantID: tenantID, State: state, CreatedAt: now,
+		Secret: secrets.Random(tenants.KeySecretSize),
+	}
+}
+
+func (e *env) create(tenantID string, p sessions.CreateParams) sessions.Created {
+	e.t.Helper()
+	c, err := e.m.Create(e.ctx, tenantID, p, sessions.Meta{IP: "192.0.2.1", UserAgent: "app/1.0", Actor: "api_key:test"})
+	if err != nil {
+		e.t.Fatalf("Create: %v", err)
+	}
+	return c
+}
+
+func (e *env) verify(tenantID, token string) (sessions.Verified, error) {
+	return e.m.Verify(e.ctx, tenantID, sessions.VerifyParams{Token: token}, sessions.Meta{IP: "192.0.2.1"})
+}
+
+func (e *env) mustVerify(tenantID, token string) sessions.Verified {
+	e.t.Helper()
+	v, err := e.verify(tenantID, token)
+	if err != nil {
+		e.t.Fatalf("Verify: %v", err)
+	}
+	return v
+}
+
+// wantCode fails the test unless err carries code.
+func wantCode(tb testing.TB, err error, code fault.Code) {
+	tb.Helper()
+	if err == nil {
+		tb.Fatalf("got no error, want %s", code)
+	}
+	if got := fault.CodeOf(err); got != code {
+		tb.Fatalf("got %s (%v), want %s", got, err, code)
+	}
+}
+
+// fieldOf returns the first field an InvalidRequest names.
+func fieldOf(err error) string {
+	var fe *fault.Error
+	if errors.As(err, &fe) && len(fe.Fields) > 0 {
+		return fe.Fields[0].Field
+	}
+	return ""
+}
+
+// signedToken builds a well-signed token by hand, as an attacker who knew a
+// key could, to test strict mode.
+func signedToken(key tenants.Key, bucket string, nonce []byte) string {
+	signed := "v1." + key.ID + "." + bucket + "." + base64.RawURLEncoding.EncodeToString(nonce)
+	h := hmac.New(sha256.New, key.Secret)
+	h.Write([]byte(signed))
+	return signed + "." + base64.RawURLEncoding.EncodeToString(h.Sum(nil))
+}
+
+func intp(v int) *int { return &v }
+
+func strp(v string) *string { return &v }
+
+func idsOf(ss []sessions.Session) []string {
+	out := make([]string, len(ss))
+	for i, s := range ss {
+		out[i] = s.ID
+	}
+	return out
+}

@@ -1,0 +1,100 @@
+-- common.lua is prepended to every session script. Keys are named as in
+-- docs/architecture.md: base is "P:{T:B}:", the bucket's hash tag, and every
+-- key a script builds from base lies in the same Cluster slot as the KEYS it
+-- was given. Times are Unix milliseconds from the application's clock.
+
+local function skey(base, sid) return base .. 's:' .. sid end
+local function ukey(base, uid) return base .. 'u:' .. uid end
+
+-- base_of returns "P:{T:B}:" from the bucket's "P:{T:B}:idx" key.
+local function base_of(idxkey) return string.sub(idxkey, 1, -4) end
+
+-- drop deletes one session and its index entries.
+local function drop(base, sid, uid)
+  redis.call('DEL', skey(base, sid))
+  redis.call('ZREM', base .. 'idx', sid)
+  if uid and uid ~= '' then redis.call('ZREM', ukey(base, uid), sid) end
+end
+
+-- dead reports whether a session is gone or past one of its deadlines.
+local function dead(base, sid, now)
+  local f = redis.call('HMGET', skey(base, sid), 'exp', 'iexp')
+  if not f[1] then return true end
+  return now >= tonumber(f[1]) or now >= tonumber(f[2])
+end
+
+-- expired returns 'expired_absolute', 'expired_idle' or nil for a session's
+-- exp and iexp fields.
+local function expired(now, exp, iexp)
+  if now >= tonumber(exp) then return 'expired_absolute' end
+  if now >= tonumber(iexp) then return 'expired_idle' end
+  return nil
+end
+
+-- extend_to makes key live at least until at (never shortens it).
+local function extend_to(key, at)
+  local cur = redis.call('PEXPIRETIME', key)
+  if cur ~= -2 and cur < at then redis.call('PEXPIREAT', key, at) end
+end
+
+-- key_deadline is the Redis expiry of a session key: the idle deadline plus a
+-- 10 minute grace (so verify can still say "expired idle"), never past the
+-- absolute deadline.
+local function key_deadline(exp, iexp)
+  local at = iexp + 600000
+  if at > exp then at = exp end
+  return at
+end
+
+-- make_room enforces the per-user cap before one session of uid is added.
+-- It first removes the user's dead sessions (all of them under a cap; the 16
+-- oldest when unlimited, to keep the work bounded). exclude is a session that
+-- is about to be replaced and does not count. It returns false when the cap
+-- is reached under 'reject', else true and the evicted ids, oldest first.
+local function make_room(base, uid, now, max, onlimit, exclude)
+  local evicted = {}
+  if uid == '' then return true, evicted end
+  local uk = ukey(base, uid)
+  local stop = -1
+  if max <= 0 then stop = 15 end
+  local live = {}
+  for _, sid in ipairs(redis.call('ZRANGE', uk, 0, stop)) do
+    if dead(base, sid, now) then
+      drop(base, sid, uid)
+    elseif sid ~= exclude then
+      live[#live + 1] = sid
+    end
+  end
+  if max <= 0 then return true, evicted end
+  local excess = #live - max + 1
+  if excess <= 0 then return true, evicted end
+  if onlimit ~= 'evict_oldest' then return false, evicted end
+  for i = 1, excess do
+    drop(base, live[i], uid)
+    evicted[#evicted + 1] = live[i]
+  end
+  return true, evicted
+end
+
+-- put writes session sid from a flat field list and indexes it.
+local function put(base, sid, fields, uid, ca, exp, iexp)
+  local sk = skey(base, sid)
+  redis.call('HSET', sk, unpack(fields))
+  redis.call('PEXPIREAT', sk, key_deadline(exp, iexp))
+  local idx = base .. 'idx'
+  redis.call('ZADD', idx, exp, sid)
+  extend_to(idx, exp)
+  if uid ~= '' then
+    local uk = ukey(base, uid)
+    redis.call('ZADD', uk, ca, sid)
+    extend_to(uk, exp)
+  end
+end
+
+-- to_map turns an HGETALL reply into a table.
+local function to_map(flat)
+  local m = {}
+  for i = 1, #flat, 2 do m[flat[i]] = flat[i + 1] end
+  return m
+end
+

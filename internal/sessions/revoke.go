@@ -1,0 +1,93 @@
+package sessions
+
+import (
+	"context"
+	"strconv"
+
+	"github.com/sessiond/sessiond/internal/events"
+	"github.com/sessiond/sessiond/internal/fault"
+)
+
+// Revoke ends session id at once: its key and index entries are deleted in
+// one script, and its token stops verifying. It records session.revoked.
+//
+// Errors: fault.Forbidden, fault.InvalidRequest (malformed id),
+// fault.NotFound (no such session in this tenant), fault.Unavailable.
+func (m *Manager) Revoke(ctx context.Context, tenantID, id string, meta Meta) error {
+	if _, err := m.tenant(tenantID); err != nil {
+		return err
+	}
+	if err := checkSessionID("id", id); err != nil {
+		return err
+	}
+	ks := m.keys(tenantID, sessionBucket(id))
+	res, err := m.run(ctx, revokeScript, []string{ks.session(id), ks.index()}, id)
+	if err != nil {
+		return err
+	}
+	if str(res[0]) != "ok" {
+		return errSessionNotFound()
+	}
+	m.record(tenantID, events.SessionRevoked, str(res[1]), id, meta, nil)
+	return nil
+}
+
+// RevokeUser ends every session of userID except exceptID ("" for none) in
+// one script in the user's slot, and returns the ids it ended (those that
+// were still live). With exceptID it records session.others_revoked, without
+// it session.user_revoked, and session.revoked for each id.
+//
+// Errors: fault.Forbidden, fault.InvalidRequest (malformed user or session
+// id), fault.NotFound (exceptID is not a live session of userID; nothing is
+// revoked then), fault.Unavailable.
+func (m *Manager) RevokeUser(ctx context.Context, tenantID, userID, exceptID string, meta Meta) ([]string, error) {
+	if _, err := m.tenant(tenantID); err != nil {
+		return nil, err
+	}
+	if !ValidUserID(userID) {
+		return nil, invalidUserID("user_id")
+	}
+	if exceptID != "" {
+		if err := checkSessionID("except", exceptID); err != nil {
+			return nil, err
+		}
+	}
+	bucket := userBucket(tenantID, userID)
+	if exceptID != "" && sessionBucket(exceptID) != bucket {
+		return nil, fault.New(fault.NotFound, "except: no such session of this user")
+	}
+	ks := m.keys(tenantID, bucket)
+	res, err := m.run(ctx, revokeUserScript, []string{ks.user(userID), ks.index()}, ms(m.now()), userID, exceptID)
+	if err != nil {
+		return nil, err
+	}
+	if str(res[0]) != "ok" {
+		return nil, fault.New(fault.NotFound, "except: no such session of this user")
+	}
+	revoked := strList(res[1])
+	reason := string(events.UserLoggedOut)
+	if exceptID != "" {
+		reason = string(events.OtherDevicesLoggedOut)
+	}
+	for _, id := range revoked {
+		m.record(tenantID, events.SessionRevoked, userID, id, meta, map[string]string{"reason": reason})
+	}
+	detail := map[string]string{"count": strconv.Itoa(len(revoked))}
+	if exceptID != "" {
+		m.record(tenantID, events.OtherDevicesLoggedOut, userID, exceptID, meta, detail)
+	} else {
+		m.record(tenantID, events.UserLoggedOut, userID, "", meta, detail)
+	}
+	return revoked, nil
+}
+
+// checkSessionID rejects anything that is not a session id, in particular
+// any string with '{', '}', ':' or '*'.
+func checkSessionID(field, id string) error {
+	if !ValidSessionID(id) {
+		return fault.Invalid(field, "is not a session id")
+	}
+	return nil
+}
+
+func errSessionNotFound() error { return fault.New(fault.NotFound, "no such session") }
