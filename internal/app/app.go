@@ -88,6 +88,9 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger, o Options) (
 	a.Notifier = redisconn.NewNotifier(a.Redis, cfg.RedisPrefix, log)
 	a.Events = events.NewWriter(a.Store, log, events.WriterOptions{})
 	a.Sessions = sessions.NewManager(a.Redis, a.Cache, sessions.Options{Prefix: cfg.RedisPrefix, Events: a.Events, Now: o.Now})
+	if err := a.Sessions.LoadScripts(pingCtx); err != nil {
+		return nil, fmt.Errorf("loading Redis scripts: %w", err)
+	}
 	a.Tenants = &tenants.Service{
 		Store: a.Store, Cache: a.Cache, Sealer: sealer, Notifier: a.Notifier,
 		Events: a.Events, Purger: a.Sessions, Log: log, Now: o.Now,

@@ -43,6 +43,12 @@ type Verified struct {
 // (deadlines, binding, CSRF verdict, auth age) before it writes anything, so
 // a failed check never slides the timer, and all of it is one EVALSHA.
 //
+// Guessing: malformed, forged and unknown tokens count against (tenant,
+// meta.IP) in memory; past Options.GuessLimit a minute, every verify and
+// regenerate from that source is refused (valid tokens too, so a hit gives no
+// signal) until the window has passed, with one verify.rate_limited event per
+// window.
+//
 // Errors: fault.Forbidden (unknown or suspended tenant), fault.RateLimited
 // (too many invalid tokens from meta.IP), fault.SessionInvalid (malformed,
 // forged, unknown kid, retired key, unknown or revoked session),
