@@ -46,30 +46,45 @@ func testEnv(t *testing.T, extra map[string]string) func(string) string {
 
 var listening = regexp.MustCompile(`listening on (http://\S+)`)
 
-// startServe runs `sessiond serve` in-process and returns its base URL, a
-// cancel func that acts as SIGTERM, and a channel with run's result.
-func startServe(t *testing.T, args []string, getenv func(string) string) (string, *testkit.Buffer, context.CancelFunc, <-chan error) {
+// served is a `sessiond serve` running in-process.
+type served struct {
+	url    string
+	stdout *testkit.Buffer
+	cancel context.CancelFunc
+	done   chan struct{}
+	err    error
+}
+
+// stop does what SIGTERM does (through signal.NotifyContext) and returns
+// run's result. It may be called more than once.
+func (s *served) stop() error {
+	s.cancel()
+	<-s.done
+	return s.err
+}
+
+// startServe runs `sessiond serve` in-process until the test ends.
+func startServe(t *testing.T, args []string, getenv func(string) string) *served {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	pr, pw := io.Pipe()
-	stdout := &testkit.Buffer{}
-	done := make(chan error, 1)
+	s := &served{stdout: &testkit.Buffer{}, cancel: cancel, done: make(chan struct{})}
 	go func() {
-		err := run(ctx, append([]string{"serve"}, args...), getenv, io.MultiWriter(pw, stdout), io.Discard)
+		s.err = run(ctx, append([]string{"serve"}, args...), getenv, io.MultiWriter(pw, s.stdout), io.Discard)
 		_ = pw.CloseWithError(errors.New("exited"))
-		done <- err
+		close(s.done)
 	}()
 	sc := bufio.NewScanner(pr)
 	for sc.Scan() {
 		if m := listening.FindStringSubmatch(sc.Text()); m != nil {
 			go func() { _, _ = io.Copy(io.Discard, pr) }()
-			t.Cleanup(func() { cancel(); <-done })
-			return m[1], stdout, cancel, done
+			t.Cleanup(func() { _ = s.stop() })
+			s.url = m[1]
+			return s
 		}
 	}
-	cancel()
-	t.Fatalf("sessiond did not start: %v", <-done)
-	return "", nil, nil, nil
+	t.Fatalf("sessiond did not start: %v", s.stop())
+	return nil
 }
 
 func TestStartupRefusesMissingOrWeakSecretsAndSaysHowToFixThem(t *testing.T) {
@@ -94,8 +109,8 @@ func TestSecretsMayComeFromFiles(t *testing.T) {
 	if err := os.WriteFile(tokFile, []byte("op_"+strings.Repeat("z", 40)+"\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	url, _, _, _ := startServe(t, nil, testEnv(t, map[string]string{"SESSIOND_OPERATOR_TOKEN": "", "SESSIOND_OPERATOR_TOKEN_FILE": tokFile}))
-	req, _ := http.NewRequest("GET", url+"/v1/tenants", nil)
+	s := startServe(t, nil, testEnv(t, map[string]string{"SESSIOND_OPERATOR_TOKEN": "", "SESSIOND_OPERATOR_TOKEN_FILE": tokFile}))
+	req, _ := http.NewRequest("GET", s.url+"/v1/tenants", nil)
 	req.Header.Set("Authorization", "Bearer op_"+strings.Repeat("z", 40))
 	res, err := http.DefaultClient.Do(req)
 	if err != nil {
@@ -110,19 +125,19 @@ func TestSecretsMayComeFromFiles(t *testing.T) {
 func TestDevModeNeedsNothingAndKeepsItsKeys(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "data")
 	getenv := testEnv(t, map[string]string{"SESSIOND_OPERATOR_TOKEN": "", "SESSIOND_MASTER_KEY": "", "SESSIOND_DATA_DIR": dir})
-	url, out, cancel, done := startServe(t, []string{"--dev"}, getenv)
+	s := startServe(t, []string{"--dev"}, getenv)
 	key := regexp.MustCompile(`Demo API key:\s+(sk_\S+)`)
 	var first string
 	for i := 0; i < 100 && first == ""; i++ {
-		if m := key.FindStringSubmatch(out.String()); m != nil {
+		if m := key.FindStringSubmatch(s.stdout.String()); m != nil {
 			first = m[1]
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
 	if first == "" {
-		t.Fatalf("no demo API key printed:\n%s", out)
+		t.Fatalf("no demo API key printed:\n%s", s.stdout)
 	}
-	req, _ := http.NewRequest("GET", url+"/v1/policy", nil)
+	req, _ := http.NewRequest("GET", s.url+"/v1/policy", nil)
 	req.Header.Set("Authorization", "Bearer "+first)
 	res, err := http.DefaultClient.Do(req)
 	if err != nil || res.StatusCode != 200 {
@@ -135,23 +150,23 @@ func TestDevModeNeedsNothingAndKeepsItsKeys(t *testing.T) {
 			t.Errorf("%s: %v %v", f, st, err)
 		}
 	}
-	cancel()
-	if err := <-done; err != nil {
+	if err := s.stop(); err != nil {
 		t.Fatalf("dev shutdown: %v", err)
 	}
 
-	_, out2, _, _ := startServe(t, []string{"--dev"}, getenv)
-	for i := 0; i < 100 && !strings.Contains(out2.String(), first); i++ {
+	again := startServe(t, []string{"--dev"}, getenv)
+	for i := 0; i < 100 && !strings.Contains(again.stdout.String(), first); i++ {
 		time.Sleep(10 * time.Millisecond)
 	}
-	if !strings.Contains(out2.String(), first) {
-		t.Fatalf("a restart made a new demo key:\n%s", out2)
+	if !strings.Contains(again.stdout.String(), first) {
+		t.Fatalf("a restart made a new demo key:\n%s", again.stdout)
 	}
 }
 
 func TestShutdownUnderLoadFailsNoRequest(t *testing.T) {
 	getenv := testEnv(t, nil)
-	url, _, cancel, done := startServe(t, nil, getenv)
+	s := startServe(t, nil, getenv)
+	url := s.url
 	token := getenv("SESSIOND_OPERATOR_TOKEN")
 
 	var ok, failed, refused atomic.Int64
@@ -195,8 +210,7 @@ func TestShutdownUnderLoadFailsNoRequest(t *testing.T) {
 	for ok.Load() < 200 {
 		time.Sleep(5 * time.Millisecond)
 	}
-	cancel() // what SIGTERM does through signal.NotifyContext
-	if err := <-done; err != nil {
+	if err := s.stop(); err != nil {
 		t.Fatalf("shutdown: %v", err)
 	}
 	close(stop)
