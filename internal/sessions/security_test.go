@@ -537,6 +537,8 @@ func TestBindingReportFlagsAndEnforceRejects(t *testing.T) {
 		{"report: other UA and network", report, sessions.Device{UserAgent: "UA-2", IP: "198.51.100.7"}, []string{"user_agent", "ip"}, ""},
 		{"enforce: other UA only", enforce, sessions.Device{UserAgent: "UA-2", IP: "203.0.113.9"}, nil, ""},
 		{"enforce: other network", enforce, sessions.Device{UserAgent: "UA-1", IP: "203.0.114.7"}, nil, fault.BindingMismatch},
+		{"enforce: the device left out", enforce, sessions.Device{}, nil, fault.BindingMismatch},
+		{"report: the device left out", report, sessions.Device{}, []string{"user_agent", "ip"}, ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			c := e.create(tc.snap.Tenant.ID, sessions.CreateParams{Device: dev})

@@ -20,8 +20,10 @@ if why then
   return {why, uid}
 end
 local mismatched, enforce = {}, false
+-- A session created with a device attribute must present it again: leaving
+-- it out is a mismatch, or enforce could be bypassed by omitting the device.
 local function bind(mode, presented, stored, name)
-  if mode == 'off' or presented == '' or not stored or stored == '' or presented == stored then return end
+  if mode == 'off' or not stored or stored == '' or presented == stored then return end
   mismatched[#mismatched + 1] = name
   if mode == 'enforce' then enforce = true end
 end
