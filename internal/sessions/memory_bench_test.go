@@ -1,0 +1,87 @@
+package sessions_test
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/sessiond/sessiond/internal/secrets"
+	"github.com/sessiond/sessiond/internal/sessions"
+	"github.com/sessiond/sessiond/internal/tenants"
+)
+
+// BenchmarkMemoryPerSession reports Redis memory per live session (INFO
+// used_memory before and after) for sessions with device info and a small
+// data object, two devices per user. Run it alone against an otherwise idle
+// Redis, with a fixed count:
+//
+//	go test -run '^$' -bench MemoryPerSession -benchtime 100000x ./internal/sessions/
+func BenchmarkMemoryPerSession(b *testing.B) {
+	rdb := MustRedis(b)
+	ctx := context.Background()
+	prefix := "sd:bench" + secrets.Encode(secrets.Random(4))
+	b.Cleanup(func() {
+		for _, k := range scanKeys(b, rdb, prefix+":*") {
+			rdb.Del(ctx, k)
+		}
+	})
+	now := time.Now()
+	tid := secrets.NewID(tenants.IDPrefix)
+	snap := &tenants.Snapshot{
+		Tenant: tenants.Tenant{ID: tid, Status: tenants.Active},
+		Policy: tenants.DefaultPolicy(),
+		Keys:   []tenants.Key{newKey(tid, tenants.KeyActive, now)},
+	}
+	src := &tenantMap{m: map[string]*tenants.Snapshot{tid: snap}}
+	m := sessions.NewManager(rdb, src, sessions.Options{Prefix: prefix, Events: &recorder{}})
+	if err := m.LoadScripts(ctx); err != nil {
+		b.Fatal(err)
+	}
+	usedMemory := func() int64 {
+		info, err := rdb.Info(ctx, "memory").Result()
+		if err != nil {
+			b.Fatal(err)
+		}
+		for _, line := range strings.Split(info, "\r\n") {
+			if v, ok := strings.CutPrefix(line, "used_memory:"); ok {
+				n, _ := strconv.ParseInt(v, 10, 64)
+				return n
+			}
+		}
+		b.Fatal("no used_memory in INFO")
+		return 0
+	}
+	before := usedMemory()
+	b.ResetTimer()
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				i := next.Add(1)
+				if i > int64(b.N) {
+					return
+				}
+				_, err := m.Create(ctx, tid, sessions.CreateParams{
+					UserID: fmt.Sprintf("user-%d", i/2),
+					Data:   []byte(`{"cart":3,"locale":"en-GB","theme":"dark"}`),
+					Device: sessions.Device{UserAgent: "Mozilla/5.0 (Macintosh; Intel Mac OS X 14_5) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.5 Safari/605.1.15", IP: "203.0.113.42"},
+				}, sessions.Meta{})
+				if err != nil {
+					b.Error(err)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	b.StopTimer()
+	b.ReportMetric(float64(usedMemory()-before)/float64(b.N), "bytes/session")
+}
