@@ -281,6 +281,43 @@ func TestAbsoluteTimeoutIsNeverExtended(t *testing.T) {
 	wantCode(t, err, fault.SessionExpiredAbsolute)
 }
 
+// When Redis itself has expired a session's hash (its expiry is never past
+// the absolute deadline), verify still tells an expired session from a
+// revoked or made-up one, from the bucket index.
+func TestVerifyAfterRedisExpiredTheKey(t *testing.T) {
+	e := newEnv(t)
+	snap := e.newTenant(func(p *tenants.Policy) { p.IdleTimeout = 60; p.AbsoluteTimeout = 3600 })
+	tid := snap.Tenant.ID
+	sessionKey := func(id string) string { return e.prefix + ":{" + tid + ":" + id[1:3] + "}:s:" + id }
+	for _, c := range []struct {
+		name    string
+		advance time.Duration
+		code    fault.Code
+	}{
+		{"past the absolute deadline", time.Hour, fault.SessionExpiredAbsolute},
+		{"past the idle deadline and its grace", 11 * time.Minute, fault.SessionExpiredIdle},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			s := e.create(tid, sessions.CreateParams{UserID: "alice"})
+			e.clock.Advance(c.advance)
+			e.rdb.Del(e.ctx, sessionKey(s.Session.ID)) // what Redis's own expiry does
+			_, err := e.verify(tid, s.Token)
+			wantCode(t, err, c.code)
+			_, err = e.verify(tid, s.Token)
+			wantCode(t, err, fault.SessionInvalid) // reported once, then forgotten
+		})
+	}
+	t.Run("a revoked session stays invalid, not expired", func(t *testing.T) {
+		s := e.create(tid, sessions.CreateParams{UserID: "alice"})
+		if err := e.m.Revoke(e.ctx, tid, s.Session.ID, sessions.Meta{}); err != nil {
+			t.Fatal(err)
+		}
+		e.clock.Advance(2 * time.Hour)
+		_, err := e.verify(tid, s.Token)
+		wantCode(t, err, fault.SessionInvalid)
+	})
+}
+
 // Row 7: revocation is immediate and complete.
 func TestRevokeRemovesKeyAndIndexEntries(t *testing.T) {
 	e := newEnv(t)

@@ -5,13 +5,22 @@
 -- user agent binding mode, presented user agent, IP binding mode, presented
 -- IP prefix, rolling ('1'/'0'), kid to record ('' keep).
 -- Checks run before any write, so a failed check never slides the timer.
--- Returns {'ok', fields, mismatched} | {'missing'} |
+-- Returns {'ok', fields, mismatched} | {'missing'} (never issued, revoked) |
 -- {'expired_absolute'|'expired_idle'|'csrf'|'reauth', uid} |
 -- {'binding', uid, mismatched}.
 local base = base_of(KEYS[2])
 local now, sid = tonumber(ARGV[1]), ARGV[2]
 local h = redis.call('HMGET', KEYS[1], 'uid', 'exp', 'iexp', 'at', 'ua', 'ipn', 'idle')
-if not h[2] then return {'missing'} end
+if not h[2] then
+  -- Redis expired the hash (revocation also removes the index entry). The
+  -- index still holds the absolute deadline, which tells the two expiries
+  -- apart; the key itself never outlives that deadline.
+  local deadline = redis.call('ZSCORE', KEYS[2], sid)
+  if not deadline then return {'missing'} end
+  redis.call('ZREM', KEYS[2], sid)
+  if now >= tonumber(deadline) then return {'expired_absolute', ''} end
+  return {'expired_idle', ''}
+end
 local uid = h[1] or ''
 local exp = tonumber(h[2])
 local why = expired(now, h[2], h[3])
