@@ -299,9 +299,14 @@ func TestVerifyAfterRedisExpiredTheKey(t *testing.T) {
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			s := e.create(tid, sessions.CreateParams{UserID: "alice"})
+			idx := e.prefix + ":{" + tid + ":" + s.Session.ID[1:3] + "}:idx"
+			at, err := e.rdb.PExpireTime(e.ctx, idx).Result()
+			if err != nil || time.UnixMilli(int64(at/time.Millisecond)).Before(s.Session.ExpiresAt.Add(10*time.Minute)) {
+				t.Fatalf("the bucket index expires at %v, before the absolute deadline plus grace", at)
+			}
 			e.clock.Advance(c.advance)
 			e.rdb.Del(e.ctx, sessionKey(s.Session.ID)) // what Redis's own expiry does
-			_, err := e.verify(tid, s.Token)
+			_, err = e.verify(tid, s.Token)
 			wantCode(t, err, c.code)
 			_, err = e.verify(tid, s.Token)
 			wantCode(t, err, fault.SessionInvalid) // reported once, then forgotten

@@ -37,11 +37,16 @@ local function extend_to(key, at)
   if cur ~= -2 and cur < at then redis.call('PEXPIREAT', key, at) end
 end
 
--- key_deadline is the Redis expiry of a session key: the idle deadline plus a
--- 10 minute grace (so verify can still say "expired idle"), never past the
--- absolute deadline.
+-- GRACE_MS is how long an expired session is remembered, so verify can say
+-- "expired" rather than "invalid": the idle-expired hash is kept that long
+-- (never past the absolute deadline), and the bucket index, which holds every
+-- session's absolute deadline, outlives its newest entry by as much.
+local GRACE_MS = 600000
+
+-- key_deadline is the Redis expiry of a session key: the idle deadline plus
+-- the grace, never past the absolute deadline.
 local function key_deadline(exp, iexp)
-  local at = iexp + 600000
+  local at = iexp + GRACE_MS
   if at > exp then at = exp end
   return at
 end
@@ -83,7 +88,7 @@ local function put(base, sid, fields, uid, ca, exp, iexp)
   redis.call('PEXPIREAT', sk, key_deadline(exp, iexp))
   local idx = base .. 'idx'
   redis.call('ZADD', idx, exp, sid)
-  extend_to(idx, exp)
+  extend_to(idx, exp + GRACE_MS)
   if uid ~= '' then
     local uk = ukey(base, uid)
     redis.call('ZADD', uk, ca, sid)
