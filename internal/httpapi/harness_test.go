@@ -42,6 +42,7 @@ type env struct {
 type envOptions struct {
 	databaseURL string // default: a fresh schema
 	redisURL    string // default: the test Redis
+	redisCA     string // CA file for rediss://
 	prefix      string // default: a fresh prefix
 	masterKey   []byte
 	refresh     time.Duration
@@ -70,7 +71,7 @@ func newEnv(t testing.TB, opts ...envOptions) *env {
 		o.refresh = time.Hour // changes must arrive by pub/sub, not by refresh
 	}
 	cfg := config.Config{
-		DatabaseURL: o.databaseURL, RedisURL: o.redisURL, RedisPrefix: o.prefix,
+		DatabaseURL: o.databaseURL, RedisURL: o.redisURL, RedisCAFile: o.redisCA, RedisPrefix: o.prefix,
 		OperatorToken: operatorToken, MasterKey: o.masterKey,
 		MaxBodyBytes: 64 << 10, CacheRefresh: o.refresh, LogLevel: "debug",
 	}
@@ -101,10 +102,11 @@ func newEnv(t testing.TB, opts ...envOptions) *env {
 }
 
 // sibling starts a second instance sharing e's PostgreSQL schema, Redis
-// prefix and master key.
+// server and prefix, and master key.
 func (e *env) sibling() *env {
 	e.t.Helper()
-	return newEnv(e.t, envOptions{databaseURL: e.cfg.DatabaseURL, prefix: e.cfg.RedisPrefix, masterKey: e.cfg.MasterKey})
+	return newEnv(e.t, envOptions{databaseURL: e.cfg.DatabaseURL, redisURL: e.cfg.RedisURL, redisCA: e.cfg.RedisCAFile,
+		prefix: e.cfg.RedisPrefix, masterKey: e.cfg.MasterKey})
 }
 
 // resp is a response already checked against the OpenAPI document.
