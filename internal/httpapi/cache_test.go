@@ -75,15 +75,30 @@ func TestOutagesAnswer503AndRecoverWithoutRestart(t *testing.T) {
 		})
 	})
 
-	t.Run("with Redis down, readiness fails and recovers", func(t *testing.T) {
+	t.Run("with Redis down, session calls answer 503 and work again after", func(t *testing.T) {
+		s := e.createSession(a.APIKey, map[string]any{"user_id": "alice"})
 		rd.Stop()
 		if r := e.do(req{method: "GET", path: "/readyz"}); r.Status != http.StatusServiceUnavailable {
 			t.Fatalf("readyz = %d", r.Status)
+		}
+		for _, c := range []req{
+			{method: "POST", path: "/v1/sessions/verify", body: map[string]any{"token": s.Token}},
+			{method: "POST", path: "/v1/sessions", body: map[string]any{"user_id": "alice"}},
+			{method: "GET", path: "/v1/users/alice/sessions"},
+		} {
+			c.token = a.APIKey
+			r := e.do(c)
+			if r.Status != http.StatusServiceUnavailable || r.code(t) != "unavailable" || r.Header.Get("Retry-After") == "" {
+				t.Fatalf("%s %s with Redis down = %d %v %s", c.method, c.path, r.Status, r.Header, r.Body)
+			}
 		}
 		rd.Start()
 		eventually(t, 5*time.Second, "ready again", func() bool {
 			return e.do(req{method: "GET", path: "/readyz"}).Status == http.StatusOK
 		})
+		if r := e.verify(a.APIKey, s.Token, nil); r.Status != http.StatusOK {
+			t.Fatalf("the session after the outage = %d %s", r.Status, r.Body)
+		}
 	})
 	if got := e.logs.String(); containsWord(got, "panic") {
 		t.Fatalf("a panic was logged")
