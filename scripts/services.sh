@@ -4,14 +4,15 @@
 # Local targets (127.0.0.1:5432 and 127.0.0.1:6379, the defaults) are started
 # with this machine's documented commands if they do not answer. If
 # SESSIOND_TEST_DATABASE_URL or REDIS_URL point elsewhere, that service is only
-# checked, never started. Safe to run any number of times.
+# checked, never started (SESSIOND_TEST_REDIS_URL, which the Go tests read,
+# wins over REDIS_URL). Safe to run any number of times.
 set -euo pipefail
 
 readonly WAIT_SECONDS=30
 readonly INSTALL_HINT="apt-get install -y postgresql redis-server"
 
 db_url=${SESSIOND_TEST_DATABASE_URL:-}
-redis_url=${REDIS_URL:-}
+redis_url=${SESSIOND_TEST_REDIS_URL:-${REDIS_URL:-}}
 
 # say MESSAGE... — log to stderr with the script's name.
 say() { printf 'services: %s\n' "$*" >&2; }
@@ -91,7 +92,7 @@ if ! redis_up; then
     say "starting Redis"
     redis-server --daemonize yes --bind 127.0.0.1 -::1 --port 6379 --save "" --appendonly no --dir /var/lib/redis --logfile /var/log/redis/ci.log
   else
-    say "Redis at REDIS_URL is not local: only checking"
+    say "Redis at ${SESSIOND_TEST_REDIS_URL:+SESSIOND_TEST_}REDIS_URL is not local: only checking"
   fi
 fi
 
