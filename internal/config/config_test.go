@@ -1,0 +1,95 @@
+package config_test
+
+import (
+	"encoding/base64"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/sessiond/sessiond/internal/config"
+)
+
+func env(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
+
+func TestDefaults(t *testing.T) {
+	c, err := config.Load(env(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Addr != config.DefaultAddr || c.DatabaseURL != config.DefaultDatabaseURL || c.RedisURL != config.DefaultRedisURL || c.RedisPrefix != "sd" {
+		t.Fatalf("defaults = %+v", c)
+	}
+	if err := c.Validate(); err == nil || !strings.Contains(err.Error(), "sessiond keygen") {
+		t.Fatalf("missing secrets must fail validation and say how to fix it: %v", err)
+	}
+}
+
+func TestSecretsFromFiles(t *testing.T) {
+	dir := t.TempDir()
+	key := base64.StdEncoding.EncodeToString(make([]byte, 32))
+	write := func(name, v string) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte(v+"\n"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	c, err := config.Load(env(map[string]string{
+		"SESSIOND_OPERATOR_TOKEN_FILE": write("tok", strings.Repeat("t", 40)),
+		"SESSIOND_MASTER_KEY_FILE":     write("mk", key),
+		"DATABASE_URL_FILE":            write("db", "postgres://u:p@db/x"),
+	}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.OperatorToken != strings.Repeat("t", 40) || len(c.MasterKey) != 32 || c.DatabaseURL != "postgres://u:p@db/x" {
+		t.Fatalf("from files = %+v", c)
+	}
+	if err := c.Validate(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestBadValuesAreNamed(t *testing.T) {
+	for name, c := range map[string]struct {
+		env  map[string]string
+		want string
+	}{
+		"a secret both inline and from a file": {map[string]string{"SESSIOND_OPERATOR_TOKEN": "x", "SESSIOND_OPERATOR_TOKEN_FILE": "/nope"}, "both set"},
+		"an unreadable secret file":            {map[string]string{"SESSIOND_MASTER_KEY_FILE": "/nonexistent/mk"}, "SESSIOND_MASTER_KEY_FILE"},
+		"a master key that is not base64":      {map[string]string{"SESSIOND_MASTER_KEY": "not base64!"}, "SESSIOND_MASTER_KEY"},
+		"a proxy list with a non-CIDR":         {map[string]string{"SESSIOND_TRUSTED_PROXIES": "10.0.0.0/8, banana"}, "SESSIOND_TRUSTED_PROXIES"},
+		"a duration that does not parse":       {map[string]string{"SESSIOND_SHUTDOWN_TIMEOUT": "soon"}, "SESSIOND_SHUTDOWN_TIMEOUT"},
+		"an unknown log level":                 {map[string]string{"SESSIOND_LOG_LEVEL": "loud"}, "SESSIOND_LOG_LEVEL"},
+		"a tiny body limit":                    {map[string]string{"SESSIOND_MAX_BODY_BYTES": "10"}, "SESSIOND_MAX_BODY_BYTES"},
+		"a cluster flag that is not a bool":    {map[string]string{"REDIS_CLUSTER": "maybe"}, "REDIS_CLUSTER"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			_, err := config.Load(env(c.env))
+			if err == nil || !strings.Contains(err.Error(), c.want) {
+				t.Fatalf("err = %v, want it to mention %s", err, c.want)
+			}
+		})
+	}
+}
+
+func TestTrustedProxiesAcceptAddressesAndCIDRs(t *testing.T) {
+	c, err := config.Load(env(map[string]string{"SESSIOND_TRUSTED_PROXIES": "10.1.2.3, 192.168.0.0/16, ::1"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(c.TrustedProxies) != 3 || c.TrustedProxies[0].String() != "10.1.2.3/32" || c.TrustedProxies[2].String() != "::1/128" {
+		t.Fatalf("proxies = %v", c.TrustedProxies)
+	}
+}
+
+func TestValidateRejectsWeakSecretsAndHalfTLS(t *testing.T) {
+	c := config.Config{OperatorToken: "short", MasterKey: make([]byte, 16), TLSCert: "cert.pem"}
+	err := c.Validate()
+	for _, want := range []string{"SESSIOND_OPERATOR_TOKEN is 5 characters", "decodes to 16 bytes", "SESSIOND_TLS_KEY"} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("Validate() = %v, want it to say %q", err, want)
+		}
+	}
+}
