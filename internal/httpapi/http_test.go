@@ -112,3 +112,29 @@ func TestNoSecretReachesLogsOrRows(t *testing.T) {
 		t.Fatalf("read only %d rows; the test is not looking", n)
 	}
 }
+
+func TestEventsListingRejectsBadFilters(t *testing.T) {
+	e := newEnv(t)
+	a := e.createTenant("Acme")
+	for name, path := range map[string]string{
+		"an unknown type":              "/v1/events?type=session.hacked",
+		"a user id with a colon":       "/v1/events?user_id=a:b",
+		"a forged cursor":              "/v1/events?cursor=Zm9vYmFy",
+		"a limit of zero":              "/v1/events?limit=0",
+		"a limit that is not a number": "/v1/events?limit=ten",
+	} {
+		t.Run(name+" is 400", func(t *testing.T) {
+			if r := e.do(req{method: "GET", path: path, token: a.APIKey}); r.Status != 400 || r.code(t) != "invalid_request" {
+				t.Fatalf("%d %s", r.Status, r.Body)
+			}
+		})
+	}
+	e.flushEvents()
+	var page struct {
+		Events []struct{ Type string } `json:"events"`
+	}
+	e.do(req{method: "GET", path: "/v1/events?type=tenant.created", token: a.APIKey}).decode(t, &page)
+	if len(page.Events) != 1 || page.Events[0].Type != "tenant.created" {
+		t.Fatalf("filtered events = %+v", page.Events)
+	}
+}
