@@ -43,6 +43,7 @@ type envOptions struct {
 	databaseURL string // default: a fresh schema
 	redisURL    string // default: the test Redis
 	redisCA     string // CA file for rediss://
+	cluster     bool   // redisURL names Redis Cluster seeds
 	prefix      string // default: a fresh prefix
 	masterKey   []byte
 	refresh     time.Duration
@@ -71,7 +72,7 @@ func newEnv(t testing.TB, opts ...envOptions) *env {
 		o.refresh = time.Hour // changes must arrive by pub/sub, not by refresh
 	}
 	cfg := config.Config{
-		DatabaseURL: o.databaseURL, RedisURL: o.redisURL, RedisCAFile: o.redisCA, RedisPrefix: o.prefix,
+		DatabaseURL: o.databaseURL, RedisURL: o.redisURL, RedisCAFile: o.redisCA, RedisCluster: o.cluster, RedisPrefix: o.prefix,
 		OperatorToken: operatorToken, MasterKey: o.masterKey,
 		MaxBodyBytes: 64 << 10, CacheRefresh: o.refresh, LogLevel: "debug",
 	}
@@ -106,7 +107,7 @@ func newEnv(t testing.TB, opts ...envOptions) *env {
 func (e *env) sibling() *env {
 	e.t.Helper()
 	return newEnv(e.t, envOptions{databaseURL: e.cfg.DatabaseURL, redisURL: e.cfg.RedisURL, redisCA: e.cfg.RedisCAFile,
-		prefix: e.cfg.RedisPrefix, masterKey: e.cfg.MasterKey})
+		cluster: e.cfg.RedisCluster, prefix: e.cfg.RedisPrefix, masterKey: e.cfg.MasterKey})
 }
 
 // resp is a response already checked against the OpenAPI document.
