@@ -34,6 +34,8 @@ Usage:
   sessiond serve [--dev]            serve the API (--dev: no configuration needed)
   sessiond migrate up|down|version  manage the database schema
   sessiond tenant create --name N   create a tenant and print its first API key once
+  sessiond admin create (--tenant ID | --operator) --email E
+                                    create an admin UI account (password from stdin or --password-file)
   sessiond keygen                   print a new operator token and master key
   sessiond healthcheck              exit 0 if the local server answers /healthz
   sessiond version                  print the version
@@ -55,6 +57,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return migrateCmd(ctx, args[1:], getenv, stdout)
 	case "tenant":
 		return tenantCmd(ctx, args[1:], getenv, stdout, stderr)
+	case "admin":
+		return adminCmd(ctx, args[1:], getenv, os.Stdin, stdout, stderr)
 	case "keygen":
 		return keygen(stdout)
 	case "healthcheck":

@@ -33,6 +33,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		if err := devSecrets(&cfg); err != nil {
 			return err
 		}
+		cfg.Dev = true
 	}
 	if err := cfg.Validate(); err != nil {
 		return err
@@ -73,6 +74,10 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	fmt.Fprintf(stdout, "sessiond %s listening on %s (started in %s)\n", version, url, time.Since(started).Round(time.Millisecond))
 	if *dev {
 		if err := devTenant(ctx, a, cfg, url, stdout); err != nil {
+			_ = ln.Close()
+			return err
+		}
+		if err := devOperator(ctx, a, cfg, url, stdout); err != nil {
 			_ = ln.Close()
 			return err
 		}

@@ -13,9 +13,11 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/redis/go-redis/v9"
 
+	"github.com/sessiond/sessiond/internal/admin"
 	"github.com/sessiond/sessiond/internal/config"
 	"github.com/sessiond/sessiond/internal/events"
 	"github.com/sessiond/sessiond/internal/httpapi"
+	"github.com/sessiond/sessiond/internal/passwords"
 	"github.com/sessiond/sessiond/internal/postgres"
 	"github.com/sessiond/sessiond/internal/redisconn"
 	"github.com/sessiond/sessiond/internal/secrets"
@@ -40,19 +42,26 @@ type App struct {
 
 	stopBackground context.CancelFunc
 	eventsDone     <-chan struct{}
+	adminLimits    admin.LoginLimits
+	now            func() time.Time
 }
 
 // Options adjust an App for tests.
 type Options struct {
 	Now     func() time.Time // the clock; default time.Now
 	Version string
+	// Passwords are the argon2id parameters of new admin password hashes
+	// (default passwords.Default; tests make them cheap).
+	Passwords passwords.Params
+	// AdminLimits bound failed admin sign-ins (default admin.LoginLimits{}).
+	AdminLimits admin.LoginLimits
 }
 
 // Open connects to PostgreSQL (creating the database and applying
 // migrations) and Redis, loads every tenant into the cache, and starts the
 // background work: the event writer and the cache's change listener.
 func Open(ctx context.Context, cfg config.Config, log *slog.Logger, o Options) (*App, error) {
-	a := &App{Config: cfg, Log: log, Version: o.Version}
+	a := &App{Config: cfg, Log: log, Version: o.Version, adminLimits: o.AdminLimits, now: o.Now}
 	ok := false
 	defer func() {
 		if !ok {
@@ -87,13 +96,30 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger, o Options) (
 	}
 	a.Notifier = redisconn.NewNotifier(a.Redis, cfg.RedisPrefix, log)
 	a.Events = events.NewWriter(a.Store, log, events.WriterOptions{})
-	a.Sessions = sessions.NewManager(a.Redis, a.Cache, sessions.Options{Prefix: cfg.RedisPrefix, Events: a.Events, Now: o.Now})
+	a.Sessions = sessions.NewManager(a.Redis, a.Cache, sessions.Options{
+		Prefix: cfg.RedisPrefix, Events: a.Events, Now: o.Now, Labeler: admin.DeviceLabel,
+	})
 	if err := a.Sessions.LoadScripts(pingCtx); err != nil {
 		return nil, fmt.Errorf("loading Redis scripts: %w", err)
 	}
 	a.Tenants = &tenants.Service{
 		Store: a.Store, Cache: a.Cache, Sealer: sealer, Notifier: a.Notifier,
 		Events: a.Events, Purger: a.Sessions, Log: log, Now: o.Now,
+		Admins: a.Store, Passwords: o.Passwords,
+	}
+	idle, abs := cfg.AdminIdle, cfg.AdminAbsolute
+	if idle <= 0 {
+		idle = 15 * time.Minute
+	}
+	if abs <= 0 {
+		abs = 8 * time.Hour
+	}
+	systemPolicy, err := tenants.SystemPolicy(idle, abs)
+	if err != nil {
+		return nil, err
+	}
+	if err := a.Tenants.EnsureSystemTenant(ctx, a.Store, systemPolicy); err != nil {
+		return nil, fmt.Errorf("system tenant (admin UI sessions): %w", err)
 	}
 
 	bg, stop := context.WithCancel(context.WithoutCancel(ctx))
@@ -105,9 +131,9 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger, o Options) (
 	return a, nil
 }
 
-// Handler returns the HTTP API.
+// Handler returns the HTTP API, with the admin UI under /admin.
 func (a *App) Handler() (http.Handler, error) {
-	return httpapi.New(httpapi.Deps{
+	api, err := httpapi.New(httpapi.Deps{
 		Tenants: a.Tenants, Cache: a.Cache, Sessions: a.Sessions, Events: a.Store,
 		OperatorToken: a.Config.OperatorToken,
 		Checks: map[string]httpapi.Check{
@@ -117,6 +143,23 @@ func (a *App) Handler() (http.Handler, error) {
 		Log: a.Log, TrustedProxies: a.Config.TrustedProxies, MaxBodyBytes: a.Config.MaxBodyBytes,
 		Version: a.Version,
 	})
+	if err != nil {
+		return nil, err
+	}
+	ui, err := admin.New(admin.Deps{
+		Tenants: a.Tenants, Cache: a.Cache, Sessions: a.Sessions,
+		Events: a.Events, EventStore: a.Store, Counter: a.Store,
+		Log: a.Log, Now: a.now, TrustedProxies: a.Config.TrustedProxies,
+		Dev: a.Config.Dev, Limits: a.adminLimits,
+	})
+	if err != nil {
+		return nil, err
+	}
+	mux := http.NewServeMux()
+	mux.Handle("/admin", ui)
+	mux.Handle("/admin/", ui)
+	mux.Handle("/", api)
+	return mux, nil
 }
 
 // Close stops the background work, stores pending security events and

@@ -34,6 +34,11 @@ type Config struct {
 	MaxBodyBytes   int64          // SESSIOND_MAX_BODY_BYTES
 	ShutdownGrace  time.Duration  // SESSIOND_SHUTDOWN_TIMEOUT
 	CacheRefresh   time.Duration  // SESSIOND_CACHE_REFRESH
+	AdminIdle      time.Duration  // SESSIOND_ADMIN_IDLE_TIMEOUT
+	AdminAbsolute  time.Duration  // SESSIOND_ADMIN_ABSOLUTE_TIMEOUT
+	// Dev is set by `serve --dev`, never by the environment: the admin UI
+	// then works over plain HTTP (no Secure cookie, with a banner saying so).
+	Dev bool
 }
 
 // Defaults.
@@ -71,6 +76,8 @@ var Vars = []Var{
 	{"SESSIOND_MAX_BODY_BYTES", strconv.Itoa(DefaultMaxBodyBytes), "largest request body; larger gets 413", false},
 	{"SESSIOND_SHUTDOWN_TIMEOUT", "15s", "how long SIGTERM waits for in-flight requests", false},
 	{"SESSIOND_CACHE_REFRESH", "30s", "full tenant-cache refresh interval (changes also arrive by pub/sub)", false},
+	{"SESSIOND_ADMIN_IDLE_TIMEOUT", "15m", "admin UI sessions end after this long without a request", false},
+	{"SESSIOND_ADMIN_ABSOLUTE_TIMEOUT", "8h", "admin UI sessions end this long after sign-in, whatever the activity", false},
 }
 
 // Load reads the configuration through getenv. It fails on values that do
@@ -120,6 +127,8 @@ func Load(getenv func(string) string) (Config, error) {
 		LogLevel:      get("SESSIOND_LOG_LEVEL", "info"),
 		ShutdownGrace: duration("SESSIOND_SHUTDOWN_TIMEOUT", "15s"),
 		CacheRefresh:  duration("SESSIOND_CACHE_REFRESH", "30s"),
+		AdminIdle:     duration("SESSIOND_ADMIN_IDLE_TIMEOUT", "15m"),
+		AdminAbsolute: duration("SESSIOND_ADMIN_ABSOLUTE_TIMEOUT", "8h"),
 	}
 	if c.DatabaseURL == "" {
 		c.DatabaseURL = DefaultDatabaseURL
@@ -189,6 +198,9 @@ func (c Config) Validate() error {
 			what = fmt.Sprintf("decodes to %d bytes; exactly %d are required", len(c.MasterKey), secrets.MasterKeySize)
 		}
 		errs = append(errs, fmt.Errorf("SESSIOND_MASTER_KEY %s; make one with `sessiond keygen` (or run `sessiond serve --dev`)", what))
+	}
+	if c.AdminIdle > c.AdminAbsolute {
+		errs = append(errs, errors.New("SESSIOND_ADMIN_IDLE_TIMEOUT must not exceed SESSIOND_ADMIN_ABSOLUTE_TIMEOUT"))
 	}
 	if (c.TLSCert == "") != (c.TLSKey == "") {
 		errs = append(errs, errors.New("SESSIOND_TLS_CERT and SESSIOND_TLS_KEY must be set together"))

@@ -35,6 +35,8 @@ const (
 	TenantUpdated         Type = "tenant.updated"
 	AdminLoginSucceeded   Type = "admin.login_succeeded"
 	AdminLoginFailed      Type = "admin.login_failed"
+	AdminCreated          Type = "admin.created"
+	AdminPasswordChanged  Type = "admin.password_changed"
 )
 
 // Event is one security event.
@@ -71,4 +73,20 @@ type Filter struct {
 type Store interface {
 	WriteEvents(ctx context.Context, batch []Event) error
 	ListEvents(ctx context.Context, f Filter) ([]Event, string, error)
+}
+
+// HourlyCount is how many events of one type, and one detail "reason" ("" if
+// none), a tenant had in one hour (UTC, truncated).
+type HourlyCount struct {
+	Hour   time.Time
+	Type   Type
+	Reason string
+	Count  int
+}
+
+// Counter aggregates stored events for charts.
+type Counter interface {
+	// CountHourly counts tenantID's events of the given types at or after
+	// since, per hour, type and reason, oldest hour first.
+	CountHourly(ctx context.Context, tenantID string, since time.Time, types []Type) ([]HourlyCount, error)
 }

@@ -86,11 +86,11 @@ func TestAPIKeysAndScopes(t *testing.T) {
 
 	t.Run("bad API key input", func(t *testing.T) {
 		for name, body := range map[string]string{
-			"no scopes":        `{"name":"x","scopes":[]}`,
-			"an unknown scope": `{"name":"x","scopes":["root"]}`,
-			"no name":          `{"scopes":["admin"]}`,
-			"a blank name":     `{"name":"  ","scopes":["admin"]}`,
-			"scopes not array": `{"name":"x","scopes":"admin"}`,
+			"no scopes":         `{"name":"x","scopes":[]}`,
+			"an unknown scope":  `{"name":"x","scopes":["root"]}`,
+			"no name":           `{"scopes":["admin"]}`,
+			"a blank name":      `{"name":"  ","scopes":["admin"]}`,
+			"scopes not array":  `{"name":"x","scopes":"admin"}`,
 			"a NUL in the name": `{"name":"a\u0000b","scopes":["admin"]}`,
 		} {
 			if r := e.do(req{method: "POST", path: "/v1/api-keys", token: a.APIKey, body: body}); r.Status != http.StatusBadRequest {

@@ -89,11 +89,11 @@ func TestKeyRotationAndRetirement(t *testing.T) {
 			r    req
 			want int
 		}{
-			"a negative grace":  {req{method: "POST", path: "/v1/keys/rotate", token: a.APIKey, body: `{"grace_period": -1}`}, 400},
-			"an unknown field":  {req{method: "POST", path: "/v1/keys/rotate", token: a.APIKey, body: `{"grace": 1}`}, 400},
-			"a malformed kid":   {req{method: "POST", path: "/v1/keys/k_%7B%7D/retire", token: a.APIKey}, 400},
-			"an unknown kid":    {req{method: "POST", path: "/v1/keys/k_aaaaaaaaaaaaaaaa/retire", token: a.APIKey}, 404},
-			"GET on rotate":     {req{method: "GET", path: "/v1/keys/rotate", token: a.APIKey}, 405},
+			"a negative grace": {req{method: "POST", path: "/v1/keys/rotate", token: a.APIKey, body: `{"grace_period": -1}`}, 400},
+			"an unknown field": {req{method: "POST", path: "/v1/keys/rotate", token: a.APIKey, body: `{"grace": 1}`}, 400},
+			"a malformed kid":  {req{method: "POST", path: "/v1/keys/k_%7B%7D/retire", token: a.APIKey}, 400},
+			"an unknown kid":   {req{method: "POST", path: "/v1/keys/k_aaaaaaaaaaaaaaaa/retire", token: a.APIKey}, 404},
+			"GET on rotate":    {req{method: "GET", path: "/v1/keys/rotate", token: a.APIKey}, 405},
 		} {
 			if r := e.do(c.r); r.Status != c.want {
 				t.Errorf("%s: got %d %s, want %d", name, r.Status, r.Body, c.want)

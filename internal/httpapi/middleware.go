@@ -150,3 +150,18 @@ func isTrusted(a netip.Addr, trusted []netip.Prefix) bool {
 	}
 	return false
 }
+
+// ClientIP is clientIP for the other HTTP surfaces (the admin UI), so the
+// whole server agrees on who the caller is.
+func ClientIP(r *http.Request, trusted []netip.Prefix) string { return clientIP(r, trusted) }
+
+// IsTrustedPeer reports whether the request's direct peer is one of the
+// trusted proxies, whose X-Forwarded-* headers may then be believed.
+func IsTrustedPeer(r *http.Request, trusted []netip.Prefix) bool {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		host = r.RemoteAddr
+	}
+	peer, err := netip.ParseAddr(host)
+	return err == nil && isTrusted(peer.Unmap(), trusted)
+}

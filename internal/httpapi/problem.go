@@ -90,3 +90,12 @@ func titleOf(c fault.Code) string {
 	}
 	return strings.ToUpper(s[:1]) + s[1:]
 }
+
+// StatusOf returns the HTTP status of an error code, from the one table
+// (500 for a code it does not know). The admin UI uses it too.
+func StatusOf(code fault.Code) int {
+	if s, ok := statusOf[code]; ok {
+		return s
+	}
+	return http.StatusInternalServerError
+}

@@ -95,6 +95,7 @@ func (s *server) routes(r *mux.Router) {
 	handle("GET", "/v1/tenants/{tenant_id}", operator, s.getTenant)
 	handle("PATCH", "/v1/tenants/{tenant_id}", operator, s.updateTenant)
 	handle("DELETE", "/v1/tenants/{tenant_id}", operator, s.deleteTenant)
+	handle("POST", "/v1/tenants/{tenant_id}/admins", operator, s.createAdmin)
 
 	handle("GET", "/v1/policy", tenantAdmin, s.getPolicy)
 	handle("PUT", "/v1/policy", tenantAdmin, s.putPolicy)

@@ -82,6 +82,9 @@ func tablesIn(tb testing.TB, pool *pgxpool.Pool, schema string) []string {
 	return names
 }
 
+// latestMigration is the number of the newest file in migrations/.
+const latestMigration = 2
+
 func wantVersion(tb testing.TB, pool *pgxpool.Pool, want uint) {
 	tb.Helper()
 	v, dirty, err := postgres.MigrationVersion(context.Background(), pool)
@@ -107,7 +110,7 @@ func TestMigrationsGoUpDownAndUpAgainInTheURLsSchema(t *testing.T) {
 		if err := postgres.Migrate(ctx, pool, postgres.Up); err != nil {
 			t.Fatal(err)
 		}
-		wantVersion(t, pool, 1)
+		wantVersion(t, pool, latestMigration)
 		if got := tablesIn(t, pool, schema); !slices.Equal(got, all) {
 			t.Fatalf("tables in %s = %v, want %v", schema, got, all)
 		}
@@ -119,7 +122,7 @@ func TestMigrationsGoUpDownAndUpAgainInTheURLsSchema(t *testing.T) {
 		if err := postgres.Migrate(ctx, pool, postgres.Up); err != nil {
 			t.Fatal(err)
 		}
-		wantVersion(t, pool, 1)
+		wantVersion(t, pool, latestMigration)
 	})
 	t.Run("down removes every table but schema_migrations", func(t *testing.T) {
 		if err := postgres.Migrate(ctx, pool, postgres.Down); err != nil {
@@ -139,7 +142,7 @@ func TestMigrationsGoUpDownAndUpAgainInTheURLsSchema(t *testing.T) {
 		if err := postgres.Migrate(ctx, pool, postgres.Up); err != nil {
 			t.Fatal(err)
 		}
-		wantVersion(t, pool, 1)
+		wantVersion(t, pool, latestMigration)
 		if got := tablesIn(t, pool, schema); !slices.Equal(got, all) {
 			t.Fatalf("tables = %v, want %v", got, all)
 		}
@@ -167,7 +170,7 @@ func TestInstancesMayMigrateTheSameDatabaseAtOnce(t *testing.T) {
 			t.Errorf("instance %d: %v", i, err)
 		}
 	}
-	wantVersion(t, mustOpen(t, dbURL), 1)
+	wantVersion(t, mustOpen(t, dbURL), latestMigration)
 }
 
 func TestOpenCreatesAMissingDatabase(t *testing.T) {

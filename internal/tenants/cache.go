@@ -78,6 +78,11 @@ type Cache struct {
 	mu      sync.RWMutex
 	tenants map[string]*Snapshot
 	apiKeys map[string]apiKeyEntry
+	// gen counts Reloads; reloaded holds the gen of each tenant's latest
+	// Reload, so a LoadAll that read the store before it does not roll the
+	// tenant back to the older state it read.
+	gen      uint64
+	reloaded map[string]uint64
 }
 
 // NewCache returns an empty cache; call LoadAll before serving.
@@ -85,11 +90,15 @@ func NewCache(store Store, sealer *secrets.Sealer, log *slog.Logger) *Cache {
 	return &Cache{
 		store: store, sealer: sealer, log: log,
 		tenants: map[string]*Snapshot{}, apiKeys: map[string]apiKeyEntry{},
+		reloaded: map[string]uint64{},
 	}
 }
 
 // LoadAll replaces the cache's contents with every tenant in the store.
 func (c *Cache) LoadAll(ctx context.Context) error {
+	c.mu.RLock()
+	start := c.gen
+	c.mu.RUnlock()
 	states, err := c.store.LoadAllStates(ctx)
 	if err != nil {
 		return err
@@ -105,8 +114,26 @@ func (c *Cache) LoadAll(ctx context.Context) error {
 		indexAPIKeys(apiKeys, snap)
 	}
 	c.mu.Lock()
+	defer c.mu.Unlock()
+	// A tenant reloaded while the store was being read is newer here than
+	// in what was read: keep this cache's copy (or its absence).
+	for id, g := range c.reloaded {
+		if g <= start {
+			delete(c.reloaded, id)
+			continue
+		}
+		if old, ok := tenants[id]; ok {
+			for _, k := range old.APIKeys {
+				delete(apiKeys, k.ID)
+			}
+			delete(tenants, id)
+		}
+		if cur, ok := c.tenants[id]; ok {
+			tenants[id] = cur
+			indexAPIKeys(apiKeys, cur)
+		}
+	}
 	c.tenants, c.apiKeys = tenants, apiKeys
-	c.mu.Unlock()
 	return nil
 }
 
@@ -117,6 +144,7 @@ func (c *Cache) Reload(ctx context.Context, tenantID string) error {
 	if fault.Is(err, fault.NotFound) {
 		c.mu.Lock()
 		c.dropLocked(tenantID)
+		c.markLocked(tenantID)
 		c.mu.Unlock()
 		return nil
 	}
@@ -131,8 +159,14 @@ func (c *Cache) Reload(ctx context.Context, tenantID string) error {
 	c.dropLocked(tenantID)
 	c.tenants[tenantID] = snap
 	indexAPIKeys(c.apiKeys, snap)
+	c.markLocked(tenantID)
 	c.mu.Unlock()
 	return nil
+}
+
+func (c *Cache) markLocked(tenantID string) {
+	c.gen++
+	c.reloaded[tenantID] = c.gen
 }
 
 // Run keeps the cache current until ctx ends: it reloads a tenant when a

@@ -7,6 +7,7 @@ import (
 
 	"github.com/sessiond/sessiond/internal/events"
 	"github.com/sessiond/sessiond/internal/fault"
+	"github.com/sessiond/sessiond/internal/passwords"
 	"github.com/sessiond/sessiond/internal/secrets"
 )
 
@@ -28,6 +29,14 @@ type Service struct {
 	Purger   SessionPurger // optional
 	Log      *slog.Logger
 	Now      func() time.Time
+	// Admins stores admin accounts (optional for services that never touch
+	// them).
+	Admins AdminStore
+	// Passwords are the argon2id parameters of new password hashes; zero
+	// fields take passwords.Default.
+	Passwords passwords.Params
+
+	dummyState
 }
 
 // Actor says who made a change, for security events.

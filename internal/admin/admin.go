@@ -1,0 +1,151 @@
+// Package admin is sessiond's embedded admin UI: server-rendered pages under
+// /admin for tenant admins and operators. It calls the same services as the
+// REST API (tenants.Service, sessions.Manager, the events store) and never
+// Redis or SQL itself. Admin sessions are sessiond sessions in the reserved
+// system tenant.
+//
+// Every response carries a strict Content-Security-Policy (no inline script
+// or style anywhere), nosniff, Referrer-Policy and, over TLS, HSTS. Every
+// state change is a POST that passes an Origin / Sec-Fetch-Site check and,
+// once signed in, the session's CSRF token, checked by the session engine's
+// verify.
+package admin
+
+import (
+	"fmt"
+	"html/template"
+	"log/slog"
+	"net/http"
+	"net/netip"
+	"time"
+
+	"github.com/sessiond/sessiond/internal/events"
+	"github.com/sessiond/sessiond/internal/sessions"
+	"github.com/sessiond/sessiond/internal/tenants"
+)
+
+// Deps is what the admin UI needs.
+type Deps struct {
+	Tenants  *tenants.Service
+	Cache    *tenants.Cache
+	Sessions *sessions.Manager
+	// Events records the UI's own security events (admin logins).
+	Events events.Recorder
+	// EventStore lists and Counter aggregates stored events.
+	EventStore events.Store
+	Counter    events.Counter
+	Log        *slog.Logger
+	// Now is the clock (default time.Now).
+	Now            func() time.Time
+	TrustedProxies []netip.Prefix
+	// Dev allows signing in over plain HTTP, with a cookie that is not
+	// Secure and a banner saying so. Without it, plain HTTP shows an
+	// explanation instead of the login form.
+	Dev bool
+	// Limits bound failed logins; zero fields take the defaults.
+	Limits LoginLimits
+}
+
+// LoginLimits bound failed sign-ins in a sliding window, per client IP and
+// per account (email). Past either, sign-in answers 429 until the window has
+// passed, with one admin.login_failed event (reason rate_limited) per window.
+type LoginLimits struct {
+	PerIP      int           // default 20
+	PerAccount int           // default 5
+	Window     time.Duration // default 15 min
+}
+
+type server struct {
+	Deps
+	pages    map[string]*template.Template
+	assets   *assets
+	ipLimit  *slidingWindow
+	accLimit *slidingWindow
+}
+
+// New returns the admin UI, to be mounted at /admin (it serves /admin and
+// everything under /admin/). Templates are parsed here, once: a missing or
+// broken one is an error.
+func New(d Deps) (http.Handler, error) {
+	if d.Now == nil {
+		d.Now = time.Now
+	}
+	if d.Limits.PerIP <= 0 {
+		d.Limits.PerIP = 20
+	}
+	if d.Limits.PerAccount <= 0 {
+		d.Limits.PerAccount = 5
+	}
+	if d.Limits.Window <= 0 {
+		d.Limits.Window = 15 * time.Minute
+	}
+	a, err := loadAssets()
+	if err != nil {
+		return nil, err
+	}
+	s := &server{
+		Deps: d, assets: a,
+		ipLimit:  newSlidingWindow(d.Limits.PerIP, d.Limits.Window),
+		accLimit: newSlidingWindow(d.Limits.PerAccount, d.Limits.Window),
+	}
+	if s.pages, err = s.parsePages(); err != nil {
+		return nil, fmt.Errorf("admin UI templates: %w", err)
+	}
+	mux := http.NewServeMux()
+	s.routes(mux)
+	var h http.Handler = mux
+	h = s.withRecover(h)
+	h = s.withHeaders(h)
+	h = s.withAccessLog(h)
+	return h, nil
+}
+
+// routes is the admin UI's route table; one file per page or resource.
+func (s *server) routes(mux *http.ServeMux) {
+	mux.HandleFunc("GET /admin/static/{file}", s.static)
+
+	mux.Handle("GET /admin/login", s.public(s.loginPage))
+	mux.Handle("POST /admin/login", s.public(s.login))
+	mux.Handle("POST /admin/logout", s.signedIn(s.logout))
+	mux.Handle("GET /admin", s.signedIn(s.home))
+	mux.Handle("GET /admin/{$}", s.signedIn(s.home))
+
+	mux.Handle("GET /admin/t/{tid}", s.inTenant(s.dashboard))
+	mux.Handle("GET /admin/t/{tid}/{$}", s.inTenant(s.dashboard))
+
+	mux.Handle("GET /admin/t/{tid}/sessions", s.inTenant(s.sessionsPage))
+	mux.Handle("POST /admin/t/{tid}/sessions/{sid}/revoke", s.inTenant(s.revokeSession))
+
+	mux.Handle("GET /admin/t/{tid}/users/{uid}", s.inTenant(s.userPage))
+	mux.Handle("POST /admin/t/{tid}/users/{uid}/logout-others", s.inTenant(s.logoutOthers))
+	mux.Handle("POST /admin/t/{tid}/users/{uid}/logout-all", s.inTenant(s.logoutEverywhere))
+
+	mux.Handle("GET /admin/t/{tid}/policy", s.inTenant(s.policyPage))
+	mux.Handle("POST /admin/t/{tid}/policy", s.inTenant(s.savePolicy))
+
+	mux.Handle("GET /admin/t/{tid}/keys", s.inTenant(s.keysPage))
+	mux.Handle("POST /admin/t/{tid}/keys/rotate", s.inTenant(s.rotateKey))
+	mux.Handle("POST /admin/t/{tid}/keys/{kid}/retire", s.inTenant(s.retireKey))
+
+	mux.Handle("GET /admin/t/{tid}/api-keys", s.inTenant(s.apiKeysPage))
+	mux.Handle("POST /admin/t/{tid}/api-keys", s.inTenant(s.createAPIKey))
+	mux.Handle("POST /admin/t/{tid}/api-keys/{id}/revoke", s.inTenant(s.revokeAPIKey))
+
+	mux.Handle("GET /admin/t/{tid}/events", s.inTenant(s.eventsPage))
+
+	mux.Handle("GET /admin/account", s.signedIn(s.accountPage))
+	mux.Handle("POST /admin/account/password", s.signedIn(s.changePassword))
+	mux.Handle("POST /admin/account/sessions/{sid}/revoke", s.signedIn(s.revokeMySession))
+	mux.Handle("POST /admin/account/logout-others", s.signedIn(s.logoutMyOthers))
+
+	mux.Handle("GET /admin/tenants", s.operatorOnly(s.tenantsPage))
+	mux.Handle("POST /admin/tenants", s.operatorOnly(s.createTenant))
+	mux.Handle("POST /admin/tenants/{tid}/suspend", s.operatorOnly(s.suspendTenant))
+	mux.Handle("POST /admin/tenants/{tid}/resume", s.operatorOnly(s.resumeTenant))
+	mux.Handle("GET /admin/t/{tid}/admins", s.operatorInTenant(s.adminsPage))
+	mux.Handle("POST /admin/t/{tid}/admins", s.operatorInTenant(s.createAdmin))
+
+	mux.Handle("/admin/", s.public(s.notFound))
+}
+
+func (s *server) now() time.Time { return s.Now().UTC() }

@@ -1,0 +1,84 @@
+package admin
+
+import (
+	"net/http"
+	"net/url"
+
+	"github.com/sessiond/sessiond/internal/events"
+	"github.com/sessiond/sessiond/internal/sessions"
+)
+
+type eventsData struct {
+	Type, UserID string
+	Types        []events.Type
+	Events       []events.Event
+	NextURL      string
+	FirstURL     string
+	Paged        bool
+	Errors       map[string]string
+}
+
+// eventTypes is the filter's list, in the order people look for them.
+var eventTypes = []events.Type{
+	events.SessionCreated, events.SessionRegenerated, events.SessionRevoked, events.SessionEvicted,
+	events.SessionExpired, events.OtherDevicesLoggedOut, events.UserLoggedOut, events.SessionLimitRejected,
+	events.VerifyRejected, events.CSRFMismatch, events.ReauthRequired, events.BindingMismatch,
+	events.GuessingThrottled, events.KeyRotated, events.KeyRetired, events.PolicyChanged,
+	events.APIKeyCreated, events.APIKeyRevoked, events.TenantCreated, events.TenantUpdated,
+	events.AdminLoginSucceeded, events.AdminLoginFailed, events.AdminCreated, events.AdminPasswordChanged,
+}
+
+// eventsPage lists the tenant's security events, newest first, filtered by
+// type and user.
+func (s *server) eventsPage(w http.ResponseWriter, r *http.Request, c *reqCtx) error {
+	q := r.URL.Query()
+	d := eventsData{Type: q.Get("type"), UserID: q.Get("user_id"), Types: eventTypes, Errors: map[string]string{}}
+	d.Paged = q.Get("cursor") != ""
+	if d.Type != "" && !knownType(d.Type) {
+		d.Errors["type"] = "is not an event type"
+	}
+	if d.UserID != "" && !sessions.ValidUserID(d.UserID) {
+		d.Errors["user_id"] = "must be 1 to 128 characters from A-Z a-z 0-9 . _ @ + | = -"
+	}
+	filter := url.Values{}
+	if d.Type != "" {
+		filter.Set("type", d.Type)
+	}
+	if d.UserID != "" {
+		filter.Set("user_id", d.UserID)
+	}
+	base := "/admin/t/" + c.TenantID + "/events"
+	d.FirstURL = base + "?" + filter.Encode()
+	status := http.StatusOK
+	if len(d.Errors) > 0 {
+		status = http.StatusBadRequest
+	} else {
+		list, next, err := s.EventStore.ListEvents(r.Context(), events.Filter{
+			TenantID: c.TenantID, Type: events.Type(d.Type), UserID: d.UserID, Cursor: q.Get("cursor"), Limit: 50,
+		})
+		if err != nil {
+			fe := fieldErrors(err)
+			if fe == nil {
+				return err
+			}
+			d.Errors["cursor"] = "That page link is no longer valid; start again from the first page."
+			status = http.StatusBadRequest
+		}
+		d.Events = list
+		if next != "" {
+			filter.Set("cursor", next)
+			d.NextURL = base + "?" + filter.Encode()
+		}
+	}
+	s.render(w, r, c, status, "events", page{Title: "Security events", Nav: "events", Data: d})
+	return nil
+}
+
+func knownType(t string) bool {
+	for _, k := range eventTypes {
+		if string(k) == t {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,317 @@
+package admin_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/cookiejar"
+	"net/http/httptest"
+	"net/url"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/sessiond/sessiond/internal/admin"
+	"github.com/sessiond/sessiond/internal/app"
+	"github.com/sessiond/sessiond/internal/config"
+	"github.com/sessiond/sessiond/internal/passwords"
+	"github.com/sessiond/sessiond/internal/postgres/pgtest"
+	"github.com/sessiond/sessiond/internal/secrets"
+	"github.com/sessiond/sessiond/internal/tenants"
+	"github.com/sessiond/sessiond/internal/testkit"
+)
+
+const operatorToken = "op_test_operator_token_0123456789abcdef"
+
+// cheapPasswords keep argon2id fast under -race; production uses
+// passwords.Default.
+var cheapPasswords = passwords.Params{Memory: 256, Time: 1, Threads: 1}
+
+// env is one running sessiond (API and admin UI) on a private schema, Redis
+// prefix and clock.
+type env struct {
+	t     testing.TB
+	clock *testkit.Clock
+	logs  *testkit.Buffer
+	app   *app.App
+	srv   *httptest.Server
+}
+
+type envOptions struct {
+	tls    bool // serve over HTTPS (httptest's certificate)
+	dev    bool // allow plain HTTP (serve --dev)
+	limits admin.LoginLimits
+}
+
+func newEnv(t testing.TB, o envOptions) *env {
+	t.Helper()
+	cfg := config.Config{
+		DatabaseURL: pgtest.NewURL(t), RedisURL: testkit.RedisURL(), RedisPrefix: testkit.Prefix(t, testkit.Redis(t)),
+		OperatorToken: operatorToken, MasterKey: secrets.Random(32),
+		MaxBodyBytes: 64 << 10, CacheRefresh: time.Hour, LogLevel: "debug", Dev: o.dev,
+	}
+	e := &env{t: t, clock: testkit.NewClock(), logs: &testkit.Buffer{}}
+	log := slog.New(slog.NewJSONHandler(e.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	a, err := app.Open(ctx, cfg, log, app.Options{Now: e.clock.Now, Version: "test", Passwords: cheapPasswords, AdminLimits: o.limits})
+	if err != nil {
+		t.Fatalf("starting sessiond: %v", err)
+	}
+	t.Cleanup(a.Close)
+	h, err := a.Handler()
+	if err != nil {
+		t.Fatalf("handler: %v", err)
+	}
+	e.app = a
+	if o.tls {
+		e.srv = httptest.NewTLSServer(h)
+	} else {
+		e.srv = httptest.NewServer(h)
+	}
+	t.Cleanup(e.srv.Close)
+	return e
+}
+
+// tenant is a tenant with its first API key.
+type tenant struct{ ID, APIKey, Name string }
+
+func (e *env) createTenant(name string) tenant {
+	e.t.Helper()
+	tn, _, secret, err := e.app.Tenants.CreateTenant(context.Background(), name, tenants.Actor{Name: "operator"})
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return tenant{ID: tn.ID, APIKey: secret, Name: name}
+}
+
+func (e *env) createAdmin(tenantID, email, password string) tenants.Admin {
+	e.t.Helper()
+	a, err := e.app.Tenants.CreateAdmin(context.Background(), tenantID, email, password, tenants.Actor{Name: "operator"})
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return a
+}
+
+func (e *env) flushEvents() {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	e.app.Events.Flush(ctx)
+}
+
+// api calls the REST API with a bearer credential and decodes the JSON
+// answer into out (if not nil).
+func (e *env) api(method, path, token string, body any, out any) int {
+	e.t.Helper()
+	var rd io.Reader
+	if body != nil {
+		b, _ := json.Marshal(body)
+		rd = bytes.NewReader(b)
+	}
+	r, _ := http.NewRequest(method, e.srv.URL+path, rd)
+	r.Header.Set("Authorization", "Bearer "+token)
+	if body != nil {
+		r.Header.Set("Content-Type", "application/json")
+	}
+	res, err := e.srv.Client().Do(r)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	defer res.Body.Close()
+	data, _ := io.ReadAll(res.Body)
+	if out != nil && res.StatusCode < 300 {
+		if err := json.Unmarshal(data, out); err != nil {
+			e.t.Fatalf("%s %s: %v: %s", method, path, err, data)
+		}
+	}
+	return res.StatusCode
+}
+
+// apiSession is a session created through the REST API.
+type apiSession struct {
+	Token   string `json:"token"`
+	Session struct {
+		ID     string `json:"id"`
+		Device struct {
+			Label string `json:"label"`
+		} `json:"device"`
+	} `json:"session"`
+}
+
+func (e *env) createSession(apiKey, userID, userAgent, ip string) apiSession {
+	e.t.Helper()
+	var s apiSession
+	body := map[string]any{"user_id": userID, "device": map[string]any{"user_agent": userAgent, "ip": ip}}
+	if st := e.api("POST", "/v1/sessions", apiKey, body, &s); st != http.StatusCreated {
+		e.t.Fatalf("create session: %d", st)
+	}
+	return s
+}
+
+// verifies reports whether token verifies through the REST API.
+func (e *env) verifies(apiKey, token string) bool {
+	e.t.Helper()
+	return e.api("POST", "/v1/sessions/verify", apiKey, map[string]any{"token": token}, nil) == http.StatusOK
+}
+
+// Three devices used across the tests.
+var devices = []struct{ ua, ip, label string }{
+	{"Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/126.0.0.0 Safari/537.36", "203.0.113.10", "Chrome 126 on macOS"},
+	{"Mozilla/5.0 (iPhone; CPU iPhone OS 17_5 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.5 Mobile/15E148 Safari/604.1", "198.51.100.7", "on iPhone"},
+	{"Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:127.0) Gecko/20100101 Firefox/127.0", "2001:db8::1", "Firefox 127 on Windows"},
+}
+
+// client is one browser: a cookie jar, no automatic redirects, and the
+// headers a browser sends on a same-origin form post.
+type client struct {
+	e    *env
+	t    testing.TB
+	http *http.Client
+	csrf string // from the last page that had a form
+}
+
+func (e *env) newClient() *client {
+	jar, _ := cookiejar.New(nil)
+	hc := &http.Client{
+		Transport: e.srv.Client().Transport, Jar: jar,
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+	}
+	return &client{e: e, t: e.t, http: hc}
+}
+
+// page is one answer of the admin UI.
+type page struct {
+	Status int
+	Header http.Header
+	Body   string
+}
+
+var csrfField = regexp.MustCompile(`name="csrf" value="([^"]+)"`)
+
+func (c *client) do(r *http.Request) page {
+	c.t.Helper()
+	r.Header.Set("User-Agent", "admin-test/1.0 (X11; Linux x86_64)")
+	res, err := c.http.Do(r)
+	if err != nil {
+		c.t.Fatalf("%s %s: %v", r.Method, r.URL.Path, err)
+	}
+	defer res.Body.Close()
+	b, _ := io.ReadAll(res.Body)
+	p := page{Status: res.StatusCode, Header: res.Header, Body: string(b)}
+	checkSecurityHeaders(c.t, r, p, c.e.srv.TLS != nil)
+	if m := csrfField.FindStringSubmatch(p.Body); m != nil {
+		c.csrf = m[1]
+	}
+	return p
+}
+
+// checkSecurityHeaders asserts the headers every admin response carries.
+func checkSecurityHeaders(t testing.TB, r *http.Request, p page, tls bool) {
+	t.Helper()
+	where := r.Method + " " + r.URL.Path
+	csp := p.Header.Get("Content-Security-Policy")
+	for _, want := range []string{"default-src 'self'", "frame-ancestors 'none'", "object-src 'none'"} {
+		if !strings.Contains(csp, want) {
+			t.Errorf("%s: Content-Security-Policy %q lacks %q", where, csp, want)
+		}
+	}
+	if strings.Contains(csp, "unsafe-inline") {
+		t.Errorf("%s: CSP allows unsafe-inline", where)
+	}
+	if got := p.Header.Get("X-Content-Type-Options"); got != "nosniff" {
+		t.Errorf("%s: X-Content-Type-Options = %q", where, got)
+	}
+	if got := p.Header.Get("Referrer-Policy"); got != "same-origin" {
+		t.Errorf("%s: Referrer-Policy = %q", where, got)
+	}
+	hsts := p.Header.Get("Strict-Transport-Security")
+	if tls && !strings.Contains(hsts, "max-age=") {
+		t.Errorf("%s: no HSTS over TLS", where)
+	}
+	if !tls && hsts != "" {
+		t.Errorf("%s: HSTS over plain HTTP", where)
+	}
+	if strings.HasPrefix(p.Header.Get("Content-Type"), "text/html") {
+		if p.Header.Get("Cache-Control") != "no-store" {
+			t.Errorf("%s: HTML page is cacheable: %q", where, p.Header.Get("Cache-Control"))
+		}
+		if strings.Contains(p.Body, "<script>") || strings.Contains(p.Body, " style=") || strings.Contains(p.Body, "<style") ||
+			regexp.MustCompile(` on[a-z]+="`).MatchString(p.Body) {
+			t.Errorf("%s: inline script or style in the page", where)
+		}
+	}
+}
+
+func (c *client) get(path string) page {
+	c.t.Helper()
+	r, _ := http.NewRequest("GET", c.e.srv.URL+path, nil)
+	r.Header.Set("Sec-Fetch-Site", "same-origin")
+	return c.do(r)
+}
+
+// post sends a same-origin form, with the CSRF token of the last page.
+func (c *client) post(path string, form url.Values) page {
+	c.t.Helper()
+	if form == nil {
+		form = url.Values{}
+	}
+	if _, ok := form["csrf"]; !ok && c.csrf != "" {
+		form.Set("csrf", c.csrf)
+	}
+	return c.postRaw(path, form, map[string]string{"Origin": c.e.srv.URL, "Sec-Fetch-Site": "same-origin"})
+}
+
+func (c *client) postRaw(path string, form url.Values, header map[string]string) page {
+	c.t.Helper()
+	r, _ := http.NewRequest("POST", c.e.srv.URL+path, strings.NewReader(form.Encode()))
+	r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	for k, v := range header {
+		r.Header.Set(k, v)
+	}
+	return c.do(r)
+}
+
+// login signs in and fails the test unless it succeeds.
+func (c *client) login(email, password string) {
+	c.t.Helper()
+	p := c.post("/admin/login", url.Values{"email": {email}, "password": {password}})
+	if p.Status != http.StatusSeeOther {
+		c.t.Fatalf("login as %s: %d %s", email, p.Status, p.Body)
+	}
+	c.get(p.Header.Get("Location")) // pick up the CSRF token
+}
+
+func (c *client) cookie(name string) *http.Cookie {
+	u, _ := url.Parse(c.e.srv.URL)
+	for _, ck := range c.http.Jar.Cookies(u) {
+		if ck.Name == name {
+			return ck
+		}
+	}
+	return nil
+}
+
+func wantStatus(t testing.TB, what string, p page, want int) {
+	t.Helper()
+	if p.Status != want {
+		body := p.Body
+		if len(body) > 2000 {
+			body = body[:2000]
+		}
+		t.Fatalf("%s: status %d, want %d\n%s", what, p.Status, want, body)
+	}
+}
+
+func wantContains(t testing.TB, what string, p page, subs ...string) {
+	t.Helper()
+	for _, s := range subs {
+		if !strings.Contains(p.Body, s) {
+			t.Errorf("%s: page lacks %q", what, s)
+		}
+	}
+}

@@ -1,0 +1,88 @@
+package admin
+
+import (
+	"net/http"
+	"strconv"
+	"strings"
+
+	"github.com/sessiond/sessiond/internal/fault"
+	"github.com/sessiond/sessiond/internal/tenants"
+)
+
+// policyForm is the policy editor: the values as typed, so a form with
+// errors shows them back, and the error of each field next to it.
+type policyForm struct {
+	Values map[string]string
+	Errors map[string]string
+}
+
+func policyValues(p tenants.Policy) map[string]string {
+	return map[string]string{
+		"idle_timeout":          strconv.Itoa(p.IdleTimeout),
+		"absolute_timeout":      strconv.Itoa(p.AbsoluteTimeout),
+		"max_sessions_per_user": strconv.Itoa(p.MaxSessionsPerUser),
+		"on_limit":              string(p.OnLimit),
+		"rolling":               strconv.FormatBool(p.Rolling),
+		"binding.user_agent":    string(p.Binding.UserAgent),
+		"binding.ip":            string(p.Binding.IP),
+		"max_data_bytes":        strconv.Itoa(p.MaxDataBytes),
+	}
+}
+
+func (s *server) policyPage(w http.ResponseWriter, r *http.Request, c *reqCtx) error {
+	s.render(w, r, c, http.StatusOK, "policy", page{Title: "Policy", Nav: "policy",
+		Data: policyForm{Values: policyValues(c.Tenant.Policy)}})
+	return nil
+}
+
+// savePolicy replaces the policy through tenants.Service, which validates
+// it exactly as PUT /v1/policy does; its field errors are shown next to the
+// fields.
+func (s *server) savePolicy(w http.ResponseWriter, r *http.Request, c *reqCtx) error {
+	f := r.PostForm
+	form := policyForm{Values: map[string]string{}, Errors: map[string]string{}}
+	integer := func(name string) int {
+		v := strings.TrimSpace(f.Get(name))
+		form.Values[name] = v
+		n, err := strconv.Atoi(v)
+		if err != nil {
+			form.Errors[name] = "must be a whole number"
+		}
+		return n
+	}
+	p := tenants.Policy{
+		IdleTimeout:        integer("idle_timeout"),
+		AbsoluteTimeout:    integer("absolute_timeout"),
+		MaxSessionsPerUser: integer("max_sessions_per_user"),
+		MaxDataBytes:       integer("max_data_bytes"),
+		OnLimit:            tenants.OnLimit(f.Get("on_limit")),
+		Rolling:            f.Get("rolling") == "true",
+		Binding: tenants.Binding{
+			UserAgent: tenants.BindingMode(f.Get("binding.user_agent")),
+			IP:        tenants.BindingMode(f.Get("binding.ip")),
+		},
+	}
+	form.Values["on_limit"] = string(p.OnLimit)
+	form.Values["rolling"] = strconv.FormatBool(p.Rolling)
+	form.Values["binding.user_agent"] = string(p.Binding.UserAgent)
+	form.Values["binding.ip"] = string(p.Binding.IP)
+	// The domain's own validation (the one PUT /v1/policy uses) names the
+	// remaining bad fields, also when some did not even parse.
+	err := p.Validate()
+	if err == nil && len(form.Errors) == 0 {
+		if _, err = s.Tenants.PutPolicy(r.Context(), c.TenantID, p, s.actor(r, c.P)); err == nil {
+			return s.redirect(w, r, "/admin/t/"+c.TenantID+"/policy", "policy_saved", "")
+		}
+	}
+	if err != nil && !fault.Is(err, fault.InvalidRequest) {
+		return err
+	}
+	for k, v := range fieldErrors(err) {
+		if _, dup := form.Errors[k]; !dup {
+			form.Errors[k] = v
+		}
+	}
+	s.render(w, r, c, http.StatusBadRequest, "policy", page{Title: "Policy", Nav: "policy", Data: form,
+		Flash: &flash{Kind: "error", Text: "The policy was not saved: fix the fields marked below."}})
+	return nil
+}

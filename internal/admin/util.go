@@ -1,0 +1,31 @@
+package admin
+
+import (
+	"errors"
+
+	"github.com/sessiond/sessiond/internal/fault"
+)
+
+func asFault(err error, fe **fault.Error) bool { return errors.As(err, fe) }
+
+// fieldErrors maps an InvalidRequest's fields to their messages, for forms.
+func fieldErrors(err error) map[string]string {
+	var fe *fault.Error
+	if !errors.As(err, &fe) || fe.Code != fault.InvalidRequest {
+		return nil
+	}
+	out := map[string]string{}
+	for _, f := range fe.Fields {
+		if _, dup := out[f.Field]; !dup {
+			out[f.Field] = f.Message
+		}
+	}
+	if len(out) == 0 {
+		out[""] = fe.Message
+	}
+	return out
+}
+
+func errMissing(field, msg string) error { return fault.Invalid(field, "%s", msg) }
+
+func isConflict(err error) bool { return fault.Is(err, fault.Conflict) }
