@@ -96,7 +96,6 @@ func New(d Deps) (http.Handler, error) {
 	var h http.Handler = mux
 	h = s.withRecover(h)
 	h = s.withHeaders(h)
-	h = s.withAccessLog(h)
 	return h, nil
 }
 

@@ -4,7 +4,6 @@ import (
 	"log/slog"
 	"net/http"
 	"strings"
-	"time"
 
 	"github.com/sessiond/sessiond/internal/httpapi"
 )
@@ -45,42 +44,6 @@ func (s *server) isTLS(r *http.Request) bool {
 }
 
 func (s *server) clientIP(r *http.Request) string { return httpapi.ClientIP(r, s.TrustedProxies) }
-
-type statusRecorder struct {
-	http.ResponseWriter
-	status int
-}
-
-func (s *statusRecorder) WriteHeader(code int) {
-	if s.status == 0 {
-		s.status = code
-	}
-	s.ResponseWriter.WriteHeader(code)
-}
-
-func (s *statusRecorder) Write(b []byte) (int, error) {
-	if s.status == 0 {
-		s.status = http.StatusOK
-	}
-	return s.ResponseWriter.Write(b)
-}
-
-// withAccessLog writes one line per request: method, path and status only,
-// never a header, a query string or a form value.
-func (s *server) withAccessLog(next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		start := time.Now()
-		rec := &statusRecorder{ResponseWriter: w}
-		next.ServeHTTP(rec, r)
-		level := slog.LevelInfo
-		if strings.HasPrefix(r.URL.Path, "/admin/static/") {
-			level = slog.LevelDebug
-		}
-		s.Log.Log(r.Context(), level, "admin request",
-			slog.String("method", r.Method), slog.String("path", r.URL.Path),
-			slog.Int("status", rec.status), slog.Duration("duration", time.Since(start)))
-	})
-}
 
 // withRecover turns a panic into the generic error page.
 func (s *server) withRecover(next http.Handler) http.Handler {

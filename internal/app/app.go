@@ -159,7 +159,7 @@ func (a *App) Handler() (http.Handler, error) {
 	mux.Handle("/admin", ui)
 	mux.Handle("/admin/", ui)
 	mux.Handle("/", api)
-	return mux, nil
+	return httpapi.WithRequestID(httpapi.WithAccessLog(a.Log, mux)), nil
 }
 
 // Close stops the background work, stores pending security events and

@@ -23,9 +23,10 @@ const (
 
 var validRequestID = regexp.MustCompile(`^[A-Za-z0-9._-]{1,64}$`)
 
-// withRequestID echoes a well-formed X-Request-Id or makes one, and puts it
-// in the context for logs and problem bodies.
-func withRequestID(next http.Handler) http.Handler {
+// WithRequestID echoes a well-formed X-Request-Id or makes one, and puts it
+// in the context for logs and problem bodies. It wraps every surface (API
+// and admin UI) once, at the top.
+func WithRequestID(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		id := r.Header.Get("X-Request-Id")
 		if !validRequestID.MatchString(id) {
@@ -66,15 +67,16 @@ func (s *statusRecorder) Write(b []byte) (int, error) {
 	return n, err
 }
 
-// withAccessLog writes one JSON line per request: never headers, bodies or
-// query strings, which could carry credentials.
-func withAccessLog(log *slog.Logger, next http.Handler) http.Handler {
+// WithAccessLog writes one JSON line per request, API or admin UI: never
+// headers, bodies, form values or query strings, which could carry
+// credentials. Health checks and static assets log at debug level.
+func WithAccessLog(log *slog.Logger, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
 		rec := &statusRecorder{ResponseWriter: w}
 		next.ServeHTTP(rec, r)
 		level := slog.LevelInfo
-		if r.URL.Path == "/healthz" || r.URL.Path == "/readyz" {
+		if r.URL.Path == "/healthz" || r.URL.Path == "/readyz" || strings.HasPrefix(r.URL.Path, "/admin/static/") {
 			level = slog.LevelDebug
 		}
 		log.Log(r.Context(), level, "request",

@@ -50,7 +50,8 @@ type server struct {
 // turns errors into problem+json.
 type handlerFunc func(w http.ResponseWriter, r *http.Request) error
 
-// New returns the API's http.Handler.
+// New returns the API's http.Handler. The caller wraps it (with the admin
+// UI) in WithRequestID and WithAccessLog.
 func New(d Deps) (http.Handler, error) {
 	doc, err := LoadSpec()
 	if err != nil {
@@ -77,8 +78,6 @@ func New(d Deps) (http.Handler, error) {
 	var h http.Handler = r
 	h = withRecover(s.Log, h)
 	h = withCommonHeaders(h)
-	h = withAccessLog(s.Log, h)
-	h = withRequestID(h)
 	return h, nil
 }
 
