@@ -178,16 +178,8 @@ func (s *server) authenticate(w http.ResponseWriter, r *http.Request, csrf *stri
 // origin check. The signed-in admin, if any, is in c.P.
 func (s *server) public(h handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.Method == http.MethodPost {
-			if !s.sameOrigin(r) {
-				s.renderError(w, r, nil, http.StatusForbidden, "This request came from another site and was refused.")
-				return
-			}
-			r.Body = http.MaxBytesReader(w, r.Body, maxFormBytes)
-			if err := r.ParseForm(); err != nil {
-				s.renderError(w, r, nil, http.StatusBadRequest, "The form could not be read.")
-				return
-			}
+		if r.Method == http.MethodPost && !s.readPost(w, r) {
+			return
 		}
 		c := &reqCtx{}
 		if p, err := s.authenticate(w, r, nil); err == nil {
@@ -199,24 +191,29 @@ func (s *server) public(h handler) http.Handler {
 	})
 }
 
+// readPost checks a POST's origin and reads its form, answering the error
+// page itself when either fails.
+func (s *server) readPost(w http.ResponseWriter, r *http.Request) bool {
+	if !s.sameOrigin(r) {
+		s.renderError(w, r, nil, http.StatusForbidden, "This request came from another site and was refused.")
+		return false
+	}
+	r.Body = http.MaxBytesReader(w, r.Body, maxFormBytes)
+	if err := r.ParseForm(); err != nil {
+		s.renderError(w, r, nil, http.StatusBadRequest, "The form could not be read.")
+		return false
+	}
+	return true
+}
+
 // signedIn wraps a page that needs a signed-in admin. A POST must pass the
 // origin check and carry the session's CSRF token (verified, in constant
 // time, by the session engine).
 func (s *server) signedIn(h handler) http.Handler {
-	return s.signedInThen(func(w http.ResponseWriter, r *http.Request, c *reqCtx) error { return h(w, r, c) })
-}
-
-func (s *server) signedInThen(h handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		var csrf *string
 		if r.Method == http.MethodPost {
-			if !s.sameOrigin(r) {
-				s.renderError(w, r, nil, http.StatusForbidden, "This request came from another site and was refused.")
-				return
-			}
-			r.Body = http.MaxBytesReader(w, r.Body, maxFormBytes)
-			if err := r.ParseForm(); err != nil {
-				s.renderError(w, r, nil, http.StatusBadRequest, "The form could not be read.")
+			if !s.readPost(w, r) {
 				return
 			}
 			token := r.PostForm.Get(csrfFormField)
@@ -278,7 +275,7 @@ func (s *server) notSignedIn(w http.ResponseWriter, r *http.Request, err error) 
 // their own tenant (any other is 404, as if it did not exist); an operator
 // reaches every tenant but the system tenant.
 func (s *server) inTenant(h handler) http.Handler {
-	return s.signedInThen(func(w http.ResponseWriter, r *http.Request, c *reqCtx) error {
+	return s.signedIn(func(w http.ResponseWriter, r *http.Request, c *reqCtx) error {
 		tid := r.PathValue("tid")
 		if tid == tenants.SystemTenantID || (!c.P.IsOperator() && tid != c.P.TenantID) {
 			return errNotFound
@@ -294,7 +291,7 @@ func (s *server) inTenant(h handler) http.Handler {
 
 // operatorOnly wraps the operators' pages.
 func (s *server) operatorOnly(h handler) http.Handler {
-	return s.signedInThen(func(w http.ResponseWriter, r *http.Request, c *reqCtx) error {
+	return s.signedIn(func(w http.ResponseWriter, r *http.Request, c *reqCtx) error {
 		if !c.P.IsOperator() {
 			return fault.New(fault.Forbidden, "only operators can open this page")
 		}
