@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"io"
-	"log/slog"
 	"net/http"
 	"net/http/cookiejar"
 	"net/http/httptest"
@@ -17,19 +16,12 @@ import (
 
 	"github.com/sessiond/sessiond/internal/admin"
 	"github.com/sessiond/sessiond/internal/app"
-	"github.com/sessiond/sessiond/internal/config"
-	"github.com/sessiond/sessiond/internal/passwords"
-	"github.com/sessiond/sessiond/internal/postgres/pgtest"
-	"github.com/sessiond/sessiond/internal/secrets"
+	"github.com/sessiond/sessiond/internal/apptest"
 	"github.com/sessiond/sessiond/internal/tenants"
 	"github.com/sessiond/sessiond/internal/testkit"
 )
 
-const operatorToken = "op_test_operator_token_0123456789abcdef"
-
-// cheapPasswords keep argon2id fast under -race; production uses
-// passwords.Default.
-var cheapPasswords = passwords.Params{Memory: 256, Time: 1, Threads: 1}
+const operatorToken = apptest.OperatorToken
 
 // env is one running sessiond (API and admin UI) on a private schema, Redis
 // prefix and clock.
@@ -49,32 +41,8 @@ type envOptions struct {
 
 func newEnv(t testing.TB, o envOptions) *env {
 	t.Helper()
-	cfg := config.Config{
-		DatabaseURL: pgtest.NewURL(t), RedisURL: testkit.RedisURL(), RedisPrefix: testkit.Prefix(t, testkit.Redis(t)),
-		OperatorToken: operatorToken, MasterKey: secrets.Random(32),
-		MaxBodyBytes: 64 << 10, CacheRefresh: time.Hour, LogLevel: "debug", Dev: o.dev,
-	}
-	e := &env{t: t, clock: testkit.NewClock(), logs: &testkit.Buffer{}}
-	log := slog.New(slog.NewJSONHandler(e.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	a, err := app.Open(ctx, cfg, log, app.Options{Now: e.clock.Now, Version: "test", Passwords: cheapPasswords, AdminLimits: o.limits})
-	if err != nil {
-		t.Fatalf("starting sessiond: %v", err)
-	}
-	t.Cleanup(a.Close)
-	h, err := a.Handler()
-	if err != nil {
-		t.Fatalf("handler: %v", err)
-	}
-	e.app = a
-	if o.tls {
-		e.srv = httptest.NewTLSServer(h)
-	} else {
-		e.srv = httptest.NewServer(h)
-	}
-	t.Cleanup(e.srv.Close)
-	return e
+	s := apptest.Start(t, apptest.Options{TLS: o.tls, Dev: o.dev, AdminLimits: o.limits})
+	return &env{t: t, clock: s.Clock, logs: s.Logs, app: s.App, srv: s.HTTP}
 }
 
 // tenant is a tenant with its first API key.

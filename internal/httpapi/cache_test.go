@@ -50,7 +50,7 @@ func TestOutagesAnswer503AndRecoverWithoutRestart(t *testing.T) {
 	pg := testkit.NewProxy(t, "127.0.0.1:5432")
 	rd := testkit.NewProxy(t, redisAddr(t))
 	dbURL := pgURLVia(t, pg.Addr())
-	e := newEnv(t, envOptions{databaseURL: dbURL, redisURL: "redis://" + rd.Addr() + "/0"})
+	e := newEnv(t, envOptions{DatabaseURL: dbURL, RedisURL: "redis://" + rd.Addr() + "/0"})
 	a := e.createTenant("Acme")
 
 	t.Run("with PostgreSQL down, cached tenants keep working and writes answer 503", func(t *testing.T) {

@@ -22,7 +22,7 @@ func TestRedisClusterThroughTheAPI(t *testing.T) {
 	}
 	seeds := strings.Split(addrs, ",")
 	url := "redis://" + seeds[0] + "?addr=" + strings.Join(seeds[1:], "&addr=")
-	e := newEnv(t, envOptions{redisURL: url, cluster: true, prefix: "sd:cl" + secrets.Encode(secrets.Random(5))})
+	e := newEnv(t, envOptions{RedisURL: url, Cluster: true, Prefix: "sd:cl" + secrets.Encode(secrets.Random(5))})
 	a := e.createTenant("Acme")
 	e.putPolicy(a.APIKey, func(p map[string]any) { p["max_sessions_per_user"] = 3 })
 

@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"io"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -18,17 +17,17 @@ import (
 	"github.com/getkin/kin-openapi/routers/gorillamux"
 
 	"github.com/sessiond/sessiond/internal/app"
+	"github.com/sessiond/sessiond/internal/apptest"
 	"github.com/sessiond/sessiond/internal/config"
 	"github.com/sessiond/sessiond/internal/httpapi"
-	"github.com/sessiond/sessiond/internal/postgres/pgtest"
-	"github.com/sessiond/sessiond/internal/secrets"
 	"github.com/sessiond/sessiond/internal/testkit"
 )
 
-const operatorToken = "op_test_operator_token_0123456789abcdef"
+const operatorToken = apptest.OperatorToken
 
 // env is one running sessiond (or several sharing PostgreSQL and Redis)
-// with a private schema, Redis prefix and clock.
+// with a private schema, Redis prefix and clock, and a client that checks
+// every response against the OpenAPI document.
 type env struct {
 	t      testing.TB
 	cfg    config.Config
@@ -39,15 +38,7 @@ type env struct {
 	router routers.Router
 }
 
-type envOptions struct {
-	databaseURL string // default: a fresh schema
-	redisURL    string // default: the test Redis
-	redisCA     string // CA file for rediss://
-	cluster     bool   // redisURL names Redis Cluster seeds
-	prefix      string // default: a fresh prefix
-	masterKey   []byte
-	refresh     time.Duration
-}
+type envOptions = apptest.Options
 
 // newEnv starts sessiond against real PostgreSQL and Redis.
 func newEnv(t testing.TB, opts ...envOptions) *env {
@@ -56,42 +47,12 @@ func newEnv(t testing.TB, opts ...envOptions) *env {
 	if len(opts) > 0 {
 		o = opts[0]
 	}
-	if o.databaseURL == "" {
-		o.databaseURL = pgtest.NewURL(t)
-	}
-	if o.redisURL == "" {
-		o.redisURL = testkit.RedisURL()
-	}
-	if o.prefix == "" {
-		o.prefix = testkit.Prefix(t, testkit.Redis(t))
-	}
-	if o.masterKey == nil {
-		o.masterKey = secrets.Random(32)
-	}
-	if o.refresh == 0 {
-		o.refresh = time.Hour // changes must arrive by pub/sub, not by refresh
-	}
-	cfg := config.Config{
-		DatabaseURL: o.databaseURL, RedisURL: o.redisURL, RedisCAFile: o.redisCA, RedisCluster: o.cluster, RedisPrefix: o.prefix,
-		OperatorToken: operatorToken, MasterKey: o.masterKey,
-		MaxBodyBytes: 64 << 10, CacheRefresh: o.refresh, LogLevel: "debug",
-	}
-	e := &env{t: t, cfg: cfg, clock: testkit.NewClock(), logs: &testkit.Buffer{}}
-	log := slog.New(slog.NewJSONHandler(e.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	a, err := app.Open(ctx, cfg, log, app.Options{Now: e.clock.Now, Version: "test"})
-	if err != nil {
-		t.Fatalf("starting sessiond: %v", err)
-	}
-	t.Cleanup(a.Close)
-	h, err := a.Handler()
-	if err != nil {
-		t.Fatalf("handler: %v", err)
-	}
-	e.app = a
-	e.srv = httptest.NewServer(h)
-	t.Cleanup(e.srv.Close)
+	return wrap(t, apptest.Start(t, o))
+}
+
+func wrap(t testing.TB, s *apptest.Server) *env {
+	t.Helper()
+	e := &env{t: t, cfg: s.Config, clock: s.Clock, logs: s.Logs, app: s.App, srv: s.HTTP}
 	doc, err := httpapi.LoadSpec()
 	if err != nil {
 		t.Fatal(err)
@@ -106,8 +67,7 @@ func newEnv(t testing.TB, opts ...envOptions) *env {
 // server and prefix, and master key.
 func (e *env) sibling() *env {
 	e.t.Helper()
-	return newEnv(e.t, envOptions{databaseURL: e.cfg.DatabaseURL, redisURL: e.cfg.RedisURL, redisCA: e.cfg.RedisCAFile,
-		cluster: e.cfg.RedisCluster, prefix: e.cfg.RedisPrefix, masterKey: e.cfg.MasterKey})
+	return wrap(e.t, (&apptest.Server{Config: e.cfg}).Sibling(e.t))
 }
 
 // resp is a response already checked against the OpenAPI document.

@@ -24,7 +24,7 @@ func TestTLSRedisWithRestrictedACL(t *testing.T) {
 	if !strings.HasPrefix(url, "rediss://") {
 		t.Fatalf("SESSIOND_TEST_REDIS_TLS_URL must be rediss://")
 	}
-	e := newEnv(t, envOptions{redisURL: url, redisCA: ca, prefix: "sd:tls" + secrets.Encode(secrets.Random(5))})
+	e := newEnv(t, envOptions{RedisURL: url, RedisCA: ca, Prefix: "sd:tls" + secrets.Encode(secrets.Random(5))})
 	a := e.createTenant("Acme")
 	e.putPolicy(a.APIKey, func(p map[string]any) { p["max_sessions_per_user"] = 2 })
 

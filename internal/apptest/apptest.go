@@ -1,0 +1,112 @@
+// Package apptest starts a whole sessiond (REST API and admin UI) for
+// end-to-end tests: real PostgreSQL in a fresh schema, real Redis under a
+// fresh key prefix, an injected clock and captured logs.
+package apptest
+
+import (
+	"context"
+	"log/slog"
+	"net/http/httptest"
+	"testing"
+	"time"
+
+	"github.com/sessiond/sessiond/internal/admin"
+	"github.com/sessiond/sessiond/internal/app"
+	"github.com/sessiond/sessiond/internal/config"
+	"github.com/sessiond/sessiond/internal/passwords"
+	"github.com/sessiond/sessiond/internal/postgres/pgtest"
+	"github.com/sessiond/sessiond/internal/secrets"
+	"github.com/sessiond/sessiond/internal/testkit"
+)
+
+// OperatorToken is the operator token of every test server.
+const OperatorToken = "op_test_operator_token_0123456789abcdef"
+
+// CheapPasswords keep argon2id fast under -race; production uses
+// passwords.Default.
+var CheapPasswords = passwords.Params{Memory: 256, Time: 1, Threads: 1}
+
+// Options change what Start builds; zero values take the defaults.
+type Options struct {
+	DatabaseURL string        // default: a fresh schema
+	RedisURL    string        // default: the test Redis
+	RedisCA     string        // CA file for rediss://
+	Cluster     bool          // RedisURL names Redis Cluster seeds
+	Prefix      string        // default: a fresh prefix, deleted at the end
+	MasterKey   []byte        // default: random
+	Refresh     time.Duration // default: an hour, so changes must arrive by pub/sub
+	TLS         bool          // serve HTTPS with httptest's certificate
+	Dev         bool          // serve --dev (admin UI over plain HTTP)
+	AdminLimits admin.LoginLimits
+}
+
+// Server is a running sessiond.
+type Server struct {
+	Config config.Config
+	Clock  *testkit.Clock
+	Logs   *testkit.Buffer
+	App    *app.App
+	HTTP   *httptest.Server
+}
+
+// Start builds and serves a sessiond; everything stops when the test ends.
+func Start(tb testing.TB, o Options) *Server {
+	tb.Helper()
+	if o.DatabaseURL == "" {
+		o.DatabaseURL = pgtest.NewURL(tb)
+	}
+	if o.RedisURL == "" {
+		o.RedisURL = testkit.RedisURL()
+	}
+	if o.Prefix == "" {
+		o.Prefix = testkit.Prefix(tb, testkit.Redis(tb))
+	}
+	if o.MasterKey == nil {
+		o.MasterKey = secrets.Random(32)
+	}
+	if o.Refresh == 0 {
+		o.Refresh = time.Hour
+	}
+	s := &Server{
+		Config: config.Config{
+			DatabaseURL: o.DatabaseURL, RedisURL: o.RedisURL, RedisCAFile: o.RedisCA, RedisCluster: o.Cluster,
+			RedisPrefix: o.Prefix, OperatorToken: OperatorToken, MasterKey: o.MasterKey,
+			MaxBodyBytes: 64 << 10, CacheRefresh: o.Refresh, LogLevel: "debug", Dev: o.Dev,
+		},
+		Clock: testkit.NewClock(),
+		Logs:  &testkit.Buffer{},
+	}
+	log := slog.New(slog.NewJSONHandler(s.Logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	a, err := app.Open(ctx, s.Config, log, app.Options{
+		Now: s.Clock.Now, Version: "test", Passwords: CheapPasswords, AdminLimits: o.AdminLimits,
+	})
+	if err != nil {
+		tb.Fatalf("starting sessiond: %v", err)
+	}
+	tb.Cleanup(a.Close)
+	h, err := a.Handler()
+	if err != nil {
+		tb.Fatalf("handler: %v", err)
+	}
+	s.App = a
+	if o.TLS {
+		s.HTTP = httptest.NewTLSServer(h)
+	} else {
+		s.HTTP = httptest.NewServer(h)
+	}
+	tb.Cleanup(s.HTTP.Close)
+	return s
+}
+
+// Sibling starts a second instance sharing s's database, Redis and master
+// key, as another replica would.
+func (s *Server) Sibling(tb testing.TB) *Server {
+	tb.Helper()
+	return Start(tb, Options{
+		DatabaseURL: s.Config.DatabaseURL, RedisURL: s.Config.RedisURL, RedisCA: s.Config.RedisCAFile,
+		Cluster: s.Config.RedisCluster, Prefix: s.Config.RedisPrefix, MasterKey: s.Config.MasterKey,
+		Refresh: s.Config.CacheRefresh, Dev: s.Config.Dev,
+	})
+}
