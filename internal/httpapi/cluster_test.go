@@ -7,6 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/redis/go-redis/v9"
+
 	"github.com/sessiond/sessiond/internal/secrets"
 )
 
@@ -63,4 +65,65 @@ func TestRedisClusterThroughTheAPI(t *testing.T) {
 	eventually(t, time.Second, "a sibling learns of a new key over cluster pub/sub", func() bool {
 		return two.do(req{method: "GET", path: "/v1/policy", token: k.Secret}).Status == http.StatusOK
 	})
+}
+
+// TestRedisClusterFailover kills the master that holds a user's sessions and
+// checks that sessiond, through its production client, verifies and creates
+// that user's sessions again within seconds of the replica's promotion (the
+// trap in SECURITY.md: go-redis's default 60 s slot-map refresh). It shuts a
+// node down, so scripts/test runs it last and alone, with
+// SESSIOND_TEST_REDIS_CLUSTER_FAILOVER=1.
+func TestRedisClusterFailover(t *testing.T) {
+	addrs := os.Getenv("SESSIOND_TEST_REDIS_CLUSTER")
+	if addrs == "" || os.Getenv("SESSIOND_TEST_REDIS_CLUSTER_FAILOVER") != "1" {
+		t.Skip("destructive: needs SESSIOND_TEST_REDIS_CLUSTER and SESSIOND_TEST_REDIS_CLUSTER_FAILOVER=1 (scripts/test)")
+	}
+	seeds := strings.Split(addrs, ",")
+	e := newEnv(t, envOptions{RedisURL: "redis://" + seeds[0] + "?addr=" + strings.Join(seeds[1:], "&addr="),
+		Cluster: true, Prefix: "sd:fo" + secrets.Encode(secrets.Random(5))})
+	a := e.createTenant("Acme")
+	s := e.createSession(a.APIKey, map[string]any{"user_id": "alice"})
+
+	// Find the master holding alice's slot, let it replicate, and stop it.
+	ctx := t.Context()
+	probe := redis.NewClusterClient(&redis.ClusterOptions{Addrs: seeds})
+	defer probe.Close()
+	key := e.cfg.RedisPrefix + ":{" + a.ID + ":" + s.Session.ID[1:3] + "}:s:" + s.Session.ID
+	slot, err := probe.ClusterKeySlot(ctx, key).Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ranges, err := probe.ClusterSlots(ctx).Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	master := ""
+	for _, r := range ranges {
+		if int64(r.Start) <= slot && slot <= int64(r.End) {
+			master = r.Nodes[0].Addr
+		}
+	}
+	node := redis.NewClient(&redis.Options{Addr: master})
+	defer node.Close()
+	if n, err := node.Do(ctx, "WAIT", 1, 2000).Int(); err != nil || n < 1 {
+		t.Fatalf("the session did not reach a replica: %d %v", n, err)
+	}
+	_ = node.Do(ctx, "SHUTDOWN", "NOSAVE").Err() // the connection drops: no reply
+	down := time.Now()
+
+	var verified, created time.Duration
+	deadline := down.Add(30 * time.Second)
+	for time.Now().Before(deadline) && (verified == 0 || created == 0) {
+		if verified == 0 && e.verify(a.APIKey, s.Token, nil).Status == http.StatusOK {
+			verified = time.Since(down)
+		}
+		if created == 0 && e.do(req{method: "POST", path: "/v1/sessions", token: a.APIKey, body: map[string]any{"user_id": "alice"}}).Status == http.StatusCreated {
+			created = time.Since(down)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	t.Logf("after the master of alice's slot stopped: verify works again after %v, create after %v", verified, created)
+	if verified == 0 || created == 0 || created > 15*time.Second {
+		t.Fatalf("sessiond did not recover from the failover in time (verify %v, create %v)", verified, created)
+	}
 }
