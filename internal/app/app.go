@@ -6,8 +6,10 @@ package app
 import (
 	"context"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -17,6 +19,7 @@ import (
 	"github.com/sessiond/sessiond/internal/config"
 	"github.com/sessiond/sessiond/internal/events"
 	"github.com/sessiond/sessiond/internal/httpapi"
+	"github.com/sessiond/sessiond/internal/metrics"
 	"github.com/sessiond/sessiond/internal/passwords"
 	"github.com/sessiond/sessiond/internal/postgres"
 	"github.com/sessiond/sessiond/internal/redisconn"
@@ -36,6 +39,8 @@ type App struct {
 	Cache    *tenants.Cache
 	Notifier *redisconn.Notifier
 	Events   *events.Writer
+	// Metrics counts events and requests; GET /metrics shows them.
+	Metrics  *metrics.Registry
 	Tenants  *tenants.Service
 	Sessions *sessions.Manager
 	Version  string
@@ -96,15 +101,20 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger, o Options) (
 	}
 	a.Notifier = redisconn.NewNotifier(a.Redis, cfg.RedisPrefix, log)
 	a.Events = events.NewWriter(a.Store, log, events.WriterOptions{})
+	a.Metrics = metrics.New(metrics.Gauge{
+		Name: "sessiond_tenants", Help: "Tenants in this instance's cache.",
+		Value: func() float64 { return float64(a.Cache.Len()) },
+	})
+	recorder := a.Metrics.Recorder(a.Events)
 	a.Sessions = sessions.NewManager(a.Redis, a.Cache, sessions.Options{
-		Prefix: cfg.RedisPrefix, Events: a.Events, Now: o.Now, Labeler: admin.DeviceLabel,
+		Prefix: cfg.RedisPrefix, Events: recorder, Now: o.Now, Labeler: admin.DeviceLabel,
 	})
 	if err := a.Sessions.LoadScripts(pingCtx); err != nil {
 		return nil, fmt.Errorf("loading Redis scripts: %w", err)
 	}
 	a.Tenants = &tenants.Service{
 		Store: a.Store, Cache: a.Cache, Sealer: sealer, Notifier: a.Notifier,
-		Events: a.Events, Purger: a.Sessions, Log: log, Now: o.Now,
+		Events: recorder, Purger: a.Sessions, Log: log, Now: o.Now,
 		Admins: a.Store, Passwords: o.Passwords,
 	}
 	idle, abs := cfg.AdminIdle, cfg.AdminAbsolute
@@ -142,13 +152,14 @@ func (a *App) Handler() (http.Handler, error) {
 		},
 		Log: a.Log, TrustedProxies: a.Config.TrustedProxies, MaxBodyBytes: a.Config.MaxBodyBytes,
 		Version: a.Version,
+		Metrics: func(w io.Writer) error { return a.Metrics.WriteText(w, a.Events.Dropped()) },
 	})
 	if err != nil {
 		return nil, err
 	}
 	ui, err := admin.New(admin.Deps{
 		Tenants: a.Tenants, Cache: a.Cache, Sessions: a.Sessions,
-		Events: a.Events, EventStore: a.Store, Counter: a.Store,
+		Events: a.Metrics.Recorder(a.Events), EventStore: a.Store, Counter: a.Store,
 		Log: a.Log, Now: a.now, TrustedProxies: a.Config.TrustedProxies,
 		Dev: a.Config.Dev, Limits: a.adminLimits,
 	})
@@ -159,7 +170,13 @@ func (a *App) Handler() (http.Handler, error) {
 	mux.Handle("/admin", ui)
 	mux.Handle("/admin/", ui)
 	mux.Handle("/", api)
-	return httpapi.WithRequestID(httpapi.WithAccessLog(a.Log, mux)), nil
+	surface := func(r *http.Request) string {
+		if r.URL.Path == "/admin" || strings.HasPrefix(r.URL.Path, "/admin/") {
+			return "admin"
+		}
+		return "api"
+	}
+	return httpapi.WithRequestID(httpapi.WithAccessLog(a.Log, a.Metrics.Middleware(surface, mux))), nil
 }
 
 // Close stops the background work, stores pending security events and

@@ -7,6 +7,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
 	"net/netip"
@@ -38,6 +39,8 @@ type Deps struct {
 	TrustedProxies []netip.Prefix
 	MaxBodyBytes   int64
 	Version        string
+	// Metrics writes the Prometheus text exposition for GET /metrics.
+	Metrics func(io.Writer) error
 }
 
 type server struct {
@@ -88,6 +91,7 @@ func (s *server) routes(r *mux.Router) {
 	handle("GET", "/healthz", public, s.healthz)
 	handle("GET", "/readyz", public, s.readyz)
 	handle("GET", "/openapi.yaml", public, s.openapi)
+	handle("GET", "/metrics", operator, s.metrics)
 
 	handle("POST", "/v1/tenants", operator, s.createTenant)
 	handle("GET", "/v1/tenants", operator, s.listTenants)
@@ -191,6 +195,11 @@ func (s *server) readyz(w http.ResponseWriter, r *http.Request) error {
 		w.Header().Set("Retry-After", "2")
 	}
 	return writeJSON(w, code, map[string]any{"status": status, "checks": checks})
+}
+
+func (s *server) metrics(w http.ResponseWriter, r *http.Request) error {
+	w.Header().Set("Content-Type", "text/plain; version=0.0.4; charset=utf-8")
+	return s.Metrics(w)
 }
 
 func (s *server) openapi(w http.ResponseWriter, r *http.Request) error {

@@ -196,6 +196,13 @@ func (c *Cache) Run(ctx context.Context, n Notifier, refresh time.Duration) {
 	}
 }
 
+// Len returns the number of cached tenants.
+func (c *Cache) Len() int {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	return len(c.tenants)
+}
+
 // Tenant returns the cached snapshot of a tenant.
 func (c *Cache) Tenant(id string) (*Snapshot, bool) {
 	c.mu.RLock()
