@@ -1,0 +1,61 @@
+package sessions_test
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/sessiond/sessiond/internal/secrets"
+	"github.com/sessiond/sessiond/internal/sessions"
+	"github.com/sessiond/sessiond/internal/tenants"
+)
+
+// BenchmarkEngineVerify measures Manager.Verify alone (HMAC check and the
+// one-round-trip script against the local Redis), and BenchmarkRedisPing a
+// bare round trip, so the HTTP benchmark's cost can be split:
+//
+//	go test -run '^$' -bench 'EngineVerify|RedisPing' -benchmem ./internal/sessions/
+func BenchmarkEngineVerify(b *testing.B) {
+	rdb := MustRedis(b)
+	ctx := context.Background()
+	prefix := "sd:bench" + secrets.Encode(secrets.Random(4))
+	b.Cleanup(func() {
+		for _, k := range scanKeys(b, rdb, prefix+":*") {
+			rdb.Del(ctx, k)
+		}
+	})
+	tid := secrets.NewID(tenants.IDPrefix)
+	src := &tenantMap{m: map[string]*tenants.Snapshot{tid: {
+		Tenant: tenants.Tenant{ID: tid, Status: tenants.Active},
+		Policy: tenants.DefaultPolicy(),
+		Keys:   []tenants.Key{newKey(tid, tenants.KeyActive, time.Now())},
+	}}}
+	m := sessions.NewManager(rdb, src, sessions.Options{Prefix: prefix, Events: &recorder{}})
+	if err := m.LoadScripts(ctx); err != nil {
+		b.Fatal(err)
+	}
+	c, err := m.Create(ctx, tid, sessions.CreateParams{UserID: "bench", Data: []byte(`{"cart":3}`),
+		Device: sessions.Device{UserAgent: "Mozilla/5.0 (X11; Linux x86_64) Firefox/133.0", IP: "203.0.113.9"}}, sessions.Meta{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	p := sessions.VerifyParams{Token: c.Token, CSRFToken: &c.CSRFToken}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for b.Loop() {
+		if _, err := m.Verify(ctx, tid, p, sessions.Meta{}); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func BenchmarkRedisPing(b *testing.B) {
+	rdb := MustRedis(b)
+	ctx := context.Background()
+	b.ReportAllocs()
+	for b.Loop() {
+		if err := rdb.Ping(ctx).Err(); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
