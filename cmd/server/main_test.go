@@ -6,7 +6,6 @@ import (
 	"encoding/base64"
 	"errors"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -50,6 +49,7 @@ var listening = regexp.MustCompile(`listening on (http://\S+)`)
 type served struct {
 	url    string
 	stdout *testkit.Buffer
+	stderr *testkit.Buffer // the JSON logs
 	cancel context.CancelFunc
 	done   chan struct{}
 	err    error
@@ -68,9 +68,9 @@ func startServe(t *testing.T, args []string, getenv func(string) string) *served
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	pr, pw := io.Pipe()
-	s := &served{stdout: &testkit.Buffer{}, cancel: cancel, done: make(chan struct{})}
+	s := &served{stdout: &testkit.Buffer{}, stderr: &testkit.Buffer{}, cancel: cancel, done: make(chan struct{})}
 	go func() {
-		s.err = run(ctx, append([]string{"serve"}, args...), getenv, io.MultiWriter(pw, s.stdout), io.Discard)
+		s.err = run(ctx, append([]string{"serve"}, args...), getenv, io.MultiWriter(pw, s.stdout), s.stderr)
 		_ = pw.CloseWithError(errors.New("exited"))
 		close(s.done)
 	}()
@@ -163,13 +163,18 @@ func TestDevModeNeedsNothingAndKeepsItsKeys(t *testing.T) {
 	}
 }
 
+// TestShutdownUnderLoadFailsNoRequest stops the server (as SIGTERM does)
+// while 8 clients hammer it. Every request the server began handling must
+// reach its client as a 200: the server's access log and the clients' count
+// of successes must agree, and no other error may occur. Connections the
+// kernel had queued but the server never accepted are reset when the
+// listener closes; those requests were never in flight and are not counted.
 func TestShutdownUnderLoadFailsNoRequest(t *testing.T) {
 	getenv := testEnv(t, nil)
 	s := startServe(t, nil, getenv)
-	url := s.url
 	token := getenv("SESSIOND_OPERATOR_TOKEN")
 
-	var ok, failed, refused atomic.Int64
+	var ok, notAccepted atomic.Int64
 	stop := make(chan struct{})
 	var wg sync.WaitGroup
 	client := &http.Client{Timeout: 10 * time.Second}
@@ -183,27 +188,20 @@ func TestShutdownUnderLoadFailsNoRequest(t *testing.T) {
 					return
 				default:
 				}
-				req, _ := http.NewRequest("GET", url+"/v1/tenants", nil)
+				req, _ := http.NewRequest("GET", s.url+"/v1/tenants", nil)
 				req.Header.Set("Authorization", "Bearer "+token)
 				res, err := client.Do(req)
-				var op *net.OpError
-				switch {
-				case err != nil && errors.As(err, &op) && op.Op == "dial":
-					refused.Add(1) // the listener is closed: not accepted, not failed
+				if err != nil {
+					notAccepted.Add(1) // refused, or reset before the server accepted it
 					time.Sleep(time.Millisecond)
-				case err != nil:
-					failed.Add(1)
-					t.Logf("failed: %v", err)
-				default:
-					_, _ = io.Copy(io.Discard, res.Body)
-					res.Body.Close()
-					if res.StatusCode == 200 {
-						ok.Add(1)
-					} else {
-						failed.Add(1)
-						t.Logf("failed: status %d", res.StatusCode)
-					}
+					continue
 				}
+				_, _ = io.Copy(io.Discard, res.Body)
+				res.Body.Close()
+				if res.StatusCode != 200 {
+					t.Errorf("status %d during shutdown", res.StatusCode)
+				}
+				ok.Add(1)
 			}
 		}()
 	}
@@ -215,9 +213,10 @@ func TestShutdownUnderLoadFailsNoRequest(t *testing.T) {
 	}
 	close(stop)
 	wg.Wait()
-	t.Logf("ok=%d refused-after-close=%d failed=%d", ok.Load(), refused.Load(), failed.Load())
-	if failed.Load() != 0 {
-		t.Fatalf("%d requests failed across the shutdown", failed.Load())
+	handled := int64(strings.Count(s.stderr.String(), `"msg":"request","request_id"`))
+	t.Logf("handled by the server=%d received ok=%d not accepted=%d", handled, ok.Load(), notAccepted.Load())
+	if handled != ok.Load() {
+		t.Fatalf("the server handled %d requests but clients received %d: %d were lost in the shutdown", handled, ok.Load(), handled-ok.Load())
 	}
 }
 
