@@ -12,6 +12,7 @@
 package admin
 
 import (
+	"context"
 	"fmt"
 	"html/template"
 	"log/slog"
@@ -44,6 +45,19 @@ type Deps struct {
 	Dev bool
 	// Limits bound failed logins; zero fields take the defaults.
 	Limits LoginLimits
+	// NewLimiter makes a named failure limit shared by every instance
+	// (internal/limits on Redis).
+	NewLimiter func(name string, limit int, window time.Duration) Limiter
+}
+
+// Limiter counts failures per key over a sliding window. Its methods return
+// fault.Unavailable when the shared store cannot be reached.
+type Limiter interface {
+	// Blocked reports whether key has reached the limit at now, and whether
+	// this is the first refusal of the window.
+	Blocked(ctx context.Context, key string, now time.Time) (blocked, first bool, err error)
+	Fail(ctx context.Context, key string, now time.Time) error
+	Reset(ctx context.Context, key string) error
 }
 
 // LoginLimits bound failed sign-ins in a sliding window, per client IP and
@@ -59,8 +73,8 @@ type server struct {
 	Deps
 	pages    map[string]*template.Template
 	assets   *assets
-	ipLimit  *slidingWindow
-	accLimit *slidingWindow
+	ipLimit  Limiter
+	accLimit Limiter
 }
 
 // New returns the admin UI, to be mounted at /admin (it serves /admin and
@@ -85,8 +99,8 @@ func New(d Deps) (http.Handler, error) {
 	}
 	s := &server{
 		Deps: d, assets: a,
-		ipLimit:  newSlidingWindow(d.Limits.PerIP, d.Limits.Window),
-		accLimit: newSlidingWindow(d.Limits.PerAccount, d.Limits.Window),
+		ipLimit:  d.NewLimiter("admin-login-ip", d.Limits.PerIP, d.Limits.Window),
+		accLimit: d.NewLimiter("admin-login-account", d.Limits.PerAccount, d.Limits.Window),
 	}
 	if s.pages, err = s.parsePages(); err != nil {
 		return nil, fmt.Errorf("admin UI templates: %w", err)

@@ -31,6 +31,7 @@ type env struct {
 	logs  *testkit.Buffer
 	app   *app.App
 	srv   *httptest.Server
+	s     *apptest.Server
 }
 
 type envOptions struct {
@@ -41,8 +42,17 @@ type envOptions struct {
 
 func newEnv(t testing.TB, o envOptions) *env {
 	t.Helper()
-	s := apptest.Start(t, apptest.Options{TLS: o.tls, Dev: o.dev, AdminLimits: o.limits})
-	return &env{t: t, clock: s.Clock, logs: s.Logs, app: s.App, srv: s.HTTP}
+	return wrapServer(t, apptest.Start(t, apptest.Options{TLS: o.tls, Dev: o.dev, AdminLimits: o.limits}))
+}
+
+func wrapServer(t testing.TB, s *apptest.Server) *env {
+	return &env{t: t, clock: s.Clock, logs: s.Logs, app: s.App, srv: s.HTTP, s: s}
+}
+
+// sibling starts another replica sharing e's database and Redis.
+func (e *env) sibling() *env {
+	e.t.Helper()
+	return wrapServer(e.t, e.s.Sibling(e.t))
 }
 
 // tenant is a tenant with its first API key.

@@ -48,8 +48,14 @@ func (s *server) login(w http.ResponseWriter, r *http.Request, c *reqCtx) error 
 	now := s.now()
 	ip := s.clientIP(r)
 	account := strings.ToLower(email)
-	ipBlocked, ipFirst := s.ipLimit.blocked(ip, now)
-	accBlocked, accFirst := s.accLimit.blocked(account, now)
+	ipBlocked, ipFirst, err := s.ipLimit.Blocked(r.Context(), ip, now)
+	if err != nil {
+		return err
+	}
+	accBlocked, accFirst, err := s.accLimit.Blocked(r.Context(), account, now)
+	if err != nil {
+		return err
+	}
 	if ipBlocked || accBlocked {
 		if ipFirst || accFirst {
 			scope := "ip"
@@ -68,10 +74,16 @@ func (s *server) login(w http.ResponseWriter, r *http.Request, c *reqCtx) error 
 	a, err := s.Tenants.AuthenticateAdmin(r.Context(), email, password)
 	switch {
 	case err == nil:
-		s.accLimit.reset(account)
+		if err := s.accLimit.Reset(r.Context(), account); err != nil {
+			return err
+		}
 	case fault.Is(err, fault.Unauthorized):
-		s.ipLimit.fail(ip, now)
-		s.accLimit.fail(account, now)
+		if err := s.ipLimit.Fail(r.Context(), ip, now); err != nil {
+			return err
+		}
+		if err := s.accLimit.Fail(r.Context(), account, now); err != nil {
+			return err
+		}
 		tenantID := a.TenantID
 		if tenantID == "" {
 			tenantID = tenants.SystemTenantID

@@ -6,6 +6,7 @@ import (
 	"net/url"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/sessiond/sessiond/internal/admin"
 	"github.com/sessiond/sessiond/internal/events"
@@ -203,4 +204,25 @@ func TestFailedSignInsAreRateLimited(t *testing.T) {
 			t.Fatalf("rate_limited events %d (want 1 per window), bad_password %d: %+v", limited, bad, list)
 		}
 	})
+}
+
+// The limits are shared through Redis: failures spread over two replicas
+// add up, so more replicas give an attacker no more attempts.
+func TestSignInLimitsHoldAcrossInstances(t *testing.T) {
+	one := newEnv(t, envOptions{dev: true, limits: admin.LoginLimits{PerIP: 50, PerAccount: 4}})
+	two := one.sibling()
+	a := one.createTenant("Acme")
+	one.createAdmin(a.ID, "ops@acme.example", password)
+	c1, c2 := one.newClient(), two.newClient()
+	for i, c := range []*client{c1, c2, c1, c2} {
+		p := c.post("/admin/login", url.Values{"email": {"ops@acme.example"}, "password": {"wrong password " + string(rune('a'+i))}})
+		wantStatus(t, "wrong password", p, http.StatusUnauthorized)
+	}
+	for name, c := range map[string]*client{"instance one": c1, "instance two": c2} {
+		p := c.post("/admin/login", url.Values{"email": {"ops@acme.example"}, "password": {password}})
+		wantStatus(t, name+" after 4 failures spread over both", p, http.StatusTooManyRequests)
+	}
+	one.clock.Advance(15 * time.Minute) // the window passes (both clocks read the same instant)
+	two.clock.Advance(15 * time.Minute)
+	c2.login("ops@acme.example", password)
 }

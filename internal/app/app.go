@@ -19,6 +19,7 @@ import (
 	"github.com/sessiond/sessiond/internal/config"
 	"github.com/sessiond/sessiond/internal/events"
 	"github.com/sessiond/sessiond/internal/httpapi"
+	"github.com/sessiond/sessiond/internal/limits"
 	"github.com/sessiond/sessiond/internal/metrics"
 	"github.com/sessiond/sessiond/internal/passwords"
 	"github.com/sessiond/sessiond/internal/postgres"
@@ -162,6 +163,9 @@ func (a *App) Handler() (http.Handler, error) {
 		Events: a.Metrics.Recorder(a.Events), EventStore: a.Store, Counter: a.Store,
 		Log: a.Log, Now: a.now, TrustedProxies: a.Config.TrustedProxies,
 		Dev: a.Config.Dev, Limits: a.adminLimits,
+		NewLimiter: func(name string, limit int, window time.Duration) admin.Limiter {
+			return limits.New(a.Redis, a.Config.RedisPrefix, name, limit, window)
+		},
 	})
 	if err != nil {
 		return nil, err

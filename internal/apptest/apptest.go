@@ -47,6 +47,7 @@ type Server struct {
 	Logs   *testkit.Buffer
 	App    *app.App
 	HTTP   *httptest.Server
+	opts   Options
 }
 
 // Start builds and serves a sessiond; everything stops when the test ends.
@@ -75,6 +76,7 @@ func Start(tb testing.TB, o Options) *Server {
 		},
 		Clock: testkit.NewClock(),
 		Logs:  &testkit.Buffer{},
+		opts:  o,
 	}
 	log := slog.New(slog.NewJSONHandler(s.Logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
@@ -100,13 +102,12 @@ func Start(tb testing.TB, o Options) *Server {
 	return s
 }
 
-// Sibling starts a second instance sharing s's database, Redis and master
-// key, as another replica would.
+// Sibling starts a second instance like s, sharing its database, Redis
+// prefix and master key, as another replica would.
 func (s *Server) Sibling(tb testing.TB) *Server {
 	tb.Helper()
-	return Start(tb, Options{
-		DatabaseURL: s.Config.DatabaseURL, RedisURL: s.Config.RedisURL, RedisCA: s.Config.RedisCAFile,
-		Cluster: s.Config.RedisCluster, Prefix: s.Config.RedisPrefix, MasterKey: s.Config.MasterKey,
-		Refresh: s.Config.CacheRefresh, Dev: s.Config.Dev,
-	})
+	o := s.opts
+	o.DatabaseURL, o.RedisURL, o.RedisCA, o.Cluster = s.Config.DatabaseURL, s.Config.RedisURL, s.Config.RedisCAFile, s.Config.RedisCluster
+	o.Prefix, o.MasterKey, o.Refresh, o.Dev = s.Config.RedisPrefix, s.Config.MasterKey, s.Config.CacheRefresh, s.Config.Dev
+	return Start(tb, o)
 }
