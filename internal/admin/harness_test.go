@@ -21,8 +21,6 @@ import (
 	"github.com/sessiond/sessiond/internal/testkit"
 )
 
-const operatorToken = apptest.OperatorToken
-
 // env is one running sessiond (API and admin UI) on a private schema, Redis
 // prefix and clock.
 type env struct {

@@ -1,8 +1,10 @@
 package httpapi_test
 
 import (
+	"net"
 	"net/http"
 	"os"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -93,15 +95,24 @@ func TestRedisClusterFailover(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ranges, err := probe.ClusterSlots(ctx).Result()
+	shards, err := probe.ClusterShards(ctx).Result()
 	if err != nil {
 		t.Fatal(err)
 	}
 	master := ""
-	for _, r := range ranges {
-		if int64(r.Start) <= slot && slot <= int64(r.End) {
-			master = r.Nodes[0].Addr
+	for _, sh := range shards {
+		for _, r := range sh.Slots {
+			if r.Start <= slot && slot <= r.End {
+				for _, n := range sh.Nodes {
+					if n.Role == "master" && n.Health == "online" {
+						master = net.JoinHostPort(n.IP, strconv.FormatInt(n.Port, 10))
+					}
+				}
+			}
 		}
+	}
+	if master == "" {
+		t.Fatalf("no online master serves slot %d", slot)
 	}
 	node := redis.NewClient(&redis.Options{Addr: master})
 	defer node.Close()

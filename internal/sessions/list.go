@@ -162,7 +162,7 @@ type candidate struct {
 }
 
 func (c candidate) position() position {
-	return position{bucket: c.bucket, score: c.score, member: c.member}
+	return position(c)
 }
 
 // indexCandidates returns up to need index entries after pos, in listing
