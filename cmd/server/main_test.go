@@ -43,7 +43,7 @@ func testEnv(t *testing.T, extra map[string]string) func(string) string {
 	return func(k string) string { return env[k] }
 }
 
-var listening = regexp.MustCompile(`listening on (http://\S+)`)
+var listening = regexp.MustCompile(`listening on (https?://\S+)`)
 
 // served is a `sessiond serve` running in-process.
 type served struct {
