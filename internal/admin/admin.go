@@ -157,6 +157,7 @@ func (s *server) routes(mux *http.ServeMux) {
 	mux.Handle("POST /admin/tenants/{tid}/resume", s.operatorOnly(s.resumeTenant))
 	mux.Handle("GET /admin/t/{tid}/admins", s.operatorInTenant(s.adminsPage))
 	mux.Handle("POST /admin/t/{tid}/admins", s.operatorInTenant(s.createAdmin))
+	mux.Handle("POST /admin/t/{tid}/admins/{id}/delete", s.operatorInTenant(s.deleteAdmin))
 
 	mux.Handle("/admin/", s.public(s.notFound))
 }

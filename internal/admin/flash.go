@@ -33,6 +33,7 @@ var flashes = map[string]struct{ kind, format string }{
 	"tenant_suspended":   {"ok", "Tenant %s is suspended: its API calls get 403 and its sessions stop verifying."},
 	"tenant_resumed":     {"ok", "Tenant %s is active again."},
 	"admin_created":      {"ok", "Admin %s can now sign in."},
+	"admin_removed":      {"ok", "Admin %s was removed and signed out everywhere."},
 }
 
 var flashArg = regexp.MustCompile(`^[A-Za-z0-9._@+|=-]{0,128}$`)

@@ -17,7 +17,7 @@ func TestTenantAdminsReachOnlyTheirOwnTenant(t *testing.T) {
 	a := e.createTenant("Acme")
 	b := e.createTenant("Globex")
 	e.createAdmin(a.ID, "ops@acme.example", password)
-	e.createAdmin(b.ID, "ops@globex.example", password)
+	bAdmin := e.createAdmin(b.ID, "ops@globex.example", password)
 	sb := e.createSession(b.APIKey, "bob", devices[0].ua, devices[0].ip)
 	ctx := context.Background()
 	keysBefore, _ := e.app.Tenants.Keys(b.ID)
@@ -54,6 +54,7 @@ func TestTenantAdminsReachOnlyTheirOwnTenant(t *testing.T) {
 		{"/api-keys", url.Values{"name": {"stolen"}, "scopes": {"sessions"}}},
 		{"/api-keys/" + apiKeysBefore[0].ID + "/revoke", nil},
 		{"/admins", url.Values{"email": {"evil@acme.example"}, "password": {password}}},
+		{"/admins/" + bAdmin.ID + "/delete", nil},
 	}
 	for _, act := range actions {
 		t.Run("POST "+act.path+" on another tenant is 404", func(t *testing.T) {
@@ -67,6 +68,7 @@ func TestTenantAdminsReachOnlyTheirOwnTenant(t *testing.T) {
 	t.Run("operator pages are 403", func(t *testing.T) {
 		wantStatus(t, "tenants", c.get("/admin/tenants"), http.StatusForbidden)
 		wantStatus(t, "suspend", c.post("/admin/tenants/"+b.ID+"/suspend", nil), http.StatusForbidden)
+		wantStatus(t, "removing an admin of the own tenant", c.post("/admin/t/"+a.ID+"/admins/"+bAdmin.ID+"/delete", nil), http.StatusForbidden)
 		wantStatus(t, "system tenant", c.get("/admin/t/"+tenants.SystemTenantID+"/sessions"), http.StatusNotFound)
 	})
 	t.Run("the other tenant is untouched", func(t *testing.T) {

@@ -52,6 +52,25 @@ func TestOperatorManagesTenantsAndTheirAdmins(t *testing.T) {
 	wantStatus(t, "resume", c.post("/admin/tenants/"+acme+"/resume", nil), http.StatusSeeOther)
 	admin.login("ops@acme.example", password)
 
+	t.Run("removing an admin signs them out everywhere", func(t *testing.T) {
+		ad, err := e.app.Store.AdminByEmail(context.Background(), "ops@acme.example")
+		if err != nil {
+			t.Fatal(err)
+		}
+		other, _, _, err := e.app.Tenants.CreateTenant(context.Background(), "Globex", tenants.Actor{Name: "operator"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		wantStatus(t, "removing Acme's admin through another tenant", c.post("/admin/t/"+other.ID+"/admins/"+ad.ID+"/delete", nil), http.StatusNotFound)
+		wantStatus(t, "the admin is still signed in", admin.get("/admin/t/"+acme+"/"), http.StatusOK)
+		wantContains(t, "confirmation", c.get("/admin/t/"+acme+"/admins"), "Yes, remove", "signed out everywhere at once")
+		p := c.post("/admin/t/"+acme+"/admins/"+ad.ID+"/delete", nil)
+		wantStatus(t, "remove", p, http.StatusSeeOther)
+		wantContains(t, "removed", c.get("/admin/t/"+acme+"/admins"), "was removed and signed out everywhere", "No admins yet")
+		wantStatus(t, "the removed admin's next request", admin.get("/admin/t/"+acme+"/"), http.StatusSeeOther)
+		wantStatus(t, "the removed admin signing in", e.newClient().post("/admin/login", url.Values{"email": {"ops@acme.example"}, "password": {password}}), http.StatusUnauthorized)
+	})
+
 	wantStatus(t, "operator cannot open the system tenant", c.get("/admin/t/"+tenants.SystemTenantID+"/"), http.StatusNotFound)
 	wantStatus(t, "nor suspend it", c.post("/admin/tenants/"+tenants.SystemTenantID+"/suspend", nil), http.StatusNotFound)
 }

@@ -97,6 +97,15 @@ func (s *server) adminsPage(w http.ResponseWriter, r *http.Request, c *reqCtx) e
 	return nil
 }
 
+// deleteAdmin removes a tenant admin; the service signs them out everywhere.
+func (s *server) deleteAdmin(w http.ResponseWriter, r *http.Request, c *reqCtx) error {
+	a, err := s.Tenants.DeleteAdmin(r.Context(), c.TenantID, r.PathValue("id"), s.actor(r, c.P))
+	if err != nil {
+		return err
+	}
+	return s.redirect(w, r, "/admin/t/"+c.TenantID+"/admins", "admin_removed", flashSafe(a.Email))
+}
+
 func (s *server) createAdmin(w http.ResponseWriter, r *http.Request, c *reqCtx) error {
 	email := strings.TrimSpace(r.PostForm.Get("email"))
 	a, err := s.Tenants.CreateAdmin(r.Context(), c.TenantID, email, r.PostForm.Get("password"), s.actor(r, c.P))

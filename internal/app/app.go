@@ -117,6 +117,10 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger, o Options) (
 		Store: a.Store, Cache: a.Cache, Sealer: sealer, Notifier: a.Notifier,
 		Events: recorder, Purger: a.Sessions, Log: log, Now: o.Now,
 		Admins: a.Store, Passwords: o.Passwords,
+		EndAdminSessions: func(ctx context.Context, adminID string) error {
+			_, err := a.Sessions.RevokeUser(ctx, tenants.SystemTenantID, adminID, "", sessions.Meta{Actor: "system"})
+			return err
+		},
 	}
 	idle, abs := cfg.AdminIdle, cfg.AdminAbsolute
 	if idle <= 0 {

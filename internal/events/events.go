@@ -37,6 +37,7 @@ const (
 	AdminLoginFailed      Type = "admin.login_failed"
 	AdminCreated          Type = "admin.created"
 	AdminPasswordChanged  Type = "admin.password_changed"
+	AdminDeleted          Type = "admin.deleted"
 )
 
 // Event is one security event.

@@ -4,6 +4,8 @@ import (
 	"net/http"
 
 	"github.com/gorilla/mux"
+
+	"github.com/sessiond/sessiond/internal/tenants"
 )
 
 type adminCreateRequest struct {
@@ -23,4 +25,30 @@ func (s *server) createAdmin(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	return writeJSON(w, http.StatusCreated, a)
+}
+
+// listAdmins lists a tenant's admin UI accounts (operator only).
+func (s *server) listAdmins(w http.ResponseWriter, r *http.Request) error {
+	id := mux.Vars(r)["tenant_id"]
+	if _, err := s.Tenants.GetTenant(r.Context(), id); err != nil {
+		return err
+	}
+	list, err := s.Tenants.ListAdmins(r.Context(), id)
+	if err != nil {
+		return err
+	}
+	if list == nil {
+		list = []tenants.Admin{}
+	}
+	return writeJSON(w, http.StatusOK, map[string]any{"admins": list})
+}
+
+// deleteAdmin removes a tenant admin and ends their admin UI sessions.
+func (s *server) deleteAdmin(w http.ResponseWriter, r *http.Request) error {
+	v := mux.Vars(r)
+	if _, err := s.Tenants.DeleteAdmin(r.Context(), v["tenant_id"], v["admin_id"], s.actor(r)); err != nil {
+		return err
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
 }

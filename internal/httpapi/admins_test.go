@@ -5,6 +5,10 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+
+	"github.com/sessiond/sessiond/internal/fault"
+	"github.com/sessiond/sessiond/internal/sessions"
+	"github.com/sessiond/sessiond/internal/tenants"
 )
 
 func TestOperatorCreatesTenantAdmins(t *testing.T) {
@@ -61,5 +65,64 @@ func TestOperatorCreatesTenantAdmins(t *testing.T) {
 				t.Fatalf("the error repeats the password: %s", r.Body)
 			}
 		})
+	}
+}
+
+func TestOperatorListsAndDeletesTenantAdmins(t *testing.T) {
+	e := newEnv(t)
+	a := e.createTenant("Acme")
+	b := e.createTenant("Globex")
+	var ad struct{ ID string }
+	e.do(req{method: "POST", path: "/v1/tenants/" + a.ID + "/admins", token: operatorToken,
+		body: map[string]any{"email": "ops@acme.example", "password": "correct horse battery"}}).decode(t, &ad)
+	// An admin UI session of theirs, as signing in makes.
+	ctx := context.Background()
+	ui, err := e.app.Sessions.Create(ctx, tenants.SystemTenantID, sessions.CreateParams{UserID: ad.ID}, sessions.Meta{})
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	var list struct {
+		Admins []struct{ ID, Email string } `json:"admins"`
+	}
+	e.do(req{method: "GET", path: "/v1/tenants/" + a.ID + "/admins", token: operatorToken}).decode(t, &list)
+	if len(list.Admins) != 1 || list.Admins[0].ID != ad.ID {
+		t.Fatalf("admins of A = %+v", list.Admins)
+	}
+	e.do(req{method: "GET", path: "/v1/tenants/" + b.ID + "/admins", token: operatorToken}).decode(t, &list)
+	if len(list.Admins) != 0 {
+		t.Fatalf("B lists A's admin: %+v", list.Admins)
+	}
+
+	if r := e.do(req{method: "DELETE", path: "/v1/tenants/" + b.ID + "/admins/" + ad.ID, token: operatorToken}); r.Status != http.StatusNotFound {
+		t.Fatalf("deleting A's admin through B = %d", r.Status)
+	}
+	if _, err := e.app.Sessions.Verify(ctx, tenants.SystemTenantID, sessions.VerifyParams{Token: ui.Token}, sessions.Meta{}); err != nil {
+		t.Fatalf("a failed delete ended the admin's session: %v", err)
+	}
+	if r := e.do(req{method: "DELETE", path: "/v1/tenants/" + a.ID + "/admins/" + ad.ID, token: operatorToken}); r.Status != http.StatusNoContent {
+		t.Fatalf("delete = %d %s", r.Status, r.Body)
+	}
+	if _, err := e.app.Sessions.Verify(ctx, tenants.SystemTenantID, sessions.VerifyParams{Token: ui.Token}, sessions.Meta{}); !fault.Is(err, fault.SessionInvalid) {
+		t.Fatalf("the deleted admin's session still verifies: %v", err)
+	}
+	if _, err := e.app.Tenants.AuthenticateAdmin(ctx, "ops@acme.example", "correct horse battery"); !fault.Is(err, fault.Unauthorized) {
+		t.Fatalf("the deleted admin can still sign in: %v", err)
+	}
+	for _, c := range []req{
+		{method: "DELETE", path: "/v1/tenants/" + a.ID + "/admins/" + ad.ID},
+		{method: "GET", path: "/v1/tenants/tn_aaaaaaaaaaaaaaaa/admins"},
+	} {
+		c.token = operatorToken
+		if r := e.do(c); r.Status != http.StatusNotFound {
+			t.Errorf("%s %s = %d", c.method, c.path, r.Status)
+		}
+	}
+	if r := e.do(req{method: "DELETE", path: "/v1/tenants/" + a.ID + "/admins/ad_%7B%7D", token: operatorToken}); r.Status != http.StatusBadRequest {
+		t.Errorf("a malformed admin id = %d", r.Status)
+	}
+	e.flushEvents()
+	if body := string(e.do(req{method: "GET", path: "/v1/events?type=admin.deleted", token: a.APIKey}).Body); !strings.Contains(body, ad.ID) {
+		t.Fatalf("no admin.deleted event: %s", body)
 	}
 }

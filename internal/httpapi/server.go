@@ -99,6 +99,8 @@ func (s *server) routes(r *mux.Router) {
 	handle("PATCH", "/v1/tenants/{tenant_id}", operator, s.updateTenant)
 	handle("DELETE", "/v1/tenants/{tenant_id}", operator, s.deleteTenant)
 	handle("POST", "/v1/tenants/{tenant_id}/admins", operator, s.createAdmin)
+	handle("GET", "/v1/tenants/{tenant_id}/admins", operator, s.listAdmins)
+	handle("DELETE", "/v1/tenants/{tenant_id}/admins/{admin_id}", operator, s.deleteAdmin)
 
 	handle("GET", "/v1/policy", tenantAdmin, s.getPolicy)
 	handle("PUT", "/v1/policy", tenantAdmin, s.putPolicy)

@@ -68,6 +68,19 @@ func (s *Store) SetAdminPassword(ctx context.Context, id, hash string, now time.
 	return nil
 }
 
+// DeleteAdmin removes admin id of tenantID; an admin of another tenant is
+// fault.NotFound, as a missing one is.
+func (s *Store) DeleteAdmin(ctx context.Context, tenantID, id string) error {
+	tag, err := s.pool.Exec(ctx, `DELETE FROM admins WHERE tenant_id = $1 AND id = $2`, tenantID, id)
+	if err != nil {
+		return mapErr(err, "delete admin", "admin")
+	}
+	if tag.RowsAffected() == 0 {
+		return fault.New(fault.NotFound, "admin not found")
+	}
+	return nil
+}
+
 func scanAdmin(row pgx.Row) (tenants.Admin, error) {
 	var a tenants.Admin
 	if err := row.Scan(&a.ID, &a.TenantID, &a.Email, &a.PasswordHash, &a.CreatedAt, &a.UpdatedAt); err != nil {

@@ -67,6 +67,9 @@ type AdminStore interface {
 	// ListAdmins lists a tenant's admins in creation order.
 	ListAdmins(ctx context.Context, tenantID string) ([]Admin, error)
 	SetAdminPassword(ctx context.Context, id, hash string, now time.Time) error
+	// DeleteAdmin removes admin id of tenantID (fault.NotFound if that
+	// tenant has no such admin).
+	DeleteAdmin(ctx context.Context, tenantID, id string) error
 }
 
 // ValidateEmail checks that email is one plain address ("a@b.example"),
@@ -203,6 +206,31 @@ func (s *Service) ChangeAdminPassword(ctx context.Context, adminID, current, nex
 	}
 	s.record(a.TenantID, events.AdminPasswordChanged, actor, map[string]string{"admin_id": a.ID})
 	return nil
+}
+
+// DeleteAdmin removes a tenant admin, ends every session of theirs at once
+// (so access is gone on every instance), and returns the removed account. Operators (admins of the
+// system tenant) are managed with the CLI and cannot be deleted here.
+//
+// Errors: fault.NotFound (no such admin of that tenant), fault.Unavailable.
+func (s *Service) DeleteAdmin(ctx context.Context, tenantID, adminID string, actor Actor) (Admin, error) {
+	if tenantID == SystemTenantID {
+		return Admin{}, fault.New(fault.NotFound, "admin not found")
+	}
+	a, err := s.Admins.GetAdmin(ctx, adminID)
+	if err != nil {
+		return Admin{}, err
+	}
+	if err := s.Admins.DeleteAdmin(ctx, tenantID, adminID); err != nil {
+		return Admin{}, err
+	}
+	if s.EndAdminSessions != nil {
+		if err := s.EndAdminSessions(ctx, adminID); err != nil {
+			return Admin{}, err
+		}
+	}
+	s.record(tenantID, events.AdminDeleted, actor, map[string]string{"admin_id": a.ID, "email": a.Email})
+	return a, nil
 }
 
 // dummyHash is computed once, with the service's parameters.

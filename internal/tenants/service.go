@@ -27,8 +27,11 @@ type Service struct {
 	Notifier Notifier
 	Events   events.Recorder
 	Purger   SessionPurger // optional
-	Log      *slog.Logger
-	Now      func() time.Time
+	// EndAdminSessions ends every admin UI session of an admin (they live in
+	// the session engine, which tenants does not import).
+	EndAdminSessions func(ctx context.Context, adminID string) error
+	Log              *slog.Logger
+	Now              func() time.Time
 	// Admins stores admin accounts (optional for services that never touch
 	// them).
 	Admins AdminStore
