@@ -273,9 +273,12 @@ func (m *Manager) readLive(ctx context.Context, tenantID string, cands []candida
 		clean := m.rdb.Pipeline()
 		for _, c := range gone {
 			ks := m.keys(tenantID, c.bucket)
-			clean.ZRem(ctx, ks.index(), c.member)
-			if userID != "" {
+			switch {
+			case userID != "": // a user's index forgets an expired session at once
 				clean.ZRem(ctx, ks.user(userID), c.member)
+			case c.score+ExpiryGrace.Milliseconds() <= now:
+				// The bucket index remembers it for the grace (see ExpiryGrace).
+				clean.ZRem(ctx, ks.index(), c.member)
 			}
 		}
 		_, _ = clean.Exec(ctx) // best effort: the entries are dead either way

@@ -13,6 +13,7 @@ import (
 	"errors"
 	"io"
 	"log/slog"
+	"strconv"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -121,6 +122,13 @@ type Meta struct {
 	IP, UserAgent, Actor string
 }
 
+// ExpiryGrace is how long an expired session is remembered, so that verify
+// answers session_expired_idle or session_expired_absolute rather than
+// session_invalid: an idle-expired hash is kept that long (never past the
+// absolute deadline), and the bucket index keeps an expired session's entry
+// that long past its absolute deadline. The scripts get it as GRACE_MS.
+const ExpiryGrace = 10 * time.Minute
+
 // embedded scripts: common.lua is prepended to each operation's script.
 //
 //go:embed lua/*.lua
@@ -135,7 +143,8 @@ func loadScript(name string) *redis.Script {
 	if err != nil {
 		panic(err)
 	}
-	return redis.NewScript(string(common) + string(src))
+	grace := "local GRACE_MS = " + strconv.FormatInt(ExpiryGrace.Milliseconds(), 10) + "\n"
+	return redis.NewScript(grace + string(common) + string(src))
 }
 
 var (

@@ -312,6 +312,14 @@ func TestVerifyAfterRedisExpiredTheKey(t *testing.T) {
 			wantCode(t, err, fault.SessionInvalid) // reported once, then forgotten
 		})
 	}
+	t.Run("a create in the same bucket meanwhile does not erase the expiry", func(t *testing.T) {
+		s := e.create(tid, sessions.CreateParams{UserID: "alice"})
+		e.clock.Advance(time.Hour)
+		e.rdb.Del(e.ctx, sessionKey(s.Session.ID))
+		e.create(tid, sessions.CreateParams{UserID: "alice"}) // same user, same bucket
+		_, err := e.verify(tid, s.Token)
+		wantCode(t, err, fault.SessionExpiredAbsolute)
+	})
 	t.Run("a revoked session stays invalid, not expired", func(t *testing.T) {
 		s := e.create(tid, sessions.CreateParams{UserID: "alice"})
 		if err := e.m.Revoke(e.ctx, tid, s.Session.ID, sessions.Meta{}); err != nil {

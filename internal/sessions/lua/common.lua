@@ -37,11 +37,12 @@ local function extend_to(key, at)
   if cur ~= -2 and cur < at then redis.call('PEXPIREAT', key, at) end
 end
 
--- GRACE_MS is how long an expired session is remembered, so verify can say
--- "expired" rather than "invalid": the idle-expired hash is kept that long
--- (never past the absolute deadline), and the bucket index, which holds every
--- session's absolute deadline, outlives its newest entry by as much.
-local GRACE_MS = 600000
+-- GRACE_MS (set from sessions.ExpiryGrace, before this file) is how long an
+-- expired session is remembered, so verify can say "expired" rather than
+-- "invalid": the idle-expired hash is kept that long (never past the absolute
+-- deadline), and the bucket index, which holds every session's absolute
+-- deadline, keeps an expired session's entry, and outlives its newest entry,
+-- by as much.
 
 -- key_deadline is the Redis expiry of a session key: the idle deadline plus
 -- the grace, never past the absolute deadline.
@@ -65,7 +66,9 @@ local function make_room(base, uid, now, max, onlimit, exclude)
   local live = {}
   for _, sid in ipairs(redis.call('ZRANGE', uk, 0, stop)) do
     if dead(base, sid, now) then
-      drop(base, sid, uid)
+      -- Expired, not revoked: the bucket index keeps it for the grace.
+      redis.call('DEL', skey(base, sid))
+      redis.call('ZREM', uk, sid)
     elseif sid ~= exclude then
       live[#live + 1] = sid
     end

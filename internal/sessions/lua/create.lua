@@ -7,7 +7,9 @@
 local base = base_of(KEYS[2])
 local now, sid, uid = tonumber(ARGV[1]), ARGV[2], ARGV[3]
 if redis.call('EXISTS', KEYS[1]) == 1 then return {'exists'} end
-redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', now)
+-- Forget index entries past their deadline by more than the grace, during
+-- which verify still reports such a session as expired.
+redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', now - GRACE_MS)
 local ok, evicted = make_room(base, uid, now, tonumber(ARGV[4]), ARGV[5], '')
 if not ok then return {'limit'} end
 local fields = {}
