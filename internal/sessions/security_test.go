@@ -859,3 +859,70 @@ func TestGuessingIsRateLimited(t *testing.T) {
 		t.Fatalf("after the window: %v", err)
 	}
 }
+
+// A tightened policy reaches live sessions at their next verify; a loosened
+// one never lengthens them.
+func TestPolicyChangesAndLiveSessions(t *testing.T) {
+	e := newEnv(t)
+	snap := e.newTenant(func(p *tenants.Policy) { p.IdleTimeout = 1800; p.AbsoluteTimeout = 28800 })
+	tid := snap.Tenant.ID
+	setPolicy := func(idle, abs int) {
+		e.tenants.update(tid, func(s *tenants.Snapshot) { s.Policy.IdleTimeout = idle; s.Policy.AbsoluteTimeout = abs })
+	}
+
+	t.Run("a shorter idle timeout applies from the next verify", func(t *testing.T) {
+		setPolicy(1800, 28800)
+		c := e.create(tid, sessions.CreateParams{UserID: "alice"})
+		setPolicy(60, 28800)
+		v := e.mustVerify(tid, c.Token)
+		if v.Session.IdleTimeout != 60 || !v.Session.IdleExpiresAt.Equal(e.clock.Now().Add(time.Minute)) {
+			t.Fatalf("after tightening: idle %d, idle deadline %v", v.Session.IdleTimeout, v.Session.IdleExpiresAt)
+		}
+		e.clock.Advance(61 * time.Second)
+		_, err := e.verify(tid, c.Token)
+		wantCode(t, err, fault.SessionExpiredIdle)
+	})
+
+	t.Run("an idle timeout tightened while the user was away ends the session", func(t *testing.T) {
+		setPolicy(1800, 28800)
+		c := e.create(tid, sessions.CreateParams{UserID: "alice"})
+		e.clock.Advance(10 * time.Minute) // within the old idle timeout, past the new one
+		setPolicy(300, 28800)
+		_, err := e.verify(tid, c.Token)
+		wantCode(t, err, fault.SessionExpiredIdle)
+	})
+
+	t.Run("a shorter absolute timeout counts from the session's creation", func(t *testing.T) {
+		setPolicy(1800, 28800)
+		c := e.create(tid, sessions.CreateParams{UserID: "alice"})
+		e.clock.Advance(20 * time.Minute)
+		setPolicy(1800, 3600)
+		v := e.mustVerify(tid, c.Token)
+		if want := c.Session.CreatedAt.Add(time.Hour); !v.Session.ExpiresAt.Equal(want) {
+			t.Fatalf("expires_at %v, want %v", v.Session.ExpiresAt, want)
+		}
+		key := e.prefix + ":{" + tid + ":" + c.Session.ID[1:3] + "}:s:" + c.Session.ID
+		at, _ := e.rdb.PExpireTime(e.ctx, key).Result()
+		if time.UnixMilli(int64(at / time.Millisecond)).After(c.Session.CreatedAt.Add(time.Hour)) {
+			t.Fatal("the Redis key outlives the tightened absolute deadline")
+		}
+		e.clock.Advance(20 * time.Minute)
+		e.mustVerify(tid, c.Token)
+		e.clock.Advance(20 * time.Minute) // created + 60 min
+		_, err := e.verify(tid, c.Token)
+		wantCode(t, err, fault.SessionExpiredAbsolute)
+	})
+
+	t.Run("a longer policy never lengthens a live session", func(t *testing.T) {
+		setPolicy(600, 3600)
+		c := e.create(tid, sessions.CreateParams{UserID: "alice"})
+		setPolicy(7200, 86400)
+		v := e.mustVerify(tid, c.Token)
+		if v.Session.IdleTimeout != 600 || !v.Session.ExpiresAt.Equal(c.Session.ExpiresAt) {
+			t.Fatalf("a looser policy changed the session: idle %d, expires %v", v.Session.IdleTimeout, v.Session.ExpiresAt)
+		}
+		e.clock.Advance(11 * time.Minute)
+		_, err := e.verify(tid, c.Token)
+		wantCode(t, err, fault.SessionExpiredIdle)
+	})
+}

@@ -37,6 +37,11 @@ type Verified struct {
 // success it slides the idle deadline (rolling policy), never past the
 // absolute one, and the key's Redis expiry with it.
 //
+// A policy tightened since the session began applies to it from its next
+// verify: the idle deadline is at most last seen + the policy's idle
+// timeout, the absolute one at most created + the policy's absolute timeout.
+// A loosened policy never lengthens a live session.
+//
 // CSRF: the session's CSRF token is derived from the token's nonce (see
 // csrfToken), so Go compares the presented one in constant time before the
 // script runs and passes only the verdict; the script runs every check
@@ -106,7 +111,7 @@ func (m *Manager) Verify(ctx context.Context, tenantID string, p VerifyParams, m
 	res, err := m.run(ctx, verifyScript, []string{ks.session(sid), ks.index()},
 		ms(now), sid, csrfArg, authArg,
 		bindingMode(pol.Binding.UserAgent), ua, bindingMode(pol.Binding.IP), ipn,
-		rolling, kidArg)
+		rolling, kidArg, pol.IdleTimeout, pol.AbsoluteTimeout)
 	if err != nil {
 		return Verified{}, err
 	}

@@ -75,14 +75,14 @@ type Cache struct {
 	sealer *secrets.Sealer
 	log    *slog.Logger
 
+	// loading serialises LoadAll and Reload, read and apply, so each reads
+	// the store only after the previous one has applied: a reload that read
+	// an older state can never be applied after one that read a newer one.
+	loading sync.Mutex
+
 	mu      sync.RWMutex
 	tenants map[string]*Snapshot
 	apiKeys map[string]apiKeyEntry
-	// gen counts Reloads; reloaded holds the gen of each tenant's latest
-	// Reload, so a LoadAll that read the store before it does not roll the
-	// tenant back to the older state it read.
-	gen      uint64
-	reloaded map[string]uint64
 }
 
 // NewCache returns an empty cache; call LoadAll before serving.
@@ -90,15 +90,13 @@ func NewCache(store Store, sealer *secrets.Sealer, log *slog.Logger) *Cache {
 	return &Cache{
 		store: store, sealer: sealer, log: log,
 		tenants: map[string]*Snapshot{}, apiKeys: map[string]apiKeyEntry{},
-		reloaded: map[string]uint64{},
 	}
 }
 
 // LoadAll replaces the cache's contents with every tenant in the store.
 func (c *Cache) LoadAll(ctx context.Context) error {
-	c.mu.RLock()
-	start := c.gen
-	c.mu.RUnlock()
+	c.loading.Lock()
+	defer c.loading.Unlock()
 	states, err := c.store.LoadAllStates(ctx)
 	if err != nil {
 		return err
@@ -114,37 +112,20 @@ func (c *Cache) LoadAll(ctx context.Context) error {
 		indexAPIKeys(apiKeys, snap)
 	}
 	c.mu.Lock()
-	defer c.mu.Unlock()
-	// A tenant reloaded while the store was being read is newer here than
-	// in what was read: keep this cache's copy (or its absence).
-	for id, g := range c.reloaded {
-		if g <= start {
-			delete(c.reloaded, id)
-			continue
-		}
-		if old, ok := tenants[id]; ok {
-			for _, k := range old.APIKeys {
-				delete(apiKeys, k.ID)
-			}
-			delete(tenants, id)
-		}
-		if cur, ok := c.tenants[id]; ok {
-			tenants[id] = cur
-			indexAPIKeys(apiKeys, cur)
-		}
-	}
 	c.tenants, c.apiKeys = tenants, apiKeys
+	c.mu.Unlock()
 	return nil
 }
 
 // Reload refreshes one tenant from the store, or drops it if it no longer
 // exists.
 func (c *Cache) Reload(ctx context.Context, tenantID string) error {
+	c.loading.Lock()
+	defer c.loading.Unlock()
 	st, err := c.store.LoadState(ctx, tenantID)
 	if fault.Is(err, fault.NotFound) {
 		c.mu.Lock()
 		c.dropLocked(tenantID)
-		c.markLocked(tenantID)
 		c.mu.Unlock()
 		return nil
 	}
@@ -159,14 +140,8 @@ func (c *Cache) Reload(ctx context.Context, tenantID string) error {
 	c.dropLocked(tenantID)
 	c.tenants[tenantID] = snap
 	indexAPIKeys(c.apiKeys, snap)
-	c.markLocked(tenantID)
 	c.mu.Unlock()
 	return nil
-}
-
-func (c *Cache) markLocked(tenantID string) {
-	c.gen++
-	c.reloaded[tenantID] = c.gen
 }
 
 // Run keeps the cache current until ctx ends: it reloads a tenant when a

@@ -3,14 +3,15 @@
 -- ARGV: now, sid, csrf ('' not presented, '1' matched, '0' mismatched: the
 -- caller compared it in constant time), max_auth_age in ms ('' none),
 -- user agent binding mode, presented user agent, IP binding mode, presented
--- IP prefix, rolling ('1'/'0'), kid to record ('' keep).
+-- IP prefix, rolling ('1'/'0'), kid to record ('' keep), the policy's idle
+-- and absolute timeouts in seconds (a tightened policy shortens the session).
 -- Checks run before any write, so a failed check never slides the timer.
 -- Returns {'ok', fields, mismatched} | {'missing'} (never issued, revoked) |
 -- {'expired_absolute'|'expired_idle'|'csrf'|'reauth', uid} |
 -- {'binding', uid, mismatched}.
 local base = base_of(KEYS[2])
 local now, sid = tonumber(ARGV[1]), ARGV[2]
-local h = redis.call('HMGET', KEYS[1], 'uid', 'exp', 'iexp', 'at', 'ua', 'ipn', 'idle')
+local h = redis.call('HMGET', KEYS[1], 'uid', 'exp', 'iexp', 'at', 'ua', 'ipn', 'idle', 'ca', 'ls')
 if not h[2] then
   -- Redis expired the hash (revocation also removes the index entry). The
   -- index still holds the absolute deadline, which tells the two expiries
@@ -22,8 +23,21 @@ if not h[2] then
   return {'expired_idle', ''}
 end
 local uid = h[1] or ''
-local exp = tonumber(h[2])
-local why = expired(now, h[2], h[3])
+local exp, iexp, idle = tonumber(h[2]), tonumber(h[3]), tonumber(h[7])
+-- A policy tightened since the session began applies now, never a looser one.
+local tightened = false
+local pidle, pabs = tonumber(ARGV[11]), tonumber(ARGV[12])
+if pidle < idle then
+  idle = pidle
+  if tonumber(h[9]) + idle * 1000 < iexp then iexp = tonumber(h[9]) + idle * 1000 end
+  tightened = true
+end
+if tonumber(h[8]) + pabs * 1000 < exp then
+  exp = tonumber(h[8]) + pabs * 1000
+  tightened = true
+end
+if iexp > exp then iexp = exp end
+local why = expired(now, exp, iexp)
 if why then
   drop(base, sid, uid)
   return {why, uid}
@@ -45,11 +59,17 @@ if ARGV[4] ~= '' then
 end
 local upd = {'ls', now}
 if ARGV[9] == '1' then
-  local iexp = now + tonumber(h[7]) * 1000
+  iexp = now + idle * 1000
   if iexp > exp then iexp = exp end
+end
+if ARGV[9] == '1' or tightened then
   upd[#upd + 1] = 'iexp'
   upd[#upd + 1] = iexp
   redis.call('PEXPIREAT', KEYS[1], key_deadline(exp, iexp))
+end
+if tightened then
+  for _, kv in ipairs({'exp', exp, 'idle', idle}) do upd[#upd + 1] = kv end
+  redis.call('ZADD', KEYS[2], 'XX', exp, sid)
 end
 if ARGV[10] ~= '' then
   upd[#upd + 1] = 'kid'

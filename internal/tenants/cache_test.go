@@ -1,0 +1,99 @@
+package tenants_test
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/sessiond/sessiond/internal/events"
+	"github.com/sessiond/sessiond/internal/fault"
+	"github.com/sessiond/sessiond/internal/postgres"
+	"github.com/sessiond/sessiond/internal/postgres/pgtest"
+	"github.com/sessiond/sessiond/internal/secrets"
+	"github.com/sessiond/sessiond/internal/tenants"
+)
+
+// stallingStore is the real PostgreSQL store, except that while armed, a
+// LoadState call reads the state and then waits to be released before it
+// returns it: a reload that read an old state and is slow to apply it.
+type stallingStore struct {
+	*postgres.Store
+	armed   atomic.Bool
+	read    chan struct{}
+	release chan struct{}
+}
+
+func (s *stallingStore) LoadState(ctx context.Context, id string) (tenants.State, error) {
+	st, err := s.Store.LoadState(ctx, id)
+	if s.armed.CompareAndSwap(true, false) {
+		close(s.read)
+		<-s.release
+	}
+	return st, err
+}
+
+type quiet struct{}
+
+func (quiet) Publish(context.Context, string) error           { return nil }
+func (quiet) Subscribe(context.Context, func(string), func()) {}
+func (quiet) Record(events.Event)                             {}
+
+// A reload that read the store before a change must never be applied after
+// one that read it after the change: a revoked API key would come back.
+func TestCacheNeverAppliesAnOlderReloadLast(t *testing.T) {
+	ctx := context.Background()
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	store := postgres.NewStore(pgtest.New(t))
+	sealer, err := secrets.NewSealer(secrets.Random(32))
+	if err != nil {
+		t.Fatal(err)
+	}
+	writer := &tenants.Service{Store: store, Cache: tenants.NewCache(store, sealer, log), Sealer: sealer,
+		Notifier: quiet{}, Events: quiet{}, Log: log}
+	tn, key, secret, err := writer.CreateTenant(ctx, "Acme", tenants.Actor{Name: "test"})
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	stalling := &stallingStore{Store: store, read: make(chan struct{}), release: make(chan struct{})}
+	cache := tenants.NewCache(stalling, sealer, log)
+	if err := cache.LoadAll(ctx); err != nil {
+		t.Fatal(err)
+	}
+	stalling.armed.Store(true)
+	older := make(chan error, 1)
+	go func() { older <- cache.Reload(ctx, tn.ID) }() // reads: the key is live
+	<-stalling.read
+
+	if err := writer.RevokeAPIKey(ctx, tn.ID, key.ID, tenants.Actor{Name: "test"}); err != nil {
+		t.Fatal(err)
+	}
+	newer := make(chan error, 1)
+	go func() { newer <- cache.Reload(ctx, tn.ID) }() // the notice of the revocation
+	select {
+	case err := <-newer:
+		// Without serialisation it applies now, and the older one after it.
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(100 * time.Millisecond):
+		// Serialised: it waits for the older reload to finish.
+	}
+	close(stalling.release)
+	if err := <-older; err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-newer:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(5 * time.Second):
+	}
+	if _, err := cache.Authenticate(secret); !fault.Is(err, fault.Unauthorized) {
+		t.Fatalf("the revoked API key authenticates again after the reloads: %v", err)
+	}
+}
