@@ -7,10 +7,12 @@
 package metrics
 
 import (
+	"cmp"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
-	"sort"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -139,39 +141,13 @@ func (s *statusWriter) Unwrap() http.ResponseWriter { return s.ResponseWriter }
 // WriteText writes every metric in the Prometheus text format, version 0.0.4.
 func (r *Registry) WriteText(w io.Writer, dropped int64) error {
 	r.mu.Lock()
-	evs := make([]eventKey, 0, len(r.events))
-	for k := range r.events {
-		evs = append(evs, k)
-	}
-	sort.Slice(evs, func(i, j int) bool {
-		a, b := evs[i], evs[j]
-		if a.tenant != b.tenant {
-			return a.tenant < b.tenant
-		}
-		if a.typ != b.typ {
-			return a.typ < b.typ
-		}
-		return a.reason < b.reason
+	evs := slices.SortedFunc(maps.Keys(r.events), func(a, b eventKey) int {
+		return cmp.Or(cmp.Compare(a.tenant, b.tenant), cmp.Compare(a.typ, b.typ), cmp.Compare(a.reason, b.reason))
 	})
-	reqs := make([]requestKey, 0, len(r.requests))
-	for k := range r.requests {
-		reqs = append(reqs, k)
-	}
-	sort.Slice(reqs, func(i, j int) bool {
-		a, b := reqs[i], reqs[j]
-		if a.surface != b.surface {
-			return a.surface < b.surface
-		}
-		if a.method != b.method {
-			return a.method < b.method
-		}
-		return a.code < b.code
+	reqs := slices.SortedFunc(maps.Keys(r.requests), func(a, b requestKey) int {
+		return cmp.Or(cmp.Compare(a.surface, b.surface), cmp.Compare(a.method, b.method), cmp.Compare(a.code, b.code))
 	})
-	surfaces := make([]string, 0, len(r.latency))
-	for s := range r.latency {
-		surfaces = append(surfaces, s)
-	}
-	sort.Strings(surfaces)
+	surfaces := slices.Sorted(maps.Keys(r.latency))
 
 	var b strings.Builder
 	b.WriteString("# HELP sessiond_events_total Security events recorded, by tenant, type and reason.\n# TYPE sessiond_events_total counter\n")

@@ -8,11 +8,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
-	"time"
 
-	"github.com/sessiond/sessiond/internal/secrets"
 	"github.com/sessiond/sessiond/internal/sessions"
-	"github.com/sessiond/sessiond/internal/tenants"
 )
 
 // BenchmarkMemoryPerSession reports Redis memory per live session (INFO
@@ -22,26 +19,9 @@ import (
 //
 //	go test -run '^$' -bench MemoryPerSession -benchtime 100000x ./internal/sessions/
 func BenchmarkMemoryPerSession(b *testing.B) {
+	m, tid := benchManager(b)
 	rdb := MustRedis(b)
 	ctx := context.Background()
-	prefix := "sd:bench" + secrets.Encode(secrets.Random(4))
-	b.Cleanup(func() {
-		for _, k := range scanKeys(b, rdb, prefix+":*") {
-			rdb.Del(ctx, k)
-		}
-	})
-	now := time.Now()
-	tid := secrets.NewID(tenants.IDPrefix)
-	snap := &tenants.Snapshot{
-		Tenant: tenants.Tenant{ID: tid, Status: tenants.Active},
-		Policy: tenants.DefaultPolicy(),
-		Keys:   []tenants.Key{newKey(tid, tenants.KeyActive, now)},
-	}
-	src := &tenantMap{m: map[string]*tenants.Snapshot{tid: snap}}
-	m := sessions.NewManager(rdb, src, sessions.Options{Prefix: prefix, Events: &recorder{}})
-	if err := m.LoadScripts(ctx); err != nil {
-		b.Fatal(err)
-	}
 	usedMemory := func() int64 {
 		info, err := rdb.Info(ctx, "memory").Result()
 		if err != nil {

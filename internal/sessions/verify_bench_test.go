@@ -16,24 +16,8 @@ import (
 //
 //	go test -run '^$' -bench 'EngineVerify|RedisPing' -benchmem ./internal/sessions/
 func BenchmarkEngineVerify(b *testing.B) {
-	rdb := MustRedis(b)
+	m, tid := benchManager(b)
 	ctx := context.Background()
-	prefix := "sd:bench" + secrets.Encode(secrets.Random(4))
-	b.Cleanup(func() {
-		for _, k := range scanKeys(b, rdb, prefix+":*") {
-			rdb.Del(ctx, k)
-		}
-	})
-	tid := secrets.NewID(tenants.IDPrefix)
-	src := &tenantMap{m: map[string]*tenants.Snapshot{tid: {
-		Tenant: tenants.Tenant{ID: tid, Status: tenants.Active},
-		Policy: tenants.DefaultPolicy(),
-		Keys:   []tenants.Key{newKey(tid, tenants.KeyActive, time.Now())},
-	}}}
-	m := sessions.NewManager(rdb, src, sessions.Options{Prefix: prefix, Events: &recorder{}})
-	if err := m.LoadScripts(ctx); err != nil {
-		b.Fatal(err)
-	}
 	c, err := m.Create(ctx, tid, sessions.CreateParams{UserID: "bench", Data: []byte(`{"cart":3}`),
 		Device: sessions.Device{UserAgent: "Mozilla/5.0 (X11; Linux x86_64) Firefox/133.0", IP: "203.0.113.9"}}, sessions.Meta{})
 	if err != nil {
@@ -58,4 +42,28 @@ func BenchmarkRedisPing(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
+}
+
+// benchManager returns a manager on the local Redis, under a fresh prefix
+// removed at the end, with one tenant on the default policy.
+func benchManager(b *testing.B) (*sessions.Manager, string) {
+	rdb := MustRedis(b)
+	ctx := context.Background()
+	prefix := "sd:bench" + secrets.Encode(secrets.Random(4))
+	b.Cleanup(func() {
+		for _, k := range scanKeys(b, rdb, prefix+":*") {
+			rdb.Del(ctx, k)
+		}
+	})
+	tid := secrets.NewID(tenants.IDPrefix)
+	src := &tenantMap{m: map[string]*tenants.Snapshot{tid: {
+		Tenant: tenants.Tenant{ID: tid, Status: tenants.Active},
+		Policy: tenants.DefaultPolicy(),
+		Keys:   []tenants.Key{newKey(tid, tenants.KeyActive, time.Now())},
+	}}}
+	m := sessions.NewManager(rdb, src, sessions.Options{Prefix: prefix, Events: &recorder{}})
+	if err := m.LoadScripts(ctx); err != nil {
+		b.Fatal(err)
+	}
+	return m, tid
 }
