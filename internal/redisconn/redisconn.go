@@ -9,9 +9,12 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/sessiond/sessiond/internal/secrets"
 )
 
 // Options say how to reach Redis.
@@ -85,21 +88,25 @@ func failFast() (maxRetries, dialRetries int, dialBackoff time.Duration) {
 }
 
 // Notifier publishes and receives "tenant changed" notices on one channel,
-// "<prefix>:tenants". It implements tenants.Notifier.
+// "<prefix>:tenants". A notice is "<instance id> <tenant id>"; an instance
+// does not hear its own, since it has applied the change already. It
+// implements tenants.Notifier.
 type Notifier struct {
 	rdb     redis.UniversalClient
 	channel string
+	id      string
 	log     *slog.Logger
 }
 
-// NewNotifier returns a Notifier on the channel for prefix.
+// NewNotifier returns a Notifier on the channel for prefix, with a random
+// instance id.
 func NewNotifier(rdb redis.UniversalClient, prefix string, log *slog.Logger) *Notifier {
-	return &Notifier{rdb: rdb, channel: prefix + ":tenants", log: log}
+	return &Notifier{rdb: rdb, channel: prefix + ":tenants", id: secrets.Encode(secrets.Random(8)), log: log}
 }
 
-// Publish sends tenantID to every subscribed instance.
+// Publish sends tenantID to every other subscribed instance.
 func (n *Notifier) Publish(ctx context.Context, tenantID string) error {
-	return n.rdb.Publish(ctx, n.channel, tenantID).Err()
+	return n.rdb.Publish(ctx, n.channel, n.id+" "+tenantID).Err()
 }
 
 // Subscribe delivers notices to onChange until ctx ends, and calls onReady
@@ -143,6 +150,10 @@ func (n *Notifier) receive(ctx context.Context, ps *redis.PubSub, onChange func(
 			}
 			return
 		}
-		onChange(msg.Payload)
+		sender, tenantID, ok := strings.Cut(msg.Payload, " ")
+		if !ok || sender == n.id {
+			continue
+		}
+		onChange(tenantID)
 	}
 }
