@@ -16,6 +16,7 @@ import (
 	"github.com/sessiond/sessiond/internal/postgres"
 	"github.com/sessiond/sessiond/internal/secrets"
 	"github.com/sessiond/sessiond/internal/tenants"
+	"github.com/sessiond/sessiond/migrations"
 )
 
 func migrateCmd(ctx context.Context, args []string, getenv func(string) string, stdout io.Writer) error {
@@ -40,7 +41,7 @@ func migrateCmd(ctx context.Context, args []string, getenv func(string) string, 
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "schema version %d (dirty: %t)\n", v, dirty)
+	fmt.Fprintf(stdout, "schema version %d (dirty: %t; this binary's latest: %d)\n", v, dirty, migrations.Latest())
 	return nil
 }
 

@@ -4,10 +4,8 @@ import (
 	"bytes"
 	"encoding/base64"
 	"fmt"
-	"io/fs"
 	"net/http"
 	"regexp"
-	"strconv"
 	"strings"
 	"testing"
 
@@ -21,26 +19,9 @@ func runCLI(t *testing.T, getenv func(string) string, args ...string) (string, e
 	return out.String() + errOut.String(), err
 }
 
-// latestMigration is the highest version among the embedded migrations.
-func latestMigration(t *testing.T) int {
-	entries, err := fs.Glob(migrations.FS, "*.up.sql")
-	if err != nil || len(entries) == 0 {
-		t.Fatalf("no migrations: %v", err)
-	}
-	latest := 0
-	for _, e := range entries {
-		n, err := strconv.Atoi(strings.SplitN(e, "_", 2)[0])
-		if err != nil {
-			t.Fatalf("migration %s: %v", e, err)
-		}
-		latest = max(latest, n)
-	}
-	return latest
-}
-
 func TestMigrateCommands(t *testing.T) {
 	getenv := testEnv(t, nil)
-	latest := fmt.Sprintf("schema version %d ", latestMigration(t))
+	latest := fmt.Sprintf("schema version %d ", migrations.Latest())
 	for _, c := range []struct{ args, want string }{
 		{"migrate version", "schema version 0 "},
 		{"migrate up", latest},

@@ -142,6 +142,9 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger, o Options) (
 	a.eventsDone = a.Events.Done()
 	go a.Events.Run(bg)
 	go a.Cache.Run(bg, a.Notifier, cfg.CacheRefresh)
+	if cfg.EventRetention > 0 {
+		go a.pruneEventsEvery(bg, time.Hour)
+	}
 	ok = true
 	return a, nil
 }
@@ -185,6 +188,36 @@ func (a *App) Handler() (http.Handler, error) {
 		return "api"
 	}
 	return httpapi.WithRequestID(httpapi.WithAccessLog(a.Log, a.Metrics.Middleware(surface, mux))), nil
+}
+
+// PruneEvents deletes the security events older than the retention
+// (SESSIOND_EVENT_RETENTION) and returns how many. Replicas take turns: one
+// prunes while the others skip.
+func (a *App) PruneEvents(ctx context.Context) (int64, error) {
+	now := time.Now
+	if a.now != nil {
+		now = a.now
+	}
+	return a.Store.PruneEvents(ctx, now().Add(-a.Config.EventRetention), 10000)
+}
+
+func (a *App) pruneEventsEvery(ctx context.Context, every time.Duration) {
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		n, err := a.PruneEvents(ctx)
+		switch {
+		case err != nil && ctx.Err() == nil:
+			a.Log.Warn("pruning old security events failed; will retry", slog.String("error", err.Error()))
+		case n > 0:
+			a.Log.Info("pruned old security events", slog.Int64("deleted", n), slog.Duration("retention", a.Config.EventRetention))
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
 }
 
 // Close stops the background work, stores pending security events and

@@ -34,6 +34,7 @@ type Config struct {
 	MaxBodyBytes   int64          // SESSIOND_MAX_BODY_BYTES
 	ShutdownGrace  time.Duration  // SESSIOND_SHUTDOWN_TIMEOUT
 	CacheRefresh   time.Duration  // SESSIOND_CACHE_REFRESH
+	EventRetention time.Duration  // SESSIOND_EVENT_RETENTION; 0 keeps events forever
 	AdminIdle      time.Duration  // SESSIOND_ADMIN_IDLE_TIMEOUT
 	AdminAbsolute  time.Duration  // SESSIOND_ADMIN_ABSOLUTE_TIMEOUT
 	// Dev is set by `serve --dev`, never by the environment: the admin UI
@@ -76,6 +77,7 @@ var Vars = []Var{
 	{"SESSIOND_MAX_BODY_BYTES", strconv.Itoa(DefaultMaxBodyBytes), "largest request body; larger gets 413", false},
 	{"SESSIOND_SHUTDOWN_TIMEOUT", "15s", "how long SIGTERM waits for in-flight requests", false},
 	{"SESSIOND_CACHE_REFRESH", "30s", "full tenant-cache refresh interval (changes also arrive by pub/sub)", false},
+	{"SESSIOND_EVENT_RETENTION", "2160h", "security events older than this are deleted, hourly (0 keeps them forever)", false},
 	{"SESSIOND_ADMIN_IDLE_TIMEOUT", "15m", "admin UI sessions end after this long without a request", false},
 	{"SESSIOND_ADMIN_ABSOLUTE_TIMEOUT", "8h", "admin UI sessions end this long after sign-in, whatever the activity", false},
 }
@@ -115,20 +117,26 @@ func Load(getenv func(string) string) (Config, error) {
 	}
 
 	c := Config{
-		Addr:          get("SESSIOND_ADDR", DefaultAddr),
-		DatabaseURL:   secret("DATABASE_URL"),
-		RedisURL:      secret("REDIS_URL"),
-		RedisCAFile:   getenv("REDIS_CA_FILE"),
-		RedisPrefix:   get("SESSIOND_REDIS_PREFIX", DefaultRedisPrefix),
-		OperatorToken: secret("SESSIOND_OPERATOR_TOKEN"),
-		TLSCert:       getenv("SESSIOND_TLS_CERT"),
-		TLSKey:        getenv("SESSIOND_TLS_KEY"),
-		DataDir:       get("SESSIOND_DATA_DIR", DefaultDataDir),
-		LogLevel:      get("SESSIOND_LOG_LEVEL", "info"),
-		ShutdownGrace: duration("SESSIOND_SHUTDOWN_TIMEOUT", "15s"),
-		CacheRefresh:  duration("SESSIOND_CACHE_REFRESH", "30s"),
-		AdminIdle:     duration("SESSIOND_ADMIN_IDLE_TIMEOUT", "15m"),
-		AdminAbsolute: duration("SESSIOND_ADMIN_ABSOLUTE_TIMEOUT", "8h"),
+		Addr:           get("SESSIOND_ADDR", DefaultAddr),
+		DatabaseURL:    secret("DATABASE_URL"),
+		RedisURL:       secret("REDIS_URL"),
+		RedisCAFile:    getenv("REDIS_CA_FILE"),
+		RedisPrefix:    get("SESSIOND_REDIS_PREFIX", DefaultRedisPrefix),
+		OperatorToken:  secret("SESSIOND_OPERATOR_TOKEN"),
+		TLSCert:        getenv("SESSIOND_TLS_CERT"),
+		TLSKey:         getenv("SESSIOND_TLS_KEY"),
+		DataDir:        get("SESSIOND_DATA_DIR", DefaultDataDir),
+		LogLevel:       get("SESSIOND_LOG_LEVEL", "info"),
+		ShutdownGrace:  duration("SESSIOND_SHUTDOWN_TIMEOUT", "15s"),
+		CacheRefresh:   duration("SESSIOND_CACHE_REFRESH", "30s"),
+		EventRetention: 2160 * time.Hour,
+		AdminIdle:      duration("SESSIOND_ADMIN_IDLE_TIMEOUT", "15m"),
+		AdminAbsolute:  duration("SESSIOND_ADMIN_ABSOLUTE_TIMEOUT", "8h"),
+	}
+	if v := getenv("SESSIOND_EVENT_RETENTION"); v == "0" {
+		c.EventRetention = 0
+	} else if v != "" {
+		c.EventRetention = duration("SESSIOND_EVENT_RETENTION", v)
 	}
 	if c.DatabaseURL == "" {
 		c.DatabaseURL = DefaultDatabaseURL

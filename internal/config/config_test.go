@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/sessiond/sessiond/internal/config"
 )
@@ -91,5 +92,17 @@ func TestValidateRejectsWeakSecretsAndHalfTLS(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("Validate() = %v, want it to say %q", err, want)
 		}
+	}
+}
+
+func TestEventRetention(t *testing.T) {
+	for v, want := range map[string]time.Duration{"": 2160 * time.Hour, "0": 0, "720h": 720 * time.Hour} {
+		c, err := config.Load(env(map[string]string{"SESSIOND_EVENT_RETENTION": v}))
+		if err != nil || c.EventRetention != want {
+			t.Errorf("SESSIOND_EVENT_RETENTION=%q: %v %v, want %v", v, c.EventRetention, err, want)
+		}
+	}
+	if _, err := config.Load(env(map[string]string{"SESSIOND_EVENT_RETENTION": "-1h"})); err == nil {
+		t.Error("a negative retention was accepted")
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/sessiond/sessiond/internal/postgres/pgtest"
 )
@@ -136,5 +137,27 @@ func TestEventsListingRejectsBadFilters(t *testing.T) {
 	e.do(req{method: "GET", path: "/v1/events?type=tenant.created", token: a.APIKey}).decode(t, &page)
 	if len(page.Events) != 1 || page.Events[0].Type != "tenant.created" {
 		t.Fatalf("filtered events = %+v", page.Events)
+	}
+}
+
+func TestOldSecurityEventsAreDeletedAfterTheRetention(t *testing.T) {
+	e := newEnv(t)
+	a := e.createTenant("Acme") // tenant.created, api_key.created: now old
+	e.flushEvents()
+	e.clock.Advance(91 * 24 * time.Hour)
+	e.putPolicy(a.APIKey, func(map[string]any) {}) // policy.changed: recent
+	e.flushEvents()
+
+	e.app.Config.EventRetention = 90 * 24 * time.Hour
+	n, err := e.app.PruneEvents(t.Context())
+	if err != nil || n < 2 {
+		t.Fatalf("pruned %d, %v", n, err)
+	}
+	var page struct {
+		Events []struct{ Type string } `json:"events"`
+	}
+	e.do(req{method: "GET", path: "/v1/events", token: a.APIKey}).decode(t, &page)
+	if len(page.Events) != 1 || page.Events[0].Type != "policy.changed" {
+		t.Fatalf("events after pruning = %+v", page.Events)
 	}
 }

@@ -138,3 +138,40 @@ func deref(s *string) string {
 	}
 	return *s
 }
+
+// pruneLock is the advisory lock that lets one instance at a time prune.
+const pruneLock = "sessiond.prune_events"
+
+// PruneEvents deletes events older than before, batch rows per statement so
+// that no statement holds locks for long, and returns how many it deleted.
+// Only one instance prunes at a time: if another holds the lock, it returns
+// (0, nil) at once.
+func (s *Store) PruneEvents(ctx context.Context, before time.Time, batch int) (int64, error) {
+	conn, err := s.pool.Acquire(ctx)
+	if err != nil {
+		return 0, mapErr(err, "prune events", "event")
+	}
+	defer conn.Release()
+	var locked bool
+	if err := conn.QueryRow(ctx, `SELECT pg_try_advisory_lock(hashtext($1))`, pruneLock).Scan(&locked); err != nil {
+		return 0, mapErr(err, "prune events", "event")
+	}
+	if !locked {
+		return 0, nil
+	}
+	defer func() {
+		_, _ = conn.Exec(context.WithoutCancel(ctx), `SELECT pg_advisory_unlock(hashtext($1))`, pruneLock)
+	}()
+	var total int64
+	for {
+		tag, err := conn.Exec(ctx, `DELETE FROM events WHERE id IN (
+			SELECT id FROM events WHERE time < $1 ORDER BY time LIMIT $2)`, before, batch)
+		if err != nil {
+			return total, mapErr(err, "prune events", "event")
+		}
+		total += tag.RowsAffected()
+		if tag.RowsAffected() < int64(batch) {
+			return total, nil
+		}
+	}
+}

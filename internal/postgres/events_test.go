@@ -11,6 +11,7 @@ import (
 	"github.com/sessiond/sessiond/internal/events"
 	"github.com/sessiond/sessiond/internal/fault"
 	"github.com/sessiond/sessiond/internal/postgres"
+	"github.com/sessiond/sessiond/internal/postgres/pgtest"
 )
 
 func asFault(err error, target **fault.Error) bool { return errors.As(err, target) }
@@ -175,4 +176,50 @@ func TestEventsBatchWriteAndPagingNewestFirst(t *testing.T) {
 			}
 		}
 	})
+}
+
+func TestPruneEventsDeletesOnlyOldOnesAndOneInstanceAtATime(t *testing.T) {
+	pool := pgtest.New(t)
+	s := postgres.NewStore(pool)
+	ctx := context.Background()
+	now := time.Now().UTC().Truncate(time.Second)
+	var batch []events.Event
+	for i := range 250 {
+		at := now.Add(-100 * 24 * time.Hour) // old
+		if i%5 == 0 {
+			at = now.Add(-time.Hour) // recent
+		}
+		batch = append(batch, events.Event{TenantID: "tn_aaaaaaaaaaaaaaaa", Type: events.SessionCreated, Time: at})
+	}
+	if err := s.WriteEvents(ctx, batch); err != nil {
+		t.Fatal(err)
+	}
+
+	// Another instance is pruning: this one skips.
+	conn, err := pool.Acquire(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := conn.Exec(ctx, `SELECT pg_advisory_lock(hashtext('sessiond.prune_events'))`); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := s.PruneEvents(ctx, now.Add(-90*24*time.Hour), 30); err != nil || n != 0 {
+		t.Fatalf("prune while another instance holds the lock: %d, %v", n, err)
+	}
+	_, _ = conn.Exec(ctx, `SELECT pg_advisory_unlock(hashtext('sessiond.prune_events'))`)
+	conn.Release()
+
+	n, err := s.PruneEvents(ctx, now.Add(-90*24*time.Hour), 30) // several batches
+	if err != nil || n != 200 {
+		t.Fatalf("pruned %d, %v; want the 200 old events", n, err)
+	}
+	left, _, err := s.ListEvents(ctx, events.Filter{TenantID: "tn_aaaaaaaaaaaaaaaa", Limit: 200})
+	if err != nil || len(left) != 50 {
+		t.Fatalf("%d events left, %v; want the 50 recent ones", len(left), err)
+	}
+	for _, e := range left {
+		if e.Time.Before(now.Add(-2 * time.Hour)) {
+			t.Fatalf("an old event survived: %v", e.Time)
+		}
+	}
 }
