@@ -320,6 +320,27 @@ func TestVerifyAfterRedisExpiredTheKey(t *testing.T) {
 		_, err := e.verify(tid, s.Token)
 		wantCode(t, err, fault.SessionExpiredAbsolute)
 	})
+	t.Run("regenerate reports the expiry too, in its bucket and across buckets", func(t *testing.T) {
+		for name, c := range map[string]struct {
+			create sessions.CreateParams
+			regen  func(token string) sessions.RegenerateParams
+		}{
+			"re-authentication": {sessions.CreateParams{UserID: "alice"}, func(tok string) sessions.RegenerateParams {
+				return sessions.RegenerateParams{Token: tok, Reauthenticated: true}
+			}},
+			"login of an anonymous one": {sessions.CreateParams{}, func(tok string) sessions.RegenerateParams {
+				return sessions.RegenerateParams{Token: tok, UserID: strp("bob")}
+			}},
+		} {
+			s := e.create(tid, c.create)
+			e.clock.Advance(time.Hour)
+			e.rdb.Del(e.ctx, sessionKey(s.Session.ID))
+			_, err := e.m.Regenerate(e.ctx, tid, c.regen(s.Token), sessions.Meta{})
+			if !fault.Is(err, fault.SessionExpiredAbsolute) {
+				t.Errorf("%s: %v, want session_expired_absolute", name, err)
+			}
+		}
+	})
 	t.Run("a revoked session stays invalid, not expired", func(t *testing.T) {
 		s := e.create(tid, sessions.CreateParams{UserID: "alice"})
 		if err := e.m.Revoke(e.ctx, tid, s.Session.ID, sessions.Meta{}); err != nil {

@@ -7,7 +7,7 @@ local base = base_of(KEYS[2])
 local now, sid = tonumber(ARGV[1]), ARGV[2]
 local flat = redis.call('HGETALL', KEYS[1])
 local f = to_map(flat)
-if not f.exp then return {'missing'} end
+if not f.exp then return {gone(KEYS[2], sid, now), ''} end
 local uid = f.uid or ''
 drop(base, sid, uid)
 local why = expired(now, f.exp, f.iexp)

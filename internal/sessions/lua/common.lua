@@ -31,6 +31,18 @@ local function expired(now, exp, iexp)
   return nil
 end
 
+-- gone says why session sid has no hash: 'missing' (never issued, or
+-- revoked: revocation removes the index entry too), or, when Redis expired
+-- the hash, 'expired_absolute' / 'expired_idle' told apart by the absolute
+-- deadline the index still holds for GRACE_MS (reported once).
+local function gone(idxkey, sid, now)
+  local deadline = redis.call('ZSCORE', idxkey, sid)
+  if not deadline then return 'missing' end
+  redis.call('ZREM', idxkey, sid)
+  if now >= tonumber(deadline) then return 'expired_absolute' end
+  return 'expired_idle'
+end
+
 -- extend_to makes key live at least until at (never shortens it).
 local function extend_to(key, at)
   local cur = redis.call('PEXPIRETIME', key)

@@ -10,7 +10,7 @@
 local base = base_of(KEYS[3])
 local now, old_sid, new_sid = tonumber(ARGV[1]), ARGV[2], ARGV[3]
 local f = to_map(redis.call('HGETALL', KEYS[1]))
-if not f.exp then return {'missing'} end
+if not f.exp then return {gone(KEYS[3], old_sid, now), ''} end
 local old_uid = f.uid or ''
 local why = expired(now, f.exp, f.iexp)
 if why then

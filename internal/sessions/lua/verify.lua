@@ -12,16 +12,7 @@
 local base = base_of(KEYS[2])
 local now, sid = tonumber(ARGV[1]), ARGV[2]
 local h = redis.call('HMGET', KEYS[1], 'uid', 'exp', 'iexp', 'at', 'ua', 'ipn', 'idle', 'ca', 'ls')
-if not h[2] then
-  -- Redis expired the hash (revocation also removes the index entry). The
-  -- index still holds the absolute deadline, which tells the two expiries
-  -- apart; the key itself never outlives that deadline.
-  local deadline = redis.call('ZSCORE', KEYS[2], sid)
-  if not deadline then return {'missing'} end
-  redis.call('ZREM', KEYS[2], sid)
-  if now >= tonumber(deadline) then return {'expired_absolute', ''} end
-  return {'expired_idle', ''}
-end
+if not h[2] then return {gone(KEYS[2], sid, now), ''} end
 local uid = h[1] or ''
 local exp, iexp, idle = tonumber(h[2]), tonumber(h[3]), tonumber(h[7])
 -- A policy tightened since the session began applies now, never a looser one.
