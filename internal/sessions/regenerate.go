@@ -24,6 +24,9 @@ type RegenerateParams struct {
 // device, created_at and the absolute deadline (never extended); its idle
 // deadline restarts from now.
 //
+// A policy tightened since the session began applies to the new session,
+// as it does at verify.
+//
 // One Redis round trip when the session stays in its bucket (no user change,
 // or a user whose bucket is the same). When the user moves it to another
 // bucket (typically anonymous → user at login) it takes two: the old session
@@ -117,7 +120,8 @@ func (m *Manager) regenerateInBucket(ctx context.Context, r regeneration) (recor
 		setAuth = "1"
 	}
 	res, err := m.run(ctx, regenerateScript, keys,
-		r.now, r.oldSID, r.newSID, r.uid, setAuth, r.kid, r.pol.MaxSessionsPerUser, string(r.pol.OnLimit))
+		r.now, r.oldSID, r.newSID, r.uid, setAuth, r.kid, r.pol.MaxSessionsPerUser, string(r.pol.OnLimit),
+		r.pol.IdleTimeout, r.pol.AbsoluteTimeout)
 	if err != nil {
 		return record{}, nil, err
 	}
@@ -148,7 +152,8 @@ func (m *Manager) regenerateInBucket(ctx context.Context, r regeneration) (recor
 // the new one in the user's slot.
 func (m *Manager) regenerateAcrossBuckets(ctx context.Context, r regeneration) (record, []string, error) {
 	oks := m.keys(r.tenantID, r.oldBucket)
-	res, err := m.run(ctx, claimScript, []string{oks.session(r.oldSID), oks.index()}, r.now, r.oldSID)
+	res, err := m.run(ctx, claimScript, []string{oks.session(r.oldSID), oks.index()}, r.now, r.oldSID,
+		r.pol.IdleTimeout, r.pol.AbsoluteTimeout)
 	if err != nil {
 		return record{}, nil, err
 	}

@@ -934,6 +934,33 @@ func TestPolicyChangesAndLiveSessions(t *testing.T) {
 		wantCode(t, err, fault.SessionExpiredAbsolute)
 	})
 
+	t.Run("regenerate applies a tightened policy too, in its bucket and across", func(t *testing.T) {
+		for name, c := range map[string]struct {
+			create sessions.CreateParams
+			regen  func(token string) sessions.RegenerateParams
+		}{
+			"re-authentication": {sessions.CreateParams{UserID: "alice"}, func(tok string) sessions.RegenerateParams {
+				return sessions.RegenerateParams{Token: tok, Reauthenticated: true}
+			}},
+			"login of an anonymous one": {sessions.CreateParams{}, func(tok string) sessions.RegenerateParams {
+				return sessions.RegenerateParams{Token: tok, UserID: strp("bob")}
+			}},
+		} {
+			setPolicy(1800, 28800)
+			created := e.create(tid, c.create)
+			setPolicy(60, 3600)
+			r, err := e.m.Regenerate(e.ctx, tid, c.regen(created.Token), sessions.Meta{})
+			if err != nil {
+				t.Fatalf("%s: %v", name, err)
+			}
+			if r.Session.IdleTimeout != 60 || !r.Session.ExpiresAt.Equal(created.Session.CreatedAt.Add(time.Hour)) ||
+				!r.Session.IdleExpiresAt.Equal(e.clock.Now().Add(time.Minute)) {
+				t.Fatalf("%s: idle %d, idle deadline %v, expires %v", name, r.Session.IdleTimeout, r.Session.IdleExpiresAt, r.Session.ExpiresAt)
+			}
+			e.mustVerify(tid, r.Token)
+		}
+	})
+
 	t.Run("a longer policy never lengthens a live session", func(t *testing.T) {
 		setPolicy(600, 3600)
 		c := e.create(tid, sessions.CreateParams{UserID: "alice"})

@@ -43,6 +43,20 @@ local function gone(idxkey, sid, now)
   return 'expired_idle'
 end
 
+-- effective returns a session's idle timeout (s), idle deadline and
+-- absolute deadline (ms) under the tenant's policy now: a policy tightened
+-- since the session began applies (idle from the last use, absolute from
+-- creation); a looser one never lengthens the session.
+local function effective(ca, ls, idle, iexp, exp, pidle, pabs)
+  if pidle < idle then
+    idle = pidle
+    if ls + idle * 1000 < iexp then iexp = ls + idle * 1000 end
+  end
+  if ca + pabs * 1000 < exp then exp = ca + pabs * 1000 end
+  if iexp > exp then iexp = exp end
+  return idle, iexp, exp
+end
+
 -- extend_to makes key live at least until at (never shortens it).
 local function extend_to(key, at)
   local cur = redis.call('PEXPIRETIME', key)

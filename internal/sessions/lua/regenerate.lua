@@ -4,7 +4,7 @@
 -- KEYS[1] the old session, KEYS[2] the new session, KEYS[3] the bucket index,
 -- KEYS[4] the new user's zset (when the user changes).
 -- ARGV: now, old sid, new sid, new uid ('' keep), set auth_time ('1'/'0'),
--- kid, max, on_limit.
+-- kid, max, on_limit, the policy's idle and absolute timeouts (s).
 -- Returns {'ok', fields, evicted ids} | {'missing'} |
 -- {'expired_absolute'|'expired_idle'|'limit', uid}.
 local base = base_of(KEYS[3])
@@ -12,7 +12,9 @@ local now, old_sid, new_sid = tonumber(ARGV[1]), ARGV[2], ARGV[3]
 local f = to_map(redis.call('HGETALL', KEYS[1]))
 if not f.exp then return {gone(KEYS[3], old_sid, now), ''} end
 local old_uid = f.uid or ''
-local why = expired(now, f.exp, f.iexp)
+local idle, iexp, exp = effective(tonumber(f.ca), tonumber(f.ls), tonumber(f.idle),
+  tonumber(f.iexp), tonumber(f.exp), tonumber(ARGV[9]), tonumber(ARGV[10]))
+local why = expired(now, exp, iexp)
 if why then
   drop(base, old_sid, old_uid)
   return {why, old_uid}
@@ -22,9 +24,9 @@ if uid == '' then uid = old_uid end
 local ok, evicted = make_room(base, uid, now, tonumber(ARGV[7]), ARGV[8], old_sid)
 if not ok then return {'limit', old_uid} end
 drop(base, old_sid, old_uid)
-local exp = tonumber(f.exp)
-local iexp = now + tonumber(f.idle) * 1000
+iexp = now + idle * 1000
 if iexp > exp then iexp = exp end
+f.idle, f.exp = idle, exp
 f.uid = nil
 if uid ~= '' then f.uid = uid end
 if ARGV[5] == '1' then f.at = now end

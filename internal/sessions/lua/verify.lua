@@ -14,20 +14,9 @@ local now, sid = tonumber(ARGV[1]), ARGV[2]
 local h = redis.call('HMGET', KEYS[1], 'uid', 'exp', 'iexp', 'at', 'ua', 'ipn', 'idle', 'ca', 'ls')
 if not h[2] then return {gone(KEYS[2], sid, now), ''} end
 local uid = h[1] or ''
-local exp, iexp, idle = tonumber(h[2]), tonumber(h[3]), tonumber(h[7])
--- A policy tightened since the session began applies now, never a looser one.
-local tightened = false
-local pidle, pabs = tonumber(ARGV[11]), tonumber(ARGV[12])
-if pidle < idle then
-  idle = pidle
-  if tonumber(h[9]) + idle * 1000 < iexp then iexp = tonumber(h[9]) + idle * 1000 end
-  tightened = true
-end
-if tonumber(h[8]) + pabs * 1000 < exp then
-  exp = tonumber(h[8]) + pabs * 1000
-  tightened = true
-end
-if iexp > exp then iexp = exp end
+local idle, iexp, exp = effective(tonumber(h[8]), tonumber(h[9]), tonumber(h[7]),
+  tonumber(h[3]), tonumber(h[2]), tonumber(ARGV[11]), tonumber(ARGV[12]))
+local tightened = idle ~= tonumber(h[7]) or exp ~= tonumber(h[2])
 local why = expired(now, exp, iexp)
 if why then
   drop(base, sid, uid)
