@@ -148,14 +148,18 @@ func (c *Cache) Reload(ctx context.Context, tenantID string) error {
 // change is published, everything when the subscription (re)connects, and
 // everything every refresh interval in case a message was lost.
 func (c *Cache) Run(ctx context.Context, n Notifier, refresh time.Duration) {
+	reload := func(what string, load func(context.Context) error) {
+		// Bounded, so a hung database cannot hold the reload lock for long.
+		lctx, cancel := context.WithTimeout(ctx, reloadTimeout)
+		defer cancel()
+		if err := load(lctx); err != nil && ctx.Err() == nil {
+			c.log.Warn("tenant cache: "+what+" failed; serving the cached copy", slog.String("error", err.Error()))
+		}
+	}
 	go n.Subscribe(ctx, func(tenantID string) {
-		if err := c.Reload(ctx, tenantID); err != nil {
-			c.log.Warn("tenant cache: reload failed; serving the cached copy", slog.String("tenant_id", tenantID), slog.String("error", err.Error()))
-		}
+		reload("reload of "+tenantID, func(ctx context.Context) error { return c.Reload(ctx, tenantID) })
 	}, func() {
-		if err := c.LoadAll(ctx); err != nil {
-			c.log.Warn("tenant cache: full reload failed; serving the cached copy", slog.String("error", err.Error()))
-		}
+		reload("full reload", c.LoadAll)
 	})
 	t := time.NewTicker(refresh)
 	defer t.Stop()
@@ -164,12 +168,13 @@ func (c *Cache) Run(ctx context.Context, n Notifier, refresh time.Duration) {
 		case <-ctx.Done():
 			return
 		case <-t.C:
-			if err := c.LoadAll(ctx); err != nil && ctx.Err() == nil {
-				c.log.Warn("tenant cache: periodic reload failed; serving the cached copy", slog.String("error", err.Error()))
-			}
+			reload("periodic reload", c.LoadAll)
 		}
 	}
 }
+
+// reloadTimeout bounds one background reload.
+const reloadTimeout = 30 * time.Second
 
 // Len returns the number of cached tenants.
 func (c *Cache) Len() int {
