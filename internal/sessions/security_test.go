@@ -321,17 +321,7 @@ func TestVerifyAfterRedisExpiredTheKey(t *testing.T) {
 		wantCode(t, err, fault.SessionExpiredAbsolute)
 	})
 	t.Run("regenerate reports the expiry too, in its bucket and across buckets", func(t *testing.T) {
-		for name, c := range map[string]struct {
-			create sessions.CreateParams
-			regen  func(token string) sessions.RegenerateParams
-		}{
-			"re-authentication": {sessions.CreateParams{UserID: "alice"}, func(tok string) sessions.RegenerateParams {
-				return sessions.RegenerateParams{Token: tok, Reauthenticated: true}
-			}},
-			"login of an anonymous one": {sessions.CreateParams{}, func(tok string) sessions.RegenerateParams {
-				return sessions.RegenerateParams{Token: tok, UserID: strp("bob")}
-			}},
-		} {
+		for name, c := range regenerations {
 			s := e.create(tid, c.create)
 			e.clock.Advance(time.Hour)
 			e.rdb.Del(e.ctx, sessionKey(s.Session.ID))
@@ -935,17 +925,7 @@ func TestPolicyChangesAndLiveSessions(t *testing.T) {
 	})
 
 	t.Run("regenerate applies a tightened policy too, in its bucket and across", func(t *testing.T) {
-		for name, c := range map[string]struct {
-			create sessions.CreateParams
-			regen  func(token string) sessions.RegenerateParams
-		}{
-			"re-authentication": {sessions.CreateParams{UserID: "alice"}, func(tok string) sessions.RegenerateParams {
-				return sessions.RegenerateParams{Token: tok, Reauthenticated: true}
-			}},
-			"login of an anonymous one": {sessions.CreateParams{}, func(tok string) sessions.RegenerateParams {
-				return sessions.RegenerateParams{Token: tok, UserID: strp("bob")}
-			}},
-		} {
+		for name, c := range regenerations {
 			setPolicy(1800, 28800)
 			created := e.create(tid, c.create)
 			setPolicy(60, 3600)
@@ -973,4 +953,19 @@ func TestPolicyChangesAndLiveSessions(t *testing.T) {
 		_, err := e.verify(tid, c.Token)
 		wantCode(t, err, fault.SessionExpiredIdle)
 	})
+}
+
+// regenerations are the two paths of Regenerate: a session that stays in its
+// bucket (re-authentication, one script) and one that moves (an anonymous
+// session logging in, claim then create).
+var regenerations = map[string]struct {
+	create sessions.CreateParams
+	regen  func(token string) sessions.RegenerateParams
+}{
+	"re-authentication": {sessions.CreateParams{UserID: "alice"}, func(tok string) sessions.RegenerateParams {
+		return sessions.RegenerateParams{Token: tok, Reauthenticated: true}
+	}},
+	"login of an anonymous one": {sessions.CreateParams{}, func(tok string) sessions.RegenerateParams {
+		return sessions.RegenerateParams{Token: tok, UserID: strp("bob")}
+	}},
 }
