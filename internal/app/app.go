@@ -160,7 +160,7 @@ func (a *App) Handler() (http.Handler, error) {
 		},
 		Log: a.Log, TrustedProxies: a.Config.TrustedProxies, MaxBodyBytes: a.Config.MaxBodyBytes,
 		Version: a.Version,
-		Metrics: func(w io.Writer) error { return a.Metrics.WriteText(w, a.Events.Dropped()) },
+		Metrics: func(w io.Writer) error { return a.Metrics.WriteText(w, a.Events.Dropped(), a.Events.WriteFailures()) },
 	})
 	if err != nil {
 		return nil, err

@@ -7,21 +7,24 @@ import (
 	"time"
 )
 
-// Writer is the Recorder used in production. Record logs the event as one
-// JSON line and queues it; a background loop writes queued events to the
-// Store in batches. When the queue is full, Record drops the event rather
-// than block (the log line is still written), and counts the drop.
+// Writer is the Recorder used in production. Record sanitises the event (see
+// Event.Sanitized), logs it as one JSON line and queues it; a background loop
+// writes queued events to the Store in batches. When the queue is full,
+// Record drops the event rather than block (the log line is still written),
+// and counts the drop. When the Store refuses a batch, its events are written
+// one by one, so one bad event cannot take the others with it; only those
+// that still fail are counted as dropped.
 type Writer struct {
-	store     Store
-	log       *slog.Logger
-	now       func() time.Time
-	queue     chan Event
-	batchSize int
-	interval  time.Duration
-	dropped   atomic.Int64
-	failed    atomic.Int64
-	done      chan struct{}
-	flushReq  chan chan struct{}
+	store         Store
+	log           *slog.Logger
+	now           func() time.Time
+	queue         chan Event
+	batchSize     int
+	interval      time.Duration
+	dropped       atomic.Int64
+	writeFailures atomic.Int64
+	done          chan struct{}
+	flushReq      chan chan struct{}
 }
 
 // WriterOptions tunes a Writer; zero values take the defaults.
@@ -53,8 +56,9 @@ func NewWriter(store Store, log *slog.Logger, o WriterOptions) *Writer {
 	}
 }
 
-// Record logs e and queues it for storage without blocking.
+// Record sanitises e, logs it and queues it for storage without blocking.
 func (w *Writer) Record(e Event) {
+	e = e.Sanitized()
 	if e.Time.IsZero() {
 		e.Time = w.now().UTC()
 	}
@@ -80,8 +84,14 @@ func (w *Writer) Record(e Event) {
 	}
 }
 
-// Dropped returns how many events were not stored because the queue was full.
+// Dropped returns how many recorded events were not stored: those dropped
+// because the queue was full, and those the Store refused even one by one.
+// Every one of them was still logged.
 func (w *Writer) Dropped() int64 { return w.dropped.Load() }
+
+// WriteFailures returns how many writes to the Store failed: each refused
+// batch, and each event that then failed on its own.
+func (w *Writer) WriteFailures() int64 { return w.writeFailures.Load() }
 
 // Run writes queued events until ctx ends, then writes what is left (with a
 // short deadline) and returns.
@@ -152,11 +162,36 @@ func (w *Writer) write(batch []Event) []Event {
 
 func (w *Writer) writeCtx(ctx context.Context, batch []Event) {
 	for start := 0; start < len(batch); start += w.batchSize {
-		end := min(start+w.batchSize, len(batch))
-		if err := w.store.WriteEvents(ctx, batch[start:end]); err != nil {
-			n := w.failed.Add(int64(end - start))
-			w.log.Error("writing security events failed; they remain in the log only",
-				slog.Int("count", end-start), slog.Int64("failed_total", n), slog.String("error", err.Error()))
+		chunk := batch[start:min(start+w.batchSize, len(batch))]
+		err := w.store.WriteEvents(ctx, chunk)
+		if err == nil {
+			continue
+		}
+		w.writeFailures.Add(1)
+		lost := len(chunk)
+		if len(chunk) > 1 {
+			// A batch is all or nothing: write the events one by one, so that
+			// only those to blame are lost.
+			w.log.Warn("writing a batch of security events failed; writing them one by one",
+				slog.Int("count", len(chunk)), slog.String("error", err.Error()))
+			lost, err = w.writeEach(ctx, chunk)
+		}
+		if lost > 0 {
+			n := w.dropped.Add(int64(lost))
+			w.log.Error("security events could not be stored; they remain in the log only",
+				slog.Int("count", lost), slog.Int64("dropped_total", n), slog.String("error", err.Error()))
 		}
 	}
+}
+
+// writeEach stores the events of a refused batch one at a time and returns
+// how many still failed, with the last error.
+func (w *Writer) writeEach(ctx context.Context, batch []Event) (lost int, last error) {
+	for i := range batch {
+		if err := w.store.WriteEvents(ctx, batch[i:i+1]); err != nil {
+			w.writeFailures.Add(1)
+			lost, last = lost+1, err
+		}
+	}
+	return lost, last
 }

@@ -2,7 +2,11 @@ package events_test
 
 import (
 	"context"
+	"encoding/json"
+	"fmt"
 	"log/slog"
+	"reflect"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -85,5 +89,146 @@ func TestWriterStoresWhatIsQueuedWhenStopped(t *testing.T) {
 	got, _, err := store.ListEvents(context.Background(), events.Filter{TenantID: "tn_bbbbbbbbbbbbbbbb"})
 	if err != nil || len(got) != 30 {
 		t.Fatalf("stored %d of 30 at shutdown: %v", len(got), err)
+	}
+}
+
+// startWriter runs a Writer on store that writes only when flushed, and
+// stops it when the test ends.
+func startWriter(t *testing.T, store events.Store, logs *testkit.Buffer) *events.Writer {
+	t.Helper()
+	w := events.NewWriter(store, slog.New(slog.NewJSONHandler(logs, nil)), events.WriterOptions{Interval: time.Hour})
+	ctx, cancel := context.WithCancel(context.Background())
+	go w.Run(ctx)
+	t.Cleanup(func() { cancel(); <-w.Done() })
+	return w
+}
+
+func flush(t *testing.T, w *events.Writer) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	w.Flush(ctx)
+}
+
+func TestWriterStoresEventsWithInvalidTextSanitisedWithoutLosingOthers(t *testing.T) {
+	store := postgres.NewStore(pgtest.New(t))
+	logs := &testkit.Buffer{}
+	w := startWriter(t, store, logs)
+
+	// Invalid UTF-8 and NUL in every text field; PostgreSQL refuses both.
+	bad := events.Event{
+		TenantID: "tn_bad\xff\x00", Type: "admin.login_failed\xfe", UserID: "al\xffice\x00",
+		SessionID: "sab_\x00x", IP: "203.0.113.7\xff", UserAgent: "Mozilla/5.0 \xff\xfe (\x00)",
+		Actor: "admin:\xc3", Detail: map[string]string{"reason\xff": "bad\x00password", "\x00": "\xff"},
+	}
+	want := events.Event{
+		TenantID: "tn_bad\uFFFD\uFFFD", Type: "admin.login_failed\uFFFD", UserID: "al\uFFFDice\uFFFD",
+		SessionID: "sab_\uFFFDx", IP: "203.0.113.7\uFFFD", UserAgent: "Mozilla/5.0 \uFFFD (\uFFFD)",
+		Actor: "admin:\uFFFD", Detail: map[string]string{"reason\uFFFD": "bad\uFFFDpassword", "\uFFFD": "\uFFFD"},
+	}
+	for i := range 5 {
+		w.Record(events.Event{TenantID: "tn_one", Type: events.SessionCreated, UserID: fmt.Sprint("u", i)})
+	}
+	w.Record(bad)
+	w.Record(events.Event{TenantID: "tn_two", Type: events.AdminLoginFailed, UserAgent: "x" + strings.Repeat("é", 300)})
+	flush(t, w)
+
+	got, _, err := store.ListEvents(context.Background(), events.Filter{TenantID: want.TenantID})
+	if err != nil || len(got) != 1 {
+		t.Fatalf("the event with invalid text: stored %d, %v", len(got), err)
+	}
+	want.ID, want.Time = got[0].ID, got[0].Time
+	if !reflect.DeepEqual(got[0], want) {
+		t.Errorf("stored %+v,\nwant %+v", got[0], want)
+	}
+	if one, _, err := store.ListEvents(context.Background(), events.Filter{TenantID: "tn_one"}); err != nil || len(one) != 5 {
+		t.Errorf("another tenant's events of the same batch: stored %d of 5, %v", len(one), err)
+	}
+	two, _, err := store.ListEvents(context.Background(), events.Filter{TenantID: "tn_two"})
+	if err != nil || len(two) != 1 {
+		t.Fatalf("the event with a long user agent: stored %d, %v", len(two), err)
+	}
+	if ua := two[0].UserAgent; ua != "x"+strings.Repeat("é", 255) {
+		t.Errorf("a 601-byte user agent is stored as %d bytes, want 511 (cut before a split rune)", len(ua))
+	}
+	if w.Dropped() != 0 || w.WriteFailures() != 0 {
+		t.Errorf("dropped %d, write failures %d; want none", w.Dropped(), w.WriteFailures())
+	}
+
+	var logged struct {
+		UserAgent string            `json:"user_agent"`
+		Detail    map[string]string `json:"detail"`
+	}
+	for line := range strings.Lines(logs.String()) {
+		if strings.Contains(line, `"tenant_id":"tn_bad`) {
+			if err := json.Unmarshal([]byte(line), &logged); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	if logged.UserAgent != want.UserAgent || !reflect.DeepEqual(logged.Detail, want.Detail) {
+		t.Errorf("the log line has user agent %q, detail %q; want them sanitised", logged.UserAgent, logged.Detail)
+	}
+}
+
+// outOfRange is a time Go can hold but PostgreSQL's timestamptz cannot
+// (before 4713 BC), so PostgreSQL refuses an event at that time.
+var outOfRange = time.Date(-5000, 1, 1, 0, 0, 0, 0, time.UTC)
+
+func TestWriterStoresARefusedBatchOneByOneAndCountsOnlyTheLost(t *testing.T) {
+	for _, tc := range []struct {
+		name         string
+		events       int
+		refused      []int // indexes of the events PostgreSQL refuses
+		wantFailures int64
+	}{
+		{"one refused event costs only itself", 10, []int{4}, 2},
+		{"refused events first and last cost only themselves", 10, []int{0, 9}, 3},
+		{"a batch of one refused event is counted once", 1, []int{0}, 1},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			store := postgres.NewStore(pgtest.New(t))
+			w := startWriter(t, store, &testkit.Buffer{})
+			n := tc.events
+			for i := range n {
+				e := events.Event{TenantID: "tn_a", Type: events.SessionCreated, SessionID: fmt.Sprint("s", i)}
+				if slices.Contains(tc.refused, i) {
+					e.Time = outOfRange
+				}
+				w.Record(e)
+			}
+			flush(t, w)
+
+			got, _, err := store.ListEvents(context.Background(), events.Filter{TenantID: "tn_a"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(got) != n-len(tc.refused) {
+				t.Errorf("stored %d events, want the %d PostgreSQL accepts", len(got), n-len(tc.refused))
+			}
+			for _, e := range got {
+				var i int
+				if _, err := fmt.Sscanf(e.SessionID, "s%d", &i); err != nil || slices.Contains(tc.refused, i) {
+					t.Errorf("stored %q, which PostgreSQL refuses", e.SessionID)
+				}
+			}
+			if w.Dropped() != int64(len(tc.refused)) || w.WriteFailures() != tc.wantFailures {
+				t.Errorf("dropped %d, write failures %d; want %d and %d", w.Dropped(), w.WriteFailures(), len(tc.refused), tc.wantFailures)
+			}
+		})
+	}
+}
+
+func TestWriterCountsEveryEventAsDroppedWhenTheDatabaseIsGone(t *testing.T) {
+	pool := pgtest.New(t)
+	store := postgres.NewStore(pool)
+	pool.Close()
+	w := startWriter(t, store, &testkit.Buffer{})
+	for range 10 {
+		w.Record(events.Event{TenantID: "tn_a", Type: events.SessionCreated})
+	}
+	flush(t, w)
+	if w.Dropped() != 10 || w.WriteFailures() != 11 {
+		t.Errorf("dropped %d, write failures %d; want 10 and 11 (the batch, then each event)", w.Dropped(), w.WriteFailures())
 	}
 }

@@ -138,8 +138,9 @@ func (s *statusWriter) Write(b []byte) (int, error) {
 // Unwrap lets http.ResponseController reach the underlying writer.
 func (s *statusWriter) Unwrap() http.ResponseWriter { return s.ResponseWriter }
 
-// WriteText writes every metric in the Prometheus text format, version 0.0.4.
-func (r *Registry) WriteText(w io.Writer, dropped int64) error {
+// WriteText writes every metric in the Prometheus text format, version 0.0.4;
+// dropped and writeFailures are the event writer's counts.
+func (r *Registry) WriteText(w io.Writer, dropped, writeFailures int64) error {
 	r.mu.Lock()
 	evs := slices.SortedFunc(maps.Keys(r.events), func(a, b eventKey) int {
 		return cmp.Or(cmp.Compare(a.tenant, b.tenant), cmp.Compare(a.typ, b.typ), cmp.Compare(a.reason, b.reason))
@@ -173,8 +174,10 @@ func (r *Registry) WriteText(w io.Writer, dropped int64) error {
 	gauges := r.gauges
 	r.mu.Unlock()
 
-	b.WriteString("# HELP sessiond_events_dropped_total Security events not stored because the write queue was full (they were still logged).\n# TYPE sessiond_events_dropped_total counter\n")
+	b.WriteString("# HELP sessiond_events_dropped_total Security events not stored, because the write queue was full or the database refused them (they were still logged).\n# TYPE sessiond_events_dropped_total counter\n")
 	fmt.Fprintf(&b, "sessiond_events_dropped_total %d\n", dropped)
+	b.WriteString("# HELP sessiond_events_write_failures_total Failed writes of security events to the database (a refused batch, then each event that failed alone).\n# TYPE sessiond_events_write_failures_total counter\n")
+	fmt.Fprintf(&b, "sessiond_events_write_failures_total %d\n", writeFailures)
 	for _, g := range gauges {
 		fmt.Fprintf(&b, "# HELP %s %s\n# TYPE %s gauge\n%s %s\n", g.Name, g.Help, g.Name, g.Name, strconv.FormatFloat(g.Value(), 'g', -1, 64))
 	}

@@ -23,9 +23,12 @@ const (
 
 var eventColumns = []string{"tenant_id", "type", "time", "user_id", "session_id", "ip", "user_agent", "actor", "detail"}
 
-// WriteEvents stores batch in one round trip (COPY), all or nothing. Empty
-// optional fields are stored as NULL; a zero Time is stored as the current
-// time. The events' IDs are assigned by the database and ignored here.
+// WriteEvents stores batch in one round trip (COPY), all or nothing: one
+// event PostgreSQL refuses (text that is not valid UTF-8 or holds NUL, see
+// events.Event.Sanitized; a time out of timestamptz's range) fails the whole
+// batch. Empty optional fields are stored as NULL; a zero Time is stored as
+// the current time. The events' IDs are assigned by the database and ignored
+// here.
 func (s *Store) WriteEvents(ctx context.Context, batch []events.Event) error {
 	if len(batch) == 0 {
 		return nil
