@@ -18,23 +18,13 @@ type eventsData struct {
 	Errors       map[string]string
 }
 
-// eventTypes is the filter's list, in the order people look for them.
-var eventTypes = []events.Type{
-	events.SessionCreated, events.SessionRegenerated, events.SessionRevoked, events.SessionEvicted,
-	events.SessionExpired, events.OtherDevicesLoggedOut, events.UserLoggedOut, events.SessionLimitRejected,
-	events.VerifyRejected, events.CSRFMismatch, events.ReauthRequired, events.BindingMismatch,
-	events.GuessingThrottled, events.KeyRotated, events.KeyRetired, events.PolicyChanged,
-	events.APIKeyCreated, events.APIKeyRevoked, events.TenantCreated, events.TenantUpdated,
-	events.AdminLoginSucceeded, events.AdminLoginFailed, events.AdminCreated, events.AdminPasswordChanged,
-}
-
 // eventsPage lists the tenant's security events, newest first, filtered by
 // type and user.
 func (s *server) eventsPage(w http.ResponseWriter, r *http.Request, c *reqCtx) error {
 	q := r.URL.Query()
-	d := eventsData{Type: q.Get("type"), UserID: q.Get("user_id"), Types: eventTypes, Errors: map[string]string{}}
+	d := eventsData{Type: q.Get("type"), UserID: q.Get("user_id"), Types: events.Types(), Errors: map[string]string{}}
 	d.Paged = q.Get("cursor") != ""
-	if d.Type != "" && !knownType(d.Type) {
+	if d.Type != "" && !events.Type(d.Type).Known() {
 		d.Errors["type"] = "is not an event type"
 	}
 	if d.UserID != "" && !sessions.ValidUserID(d.UserID) {
@@ -72,13 +62,4 @@ func (s *server) eventsPage(w http.ResponseWriter, r *http.Request, c *reqCtx) e
 	}
 	s.render(w, r, c, status, "events", page{Title: "Security events", Nav: "events", Data: d})
 	return nil
-}
-
-func knownType(t string) bool {
-	for _, k := range eventTypes {
-		if string(k) == t {
-			return true
-		}
-	}
-	return false
 }

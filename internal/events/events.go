@@ -5,6 +5,7 @@ package events
 
 import (
 	"context"
+	"slices"
 	"time"
 )
 
@@ -39,6 +40,25 @@ const (
 	AdminPasswordChanged  Type = "admin.password_changed"
 	AdminDeleted          Type = "admin.deleted"
 )
+
+// types is every event type once, grouped by subject.
+var types = []Type{
+	SessionCreated, SessionRegenerated, SessionRevoked, SessionEvicted,
+	SessionExpired, OtherDevicesLoggedOut, UserLoggedOut, SessionLimitRejected,
+	VerifyRejected, CSRFMismatch, ReauthRequired, BindingMismatch,
+	GuessingThrottled, KeyRotated, KeyRetired, PolicyChanged,
+	APIKeyCreated, APIKeyRevoked, TenantCreated, TenantUpdated,
+	AdminLoginSucceeded, AdminLoginFailed, AdminCreated, AdminPasswordChanged, AdminDeleted,
+}
+
+// Types returns every event type, each once, in a stable order grouped by
+// subject (sessions, verify, keys and policy, API keys, tenants, admins).
+// It is the one list of event types: the OpenAPI enum and the admin UI's
+// filter are checked against it. The caller may modify the result.
+func Types() []Type { return slices.Clone(types) }
+
+// Known reports whether t is one of Types.
+func (t Type) Known() bool { return slices.Contains(types, t) }
 
 // Event is one security event.
 type Event struct {
