@@ -1,0 +1,291 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { SessiondError, isSessionEnded, type DeviceIn, type Session, type SessionIssued, type SessiondClient } from '@sessiond/client';
+import { writeCookie, type ResolvedCookie } from './cookie.js';
+import { toBrowserError } from './errors.js';
+
+/** One of the user's devices (sessions), as `devices()` lists them. */
+export interface DeviceSession extends Session {
+  /** True for the session of this request. */
+  current: boolean;
+}
+
+/** @internal what a session needs from its middleware. */
+export interface SessionContext {
+  client: SessiondClient;
+  cookie: ResolvedCookie;
+  idleTimeout: number | undefined;
+  absoluteTimeout: number | undefined;
+}
+
+type Data = Record<string, unknown>;
+
+/**
+ * SessiondSession is `req.session`: the request's sessiond session, or a new
+ * (anonymous, unsaved) one when the browser sent no valid cookie.
+ *
+ * Reading is free: the middleware verified the cookie once. Change `data` and
+ * call `save()`; call `login(userId)` after checking a password (a new token,
+ * so a planted cookie is worthless), `destroy()` to log out. Every method that
+ * calls sessiond rejects with an error Express answers with the right status:
+ * 503 when sessiond is down, 500 when the API key is bad; none of them logs
+ * the user out on such errors.
+ */
+export class SessiondSession {
+  /** The public session id (safe to log); undefined while the session is new. */
+  id: string | undefined;
+  /** The logged-in user's id; undefined for an anonymous session. */
+  userId: string | undefined;
+  /** The app's own data (a JSON object). Call `save()` after changing it. Members set to null are removed. */
+  data: Data = {};
+  /** The CSRF token to put in forms (`_csrf`) or send as `X-CSRF-Token`; undefined while the session is new. */
+  csrfToken: string | undefined;
+  /** When the user last authenticated (login or re-auth); undefined for anonymous sessions. */
+  authTime: Date | undefined;
+  /** When the session ends whatever the activity. */
+  expiresAt: Date | undefined;
+  /** sessiond's whole view of the session, as of this request. */
+  info: Session | undefined;
+
+  #token: string | undefined;
+  #saved: Data = {};
+  readonly #ctx: SessionContext;
+  readonly #req: IncomingMessage & { ip?: string };
+  readonly #res: ServerResponse;
+
+  /** @internal made by the middleware. */
+  constructor(ctx: SessionContext, req: IncomingMessage & { ip?: string }, res: ServerResponse) {
+    this.#ctx = ctx;
+    this.#req = req;
+    this.#res = res;
+  }
+
+  /** True until the session exists in sessiond (no cookie yet). */
+  get isNew(): boolean {
+    return this.#token === undefined;
+  }
+
+  /** True when a user is logged in. */
+  get isAuthenticated(): boolean {
+    return this.userId !== undefined;
+  }
+
+  /** @internal the token, for requireRecentAuth. */
+  get token(): string | undefined {
+    return this.#token;
+  }
+
+  /** The device sessiond records and binds the session to: user agent and IP of this request. */
+  get device(): DeviceIn {
+    return deviceOf(this.#req);
+  }
+
+  /** @internal adopts sessiond's answer; sets the cookie when the token changed. */
+  load(token: string, s: Session, csrfToken: string, setCookie: boolean): void {
+    this.#token = token;
+    this.info = s;
+    this.id = s.id;
+    this.userId = s.user_id;
+    this.data = structuredClone(s.data ?? {});
+    this.#saved = structuredClone(s.data ?? {});
+    this.csrfToken = csrfToken;
+    this.authTime = s.auth_time ? new Date(s.auth_time) : undefined;
+    this.expiresAt = new Date(s.expires_at);
+    if (setCookie) writeCookie(this.#res, this.#ctx.cookie, token, this.expiresAt);
+  }
+
+  /** @internal forgets the session and clears the cookie: the user is anonymous from here on. */
+  reset(clearCookie: boolean): void {
+    this.#token = undefined;
+    this.info = this.id = this.userId = this.csrfToken = this.authTime = this.expiresAt = undefined;
+    this.data = {};
+    this.#saved = {};
+    if (clearCookie) writeCookie(this.#res, this.#ctx.cookie, undefined);
+  }
+
+  /**
+   * Saves `data`: a new session is created (and the cookie set); an existing
+   * one gets a JSON merge patch of what changed (nothing sent if nothing did).
+   */
+  async save(): Promise<void> {
+    await guard(async () => {
+      if (this.#token === undefined) {
+        this.#issued(await this.#ctx.client.createSession(this.#createBody()));
+        return;
+      }
+      const patch = mergePatch(this.#saved, this.data);
+      if (patch === undefined) return;
+      const s = await this.#ctx.client.patchSessionData(this.id!, patch as Data);
+      this.info = s;
+      this.data = structuredClone(s.data ?? {});
+      this.#saved = structuredClone(s.data ?? {});
+    });
+  }
+
+  /**
+   * Logs `userId` in: the session gets a new token and id (the old cookie is
+   * dead at once: no session fixation), `auth_time` is now, and `data` moves
+   * over (unsaved changes included). Call it after checking the password.
+   */
+  async login(userId: string): Promise<void> {
+    await guard(async () => {
+      const pending = this.#token === undefined ? undefined : mergePatch(this.#saved, this.data);
+      const data = this.data;
+      if (this.#token !== undefined) {
+        try {
+          this.#issued(await this.#ctx.client.regenerateSession({ token: this.#token, user_id: userId }));
+          if (pending !== undefined) {
+            this.data = data;
+            await this.save();
+          }
+          return;
+        } catch (err) {
+          if (!isSessionEnded(err)) throw err;
+          // The session ended since this request verified it: start afresh.
+        }
+      }
+      this.#issued(await this.#ctx.client.createSession({ ...this.#createBody(data), user_id: userId }));
+    });
+  }
+
+  /**
+   * Replaces the session's token and id (after a privilege change). With
+   * `reauthenticated: true` (after the user re-entered their password)
+   * `auth_time` becomes now, satisfying `requireRecentAuth`.
+   */
+  async regenerate(opts: { reauthenticated?: boolean } = {}): Promise<void> {
+    await guard(async () => {
+      if (this.#token === undefined) {
+        this.#issued(await this.#ctx.client.createSession(this.#createBody()));
+        return;
+      }
+      this.#issued(await this.#ctx.client.regenerateSession({ token: this.#token, reauthenticated: opts.reauthenticated ?? false }));
+    });
+  }
+
+  /** Marks the user as having just re-entered their password: `regenerate({reauthenticated: true})`. */
+  reauthenticate(): Promise<void> {
+    return this.regenerate({ reauthenticated: true });
+  }
+
+  /**
+   * Asks sessiond whether the user authenticated (logged in or re-entered
+   * their password) at most `maxAgeSeconds` ago (`max_auth_age` on verify).
+   * False for anonymous sessions; a session that ended meanwhile is reset.
+   */
+  async recentlyAuthenticated(maxAgeSeconds: number): Promise<boolean> {
+    const token = this.#token;
+    if (token === undefined || this.userId === undefined) return false;
+    return guard(async () => {
+      try {
+        const v = await this.#ctx.client.verifySession({ token, max_auth_age: maxAgeSeconds, device: this.device });
+        this.load(v.token ?? token, v.session, v.csrf_token, v.token !== undefined && v.token !== token);
+        return true;
+      } catch (err) {
+        if (err instanceof SessiondError && err.code === 'reauth_required') return false;
+        if (!isSessionEnded(err)) throw err;
+        this.reset(true);
+        return false;
+      }
+    });
+  }
+
+  /** Logs out: the session ends in sessiond at once and the cookie is cleared. */
+  async destroy(): Promise<void> {
+    await guard(async () => {
+      if (this.#token !== undefined) await this.#ctx.client.revokeToken(this.#token);
+      this.reset(true);
+    });
+  }
+
+  /** The logged-in user's sessions (devices), oldest first, with `current` marking this one. */
+  async devices(): Promise<DeviceSession[]> {
+    if (this.userId === undefined) return [];
+    return guard(async () => {
+      const list = await this.#ctx.client.listUserSessions(this.userId!);
+      return list.map((s) => ({ ...s, current: s.id === this.id }));
+    });
+  }
+
+  /** Ends every other session of the logged-in user ("log out other devices"); returns the ids ended. */
+  async logoutOtherDevices(): Promise<string[]> {
+    if (this.userId === undefined || this.id === undefined) return [];
+    return guard(() => this.#ctx.client.revokeUserSessions(this.userId!, { except: this.id! }));
+  }
+
+  /** Ends every session of the logged-in user, this one included, and clears the cookie. */
+  async logoutEverywhere(): Promise<string[]> {
+    if (this.userId === undefined) return [];
+    return guard(async () => {
+      const ended = await this.#ctx.client.revokeUserSessions(this.userId!);
+      this.reset(true);
+      return ended;
+    });
+  }
+
+  /** The session as plain JSON (no token): handy for templates and logs. */
+  toJSON(): object {
+    return { id: this.id, userId: this.userId, data: this.data, authTime: this.authTime, expiresAt: this.expiresAt };
+  }
+
+  #createBody(data: Data = this.data) {
+    return {
+      data,
+      device: this.device,
+      ...(this.#ctx.idleTimeout ? { idle_timeout: this.#ctx.idleTimeout } : {}),
+      ...(this.#ctx.absoluteTimeout ? { absolute_timeout: this.#ctx.absoluteTimeout } : {}),
+    };
+  }
+
+  #issued(out: SessionIssued): void {
+    this.load(out.token, out.session, out.csrf_token, true);
+  }
+}
+
+/** deviceOf is the request's user agent and IP (Express's req.ip honours `trust proxy`). */
+export function deviceOf(req: IncomingMessage & { ip?: string }): DeviceIn {
+  const d: DeviceIn = {};
+  const ua = req.headers['user-agent'];
+  if (ua) d.user_agent = ua.slice(0, 1024);
+  const ip = req.ip ?? req.socket?.remoteAddress;
+  if (ip) d.ip = ip;
+  return d;
+}
+
+async function guard<T>(fn: () => Promise<T>): Promise<T> {
+  try {
+    return await fn();
+  } catch (err) {
+    throw toBrowserError(err);
+  }
+}
+
+function isPlainObject(v: unknown): v is Data {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+/**
+ * mergePatch returns the RFC 7396 merge patch that turns `before` into
+ * `after`, or undefined when they are equal. Objects are diffed member by
+ * member; anything else is replaced whole; removed members become null.
+ */
+export function mergePatch(before: unknown, after: unknown): unknown {
+  if (!isPlainObject(before) || !isPlainObject(after)) {
+    return JSON.stringify(before) === JSON.stringify(after) ? undefined : after;
+  }
+  const patch: Data = {};
+  for (const k of Object.keys(before)) {
+    if (!(k in after) || after[k] === undefined || after[k] === null) {
+      if (before[k] !== null) patch[k] = null;
+    }
+  }
+  for (const [k, v] of Object.entries(after)) {
+    if (v === undefined || v === null) continue;
+    if (!(k in before)) {
+      patch[k] = v;
+      continue;
+    }
+    const sub = isPlainObject(before[k]) && isPlainObject(v) ? mergePatch(before[k], v) : JSON.stringify(before[k]) === JSON.stringify(v) ? undefined : v;
+    if (sub !== undefined) patch[k] = sub;
+  }
+  return Object.keys(patch).length === 0 ? undefined : patch;
+}

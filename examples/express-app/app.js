@@ -1,0 +1,76 @@
+// The seed tutorial's app (shared/seeds/001), with sessiond doing the sessions.
+import express from 'express';
+import { sessiond, requireLogin, requireRecentAuth } from '@sessiond/express';
+
+const USERS = { alice: 'correct-horse', bob: 'battery-staple', carol: 'staple-horse' }; // demo only: use argon2id hashes
+const checkPassword = (user, pw) => Object.hasOwn(USERS, user) && USERS[user] === pw;
+const esc = (s) => String(s ?? '').replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+const page = (title, body) => `<!doctype html><title>${esc(title)}</title><h1>${esc(title)}</h1>${body}`;
+const form = (req, action, fields, label) =>
+  `<form method="post" action="${action}"><input type="hidden" name="_csrf" value="${esc(req.session.csrfToken)}">${fields}<button>${label}</button></form>`;
+const credentials = '<input name="username" autocomplete="username"><input name="password" type="password">';
+
+export function createApp({ url, apiKey, reauthMaxAge = 300, cookie = {} }) {
+  const app = express();
+  app.use(express.urlencoded({ extended: false }));
+  app.use(sessiond({ url, apiKey, cookie }));
+  const mustLogin = requireLogin((req, res) => res.redirect(303, '/login'));
+
+  app.get('/', async (req, res) => {
+    req.session.data.views = (req.session.data.views ?? 0) + 1;
+    await req.session.save();
+    res.send(page('Home', `<p>Hello ${esc(req.session.userId ?? 'visitor')}, view <b id="views">${req.session.data.views}</b>.</p>`));
+  });
+
+  app.get('/login', (req, res) => res.send(page('Log in', form(req, '/login', credentials, 'Log in'))));
+  app.post('/login', async (req, res) => {
+    if (!checkPassword(req.body.username, req.body.password)) return res.status(401).send(page('Wrong username or password', ''));
+    await req.session.login(req.body.username); // new token: a planted cookie is worthless
+    res.redirect(303, '/profile');
+  });
+
+  app.get('/profile', mustLogin, async (req, res) => {
+    const devices = (await req.session.devices())
+      .map((d) => `<li class="device${d.current ? ' current' : ''}">${esc(d.device.label || d.device.user_agent)}, since ${esc(d.created_at)}</li>`)
+      .join('');
+    res.send(page(`Profile of ${req.session.userId}`, `<p id="name">${esc(req.session.data.name)}</p><p id="email">${esc(req.session.data.email)}</p>
+      ${form(req, '/profile', '<input name="name">', 'Save name')}<ul>${devices}</ul>
+      ${form(req, '/logout-others', '', 'Log out other devices')}${form(req, '/email', '<input name="email">', 'Change email')}
+      ${form(req, '/logout', '', 'Log out')}`));
+  });
+  app.post('/profile', mustLogin, async (req, res) => {
+    req.session.data.name = String(req.body.name ?? '').slice(0, 100);
+    await req.session.save(); // a JSON merge patch of what changed
+    res.redirect(303, '/profile');
+  });
+
+  app.post('/logout-others', mustLogin, async (req, res) => {
+    const ended = await req.session.logoutOtherDevices();
+    res.send(page('Other devices logged out', `<p id="ended">${ended.length}</p><a href="/profile">Back</a>`));
+  });
+
+  // A sensitive action: the password must have been entered in the last reauthMaxAge seconds.
+  const recentAuth = requireRecentAuth(reauthMaxAge, (req, res) => res.status(403).send(page('Confirm your password', form(req, '/reauth', credentials, 'Confirm'))));
+  app.post('/email', mustLogin, recentAuth, async (req, res) => {
+    req.session.data.email = String(req.body.email ?? '').slice(0, 254);
+    await req.session.save();
+    res.redirect(303, '/profile');
+  });
+  app.post('/reauth', mustLogin, async (req, res) => {
+    if (req.body.username !== req.session.userId || !checkPassword(req.body.username, req.body.password)) return res.status(401).send(page('Wrong password', ''));
+    await req.session.reauthenticate();
+    res.redirect(303, '/profile');
+  });
+
+  app.post('/logout', async (req, res) => {
+    await req.session.destroy();
+    res.redirect(303, '/');
+  });
+
+  // sessiond down → 503 (Retry-After), a revoked API key → 500; the cookie is kept either way.
+  app.use((err, req, res, _next) => {
+    if ((err.status ?? 500) >= 500) console.error(`${req.method} ${req.path}: ${err.message}`);
+    res.status(err.status ?? 500).set(err.headers ?? {}).send(page(err.status === 503 ? 'Back in a moment' : 'Something went wrong', ''));
+  });
+  return app;
+}
