@@ -8,8 +8,6 @@ import (
 	"encoding/base64"
 	"errors"
 	"log/slog"
-	"os"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -22,86 +20,13 @@ import (
 	"github.com/sessiond/sessiond/internal/secrets"
 	"github.com/sessiond/sessiond/internal/sessions"
 	"github.com/sessiond/sessiond/internal/tenants"
+	"github.com/sessiond/sessiond/internal/testkit"
 )
 
-// MustRedis returns a client for the test Redis: the cluster named by
-// SESSIOND_TEST_REDIS_CLUSTER (comma-separated addresses) if set, else
-// SESSIOND_TEST_REDIS_URL (default redis://127.0.0.1:6379/0). This is the
-// one place that chooses between them.
-func MustRedis(tb testing.TB) redis.UniversalClient {
-	tb.Helper()
-	var rdb redis.UniversalClient
-	if addrs := os.Getenv("SESSIOND_TEST_REDIS_CLUSTER"); addrs != "" {
-		rdb = redis.NewClusterClient(&redis.ClusterOptions{Addrs: strings.Split(addrs, ",")})
-	} else {
-		url := os.Getenv("SESSIOND_TEST_REDIS_URL")
-		if url == "" {
-			url = "redis://127.0.0.1:6379/0"
-		}
-		opt, err := redis.ParseURL(url)
-		if err != nil {
-			tb.Fatalf("SESSIOND_TEST_REDIS_URL: %v", err)
-		}
-		rdb = redis.NewClient(opt)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	if err := rdb.Ping(ctx).Err(); err != nil {
-		tb.Fatalf("test Redis unreachable (set SESSIOND_TEST_REDIS_URL or SESSIOND_TEST_REDIS_CLUSTER): %v", err)
-	}
-	tb.Cleanup(func() { _ = rdb.Close() })
-	return rdb
-}
-
-// scanKeys returns every key matching pattern, on every master of a cluster.
-// Tests may SCAN; production code may not.
-func scanKeys(tb testing.TB, rdb redis.UniversalClient, pattern string) []string {
-	tb.Helper()
-	ctx := context.Background()
-	var mu sync.Mutex
-	var keys []string
-	scan := func(ctx context.Context, c *redis.Client) error {
-		iter := c.Scan(ctx, 0, pattern, 1000).Iterator()
-		for iter.Next(ctx) {
-			mu.Lock()
-			keys = append(keys, iter.Val())
-			mu.Unlock()
-		}
-		return iter.Err()
-	}
-	var err error
-	switch c := rdb.(type) {
-	case *redis.ClusterClient:
-		err = c.ForEachMaster(ctx, scan)
-	case *redis.Client:
-		err = scan(ctx, c)
-	default:
-		tb.Fatalf("unsupported client %T", rdb)
-	}
-	if err != nil {
-		tb.Fatalf("scan %s: %v", pattern, err)
-	}
-	return keys
-}
-
-// clock is an injected clock that moves only when told.
-type clock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func newClock() *clock { return &clock{now: time.Now().Truncate(time.Millisecond)} }
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
+// keyExpiry returns when key expires on the engine's clock.
+func (e *env) keyExpiry(key string) time.Time {
+	e.t.Helper()
+	return testkit.KeyExpiry(e.t, e.rdb, key, e.clock.Now())
 }
 
 // tenantMap is a fake TenantSource; the engine only reads snapshots.
@@ -215,7 +140,7 @@ type env struct {
 	t       *testing.T
 	rdb     redis.UniversalClient
 	prefix  string
-	clock   *clock
+	clock   *testkit.Clock
 	tenants *tenantMap
 	events  *recorder
 	count   *counter
@@ -233,10 +158,17 @@ func guessLimit(n int) envOption { return func(o *sessions.Options) { o.GuessLim
 // round-trip counter, and warms the scripts.
 func newEnv(t *testing.T, opts ...envOption) *env {
 	t.Helper()
-	rdb := MustRedis(t)
+	return newEnvAt(t, testkit.NewClock(), opts...)
+}
+
+// newEnvAt is newEnv with the engine's clock given: any date, so that tests
+// can show that nothing depends on it being close to Redis's own clock.
+func newEnvAt(t *testing.T, clock *testkit.Clock, opts ...envOption) *env {
+	t.Helper()
+	rdb := testkit.Redis(t)
 	e := &env{
 		t: t, rdb: rdb, prefix: "sdtest:" + secrets.Encode(secrets.Random(6)),
-		clock: newClock(), tenants: &tenantMap{m: map[string]*tenants.Snapshot{}},
+		clock: clock, tenants: &tenantMap{m: map[string]*tenants.Snapshot{}},
 		events: &recorder{}, count: &counter{}, logs: &bytes.Buffer{}, ctx: context.Background(),
 	}
 	rdb.AddHook(e.count)
@@ -253,7 +185,7 @@ func newEnv(t *testing.T, opts ...envOption) *env {
 		t.Fatalf("LoadScripts: %v", err)
 	}
 	t.Cleanup(func() {
-		for _, k := range scanKeys(t, rdb, e.prefix+":*") {
+		for _, k := range testkit.ScanKeys(t, rdb, e.prefix+":*") {
 			rdb.Del(context.Background(), k)
 		}
 	})
@@ -272,11 +204,11 @@ func (l lockedWriter) Write(p []byte) (int, error) {
 }
 
 // keys returns every key under the test's prefix.
-func (e *env) keys() []string { return scanKeys(e.t, e.rdb, e.prefix+":*") }
+func (e *env) keys() []string { return testkit.ScanKeys(e.t, e.rdb, e.prefix+":*") }
 
 // tenantKeys returns every key of one tenant.
 func (e *env) tenantKeys(tenantID string) []string {
-	return scanKeys(e.t, e.rdb, e.prefix+":{"+tenantID+":*")
+	return testkit.ScanKeys(e.t, e.rdb, e.prefix+":{"+tenantID+":*")
 }
 
 // newTenant adds an active tenant with one active signing key and the given

@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/sessiond/sessiond/internal/sessions"
+	"github.com/sessiond/sessiond/internal/testkit"
 )
 
 // BenchmarkMemoryPerSession reports Redis memory per live session (INFO
@@ -20,7 +21,7 @@ import (
 //	go test -run '^$' -bench MemoryPerSession -benchtime 100000x ./internal/sessions/
 func BenchmarkMemoryPerSession(b *testing.B) {
 	m, tid := benchManager(b)
-	rdb := MustRedis(b)
+	rdb := testkit.Redis(b)
 	ctx := context.Background()
 	usedMemory := func() int64 {
 		info, err := rdb.Info(ctx, "memory").Result()

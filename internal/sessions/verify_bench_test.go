@@ -8,6 +8,7 @@ import (
 	"github.com/sessiond/sessiond/internal/secrets"
 	"github.com/sessiond/sessiond/internal/sessions"
 	"github.com/sessiond/sessiond/internal/tenants"
+	"github.com/sessiond/sessiond/internal/testkit"
 )
 
 // BenchmarkEngineVerify measures Manager.Verify alone (HMAC check and the
@@ -34,7 +35,7 @@ func BenchmarkEngineVerify(b *testing.B) {
 }
 
 func BenchmarkRedisPing(b *testing.B) {
-	rdb := MustRedis(b)
+	rdb := testkit.Redis(b)
 	ctx := context.Background()
 	b.ReportAllocs()
 	for b.Loop() {
@@ -47,11 +48,11 @@ func BenchmarkRedisPing(b *testing.B) {
 // benchManager returns a manager on the local Redis, under a fresh prefix
 // removed at the end, with one tenant on the default policy.
 func benchManager(b *testing.B) (*sessions.Manager, string) {
-	rdb := MustRedis(b)
+	rdb := testkit.Redis(b)
 	ctx := context.Background()
 	prefix := "sd:bench" + secrets.Encode(secrets.Random(4))
 	b.Cleanup(func() {
-		for _, k := range scanKeys(b, rdb, prefix+":*") {
+		for _, k := range testkit.ScanKeys(b, rdb, prefix+":*") {
 			rdb.Del(ctx, k)
 		}
 	})

@@ -7,6 +7,7 @@ import (
 	"bytes"
 	"context"
 	"os"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -22,9 +23,18 @@ type Clock struct {
 	now time.Time
 }
 
-// NewClock returns a clock stopped at a fixed, whole-second instant.
+// NewClock returns a clock stopped at the real time, truncated to the
+// second. Tests assert times relative to it, never fixed dates: Redis and
+// PostgreSQL compare what sessiond writes with their own clocks, so a test
+// clock far from the real time must not change any outcome (see
+// NewClockAt and the engine's clock-skew test).
 func NewClock() *Clock {
-	return &Clock{now: time.Date(2026, 11, 22, 10, 0, 0, 0, time.UTC)}
+	return NewClockAt(time.Now().Truncate(time.Second))
+}
+
+// NewClockAt returns a clock stopped at t.
+func NewClockAt(t time.Time) *Clock {
+	return &Clock{now: t}
 }
 
 // Now returns the clock's time.
@@ -49,44 +59,97 @@ func RedisURL() string {
 	return "redis://127.0.0.1:6379/0"
 }
 
-// Redis returns a client for the test Redis, failing the test if it is not
-// reachable, and closes it when the test ends.
+// RedisClusterAddrs returns the seed addresses of the test Redis Cluster
+// (SESSIOND_TEST_REDIS_CLUSTER, comma-separated), or nil when the tests run
+// on a standalone Redis.
+func RedisClusterAddrs() []string {
+	if addrs := os.Getenv("SESSIOND_TEST_REDIS_CLUSTER"); addrs != "" {
+		return strings.Split(addrs, ",")
+	}
+	return nil
+}
+
+// Redis returns a client for the test Redis: the cluster named by
+// SESSIOND_TEST_REDIS_CLUSTER if set, else RedisURL. It fails the test if
+// Redis is not reachable, and closes the client when the test ends. This is
+// the one place tests choose between a cluster and a standalone Redis.
 func Redis(tb testing.TB) redis.UniversalClient {
 	tb.Helper()
-	opt, err := redis.ParseURL(RedisURL())
-	if err != nil {
-		tb.Fatalf("SESSIOND_TEST_REDIS_URL: %v", err)
+	var rdb redis.UniversalClient
+	if addrs := RedisClusterAddrs(); addrs != nil {
+		rdb = redis.NewClusterClient(&redis.ClusterOptions{Addrs: addrs, DisableIdentity: true})
+	} else {
+		opt, err := redis.ParseURL(RedisURL())
+		if err != nil {
+			tb.Fatalf("SESSIOND_TEST_REDIS_URL: %v", err)
+		}
+		opt.DisableIdentity = true
+		rdb = redis.NewClient(opt)
 	}
-	opt.DisableIdentity = true
-	rdb := redis.NewClient(opt)
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	if err := rdb.Ping(ctx).Err(); err != nil {
-		tb.Fatalf("cannot reach Redis at %s (start it with scripts/services.sh): %v", RedisURL(), err)
+		tb.Fatalf("cannot reach the test Redis (start it with scripts/services.sh, or set SESSIOND_TEST_REDIS_URL / SESSIOND_TEST_REDIS_CLUSTER): %v", err)
 	}
 	tb.Cleanup(func() { _ = rdb.Close() })
 	return rdb
 }
 
+// ScanKeys returns every key matching pattern, on every master of a
+// cluster. Tests may SCAN; sessiond itself never does.
+func ScanKeys(tb testing.TB, rdb redis.UniversalClient, pattern string) []string {
+	tb.Helper()
+	ctx := context.Background()
+	var mu sync.Mutex
+	var keys []string
+	scan := func(ctx context.Context, c *redis.Client) error {
+		iter := c.Scan(ctx, 0, pattern, 1000).Iterator()
+		for iter.Next(ctx) {
+			mu.Lock()
+			keys = append(keys, iter.Val())
+			mu.Unlock()
+		}
+		return iter.Err()
+	}
+	var err error
+	switch c := rdb.(type) {
+	case *redis.ClusterClient:
+		err = c.ForEachMaster(ctx, scan)
+	case *redis.Client:
+		err = scan(ctx, c)
+	default:
+		tb.Fatalf("unsupported Redis client %T", rdb)
+	}
+	if err != nil {
+		tb.Fatalf("scan %s: %v", pattern, err)
+	}
+	return keys
+}
+
 // Prefix returns a fresh Redis key prefix ("sd:t<random>") and deletes every
-// key under it when the test ends. Tests may SCAN; sessiond itself never does.
+// key under it when the test ends.
 func Prefix(tb testing.TB, rdb redis.UniversalClient) string {
 	tb.Helper()
 	prefix := "sd:t" + secrets.Encode(secrets.Random(5))
 	tb.Cleanup(func() {
-		ctx := context.Background()
-		iter := rdb.Scan(ctx, 0, prefix+":*", 1000).Iterator()
-		var keys []string
-		for iter.Next(ctx) {
-			keys = append(keys, iter.Val())
-		}
-		for len(keys) > 0 {
-			n := min(len(keys), 500)
-			rdb.Del(ctx, keys[:n]...)
-			keys = keys[n:]
+		for _, k := range ScanKeys(tb, rdb, prefix+":*") {
+			rdb.Del(context.Background(), k) // one by one: a cluster's keys span slots
 		}
 	})
 	return prefix
+}
+
+// KeyExpiry returns when key expires, on the application clock now: now
+// plus the key's PTTL. Redis counts expiry with its own clock, so tests
+// compare deadlines this way, never with PEXPIRETIME. It fails the test if
+// the key does not exist or has no expiry.
+func KeyExpiry(tb testing.TB, rdb redis.UniversalClient, key string, now time.Time) time.Time {
+	tb.Helper()
+	ttl, err := rdb.PTTL(context.Background(), key).Result()
+	if err != nil || ttl < 0 {
+		tb.Fatalf("PTTL %s: %v %v (want a key with an expiry)", key, ttl, err)
+	}
+	return now.Add(ttl)
 }
 
 // Buffer is a bytes.Buffer safe for concurrent writes, for capturing logs.

@@ -57,10 +57,17 @@ local function effective(ca, ls, idle, iexp, exp, pidle, pabs)
   return idle, iexp, exp
 end
 
+-- expire_at makes key expire at deadline at (ms, application clock), given
+-- the application's now: a relative PEXPIRE, so Redis's own clock never
+-- matters. A deadline already past deletes the key.
+local function expire_at(key, at, now)
+  redis.call('PEXPIRE', key, math.max(at - now, 0))
+end
+
 -- extend_to makes key live at least until at (never shortens it).
-local function extend_to(key, at)
-  local cur = redis.call('PEXPIRETIME', key)
-  if cur ~= -2 and cur < at then redis.call('PEXPIREAT', key, at) end
+local function extend_to(key, at, now)
+  local cur = redis.call('PTTL', key)
+  if cur ~= -2 and cur < at - now then expire_at(key, at, now) end
 end
 
 -- GRACE_MS (set from sessions.ExpiryGrace, before this file) is how long an
@@ -111,17 +118,17 @@ local function make_room(base, uid, now, max, onlimit, exclude)
 end
 
 -- put writes session sid from a flat field list and indexes it.
-local function put(base, sid, fields, uid, ca, exp, iexp)
+local function put(base, sid, fields, uid, ca, exp, iexp, now)
   local sk = skey(base, sid)
   redis.call('HSET', sk, unpack(fields))
-  redis.call('PEXPIREAT', sk, key_deadline(exp, iexp))
+  expire_at(sk, key_deadline(exp, iexp), now)
   local idx = base .. 'idx'
   redis.call('ZADD', idx, exp, sid)
-  extend_to(idx, exp + GRACE_MS)
+  extend_to(idx, exp + GRACE_MS, now)
   if uid ~= '' then
     local uk = ukey(base, uid)
     redis.call('ZADD', uk, ca, sid)
-    extend_to(uk, exp)
+    extend_to(uk, exp, now)
   end
 end
 

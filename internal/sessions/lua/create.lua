@@ -14,5 +14,5 @@ local ok, evicted = make_room(base, uid, now, tonumber(ARGV[4]), ARGV[5], '')
 if not ok then return {'limit'} end
 local fields = {}
 for i = 9, #ARGV do fields[#fields + 1] = ARGV[i] end
-put(base, sid, fields, uid, tonumber(ARGV[6]), tonumber(ARGV[7]), tonumber(ARGV[8]))
+put(base, sid, fields, uid, tonumber(ARGV[6]), tonumber(ARGV[7]), tonumber(ARGV[8]), now)
 return {'ok', evicted}

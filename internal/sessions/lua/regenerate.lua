@@ -36,5 +36,5 @@ for k, v in pairs(f) do
   fields[#fields + 1] = k
   fields[#fields + 1] = v
 end
-put(base, new_sid, fields, uid, tonumber(f.ca), exp, iexp)
+put(base, new_sid, fields, uid, tonumber(f.ca), exp, iexp, now)
 return {'ok', redis.call('HGETALL', KEYS[2]), evicted}

@@ -45,7 +45,7 @@ end
 if ARGV[9] == '1' or tightened then
   upd[#upd + 1] = 'iexp'
   upd[#upd + 1] = iexp
-  redis.call('PEXPIREAT', KEYS[1], key_deadline(exp, iexp))
+  expire_at(KEYS[1], key_deadline(exp, iexp), now)
 end
 if tightened then
   for _, kv in ipairs({'exp', exp, 'idle', idle}) do upd[#upd + 1] = kv end
