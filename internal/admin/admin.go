@@ -50,31 +50,44 @@ type Deps struct {
 	NewLimiter func(name string, limit int, window time.Duration) Limiter
 }
 
-// Limiter counts failures per key over a sliding window. Its methods return
-// fault.Unavailable when the shared store cannot be reached.
+// Limiter bounds the attempts of each key (a client IP, an account) in a
+// window, shared by every instance. Its methods return fault.Unavailable
+// when the shared store cannot be reached.
 type Limiter interface {
-	// Blocked reports whether key has reached the limit at now, and whether
-	// this is the first refusal of the window.
-	Blocked(ctx context.Context, key string, now time.Time) (blocked, first bool, err error)
-	Fail(ctx context.Context, key string, now time.Time) error
+	// Reserve counts one attempt of key at now before it is checked, or
+	// refuses it, atomically. With maxDelay 0 the limit is hard (at most
+	// the limit in any window); with maxDelay > 0, past the limit each
+	// attempt must wait a delay after the latest one that doubles from one
+	// second up to maxDelay, and a key quiet for a window starts afresh.
+	// A reservation has an id; a refusal has none, says how long to wait,
+	// and whether it is the first refusal of the window.
+	Reserve(ctx context.Context, key string, now time.Time, maxDelay time.Duration) (id string, wait time.Duration, firstRefusal bool, err error)
+	// Release gives reservation id back: the attempt was not a failure.
+	Release(ctx context.Context, key, id string) error
+	// Reset forgets every attempt of key.
 	Reset(ctx context.Context, key string) error
 }
 
-// LoginLimits bound failed sign-ins in a sliding window, per client IP and
-// per account (email). Past either, sign-in answers 429 until the window has
-// passed, with one admin.login_failed event (reason rate_limited) per window.
+// LoginLimits bound failed sign-ins. Per client IP the limit is hard:
+// PerIP failures in a Window, then 429 until they age out. Per account
+// (email) failures are slowed down, never locked out: PerAccount failures
+// pass freely, then the account's next attempt must wait a delay after its
+// latest failure that doubles from one second up to MaxDelay (429 with
+// Retry-After only within that delay, whoever asks); an account without a
+// failure for a Window starts afresh. Each limit records one
+// admin.login_failed event (reason rate_limited) per window.
 type LoginLimits struct {
 	PerIP      int           // default 20
 	PerAccount int           // default 5
 	Window     time.Duration // default 15 min
+	MaxDelay   time.Duration // default 1 min
 }
 
 type server struct {
 	Deps
 	pages    map[string]*template.Template
 	assets   *assets
-	ipLimit  Limiter
-	accLimit Limiter
+	accounts *accounts
 }
 
 // New returns the admin UI, to be mounted at /admin (it serves /admin and
@@ -93,14 +106,19 @@ func New(d Deps) (http.Handler, error) {
 	if d.Limits.Window <= 0 {
 		d.Limits.Window = 15 * time.Minute
 	}
+	if d.Limits.MaxDelay <= 0 {
+		d.Limits.MaxDelay = time.Minute
+	}
 	a, err := loadAssets()
 	if err != nil {
 		return nil, err
 	}
-	s := &server{
-		Deps: d, assets: a,
+	s := &server{Deps: d, assets: a}
+	s.accounts = &accounts{
+		tenants: d.Tenants, sessions: d.Sessions, events: d.Events, now: s.now,
 		ipLimit:  d.NewLimiter("admin-login-ip", d.Limits.PerIP, d.Limits.Window),
 		accLimit: d.NewLimiter("admin-login-account", d.Limits.PerAccount, d.Limits.Window),
+		maxDelay: d.Limits.MaxDelay,
 	}
 	if s.pages, err = s.parsePages(); err != nil {
 		return nil, fmt.Errorf("admin UI templates: %w", err)

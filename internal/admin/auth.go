@@ -103,12 +103,13 @@ func (s *server) sameOrigin(r *http.Request) bool {
 	return true
 }
 
+// caller is who sent r, for the use cases and their events.
+func (s *server) caller(r *http.Request) caller {
+	return caller{IP: s.clientIP(r), UserAgent: r.UserAgent(), Device: s.device(r)}
+}
+
 func (s *server) meta(r *http.Request, p *principal) sessions.Meta {
-	m := sessions.Meta{IP: s.clientIP(r), UserAgent: r.UserAgent()}
-	if p != nil {
-		m.Actor = "admin:" + p.Email
-	}
-	return m
+	return sessionMeta(s.caller(r), p)
 }
 
 func (s *server) actor(r *http.Request, p *principal) tenants.Actor {

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"io"
+	"net"
 	"net/http"
 	"net/http/cookiejar"
 	"net/http/httptest"
@@ -158,6 +159,18 @@ func (e *env) newClient() *client {
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 	}
 	return &client{e: e, t: e.t, http: hc}
+}
+
+// newClientFrom is a browser whose connections come from ip, a loopback
+// address other than 127.0.0.1 (Linux answers all of 127.0.0.0/8), so the
+// server sees another client IP without trusting any proxy.
+func (e *env) newClientFrom(ip string) *client {
+	c := e.newClient()
+	tr := e.srv.Client().Transport.(*http.Transport).Clone()
+	d := &net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(ip)}}
+	tr.DialContext = d.DialContext
+	c.http.Transport = tr
+	return c
 }
 
 // page is one answer of the admin UI.

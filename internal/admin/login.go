@@ -1,13 +1,13 @@
 package admin
 
 import (
-	"encoding/json"
+	"errors"
 	"net/http"
+	"strconv"
 	"strings"
+	"time"
 
-	"github.com/sessiond/sessiond/internal/events"
 	"github.com/sessiond/sessiond/internal/fault"
-	"github.com/sessiond/sessiond/internal/sessions"
 	"github.com/sessiond/sessiond/internal/tenants"
 )
 
@@ -28,97 +28,45 @@ func (s *server) loginPage(w http.ResponseWriter, r *http.Request, c *reqCtx) er
 	return nil
 }
 
-// login signs an admin in. Its CSRF defence is the origin check (the form
-// has no session yet to carry a token from); see docs/admin-ui.md. Failed
-// attempts count per client IP and per account; past either limit the
-// answer is 429 whatever the password, and an admin.login_failed event
-// (reason rate_limited) is recorded once per window. On success any admin
-// session the browser still had is revoked and a new one is created: a new
-// token at every sign-in.
+// login signs an admin in (accounts.SignIn). Its CSRF defence is the
+// origin check (the form has no session yet to carry a token from); see
+// docs/admin-ui.md.
 func (s *server) login(w http.ResponseWriter, r *http.Request, c *reqCtx) error {
 	email := strings.TrimSpace(r.PostForm.Get("email"))
-	password := r.PostForm.Get("password")
 	next := localPath(r.PostForm.Get("next"), "")
-	data := loginData{Email: email, Next: next}
+	data := loginData{Next: next}
+	if isText(email) {
+		data.Email = email
+	}
 	if s.plainHTTPRefused(r) {
 		data.Refused = true
 		s.render(w, r, nil, http.StatusForbidden, "login", page{Title: "Sign in", Data: data})
 		return nil
 	}
-	now := s.now()
-	ip := s.clientIP(r)
-	account := strings.ToLower(email)
-	ipBlocked, ipFirst, err := s.ipLimit.Blocked(r.Context(), ip, now)
-	if err != nil {
-		return err
-	}
-	accBlocked, accFirst, err := s.accLimit.Blocked(r.Context(), account, now)
-	if err != nil {
-		return err
-	}
-	if ipBlocked || accBlocked {
-		if ipFirst || accFirst {
-			scope := "ip"
-			if accBlocked {
-				scope = "account"
-			}
-			s.recordLogin(r, s.Tenants.AdminTenantOf(r.Context(), email), events.AdminLoginFailed, "", email,
-				map[string]string{"reason": "rate_limited", "limit": scope})
-		}
-		w.Header().Set("Retry-After", "900")
-		data.Error = "Too many failed sign-in attempts. Wait 15 minutes and try again."
+	res, err := s.accounts.SignIn(r.Context(), signInRequest{
+		Email: email, Password: r.PostForm.Get("password"), Caller: s.caller(r), Replaces: c.P,
+	})
+	var later *retryLater
+	switch {
+	case errors.As(err, &later):
+		secs := int((later.Wait + time.Second - 1) / time.Second)
+		w.Header().Set("Retry-After", strconv.Itoa(max(secs, 1)))
+		data.Error = "Too many failed sign-in attempts. Try again in " + humanSeconds(max(secs, 1)) + "."
 		s.render(w, r, nil, http.StatusTooManyRequests, "login", page{Title: "Sign in", Data: data})
 		return nil
-	}
-
-	a, err := s.Tenants.AuthenticateAdmin(r.Context(), email, password)
-	switch {
-	case err == nil:
-		if err := s.accLimit.Reset(r.Context(), account); err != nil {
-			return err
-		}
 	case fault.Is(err, fault.Unauthorized):
-		if err := s.ipLimit.Fail(r.Context(), ip, now); err != nil {
-			return err
-		}
-		if err := s.accLimit.Fail(r.Context(), account, now); err != nil {
-			return err
-		}
-		tenantID := a.TenantID
-		if tenantID == "" {
-			tenantID = tenants.SystemTenantID
-		}
-		reason := "bad_password"
-		if a.ID == "" {
-			reason = "unknown_email"
-		}
-		s.recordLogin(r, tenantID, events.AdminLoginFailed, a.ID, email, map[string]string{"reason": reason})
 		data.Error = "Wrong email or password."
 		s.render(w, r, nil, http.StatusUnauthorized, "login", page{Title: "Sign in", Data: data})
 		return nil
 	case fault.Is(err, fault.Forbidden):
-		s.recordLogin(r, a.TenantID, events.AdminLoginFailed, a.ID, email, map[string]string{"reason": "tenant_suspended"})
 		data.Error = "Your tenant is suspended. Ask your operator."
 		s.render(w, r, nil, http.StatusForbidden, "login", page{Title: "Sign in", Data: data})
 		return nil
-	default:
+	case err != nil:
 		return err
 	}
-
-	if c.P != nil {
-		_ = s.Sessions.Revoke(r.Context(), tenants.SystemTenantID, c.P.SessionID, s.meta(r, c.P))
-	}
-	sd, _ := json.Marshal(sessionData{TenantID: a.TenantID, Email: a.Email, Role: a.Role()})
-	created, err := s.Sessions.Create(r.Context(), tenants.SystemTenantID, sessions.CreateParams{
-		UserID: a.ID, Data: sd, Device: s.device(r),
-	}, sessions.Meta{IP: ip, UserAgent: r.UserAgent(), Actor: "admin:" + a.Email})
-	if err != nil {
-		return err
-	}
-	s.setSessionCookie(w, r, created.Token)
-	s.recordLogin(r, a.TenantID, events.AdminLoginSucceeded, a.ID, a.Email, map[string]string{"admin_session_id": created.Session.ID})
-	p := &principal{AdminID: a.ID, TenantID: a.TenantID, Role: a.Role(), Email: a.Email}
-	return s.redirect(w, r, localPath(next, s.homeOf(p)), "signed_in", flashSafe(a.Email))
+	s.setSessionCookie(w, r, res.Token)
+	return s.redirect(w, r, localPath(next, s.homeOf(res.Principal)), "signed_in", flashSafe(res.Principal.Email))
 }
 
 // logout ends the admin's session.
@@ -141,27 +89,6 @@ func (s *server) homeOf(p *principal) string {
 		return "/admin/tenants"
 	}
 	return "/admin/t/" + p.TenantID + "/"
-}
-
-// recordLogin records an admin sign-in event in the admin's tenant (the
-// system tenant for operators and unknown emails). The email is kept only
-// when it is a well-formed address, so a password typed into the email
-// field is not stored.
-func (s *server) recordLogin(r *http.Request, tenantID string, typ events.Type, adminID, email string, detail map[string]string) {
-	if tenants.ValidateEmail(email) == nil {
-		detail["email"] = email
-	}
-	if adminID != "" {
-		detail["admin_id"] = adminID
-	}
-	actor := "admin"
-	if e, ok := detail["email"]; ok {
-		actor = "admin:" + e
-	}
-	s.Events.Record(events.Event{
-		TenantID: tenantID, Type: typ, Time: s.now(), IP: s.clientIP(r), UserAgent: r.UserAgent(),
-		Actor: actor, Detail: detail,
-	})
 }
 
 // flashSafe returns s if a flash message may carry it, else "".

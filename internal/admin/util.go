@@ -2,6 +2,8 @@ package admin
 
 import (
 	"errors"
+	"strings"
+	"unicode/utf8"
 
 	"github.com/sessiond/sessiond/internal/fault"
 )
@@ -29,3 +31,7 @@ func fieldErrors(err error) map[string]string {
 func errMissing(field, msg string) error { return fault.Invalid(field, "%s", msg) }
 
 func isConflict(err error) bool { return fault.Is(err, fault.Conflict) }
+
+// isText reports whether s is text PostgreSQL can hold: valid UTF-8 without
+// NUL.
+func isText(s string) bool { return utf8.ValidString(s) && !strings.ContainsRune(s, 0) }

@@ -1,0 +1,149 @@
+package admin_test
+
+import (
+	"context"
+	"net/http"
+	"net/url"
+	"slices"
+	"strconv"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/sessiond/sessiond/internal/admin"
+	"github.com/sessiond/sessiond/internal/events"
+	"github.com/sessiond/sessiond/internal/tenants"
+)
+
+// checkedPasswords counts the sign-ins whose password was checked: each
+// records one admin.login_failed event with reason bad_password or
+// unknown_email (a rate-limited one is refused before the check).
+func (e *env) checkedPasswords(tenantIDs ...string) int {
+	e.t.Helper()
+	e.flushEvents()
+	n := 0
+	for _, tid := range tenantIDs {
+		list, _, err := e.app.Store.ListEvents(context.Background(), events.Filter{TenantID: tid, Type: events.AdminLoginFailed, Limit: 200})
+		if err != nil {
+			e.t.Fatal(err)
+		}
+		for _, ev := range list {
+			if r := ev.Detail["reason"]; r == "bad_password" || r == "unknown_email" {
+				n++
+			}
+		}
+	}
+	return n
+}
+
+// Many wrong passwords at once: each attempt reserves its place in the
+// limits before its password is checked, so no more than the limit are
+// checked, however they interleave.
+func TestConcurrentWrongPasswordsAreCheckedAtMostTheLimit(t *testing.T) {
+	for _, c := range []struct {
+		name   string
+		limits admin.LoginLimits
+		email  func(i int) string
+	}{
+		{"one account", admin.LoginLimits{PerIP: 100, PerAccount: 5}, func(int) string { return "ops@acme.example" }},
+		{"one IP", admin.LoginLimits{PerIP: 5, PerAccount: 100}, func(i int) string { return "nobody" + strconv.Itoa(i) + "@acme.example" }},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			e := newEnv(t, envOptions{dev: true, limits: c.limits})
+			a := e.createTenant("Acme")
+			e.createAdmin(a.ID, "ops@acme.example", password)
+			statuses := map[int]int{}
+			var mu sync.Mutex
+			var wg sync.WaitGroup
+			for i := 0; i < 50; i++ {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					p := e.newClient().post("/admin/login", url.Values{"email": {c.email(i)}, "password": {"wrong password " + strconv.Itoa(i)}})
+					mu.Lock()
+					statuses[p.Status]++
+					mu.Unlock()
+				}()
+			}
+			wg.Wait()
+			if statuses[http.StatusUnauthorized] != 5 || statuses[http.StatusTooManyRequests] != 45 {
+				t.Fatalf("statuses %v: want 5 × 401 and 45 × 429", statuses)
+			}
+			if n := e.checkedPasswords(a.ID, tenants.SystemTenantID); n != 5 {
+				t.Fatalf("%d passwords were checked, want 5 (the limit)", n)
+			}
+		})
+	}
+}
+
+// Failures slow an account down instead of locking it: each attempt past
+// the free ones waits a doubling delay (capped), and only attempts within
+// that delay are refused, so the right password works as soon as it has
+// passed, from anywhere.
+func TestFailedSignInsSlowAnAccountDownWithoutLockingItOut(t *testing.T) {
+	e := newEnv(t, envOptions{dev: true, limits: admin.LoginLimits{PerIP: 100, PerAccount: 3, MaxDelay: 20 * time.Second}})
+	a := e.createTenant("Acme")
+	e.createAdmin(a.ID, "ops@acme.example", password)
+	attacker, owner := e.newClientFrom("127.0.0.2"), e.newClientFrom("127.0.0.3")
+	wrong := func(i int) page {
+		return attacker.post("/admin/login", url.Values{"email": {"ops@acme.example"}, "password": {"wrong password " + strconv.Itoa(i)}})
+	}
+
+	for i := 0; i < 3; i++ {
+		wantStatus(t, "a free attempt", wrong(i), http.StatusUnauthorized)
+	}
+	var delays []int
+	for i := 3; i < 10; i++ {
+		p := wrong(i)
+		wantStatus(t, "an attempt within the delay", p, http.StatusTooManyRequests)
+		wait, err := strconv.Atoi(p.Header.Get("Retry-After"))
+		if err != nil {
+			t.Fatalf("Retry-After %q", p.Header.Get("Retry-After"))
+		}
+		delays = append(delays, wait)
+		e.clock.Advance(time.Duration(wait) * time.Second)
+		wantStatus(t, "an attempt once the delay has passed", wrong(i), http.StatusUnauthorized)
+	}
+	if want := []int{1, 2, 4, 8, 16, 20, 20}; !slices.Equal(delays, want) {
+		t.Fatalf("delays %v, want %v (doubling, capped)", delays, want)
+	}
+
+	t.Run("the right password within the delay waits too", func(t *testing.T) {
+		p := owner.post("/admin/login", url.Values{"email": {"ops@acme.example"}, "password": {password}})
+		wantStatus(t, "right password within the delay", p, http.StatusTooManyRequests)
+		if got := p.Header.Get("Retry-After"); got != "20" {
+			t.Fatalf("Retry-After = %q, want 20 (the cap)", got)
+		}
+	})
+	t.Run("and works from a new IP once it has passed", func(t *testing.T) {
+		e.clock.Advance(20 * time.Second)
+		owner.login("ops@acme.example", password)
+	})
+	t.Run("a success clears the account's delay", func(t *testing.T) {
+		for i := 0; i < 3; i++ {
+			wantStatus(t, "a free attempt again", wrong(100+i), http.StatusUnauthorized)
+		}
+	})
+}
+
+// Per IP the limit is hard: past it, even a right password from that IP is
+// refused until the failures age out, while other IPs are unaffected.
+func TestFailedSignInsHaveAHardLimitPerIP(t *testing.T) {
+	e := newEnv(t, envOptions{dev: true, limits: admin.LoginLimits{PerIP: 4, PerAccount: 100, Window: 10 * time.Minute}})
+	a := e.createTenant("Acme")
+	e.createAdmin(a.ID, "ops@acme.example", password)
+	noisy := e.newClientFrom("127.0.0.2")
+	for i := 0; i < 4; i++ {
+		p := noisy.post("/admin/login", url.Values{"email": {"nobody" + strconv.Itoa(i) + "@acme.example"}, "password": {"whatever it is"}})
+		wantStatus(t, "a failure under the limit", p, http.StatusUnauthorized)
+		e.clock.Advance(time.Minute)
+	}
+	p := noisy.post("/admin/login", url.Values{"email": {"ops@acme.example"}, "password": {password}})
+	wantStatus(t, "the right password from the limited IP", p, http.StatusTooManyRequests)
+	if got := p.Header.Get("Retry-After"); got != "360" {
+		t.Errorf("Retry-After = %q, want 360 (when the oldest failure leaves the window)", got)
+	}
+	e.newClientFrom("127.0.0.3").login("ops@acme.example", password)
+	e.clock.Advance(6 * time.Minute)
+	noisy.login("ops@acme.example", password)
+}
