@@ -126,6 +126,7 @@ func New(d Deps) (http.Handler, error) {
 	mux := http.NewServeMux()
 	s.routes(mux)
 	var h http.Handler = mux
+	h = s.withTextOnly(h)
 	h = s.withRecover(h)
 	h = s.withHeaders(h)
 	return h, nil

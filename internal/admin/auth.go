@@ -179,7 +179,7 @@ func (s *server) authenticate(w http.ResponseWriter, r *http.Request, csrf *stri
 // origin check. The signed-in admin, if any, is in c.P.
 func (s *server) public(h handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.Method == http.MethodPost && !s.readPost(w, r) {
+		if r.Method == http.MethodPost && !s.readPost(w, r, false) {
 			return
 		}
 		c := &reqCtx{}
@@ -193,8 +193,10 @@ func (s *server) public(h handler) http.Handler {
 }
 
 // readPost checks a POST's origin and reads its form, answering the error
-// page itself when either fails.
-func (s *server) readPost(w http.ResponseWriter, r *http.Request) bool {
+// page itself when either fails. Signed-in forms must be text (no NUL or
+// invalid UTF-8); the sign-in form is the use case's to judge, so that such
+// an attempt counts as a failed sign-in.
+func (s *server) readPost(w http.ResponseWriter, r *http.Request, textOnly bool) bool {
 	if !s.sameOrigin(r) {
 		s.renderError(w, r, nil, http.StatusForbidden, "This request came from another site and was refused.")
 		return false
@@ -203,6 +205,14 @@ func (s *server) readPost(w http.ResponseWriter, r *http.Request) bool {
 	if err := r.ParseForm(); err != nil {
 		s.renderError(w, r, nil, http.StatusBadRequest, "The form could not be read.")
 		return false
+	}
+	if textOnly {
+		for k, vs := range r.PostForm {
+			if !isText(k) || !allText(vs) {
+				s.renderError(w, r, nil, http.StatusBadRequest, "The form could not be read: it holds characters that are not text.")
+				return false
+			}
+		}
 	}
 	return true
 }
@@ -214,7 +224,7 @@ func (s *server) signedIn(h handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		var csrf *string
 		if r.Method == http.MethodPost {
-			if !s.readPost(w, r) {
+			if !s.readPost(w, r, true) {
 				return
 			}
 			token := r.PostForm.Get(csrfFormField)

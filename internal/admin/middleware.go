@@ -60,3 +60,22 @@ func (s *server) withRecover(next http.Handler) http.Handler {
 		next.ServeHTTP(w, r)
 	})
 }
+
+// withTextOnly answers 404 for a path, and 400 for a query, that is not text
+// (NUL, invalid UTF-8): no tenant, admin, session or user id can be such,
+// and PostgreSQL refuses to compare with one (a 500 otherwise).
+func (s *server) withTextOnly(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !isText(r.URL.Path) {
+			s.fail(w, r, nil, errNotFound)
+			return
+		}
+		for k, vs := range r.URL.Query() {
+			if !isText(k) || !allText(vs) {
+				s.renderError(w, r, nil, http.StatusBadRequest, "The address could not be read.")
+				return
+			}
+		}
+		next.ServeHTTP(w, r)
+	})
+}

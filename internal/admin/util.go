@@ -35,3 +35,13 @@ func isConflict(err error) bool { return fault.Is(err, fault.Conflict) }
 // isText reports whether s is text PostgreSQL can hold: valid UTF-8 without
 // NUL.
 func isText(s string) bool { return utf8.ValidString(s) && !strings.ContainsRune(s, 0) }
+
+// allText reports whether every one of vs is text.
+func allText(vs []string) bool {
+	for _, v := range vs {
+		if !isText(v) {
+			return false
+		}
+	}
+	return true
+}
