@@ -6,7 +6,6 @@ package app
 import (
 	"context"
 	"fmt"
-	"io"
 	"log/slog"
 	"net/http"
 	"strings"
@@ -102,10 +101,10 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger, o Options) (
 	}
 	a.Notifier = redisconn.NewNotifier(a.Redis, cfg.RedisPrefix, log)
 	a.Events = events.NewWriter(a.Store, log, events.WriterOptions{})
-	a.Metrics = metrics.New(metrics.Gauge{
+	a.Metrics = metrics.New(metrics.Options{Events: a.Events, Pool: a.Pool, Gauges: []metrics.Gauge{{
 		Name: "sessiond_tenants", Help: "Tenants in this instance's cache.",
 		Value: func() float64 { return float64(a.Cache.Len()) },
-	})
+	}}})
 	recorder := a.Metrics.Recorder(a.Events)
 	a.Sessions = sessions.NewManager(a.Redis, a.Cache, sessions.Options{
 		Prefix: cfg.RedisPrefix, Events: recorder, Now: o.Now, Labeler: admin.DeviceLabel,
@@ -160,7 +159,7 @@ func (a *App) Handler() (http.Handler, error) {
 		},
 		Log: a.Log, TrustedProxies: a.Config.TrustedProxies, MaxBodyBytes: a.Config.MaxBodyBytes,
 		Version: a.Version,
-		Metrics: func(w io.Writer) error { return a.Metrics.WriteText(w, a.Events.Dropped(), a.Events.WriteFailures()) },
+		Metrics: a.Metrics.WriteText,
 	})
 	if err != nil {
 		return nil, err

@@ -1,22 +1,26 @@
-// Package metrics counts what sessiond does, per instance, and writes it in
-// the Prometheus text exposition format: every security event by tenant,
-// type and reason (so session creation rate, evictions, expiries, verify
-// failures by reason and failed admin logins), HTTP requests by surface and
-// status with a latency histogram, and dropped events. It uses only the
-// standard library; all methods are safe for concurrent use.
+// Package metrics counts what sessiond does, per instance, with the
+// Prometheus client library, and writes it in the Prometheus text exposition
+// format: every security event by tenant, type and reason (so session
+// creation rate, evictions, expiries, verify failures by reason and failed
+// admin logins), HTTP requests by surface, method and status with a latency
+// histogram, security events the writer dropped and its failed writes, the
+// PostgreSQL connection pool, and the Go runtime and process. All methods are
+// safe for concurrent use; counting takes no lock shared by all requests.
 package metrics
 
 import (
 	"cmp"
 	"fmt"
 	"io"
-	"maps"
 	"net/http"
 	"slices"
 	"strconv"
-	"strings"
-	"sync"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	dto "github.com/prometheus/client_model/go"
+	"github.com/prometheus/common/expfmt"
 
 	"github.com/sessiond/sessiond/internal/events"
 )
@@ -25,26 +29,20 @@ import (
 // histogram: from a cached policy read to a slow dependency.
 var latencyBuckets = []float64{0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5}
 
-type eventKey struct{ tenant, typ, reason string }
+// Label names of the labelled metrics, in the order they are written.
+var (
+	eventLabels   = []string{"tenant_id", "type", "reason"}
+	requestLabels = []string{"surface", "method", "code"}
+	latencyLabels = []string{"surface"}
+)
 
-type requestKey struct {
-	surface, method string
-	code            int
-}
-
-type histogram struct {
-	counts []uint64 // per bucket, not cumulative
-	sum    float64
-	count  uint64
-}
-
-// Registry holds the counters of one sessiond instance.
+// Registry holds the metrics of one sessiond instance.
 type Registry struct {
-	mu       sync.Mutex
-	events   map[eventKey]uint64
-	requests map[requestKey]uint64
-	latency  map[string]*histogram // by surface
-	gauges   []Gauge
+	reg        *prometheus.Registry
+	events     *prometheus.CounterVec
+	requests   *prometheus.CounterVec
+	latency    *prometheus.HistogramVec
+	labelOrder map[string][]string // by metric family name
 }
 
 // Gauge is a value read at scrape time, such as the number of cached tenants.
@@ -53,17 +51,74 @@ type Gauge struct {
 	Value      func() float64
 }
 
-// New returns an empty registry reporting the given gauges too.
-func New(gauges ...Gauge) *Registry {
-	return &Registry{
-		events:   map[eventKey]uint64{},
-		requests: map[requestKey]uint64{},
-		latency:  map[string]*histogram{},
-		gauges:   gauges,
-	}
+// EventWriter is the source of the security event writer's counts
+// (*events.Writer).
+type EventWriter interface {
+	Dropped() int64
+	WriteFailures() int64
 }
 
-// Recorder counts every event and passes it on to next.
+// Options says what a Registry reports besides what it counts itself. Every
+// field is optional.
+type Options struct {
+	// Gauges are read at every scrape.
+	Gauges []Gauge
+	// Events reports sessiond_events_dropped_total and
+	// sessiond_events_write_failures_total.
+	Events EventWriter
+	// Pool reports the PostgreSQL connection pool (see PoolStater).
+	Pool PoolStater
+}
+
+// New returns a registry with the Go runtime and process collectors and
+// what o asks for. It panics if two gauges share a name.
+func New(o Options) *Registry {
+	r := &Registry{
+		reg: prometheus.NewRegistry(),
+		events: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "sessiond_events_total",
+			Help: "Security events recorded, by tenant, type and reason.",
+		}, eventLabels),
+		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "sessiond_http_requests_total",
+			Help: "HTTP requests answered, by surface, method and status.",
+		}, requestLabels),
+		latency: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "sessiond_http_request_duration_seconds",
+			Help:    "Time to answer an HTTP request.",
+			Buckets: latencyBuckets,
+		}, latencyLabels),
+	}
+	r.labelOrder = map[string][]string{
+		"sessiond_events_total":                  eventLabels,
+		"sessiond_http_requests_total":           requestLabels,
+		"sessiond_http_request_duration_seconds": latencyLabels,
+	}
+	r.reg.MustRegister(r.events, r.requests, r.latency,
+		collectors.NewGoCollector(),
+		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	if o.Events != nil {
+		r.reg.MustRegister(
+			prometheus.NewCounterFunc(prometheus.CounterOpts{
+				Name: "sessiond_events_dropped_total",
+				Help: "Security events not stored, because the write queue was full or the database refused them (they were still logged).",
+			}, func() float64 { return float64(o.Events.Dropped()) }),
+			prometheus.NewCounterFunc(prometheus.CounterOpts{
+				Name: "sessiond_events_write_failures_total",
+				Help: "Failed writes of security events to the database: each refused batch, then each event that failed alone.",
+			}, func() float64 { return float64(o.Events.WriteFailures()) }))
+	}
+	if o.Pool != nil {
+		r.reg.MustRegister(newPoolCollector(o.Pool))
+	}
+	for _, g := range o.Gauges {
+		r.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: g.Name, Help: g.Help}, g.Value))
+	}
+	return r
+}
+
+// Recorder counts every event (sanitised, see events.Event.Sanitized) and
+// passes it on to next.
 func (r *Registry) Recorder(next events.Recorder) events.Recorder {
 	return recorder{r: r, next: next}
 }
@@ -74,10 +129,9 @@ type recorder struct {
 }
 
 func (c recorder) Record(e events.Event) {
-	k := eventKey{tenant: e.TenantID, typ: string(e.Type), reason: e.Detail["reason"]}
-	c.r.mu.Lock()
-	c.r.events[k]++
-	c.r.mu.Unlock()
+	// Label values must be valid UTF-8, as stored events are.
+	e = e.Sanitized()
+	c.r.events.WithLabelValues(e.TenantID, string(e.Type), e.Detail["reason"]).Inc()
 	c.next.Record(e)
 }
 
@@ -98,23 +152,8 @@ func (r *Registry) observe(surface, method string, status int, d time.Duration) 
 	default:
 		method = "other" // keep label values bounded
 	}
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	r.requests[requestKey{surface, method, status}]++
-	h := r.latency[surface]
-	if h == nil {
-		h = &histogram{counts: make([]uint64, len(latencyBuckets))}
-		r.latency[surface] = h
-	}
-	secs := d.Seconds()
-	for i, le := range latencyBuckets {
-		if secs <= le {
-			h.counts[i]++
-			break
-		}
-	}
-	h.sum += secs
-	h.count++
+	r.requests.WithLabelValues(surface, method, strconv.Itoa(status)).Inc()
+	r.latency.WithLabelValues(surface).Observe(d.Seconds())
 }
 
 type statusWriter struct {
@@ -138,54 +177,32 @@ func (s *statusWriter) Write(b []byte) (int, error) {
 // Unwrap lets http.ResponseController reach the underlying writer.
 func (s *statusWriter) Unwrap() http.ResponseWriter { return s.ResponseWriter }
 
-// WriteText writes every metric in the Prometheus text format, version 0.0.4;
-// dropped and writeFailures are the event writer's counts.
-func (r *Registry) WriteText(w io.Writer, dropped, writeFailures int64) error {
-	r.mu.Lock()
-	evs := slices.SortedFunc(maps.Keys(r.events), func(a, b eventKey) int {
-		return cmp.Or(cmp.Compare(a.tenant, b.tenant), cmp.Compare(a.typ, b.typ), cmp.Compare(a.reason, b.reason))
-	})
-	reqs := slices.SortedFunc(maps.Keys(r.requests), func(a, b requestKey) int {
-		return cmp.Or(cmp.Compare(a.surface, b.surface), cmp.Compare(a.method, b.method), cmp.Compare(a.code, b.code))
-	})
-	surfaces := slices.Sorted(maps.Keys(r.latency))
-
-	var b strings.Builder
-	b.WriteString("# HELP sessiond_events_total Security events recorded, by tenant, type and reason.\n# TYPE sessiond_events_total counter\n")
-	for _, k := range evs {
-		fmt.Fprintf(&b, "sessiond_events_total{tenant_id=%s,type=%s,reason=%s} %d\n", quote(k.tenant), quote(k.typ), quote(k.reason), r.events[k])
+// WriteText writes every metric in the Prometheus text format, version
+// 0.0.4. If a collector fails, it writes nothing and returns the error.
+func (r *Registry) WriteText(w io.Writer) error {
+	families, err := r.reg.Gather()
+	if err != nil {
+		return fmt.Errorf("metrics: gather: %w", err)
 	}
-	b.WriteString("# HELP sessiond_http_requests_total HTTP requests answered, by surface, method and status.\n# TYPE sessiond_http_requests_total counter\n")
-	for _, k := range reqs {
-		fmt.Fprintf(&b, "sessiond_http_requests_total{surface=%s,method=%s,code=\"%d\"} %d\n", quote(k.surface), quote(k.method), k.code, r.requests[k])
-	}
-	b.WriteString("# HELP sessiond_http_request_duration_seconds Time to answer an HTTP request.\n# TYPE sessiond_http_request_duration_seconds histogram\n")
-	for _, s := range surfaces {
-		h := r.latency[s]
-		var cum uint64
-		for i, le := range latencyBuckets {
-			cum += h.counts[i]
-			fmt.Fprintf(&b, "sessiond_http_request_duration_seconds_bucket{surface=%s,le=\"%s\"} %d\n", quote(s), strconv.FormatFloat(le, 'g', -1, 64), cum)
+	enc := expfmt.NewEncoder(w, expfmt.NewFormat(expfmt.TypeTextPlain))
+	for _, f := range families {
+		if order, ok := r.labelOrder[f.GetName()]; ok {
+			inLabelOrder(f, order)
 		}
-		fmt.Fprintf(&b, "sessiond_http_request_duration_seconds_bucket{surface=%s,le=\"+Inf\"} %d\n", quote(s), h.count)
-		fmt.Fprintf(&b, "sessiond_http_request_duration_seconds_sum{surface=%s} %s\n", quote(s), strconv.FormatFloat(h.sum, 'g', -1, 64))
-		fmt.Fprintf(&b, "sessiond_http_request_duration_seconds_count{surface=%s} %d\n", quote(s), h.count)
+		if err := enc.Encode(f); err != nil {
+			return fmt.Errorf("metrics: write %s: %w", f.GetName(), err)
+		}
 	}
-	gauges := r.gauges
-	r.mu.Unlock()
-
-	b.WriteString("# HELP sessiond_events_dropped_total Security events not stored, because the write queue was full or the database refused them (they were still logged).\n# TYPE sessiond_events_dropped_total counter\n")
-	fmt.Fprintf(&b, "sessiond_events_dropped_total %d\n", dropped)
-	b.WriteString("# HELP sessiond_events_write_failures_total Failed writes of security events to the database (a refused batch, then each event that failed alone).\n# TYPE sessiond_events_write_failures_total counter\n")
-	fmt.Fprintf(&b, "sessiond_events_write_failures_total %d\n", writeFailures)
-	for _, g := range gauges {
-		fmt.Fprintf(&b, "# HELP %s %s\n# TYPE %s gauge\n%s %s\n", g.Name, g.Help, g.Name, g.Name, strconv.FormatFloat(g.Value(), 'g', -1, 64))
-	}
-	_, err := io.WriteString(w, b.String())
-	return err
+	return nil
 }
 
-// quote writes a label value with the escapes the text format requires.
-func quote(s string) string {
-	return `"` + strings.NewReplacer(`\`, `\\`, `"`, `\"`, "\n", `\n`).Replace(s) + `"`
+// inLabelOrder puts the labels of f's samples in the order sessiond has
+// always written them (the client library sorts them by name). Prometheus
+// ignores label order; scrapers' and tests' text matching does not.
+func inLabelOrder(f *dto.MetricFamily, order []string) {
+	for _, m := range f.Metric {
+		slices.SortStableFunc(m.Label, func(a, b *dto.LabelPair) int {
+			return cmp.Compare(slices.Index(order, a.GetName()), slices.Index(order, b.GetName()))
+		})
+	}
 }
