@@ -23,6 +23,7 @@ import (
 	"github.com/sessiond/sessiond/internal/events"
 	"github.com/sessiond/sessiond/internal/sessions"
 	"github.com/sessiond/sessiond/internal/tenants"
+	"github.com/sessiond/sessiond/internal/web"
 )
 
 // Deps is what the admin UI needs.
@@ -124,7 +125,7 @@ func New(d Deps) (http.Handler, error) {
 		return nil, fmt.Errorf("admin UI templates: %w", err)
 	}
 	mux := http.NewServeMux()
-	s.routes(mux)
+	s.routes(routed{mux})
 	var h http.Handler = mux
 	h = s.withTextOnly(h)
 	h = s.withRecover(h)
@@ -133,8 +134,8 @@ func New(d Deps) (http.Handler, error) {
 }
 
 // routes is the admin UI's route table; one file per page or resource.
-func (s *server) routes(mux *http.ServeMux) {
-	mux.HandleFunc("GET /admin/static/{file}", s.static)
+func (s *server) routes(mux routed) {
+	mux.Handle("GET /admin/static/{file}", http.HandlerFunc(s.static))
 
 	mux.Handle("GET /admin/login", s.public(s.loginPage))
 	mux.Handle("POST /admin/login", s.public(s.login))
@@ -179,6 +180,17 @@ func (s *server) routes(mux *http.ServeMux) {
 	mux.Handle("POST /admin/t/{tid}/admins/{id}/delete", s.operatorInTenant(s.deleteAdmin))
 
 	mux.Handle("/admin/", s.public(s.notFound))
+}
+
+// routed is a ServeMux whose handlers name their route (the pattern) for
+// the access log; the catch-all 404 is left unnamed (web.Unmatched).
+type routed struct{ *http.ServeMux }
+
+func (m routed) Handle(pattern string, h http.Handler) {
+	if pattern != "/admin/" {
+		h = web.Routed(h)
+	}
+	m.ServeMux.Handle(pattern, h)
 }
 
 func (s *server) now() time.Time { return s.Now().UTC() }

@@ -1,11 +1,10 @@
 package admin
 
 import (
-	"log/slog"
 	"net/http"
 	"strings"
 
-	"github.com/sessiond/sessiond/internal/httpapi"
+	"github.com/sessiond/sessiond/internal/web"
 )
 
 // contentSecurityPolicy forbids inline script and style, plugins, framing,
@@ -35,30 +34,16 @@ func (s *server) withHeaders(next http.Handler) http.Handler {
 
 // isTLS reports whether the browser reached us over HTTPS: directly, or
 // through a trusted proxy that says so in X-Forwarded-Proto.
-func (s *server) isTLS(r *http.Request) bool {
-	if r.TLS != nil {
-		return true
-	}
-	return httpapi.IsTrustedPeer(r, s.TrustedProxies) &&
-		strings.EqualFold(strings.TrimSpace(strings.Split(r.Header.Get("X-Forwarded-Proto"), ",")[0]), "https")
-}
+func (s *server) isTLS(r *http.Request) bool { return web.IsHTTPS(r, s.TrustedProxies) }
 
-func (s *server) clientIP(r *http.Request) string { return httpapi.ClientIP(r, s.TrustedProxies) }
+func (s *server) clientIP(r *http.Request) string { return web.ClientIP(r, s.TrustedProxies) }
 
-// withRecover turns a panic into the generic error page.
+// withRecover turns a panic into the generic error page (web.WithRecover
+// logs it).
 func (s *server) withRecover(next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		defer func() {
-			if v := recover(); v != nil {
-				if v == http.ErrAbortHandler {
-					panic(v)
-				}
-				s.Log.Error("admin UI panic", slog.String("path", r.URL.Path), slog.Any("panic", v))
-				s.renderError(w, r, nil, http.StatusInternalServerError, "Something went wrong on our side.")
-			}
-		}()
-		next.ServeHTTP(w, r)
-	})
+	return web.WithRecover(s.Log, func(w http.ResponseWriter, r *http.Request) {
+		s.renderError(w, r, nil, http.StatusInternalServerError, "Something went wrong on our side.")
+	}, next)
 }
 
 // withTextOnly answers 404 for a path, and 400 for a query, that is not text

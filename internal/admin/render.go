@@ -14,8 +14,8 @@ import (
 	webadmin "github.com/sessiond/sessiond/web/admin"
 
 	"github.com/sessiond/sessiond/internal/fault"
-	"github.com/sessiond/sessiond/internal/httpapi"
 	"github.com/sessiond/sessiond/internal/tenants"
+	"github.com/sessiond/sessiond/internal/web"
 )
 
 // page is what every template gets.
@@ -117,7 +117,8 @@ func (s *server) render(w http.ResponseWriter, r *http.Request, c *reqCtx, statu
 	}
 	var buf bytes.Buffer
 	if err := t.ExecuteTemplate(&buf, "layout", pg); err != nil {
-		s.Log.Error("admin UI template failed", slog.String("template", name), slog.String("error", err.Error()))
+		s.Log.Error("admin UI template failed", slog.String("request_id", web.RequestID(r.Context())),
+			slog.String("template", name), slog.String("error", err.Error()))
 		http.Error(w, "Internal error", http.StatusInternalServerError)
 		return
 	}
@@ -128,27 +129,32 @@ func (s *server) render(w http.ResponseWriter, r *http.Request, c *reqCtx, statu
 	_, _ = w.Write(buf.Bytes())
 }
 
-// renderError shows the error page.
+// renderError shows the error page, with the request id to quote.
 func (s *server) renderError(w http.ResponseWriter, r *http.Request, c *reqCtx, status int, msg string) {
 	title := http.StatusText(status)
-	s.render(w, r, c, status, "error", page{Title: title, Data: map[string]any{"Status": status, "Title": title, "Message": msg}})
+	s.render(w, r, c, status, "error", page{Title: title, Data: map[string]any{
+		"Status": status, "Title": title, "Message": msg, "RequestID": web.RequestID(r.Context()),
+	}})
 }
 
-// fail answers a handler's error: its code's status (the API's one table)
-// and its client-safe message; internal errors are logged and shown only
-// generically.
+// fail answers a handler's error: its code's status (web.StatusOf, the
+// table the API uses too) and its client-safe message; internal errors are
+// logged and shown only generically, with the request id.
 func (s *server) fail(w http.ResponseWriter, r *http.Request, c *reqCtx, err error) {
 	code := fault.CodeOf(err)
-	status := httpapi.StatusOf(code)
+	status := web.StatusOf(code)
 	msg := "Something went wrong on our side. It has been logged."
 	var fe *fault.Error
+	logAttrs := func() []any {
+		return []any{slog.String("request_id", web.RequestID(r.Context())), slog.String("route", web.Route(r.Context())), slog.String("error", err.Error())}
+	}
 	switch {
 	case code == fault.Unavailable:
 		w.Header().Set("Retry-After", "2")
 		msg = "A database sessiond depends on is unavailable. Try again in a moment."
-		s.Log.Warn("admin UI: dependency unavailable", slog.String("path", r.URL.Path), slog.String("error", err.Error()))
+		s.Log.Warn("admin UI: dependency unavailable", logAttrs()...)
 	case status >= 500:
-		s.Log.Error("admin UI: internal error", slog.String("path", r.URL.Path), slog.String("error", err.Error()))
+		s.Log.Error("admin UI: internal error", logAttrs()...)
 	case code == fault.NotFound && err == errNotFound:
 		msg = "There is no such page here."
 	case asFault(err, &fe):

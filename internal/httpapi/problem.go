@@ -8,31 +8,8 @@ import (
 	"strings"
 
 	"github.com/sessiond/sessiond/internal/fault"
+	"github.com/sessiond/sessiond/internal/web"
 )
-
-// statusOf is the one table from error codes to HTTP statuses.
-var statusOf = map[fault.Code]int{
-	fault.InvalidRequest:         http.StatusBadRequest,
-	fault.Unauthorized:           http.StatusUnauthorized,
-	fault.Forbidden:              http.StatusForbidden,
-	fault.NotFound:               http.StatusNotFound,
-	fault.MethodNotAllowed:       http.StatusMethodNotAllowed,
-	fault.Conflict:               http.StatusConflict,
-	fault.UnsupportedMediaType:   http.StatusUnsupportedMediaType,
-	fault.SessionInvalid:         http.StatusUnauthorized,
-	fault.SessionExpiredIdle:     http.StatusUnauthorized,
-	fault.SessionExpiredAbsolute: http.StatusUnauthorized,
-	fault.CSRFMismatch:           http.StatusForbidden,
-	fault.ReauthRequired:         http.StatusForbidden,
-	fault.BindingMismatch:        http.StatusUnauthorized,
-	fault.SessionLimitReached:    http.StatusConflict,
-	fault.VersionConflict:        http.StatusPreconditionFailed,
-	fault.PreconditionRequired:   http.StatusPreconditionRequired,
-	fault.PayloadTooLarge:        http.StatusRequestEntityTooLarge,
-	fault.RateLimited:            http.StatusTooManyRequests,
-	fault.Unavailable:            http.StatusServiceUnavailable,
-	fault.Internal:               http.StatusInternalServerError,
-}
 
 // problem is an RFC 9457 problem details body.
 type problem struct {
@@ -48,15 +25,25 @@ type problem struct {
 // writeError answers err as problem+json. Errors without a code are logged
 // with the request id and shown to the client only as "Internal error".
 func writeError(w http.ResponseWriter, r *http.Request, log *slog.Logger, err error) {
+	rid := web.RequestID(r.Context())
+	switch code := fault.CodeOf(err); {
+	case code == fault.Unavailable:
+		log.Warn("dependency unavailable", slog.String("request_id", rid), slog.String("error", err.Error()))
+	case web.StatusOf(code) >= 500:
+		log.Error("internal error", slog.String("request_id", rid), slog.String("error", err.Error()))
+	}
+	writeProblem(w, r, err)
+}
+
+// writeProblem answers err as problem+json, without logging: a 5xx other
+// than unavailable shows only a generic message with the request id.
+func writeProblem(w http.ResponseWriter, r *http.Request, err error) {
 	var fe *fault.Error
 	if !errors.As(err, &fe) {
 		fe = &fault.Error{Code: fault.Internal, Message: "internal error", Cause: err}
 	}
-	status, ok := statusOf[fe.Code]
-	if !ok {
-		status = http.StatusInternalServerError
-	}
-	rid := requestIDFrom(r.Context())
+	status := web.StatusOf(fe.Code)
+	rid := web.RequestID(r.Context())
 	p := problem{
 		Type:      "urn:sessiond:problem:" + string(fe.Code),
 		Title:     titleOf(fe.Code),
@@ -70,10 +57,9 @@ func writeError(w http.ResponseWriter, r *http.Request, log *slog.Logger, err er
 	case status >= 500 && fe.Code != fault.Unavailable:
 		p.Detail = "Internal error. Quote request id " + rid + " when reporting it."
 		p.Code = fault.Internal
-		log.Error("internal error", slog.String("request_id", rid), slog.String("error", err.Error()))
+		p.Type, p.Title = "urn:sessiond:problem:"+string(fault.Internal), titleOf(fault.Internal)
 	case fe.Code == fault.Unavailable:
 		w.Header().Set("Retry-After", "2")
-		log.Warn("dependency unavailable", slog.String("request_id", rid), slog.String("error", err.Error()))
 	case fe.Code == fault.RateLimited:
 		w.Header().Set("Retry-After", "60")
 	}
@@ -89,13 +75,4 @@ func titleOf(c fault.Code) string {
 		return "Error"
 	}
 	return strings.ToUpper(s[:1]) + s[1:]
-}
-
-// StatusOf returns the HTTP status of an error code, from the one table
-// (500 for a code it does not know). The admin UI uses it too.
-func StatusOf(code fault.Code) int {
-	if s, ok := statusOf[code]; ok {
-		return s
-	}
-	return http.StatusInternalServerError
 }

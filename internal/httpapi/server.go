@@ -22,6 +22,7 @@ import (
 	"github.com/sessiond/sessiond/internal/secrets"
 	"github.com/sessiond/sessiond/internal/sessions"
 	"github.com/sessiond/sessiond/internal/tenants"
+	"github.com/sessiond/sessiond/internal/web"
 )
 
 // Check reports whether one dependency is reachable.
@@ -54,7 +55,7 @@ type server struct {
 type handlerFunc func(w http.ResponseWriter, r *http.Request) error
 
 // New returns the API's http.Handler. The caller wraps it (with the admin
-// UI) in WithRequestID and WithAccessLog.
+// UI) in web.WithRequestID and web.WithAccessLog.
 func New(d Deps) (http.Handler, error) {
 	doc, err := LoadSpec()
 	if err != nil {
@@ -69,7 +70,10 @@ func New(d Deps) (http.Handler, error) {
 	}
 	s := &server{Deps: d, operatorHash: secrets.Hash(d.OperatorToken), validator: v}
 
-	r := mux.NewRouter()
+	// SkipClean: a path with "." or ".." segments is matched as sent, never
+	// redirected to another resource (/v1/users/../sessions is a bad user
+	// id, not the tenant-wide listing).
+	r := mux.NewRouter().SkipClean(true)
 	r.NotFoundHandler = http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
 		writeError(w, req, s.Log, fault.New(fault.NotFound, "no such endpoint"))
 	})
@@ -86,7 +90,7 @@ func New(d Deps) (http.Handler, error) {
 
 func (s *server) routes(r *mux.Router) {
 	handle := func(method, path string, need access, h handlerFunc) {
-		r.Handle(path, s.endpoint(need, h)).Methods(method)
+		r.Handle(path, s.endpoint(path, need, h)).Methods(method)
 	}
 	handle("GET", "/healthz", public, s.healthz)
 	handle("GET", "/readyz", public, s.readyz)
@@ -117,6 +121,7 @@ func (s *server) routes(r *mux.Router) {
 	handle("GET", "/v1/sessions", tenantSessions, s.listSessions)
 	handle("POST", "/v1/sessions/verify", tenantSessions, s.verifySession)
 	handle("POST", "/v1/sessions/regenerate", tenantSessions, s.regenerateSession)
+	handle("POST", "/v1/sessions/revoke", tenantSessions, s.revokeSessionByToken)
 	handle("GET", "/v1/sessions/{session_id}", tenantSessions, s.getSession)
 	handle("PATCH", "/v1/sessions/{session_id}", tenantSessions, s.patchSession)
 	handle("DELETE", "/v1/sessions/{session_id}", tenantSessions, s.revokeSession)
@@ -126,11 +131,13 @@ func (s *server) routes(r *mux.Router) {
 	handle("GET", "/v1/events", tenantAdmin, s.listEvents)
 }
 
-// endpoint wraps a handler with the per-route chain: body limit,
-// authentication, then validation against the OpenAPI document. Errors from
-// any step become problem+json.
-func (s *server) endpoint(need access, h handlerFunc) http.Handler {
+// endpoint wraps a handler with the per-route chain: naming the route
+// (its template, for the access log), body limit, authentication, then
+// validation against the OpenAPI document. Errors from any step become
+// problem+json.
+func (s *server) endpoint(route string, need access, h handlerFunc) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		web.SetRoute(r, route)
 		err := readBody(w, r, s.MaxBodyBytes)
 		if err == nil {
 			var authed *http.Request
@@ -168,7 +175,7 @@ func noStore(w http.ResponseWriter) {
 
 // actor describes the caller for security events.
 func (s *server) actor(r *http.Request) tenants.Actor {
-	a := tenants.Actor{IP: clientIP(r, s.TrustedProxies), UserAgent: r.UserAgent()}
+	a := tenants.Actor{IP: web.ClientIP(r, s.TrustedProxies), UserAgent: r.UserAgent()}
 	if p := principal(r); p.APIKeyID != "" {
 		a.Name = "api_key:" + p.APIKeyID
 	} else {

@@ -1,4 +1,4 @@
-package httpapi
+package web
 
 import (
 	"net/http/httptest"
@@ -25,8 +25,33 @@ func TestClientIPBelievesOnlyTrustedProxies(t *testing.T) {
 			if c.xff != "" {
 				r.Header.Set("X-Forwarded-For", c.xff)
 			}
-			if got := clientIP(r, trusted); got != c.want {
-				t.Fatalf("clientIP = %s, want %s", got, c.want)
+			if got := ClientIP(r, trusted); got != c.want {
+				t.Fatalf("ClientIP = %s, want %s", got, c.want)
+			}
+		})
+	}
+}
+
+func TestIsHTTPSBelievesXForwardedProtoOnlyFromTrustedProxies(t *testing.T) {
+	trusted := []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8")}
+	for _, c := range []struct {
+		name, remote, proto string
+		want                bool
+	}{
+		{"plain HTTP", "203.0.113.5:1234", "", false},
+		{"a client forging X-Forwarded-Proto", "203.0.113.5:1234", "https", false},
+		{"a trusted proxy that terminated TLS", "10.0.0.2:80", "https", true},
+		{"a trusted proxy over plain HTTP", "10.0.0.2:80", "http", false},
+		{"the first of several protocols", "10.0.0.2:80", "HTTPS, http", true},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			r := httptest.NewRequest("GET", "/", nil)
+			r.RemoteAddr = c.remote
+			if c.proto != "" {
+				r.Header.Set("X-Forwarded-Proto", c.proto)
+			}
+			if got := IsHTTPS(r, trusted); got != c.want {
+				t.Fatalf("IsHTTPS = %v, want %v", got, c.want)
 			}
 		})
 	}

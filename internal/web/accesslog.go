@@ -1,0 +1,107 @@
+package web
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+	"strings"
+	"time"
+)
+
+// Unmatched is the route the access log names when no route matched: a
+// fixed placeholder, never the raw path.
+const Unmatched = "(unmatched)"
+
+// route is the request's route template, named by the router that matched
+// it (SetRoute) for the access log wrapped around it.
+type route struct{ template string }
+
+// SetRoute names r's route for the access log: a template such as
+// "/v1/sessions/{session_id}", never a path with values in it. Routers call
+// it once a route matched; without it the request is logged as Unmatched.
+func SetRoute(r *http.Request, template string) {
+	if rt, ok := r.Context().Value(routeKey).(*route); ok {
+		rt.template = template
+	}
+}
+
+// Route returns the route template SetRoute named for the request of ctx,
+// or Unmatched.
+func Route(ctx context.Context) string {
+	if rt, ok := ctx.Value(routeKey).(*route); ok && rt.template != "" {
+		return rt.template
+	}
+	return Unmatched
+}
+
+// Routed wraps a handler registered on an http.ServeMux: it names the
+// request's route after the mux's pattern, without its method (and without
+// "{$}"), e.g. "/admin/t/{tid}/sessions".
+func Routed(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		p := r.Pattern
+		if _, path, ok := strings.Cut(p, " "); ok {
+			p = path
+		}
+		SetRoute(r, strings.TrimSuffix(p, "{$}"))
+		h.ServeHTTP(w, r)
+	})
+}
+
+// Recorder is a response writer that remembers the status and the number
+// of body bytes written through it. Unwrap gives http.ResponseController
+// the writer underneath.
+type Recorder struct {
+	http.ResponseWriter
+	Status int // 0 until the first WriteHeader or Write
+	Bytes  int
+}
+
+// WriteHeader records the first status written.
+func (rec *Recorder) WriteHeader(code int) {
+	if rec.Status == 0 {
+		rec.Status = code
+	}
+	rec.ResponseWriter.WriteHeader(code)
+}
+
+func (rec *Recorder) Write(b []byte) (int, error) {
+	if rec.Status == 0 {
+		rec.Status = http.StatusOK
+	}
+	n, err := rec.ResponseWriter.Write(b)
+	rec.Bytes += n
+	return n, err
+}
+
+// Unwrap returns the wrapped writer.
+func (rec *Recorder) Unwrap() http.ResponseWriter { return rec.ResponseWriter }
+
+// quietRoutes log at debug level: health checks and static assets.
+var quietRoutes = map[string]bool{"/healthz": true, "/readyz": true, "/admin/static/{file}": true}
+
+// WithAccessLog writes one JSON line per request, API or admin UI: its
+// request id, method, route template (see SetRoute; never the raw path),
+// status, size and duration. Never headers, bodies, form values, query
+// strings or paths, which could carry credentials.
+func WithAccessLog(log *slog.Logger, next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		rec := &Recorder{ResponseWriter: w}
+		ctx := context.WithValue(r.Context(), routeKey, &route{})
+		next.ServeHTTP(rec, r.WithContext(ctx))
+		rt := Route(ctx)
+		level := slog.LevelInfo
+		if quietRoutes[rt] {
+			level = slog.LevelDebug
+		}
+		log.Log(ctx, level, "request",
+			slog.String("request_id", RequestID(ctx)),
+			slog.String("method", r.Method),
+			slog.String("route", rt),
+			slog.Int("status", rec.Status),
+			slog.Int("bytes", rec.Bytes),
+			slog.Duration("duration", time.Since(start)),
+		)
+	})
+}

@@ -1,0 +1,113 @@
+package web_test
+
+import (
+	"bytes"
+	"encoding/json"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+
+	"github.com/sessiond/sessiond/internal/web"
+)
+
+// serve runs one request through WithRequestID and WithAccessLog around h
+// and returns the response and the access log line.
+func serve(t *testing.T, h http.Handler, method, path string) (*httptest.ResponseRecorder, map[string]any, string) {
+	t.Helper()
+	var logs bytes.Buffer
+	log := slog.New(slog.NewJSONHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	w := httptest.NewRecorder()
+	r := httptest.NewRequest(method, path, nil)
+	r.Header.Set("X-Request-Id", "req-1")
+	web.WithRequestID(web.WithAccessLog(log, h)).ServeHTTP(w, r)
+	var line map[string]any
+	for _, l := range strings.Split(strings.TrimSpace(logs.String()), "\n") {
+		var m map[string]any
+		if err := json.Unmarshal([]byte(l), &m); err == nil && m["msg"] == "request" {
+			line = m
+		}
+	}
+	if line == nil {
+		t.Fatalf("no access log line in %s", logs.String())
+	}
+	return w, line, logs.String()
+}
+
+func TestAccessLogNamesTheRouteNeverThePath(t *testing.T) {
+	mux := http.NewServeMux()
+	mux.Handle("GET /v1/sessions/{session_id}", web.Routed(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.WriteHeader(http.StatusBadRequest)
+	})))
+	mux.Handle("GET /admin/t/{tid}/{$}", web.Routed(http.NotFoundHandler()))
+	mux.Handle("/", http.NotFoundHandler()) // a catch-all that names no route
+	const secret = "v1.k_abc.aa.SECRETNONCE.SECRETMAC"
+	for _, c := range []struct{ name, path, route string }{
+		{"a matched route", "/v1/sessions/" + secret, "/v1/sessions/{session_id}"},
+		{"a pattern ending in {$}", "/admin/t/" + secret + "/", "/admin/t/{tid}/"},
+		{"no route", "/v1/" + secret + "/x", web.Unmatched},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			_, line, logs := serve(t, mux, "GET", c.path)
+			if line["route"] != c.route || line["request_id"] != "req-1" || line["method"] != "GET" {
+				t.Fatalf("access log line %v, want route %q", line, c.route)
+			}
+			if strings.Contains(logs, "SECRET") {
+				t.Fatalf("the raw path is in the log: %s", logs)
+			}
+		})
+	}
+}
+
+func TestRecorderRemembersTheFirstStatusAndTheSize(t *testing.T) {
+	w, line, _ := serve(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.WriteHeader(http.StatusTeapot)
+		w.WriteHeader(http.StatusOK)
+		_, _ = w.Write([]byte("hello"))
+	}), "GET", "/")
+	if w.Code != http.StatusTeapot || line["status"] != float64(http.StatusTeapot) || line["bytes"] != float64(5) {
+		t.Fatalf("status %d, log %v", w.Code, line)
+	}
+}
+
+func TestRecoverAnswersWithTheSurfacesRendererAndLogsOnce(t *testing.T) {
+	var logs bytes.Buffer
+	log := slog.New(slog.NewJSONHandler(&logs, nil))
+	h := web.WithRecover(log, func(w http.ResponseWriter, r *http.Request) {
+		http.Error(w, "generic error "+web.RequestID(r.Context()), http.StatusInternalServerError)
+	}, http.HandlerFunc(func(http.ResponseWriter, *http.Request) { panic("boom") }))
+	w := httptest.NewRecorder()
+	r := httptest.NewRequest("GET", "/x", nil)
+	r.Header.Set("X-Request-Id", "req-2")
+	web.WithRequestID(h).ServeHTTP(w, r)
+	if w.Code != http.StatusInternalServerError || !strings.Contains(w.Body.String(), "generic error req-2") {
+		t.Fatalf("answer %d %q", w.Code, w.Body.String())
+	}
+	if strings.Count(logs.String(), "\n") != 1 || !strings.Contains(logs.String(), `"request_id":"req-2"`) || !strings.Contains(logs.String(), "boom") {
+		t.Fatalf("log: %s", logs.String())
+	}
+	if strings.Contains(w.Body.String(), "goroutine") {
+		t.Fatal("the stack reached the client")
+	}
+}
+
+func TestRecoverPassesOnErrAbortHandler(t *testing.T) {
+	h := web.WithRecover(slog.New(slog.DiscardHandler), func(http.ResponseWriter, *http.Request) {},
+		http.HandlerFunc(func(http.ResponseWriter, *http.Request) { panic(http.ErrAbortHandler) }))
+	defer func() {
+		if v := recover(); v != http.ErrAbortHandler {
+			t.Fatalf("recovered %v, want http.ErrAbortHandler", v)
+		}
+	}()
+	h.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest("GET", "/", nil))
+}
+
+func TestStatusOfMapsCodesAndDefaultsTo500(t *testing.T) {
+	if got := web.StatusOf("no_such_code"); got != http.StatusInternalServerError {
+		t.Fatalf("unknown code → %d", got)
+	}
+	if got := web.StatusOf("rate_limited"); got != http.StatusTooManyRequests {
+		t.Fatalf("rate_limited → %d", got)
+	}
+}
