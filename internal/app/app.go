@@ -108,6 +108,10 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger, o Options) (
 	recorder := a.Metrics.Recorder(a.Events)
 	a.Sessions = sessions.NewManager(a.Redis, a.Cache, sessions.Options{
 		Prefix: cfg.RedisPrefix, Events: recorder, Now: o.Now, Labeler: admin.DeviceLabel,
+		GuessLimit: cfg.GuessLimit, GuessLimitPerCaller: cfg.GuessLimitPerCaller,
+		OnThrottled: func(tenantID string, source sessions.GuessSource) {
+			a.Metrics.GuessRefused(tenantID, string(source))
+		},
 	})
 	if err := a.Sessions.LoadScripts(pingCtx); err != nil {
 		return nil, fmt.Errorf("loading Redis scripts: %w", err)
@@ -176,16 +180,21 @@ func (a *App) Handler() (http.Handler, error) {
 	if err != nil {
 		return nil, err
 	}
-	mux := http.NewServeMux()
-	mux.Handle("/admin", ui)
-	mux.Handle("/admin/", ui)
-	mux.Handle("/", api)
 	surface := func(r *http.Request) string {
 		if r.URL.Path == "/admin" || strings.HasPrefix(r.URL.Path, "/admin/") {
 			return "admin"
 		}
 		return "api"
 	}
+	// A plain prefix split, not an http.ServeMux: ServeMux cleans paths and
+	// redirects, which would turn /v1/users/../sessions into /v1/sessions.
+	mux := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if surface(r) == "admin" {
+			ui.ServeHTTP(w, r)
+			return
+		}
+		api.ServeHTTP(w, r)
+	})
 	return httpapi.WithRequestID(httpapi.WithAccessLog(a.Log, a.Metrics.Middleware(surface, mux))), nil
 }
 

@@ -37,6 +37,11 @@ type Config struct {
 	EventRetention time.Duration  // SESSIOND_EVENT_RETENTION; 0 keeps events forever
 	AdminIdle      time.Duration  // SESSIOND_ADMIN_IDLE_TIMEOUT
 	AdminAbsolute  time.Duration  // SESSIOND_ADMIN_ABSOLUTE_TIMEOUT
+	// GuessLimit and GuessLimitPerCaller: forged session tokens a minute
+	// from one end user's device IP, and from one API caller's IP when the
+	// app sends no device IP (SESSIOND_GUESS_LIMIT,
+	// SESSIOND_GUESS_LIMIT_PER_CALLER).
+	GuessLimit, GuessLimitPerCaller int
 	// Dev is set by `serve --dev`, never by the environment: the admin UI
 	// then works over plain HTTP (no Secure cookie, with a banner saying so).
 	Dev bool
@@ -51,6 +56,10 @@ const (
 	DefaultDataDir      = ".sessiond"
 	MinOperatorTokenLen = 32
 	DefaultMaxBodyBytes = 1 << 20
+	// DefaultGuessLimit and DefaultGuessLimitPerCaller match the engine's
+	// (sessions.DefaultGuessLimit, sessions.DefaultGuessLimitPerCaller).
+	DefaultGuessLimit          = 30
+	DefaultGuessLimitPerCaller = 1000
 )
 
 // Var describes one environment variable, for `sessiond help` and the README.
@@ -80,6 +89,8 @@ var Vars = []Var{
 	{"SESSIOND_EVENT_RETENTION", "2160h", "security events older than this are deleted, hourly (0 keeps them forever)", false},
 	{"SESSIOND_ADMIN_IDLE_TIMEOUT", "15m", "admin UI sessions end after this long without a request", false},
 	{"SESSIOND_ADMIN_ABSOLUTE_TIMEOUT", "8h", "admin UI sessions end this long after sign-in, whatever the activity", false},
+	{"SESSIOND_GUESS_LIMIT", strconv.Itoa(DefaultGuessLimit), "forged session tokens a minute from one end user (the device.ip the app sends) before further forgeries from it get 429; valid tokens are never refused", false},
+	{"SESSIOND_GUESS_LIMIT_PER_CALLER", strconv.Itoa(DefaultGuessLimitPerCaller), "the same budget per API caller IP, for calls that send no device.ip", false},
 }
 
 // Load reads the configuration through getenv. It fails on values that do
@@ -181,6 +192,19 @@ func Load(getenv func(string) string) (Config, error) {
 		}
 		c.MaxBodyBytes = n
 	}
+	positive := func(name string, def int) int {
+		v := getenv(name)
+		if v == "" {
+			return def
+		}
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 {
+			errs = append(errs, fmt.Errorf("%s: want a whole number, at least 1", name))
+		}
+		return n
+	}
+	c.GuessLimit = positive("SESSIOND_GUESS_LIMIT", DefaultGuessLimit)
+	c.GuessLimitPerCaller = positive("SESSIOND_GUESS_LIMIT_PER_CALLER", DefaultGuessLimitPerCaller)
 	switch c.LogLevel {
 	case "debug", "info", "warn", "error":
 	default:

@@ -33,7 +33,7 @@ func TestPolicyDefaultsAndReplacement(t *testing.T) {
 
 	var got policy
 	e.do(req{method: "GET", path: "/v1/policy", token: a.APIKey}).decode(t, &got)
-	if got.IdleTimeout != 1800 || got.AbsoluteTimeout != 28800 || got.MaxSessionsPerUser != 0 ||
+	if got.IdleTimeout != 1800 || got.AbsoluteTimeout != 28800 || got.MaxSessionsPerUser != 100 ||
 		got.OnLimit != "evict_oldest" || !got.Rolling || got.Binding.UserAgent != "off" ||
 		got.Binding.IP != "off" || got.MaxDataBytes != 16384 {
 		t.Fatalf("defaults = %+v", got)

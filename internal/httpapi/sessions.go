@@ -28,6 +28,10 @@ type sessionVerifyRequest struct {
 	Device     *sessions.Device `json:"device"`
 }
 
+type sessionRevokeRequest struct {
+	Token string `json:"token"`
+}
+
 type sessionRegenerateRequest struct {
 	Token           string  `json:"token"`
 	UserID          *string `json:"user_id"`
@@ -136,6 +140,18 @@ func (s *server) revokeSession(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
+func (s *server) revokeSessionByToken(w http.ResponseWriter, r *http.Request) error {
+	var req sessionRevokeRequest
+	if err := decodeJSON(r, &req); err != nil {
+		return err
+	}
+	if err := s.Sessions.RevokeToken(r.Context(), principal(r).TenantID, req.Token, s.meta(r)); err != nil {
+		return err
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
 func (s *server) listSessions(w http.ResponseWriter, r *http.Request) error {
 	page := pageOf(r)
 	list, next, err := s.Sessions.List(r.Context(), principal(r).TenantID, r.URL.Query().Get("user_id"), page.Cursor, page.Limit)
@@ -149,14 +165,19 @@ func (s *server) listSessions(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (s *server) listUserSessions(w http.ResponseWriter, r *http.Request) error {
-	list, err := s.Sessions.ListUser(r.Context(), principal(r).TenantID, mux.Vars(r)["user_id"])
+	userID := mux.Vars(r)["user_id"]
+	if !sessions.ValidUserID(userID) { // "" would list the whole tenant
+		return fault.Invalid("user_id", "is not a user id")
+	}
+	page := pageOf(r)
+	list, next, err := s.Sessions.List(r.Context(), principal(r).TenantID, userID, page.Cursor, page.Limit)
 	if err != nil {
 		return err
 	}
 	if list == nil {
 		list = []sessions.Session{}
 	}
-	return writeJSON(w, http.StatusOK, map[string]any{"sessions": list})
+	return writeJSON(w, http.StatusOK, map[string]any{"sessions": list, "next_cursor": next})
 }
 
 func (s *server) revokeUserSessions(w http.ResponseWriter, r *http.Request) error {

@@ -425,7 +425,7 @@ func TestGuessingIsThrottled(t *testing.T) {
 	a := e.createTenant("Shop")
 	var last resp
 	for i := range 40 {
-		last = e.verify(a.APIKey, fmt.Sprintf("v1.k_aaaaaaaaaaaaaaaa.aa.guess%d.mac", i), nil)
+		last = e.verify(a.APIKey, fmt.Sprintf("v1.k_aaaaaaaaaaaaaaaa.aa.guess%d.mac", i), map[string]any{"device": map[string]any{"ip": "203.0.113.9"}})
 		if last.Status == http.StatusTooManyRequests {
 			break
 		}

@@ -52,8 +52,13 @@ func TestOperatorManagesTenants(t *testing.T) {
 		}
 	})
 
-	t.Run("suspension makes every call of the tenant 403 at once, and resuming restores them", func(t *testing.T) {
+	t.Run("suspension makes every call of the tenant 403 at once and ends its sessions; resuming restores the calls, not the sessions", func(t *testing.T) {
+		live := e.createSession(b.APIKey, map[string]any{"user_id": "alice"})
+		other := e.createSession(a.APIKey, map[string]any{"user_id": "alice"})
 		e.do(req{method: "PATCH", path: "/v1/tenants/" + b.ID, token: operatorToken, body: map[string]any{"status": "suspended"}})
+		if r := e.verify(b.APIKey, live.Token, nil); r.Status != http.StatusForbidden {
+			t.Errorf("verify while suspended = %d %s", r.Status, r.Body)
+		}
 		for _, path := range []string{"/v1/policy", "/v1/keys", "/v1/api-keys", "/v1/events"} {
 			if r := e.do(req{method: "GET", path: path, token: b.APIKey}); r.Status != http.StatusForbidden || r.code(t) != "forbidden" {
 				t.Errorf("GET %s while suspended = %d %s", path, r.Status, r.Body)
@@ -65,6 +70,12 @@ func TestOperatorManagesTenants(t *testing.T) {
 		e.do(req{method: "PATCH", path: "/v1/tenants/" + b.ID, token: operatorToken, body: map[string]any{"status": "active"}})
 		if r := e.do(req{method: "GET", path: "/v1/policy", token: b.APIKey}); r.Status != http.StatusOK {
 			t.Errorf("after resume = %d", r.Status)
+		}
+		if r := e.verify(b.APIKey, live.Token, nil); r.Status != http.StatusUnauthorized || r.code(t) != "session_invalid" {
+			t.Errorf("a session from before the suspension verifies again after resume: %d %s", r.Status, r.Body)
+		}
+		if r := e.verify(a.APIKey, other.Token, nil); r.Status != http.StatusOK {
+			t.Errorf("another tenant's session was ended: %d %s", r.Status, r.Body)
 		}
 	})
 

@@ -31,9 +31,10 @@ var latencyBuckets = []float64{0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 
 
 // Label names of the labelled metrics, in the order they are written.
 var (
-	eventLabels   = []string{"tenant_id", "type", "reason"}
-	requestLabels = []string{"surface", "method", "code"}
-	latencyLabels = []string{"surface"}
+	eventLabels     = []string{"tenant_id", "type", "reason"}
+	requestLabels   = []string{"surface", "method", "code"}
+	latencyLabels   = []string{"surface"}
+	throttledLabels = []string{"tenant_id", "source"}
 )
 
 // Registry holds the metrics of one sessiond instance.
@@ -42,6 +43,7 @@ type Registry struct {
 	events     *prometheus.CounterVec
 	requests   *prometheus.CounterVec
 	latency    *prometheus.HistogramVec
+	throttled  *prometheus.CounterVec
 	labelOrder map[string][]string // by metric family name
 }
 
@@ -88,13 +90,18 @@ func New(o Options) *Registry {
 			Help:    "Time to answer an HTTP request.",
 			Buckets: latencyBuckets,
 		}, latencyLabels),
+		throttled: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "sessiond_guess_refused_total",
+			Help: "Verify, regenerate and revoke calls refused (429) because their source presented too many forged tokens, by tenant and source (device_ip or caller_ip).",
+		}, throttledLabels),
 	}
 	r.labelOrder = map[string][]string{
 		"sessiond_events_total":                  eventLabels,
 		"sessiond_http_requests_total":           requestLabels,
 		"sessiond_http_request_duration_seconds": latencyLabels,
+		"sessiond_guess_refused_total":           throttledLabels,
 	}
-	r.reg.MustRegister(r.events, r.requests, r.latency,
+	r.reg.MustRegister(r.events, r.requests, r.latency, r.throttled,
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	if o.Events != nil {
@@ -115,6 +122,12 @@ func New(o Options) *Registry {
 		r.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: g.Name, Help: g.Help}, g.Value))
 	}
 	return r
+}
+
+// GuessRefused counts one call refused by the engine's guess limit
+// (sessions.Options.OnThrottled).
+func (r *Registry) GuessRefused(tenantID, source string) {
+	r.throttled.WithLabelValues(tenantID, source).Inc() // an authenticated tenant id: clean text
 }
 
 // Recorder counts every event (sanitised, see events.Event.Sanitized) and

@@ -33,7 +33,8 @@ type Created struct {
 	Evicted   []string `json:"evicted"`
 }
 
-// Create starts a session in one atomic Redis round trip. With a user id and
+// Create starts a session in one atomic Redis round trip. A session created
+// for a user is a login: its auth_time is its creation. With a user id and
 // a max_sessions_per_user cap, it first drops the user's dead sessions, then
 // evicts the oldest live ones (evict_oldest; each evicted id is reported by
 // exactly one call) or refuses (reject).
@@ -76,7 +77,7 @@ func (m *Manager) Create(ctx context.Context, tenantID string, p CreateParams, m
 	now := ms(m.now())
 	exp := now + int64(abs)*1000
 	rec := record{
-		uid: p.UserID, ca: now, ls: now, exp: exp, idle: int64(idle), iexp: min(now+int64(idle)*1000, exp),
+		uid: p.UserID, ca: now, at: authTimeOf(p.UserID, now), ls: now, exp: exp, idle: int64(idle), iexp: min(now+int64(idle)*1000, exp),
 		ua: dev.UserAgent, ip: dev.IP, ipn: ipn, lbl: dev.Label, data: data, ver: 1, kid: key.ID,
 	}
 	evicted, err := m.insert(ctx, tenantID, bucket, sid, rec, pol, now, meta)
@@ -180,5 +181,15 @@ func normalizeData(data json.RawMessage, maxBytes int) (string, error) {
 }
 
 func invalidUserID(field string) error {
-	return fault.Invalid(field, "must be 1 to 128 characters from A-Z a-z 0-9 . _ @ + | = -")
+	return fault.Invalid(field, "must be 1 to 128 characters from A-Z a-z 0-9 . _ @ + | = -, not only dots")
+}
+
+// authTimeOf is the auth_time of a new session: creating a session for a
+// user is a login, so the user authenticated now; an anonymous session has
+// none (0).
+func authTimeOf(userID string, now int64) int64 {
+	if userID == "" {
+		return 0
+	}
+	return now
 }

@@ -8,6 +8,7 @@ import (
 	"strconv"
 
 	"github.com/sessiond/sessiond/internal/fault"
+	"github.com/sessiond/sessiond/internal/tenants"
 )
 
 // Get returns live session id. It does not slide the idle timer.
@@ -15,26 +16,29 @@ import (
 // Errors: fault.Forbidden, fault.InvalidRequest (malformed id),
 // fault.NotFound (no such live session in this tenant), fault.Unavailable.
 func (m *Manager) Get(ctx context.Context, tenantID, id string) (Session, error) {
-	if _, err := m.tenant(tenantID); err != nil {
+	snap, err := m.tenant(tenantID)
+	if err != nil {
 		return Session{}, err
 	}
 	if err := checkSessionID("id", id); err != nil {
 		return Session{}, err
 	}
-	rec, err := m.load(ctx, tenantID, id)
+	rec, err := m.load(ctx, tenantID, snap.Policy, id)
 	if err != nil {
 		return Session{}, err
 	}
 	return rec.session(id), nil
 }
 
-// load reads a live session, or returns fault.NotFound.
-func (m *Manager) load(ctx context.Context, tenantID, id string) (record, error) {
+// load reads a live session under the tenant's policy now (the deadlines
+// verify would apply), or returns fault.NotFound.
+func (m *Manager) load(ctx context.Context, tenantID string, pol tenants.Policy, id string) (record, error) {
 	h, err := m.rdb.HGetAll(ctx, m.keys(tenantID, sessionBucket(id)).session(id)).Result()
 	if err != nil {
 		return record{}, storeError(err)
 	}
 	rec, ok := parseRecord(flatten(h))
+	rec = rec.effective(pol)
 	if !ok || !rec.alive(ms(m.now())) {
 		return record{}, errSessionNotFound()
 	}
@@ -76,7 +80,7 @@ func (m *Manager) PatchData(ctx context.Context, tenantID, id string, mergePatch
 	}
 	key := m.keys(tenantID, sessionBucket(id)).session(id)
 	for range maxPatchAttempts {
-		rec, err := m.load(ctx, tenantID, id)
+		rec, err := m.load(ctx, tenantID, snap.Policy, id)
 		if err != nil {
 			return Session{}, err
 		}
@@ -102,7 +106,7 @@ func (m *Manager) PatchData(ctx context.Context, tenantID, id string, mergePatch
 		switch str(res[0]) {
 		case "ok":
 			updated, _ := parseRecord(strList(res[1]))
-			return updated.session(id), nil
+			return updated.effective(snap.Policy).session(id), nil
 		case "missing":
 			return Session{}, errSessionNotFound()
 		}

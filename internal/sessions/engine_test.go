@@ -37,6 +37,7 @@ func TestRoundTrips(t *testing.T) {
 		t.Fatalf("evicted %v", c.Evicted)
 	}
 	check("verify", 1, func() { e.mustVerify(tid, c.Token) })
+	e.clock.Advance(101 * time.Second) // the login (create with a user) is older than max_auth_age
 	check("verify with every check", 1, func() {
 		_, err := e.m.Verify(e.ctx, tid, sessions.VerifyParams{Token: c.Token, CSRFToken: &c.CSRFToken, MaxAuthAge: intp(100), Device: &sessions.Device{UserAgent: "x", IP: "192.0.2.1"}}, sessions.Meta{})
 		wantCode(t, err, fault.ReauthRequired)

@@ -5,79 +5,93 @@ import (
 	"time"
 )
 
-// guessLimiter counts invalid tokens per (tenant, source IP) over a sliding
-// window, in this instance's memory: no Redis, so forged tokens stay free of
-// store commands. A source that presented limit invalid tokens within the
-// window is refused until the oldest of them leaves the window.
+// Guessing. Only a forged token is a guess: tokens carry 256 random bits and
+// an HMAC-SHA-256 under the tenant's key, so a token whose MAC verifies was
+// minted by sessiond (revoked, expired or unknown sessions are stale, not
+// guessed). Forgeries are counted per end user, and what is refused past the
+// limit is only further forgeries from that source: a token with a valid MAC
+// is never refused because of anybody's bad tokens, including its own
+// source's. So one user's junk cookie can never lock out the other users of
+// an app whose every verify comes from the same server IP.
+//
+// The source is the end user's device IP that the app passes
+// (device.ip on verify). When the app passes none, the source is the API
+// caller's IP with a much higher budget: every verify of a server-side app
+// comes from its own IP, so that budget is for detection, not to slow one
+// user down.
+
+// GuessSource names what invalid tokens are counted against.
+type GuessSource string
+
+const (
+	// GuessByDeviceIP counts against the end user's IP (device.ip).
+	GuessByDeviceIP GuessSource = "device_ip"
+	// GuessByCallerIP counts against the API caller's IP, when the app sent
+	// no device.ip.
+	GuessByCallerIP GuessSource = "caller_ip"
+)
+
+// Default guess limits: forged tokens a minute from one source.
+const (
+	DefaultGuessLimit          = 30
+	DefaultGuessLimitPerCaller = 1000
+)
+
+// guessWindow is the sliding window of the guess limits.
+const guessWindow = time.Minute
+
+// guessLimiter counts forged tokens per (tenant, source) over a sliding
+// window, in this instance's memory: no Redis, so forgeries stay free of
+// store commands.
 type guessLimiter struct {
-	limit  int
 	window time.Duration
 
 	mu      sync.Mutex
-	sources map[string]*guessSource
+	sources map[string]*guessCount
 	swept   time.Time
 }
 
-type guessSource struct {
-	failures []time.Time // oldest first, at most limit entries
-	notified time.Time   // when the last rate_limited event was recorded
+type guessCount struct {
+	failures []time.Time // oldest first, at most the source's limit
+	refused  int         // refusals in the current run of refusals
 }
 
 // maxGuessSources bounds the limiter's memory; beyond it, idle sources are
 // swept and, if that is not enough, the table restarts empty.
 const maxGuessSources = 100_000
 
-func newGuessLimiter(limit int, window time.Duration) *guessLimiter {
-	return &guessLimiter{limit: limit, window: window, sources: map[string]*guessSource{}}
+func newGuessLimiter(window time.Duration) *guessLimiter {
+	return &guessLimiter{window: window, sources: map[string]*guessCount{}}
 }
 
-func guessKey(tenantID, ip string) string { return tenantID + "\x00" + ip }
-
-// blocked reports whether the source is over its limit at now, and whether
-// this is the first refusal of the current window (to record one event).
-func (g *guessLimiter) blocked(tenantID, ip string, now time.Time) (blocked, firstInWindow bool) {
+// forged counts one forged token from (tenantID, source) and reports
+// whether it must be refused (the source already presented limit forgeries
+// within the window) and, if so, how many refusals this run of refusals
+// holds so far, counting this one.
+func (g *guessLimiter) forged(tenantID string, source GuessSource, addr string, limit int, now time.Time) (refused bool, n int) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	s := g.sources[guessKey(tenantID, ip)]
-	if s == nil {
-		return false, false
+	if now.Sub(g.swept) >= g.window || len(g.sources) >= maxGuessSources {
+		g.sweepLocked(now)
 	}
-	s.trim(now, g.window)
-	if len(s.failures) < g.limit {
-		return false, false
-	}
-	if s.notified.IsZero() || now.Sub(s.notified) >= g.window {
-		s.notified = now
-		return true, true
-	}
-	return true, false
-}
-
-// fail counts one invalid token from the source.
-func (g *guessLimiter) fail(tenantID, ip string, now time.Time) {
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	k := guessKey(tenantID, ip)
+	k := tenantID + "\x00" + string(source) + "\x00" + addr
 	s := g.sources[k]
 	if s == nil {
-		if len(g.sources) >= maxGuessSources {
-			g.sweepLocked(now)
-		}
-		s = &guessSource{}
+		s = &guessCount{}
 		g.sources[k] = s
 	}
 	s.trim(now, g.window)
-	if len(s.failures) >= g.limit {
-		s.failures = s.failures[1:]
+	if len(s.failures) >= limit {
+		s.refused++
+		return true, s.refused
 	}
+	s.refused = 0
 	s.failures = append(s.failures, now)
-	if now.Sub(g.swept) >= g.window {
-		g.sweepLocked(now)
-	}
+	return false, 0
 }
 
 // trim forgets failures that left the window.
-func (s *guessSource) trim(now time.Time, window time.Duration) {
+func (s *guessCount) trim(now time.Time, window time.Duration) {
 	i := 0
 	for i < len(s.failures) && now.Sub(s.failures[i]) >= window {
 		i++
@@ -89,11 +103,17 @@ func (g *guessLimiter) sweepLocked(now time.Time) {
 	g.swept = now
 	for k, s := range g.sources {
 		s.trim(now, g.window)
-		if len(s.failures) == 0 && now.Sub(s.notified) >= g.window {
+		if len(s.failures) == 0 {
 			delete(g.sources, k)
 		}
 	}
 	if len(g.sources) >= maxGuessSources {
-		g.sources = map[string]*guessSource{}
+		g.sources = map[string]*guessCount{}
 	}
 }
+
+// reportRefusal reports whether the n-th refusal of a run gets an event:
+// the first, then every power of two, so a flood costs a logarithmic number
+// of events and the last one still tells how many calls were refused
+// (within a factor of two; the metrics count every one).
+func reportRefusal(n int) bool { return n > 0 && n&(n-1) == 0 }

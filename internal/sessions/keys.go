@@ -63,13 +63,16 @@ func (k keyspace) session(sid string) string { return k.base + "s:" + sid }
 func (k keyspace) user(uid string) string    { return k.base + "u:" + uid }
 func (k keyspace) index() string             { return k.base + "idx" }
 
-// ValidUserID reports whether s is an acceptable user id:
-// ^[A-Za-z0-9._@+|=-]{1,128}$. No valid user id contains '{', '}', ':' or
-// '*', so none can leave its Redis namespace.
+// ValidUserID reports whether s is an acceptable user id: 1 to 128 of
+// A-Z a-z 0-9 . _ @ + | = -, not made only of dots ("." and ".." are path
+// segments: /v1/users/../sessions would name another resource). No valid
+// user id contains '{', '}', ':' or '*', so none can leave its Redis
+// namespace.
 func ValidUserID(s string) bool {
 	if len(s) < 1 || len(s) > 128 {
 		return false
 	}
+	onlyDots := true
 	for i := 0; i < len(s); i++ {
 		c := s[i]
 		switch {
@@ -78,8 +81,9 @@ func ValidUserID(s string) bool {
 		default:
 			return false
 		}
+		onlyDots = onlyDots && c == '.'
 	}
-	return true
+	return !onlyDots
 }
 
 // sessionIDLen is len("s" + 2 + "_" + 32).

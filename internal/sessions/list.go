@@ -64,7 +64,8 @@ func parseCursor(c string) (position, error) {
 // Errors: fault.Forbidden, fault.InvalidRequest (user_id, cursor),
 // fault.Unavailable.
 func (m *Manager) List(ctx context.Context, tenantID, userID, cursor string, limit int) ([]Session, string, error) {
-	if _, err := m.tenant(tenantID); err != nil {
+	snap, err := m.tenant(tenantID)
+	if err != nil {
 		return nil, "", err
 	}
 	limit = tenants.Page{Limit: limit}.Normalize().Limit
@@ -76,64 +77,62 @@ func (m *Manager) List(ctx context.Context, tenantID, userID, cursor string, lim
 		if !ValidUserID(userID) {
 			return nil, "", invalidUserID("user_id")
 		}
-		return m.listUserPage(ctx, tenantID, userID, pos, limit)
+		return m.listUserPage(ctx, tenantID, userID, snap.Policy, pos, limit)
 	}
-	return m.listTenantPage(ctx, tenantID, pos, limit)
+	return m.listTenantPage(ctx, tenantID, snap.Policy, pos, limit)
 }
 
-// ListUser returns every live session of a user, oldest first, with device,
-// created and last-seen times.
+// ListUser returns the first sessions of a user (at most 200), oldest
+// first, with device, created and last-seen times: all of them under any
+// cap up to 200. Use List with the user id to page through more.
 //
 // Errors: fault.Forbidden, fault.InvalidRequest (user_id),
 // fault.Unavailable.
 func (m *Manager) ListUser(ctx context.Context, tenantID, userID string) ([]Session, error) {
-	if _, err := m.tenant(tenantID); err != nil {
-		return nil, err
-	}
 	if !ValidUserID(userID) {
 		return nil, invalidUserID("user_id")
 	}
-	return m.userSessions(ctx, tenantID, userID)
+	list, _, err := m.List(ctx, tenantID, userID, "", tenants.MaxPageLimit)
+	return list, err
 }
 
-func (m *Manager) userSessions(ctx context.Context, tenantID, userID string) ([]Session, error) {
-	bucket := userBucket(tenantID, userID)
-	zs, err := m.rdb.ZRangeWithScores(ctx, m.keys(tenantID, bucket).user(userID), 0, -1).Result()
-	if err != nil {
-		return nil, storeError(err)
-	}
-	cands := make([]candidate, len(zs))
-	for i, z := range zs {
-		cands[i] = candidate{bucket: bucket, score: int64(z.Score), member: memberString(z.Member)}
-	}
-	return m.readLive(ctx, tenantID, cands, userID)
-}
-
-func (m *Manager) listUserPage(ctx context.Context, tenantID, userID string, pos position, limit int) ([]Session, string, error) {
+// listUserPage reads a user's zset (score = created_at) from pos a page at
+// a time, skipping dead entries, so its work is bounded by the page, not by
+// the user's number of sessions.
+func (m *Manager) listUserPage(ctx context.Context, tenantID, userID string, pol tenants.Policy, pos position, limit int) ([]Session, string, error) {
 	bucket := userBucket(tenantID, userID)
 	if pos.member != "" && pos.bucket != bucket {
 		return nil, "", fault.Invalid("cursor", "is not a cursor returned by a previous page")
 	}
-	all, err := m.userSessions(ctx, tenantID, userID)
-	if err != nil {
-		return nil, "", err
-	}
+	pos.bucket = bucket
+	key := m.keys(tenantID, bucket).user(userID)
 	page := make([]Session, 0, limit)
-	for _, s := range all {
-		score := ms(s.CreatedAt)
-		if pos.member != "" && (score < pos.score || score == pos.score && s.ID <= pos.member) {
-			continue
+	for {
+		start := "-inf"
+		if pos.member != "" {
+			start = strconv.FormatInt(pos.score, 10)
 		}
+		need := limit - len(page)
+		cands, err := m.entriesAfter(ctx, key, start, pos, need)
+		if err != nil {
+			return nil, "", err
+		}
+		live, err := m.readLive(ctx, tenantID, pol, cands, userID)
+		if err != nil {
+			return nil, "", err
+		}
+		page = append(page, live...)
+		if len(cands) < need {
+			return page, "", nil
+		}
+		pos = cands[len(cands)-1].position()
 		if len(page) == limit {
-			last := page[limit-1]
-			return page, position{bucket: bucket, score: ms(last.CreatedAt), member: last.ID}.String(), nil
+			return page, pos.String(), nil
 		}
-		page = append(page, s)
 	}
-	return page, "", nil
 }
 
-func (m *Manager) listTenantPage(ctx context.Context, tenantID string, pos position, limit int) ([]Session, string, error) {
+func (m *Manager) listTenantPage(ctx context.Context, tenantID string, pol tenants.Policy, pos position, limit int) ([]Session, string, error) {
 	now := ms(m.now())
 	page := make([]Session, 0, limit)
 	for len(page) < limit && pos.bucket < numBuckets {
@@ -141,7 +140,7 @@ func (m *Manager) listTenantPage(ctx context.Context, tenantID string, pos posit
 		if err != nil {
 			return nil, "", err
 		}
-		live, err := m.readLive(ctx, tenantID, cands, "")
+		live, err := m.readLive(ctx, tenantID, pol, cands, "")
 		if err != nil {
 			return nil, "", err
 		}
@@ -211,15 +210,21 @@ func (m *Manager) indexCandidates(ctx context.Context, tenantID string, pos posi
 	return out, position{bucket: b}, nil
 }
 
-// bucketAfter returns up to need entries of pos's bucket strictly after
-// (pos.score, pos.member). Entries that tie on score are ordered by id, so
-// it reads past the ties it must skip, reading more while they fill a read.
+// bucketAfter returns up to need entries of pos's bucket index strictly
+// after (pos.score, pos.member) and past their deadline now.
 func (m *Manager) bucketAfter(ctx context.Context, tenantID string, pos position, need int, now int64) ([]candidate, error) {
 	start := strconv.FormatInt(pos.score, 10)
 	if pos.score <= now {
 		start = "(" + strconv.FormatInt(now, 10)
 	}
-	key := m.keys(tenantID, pos.bucket).index()
+	return m.entriesAfter(ctx, m.keys(tenantID, pos.bucket).index(), start, pos, need)
+}
+
+// entriesAfter returns up to need entries of the zset key (of pos's bucket)
+// from score start on, strictly after (pos.score, pos.member) when
+// pos.member is set. Entries that tie on score are ordered by id, so it reads
+// past the ties it must skip, reading more while they fill a read.
+func (m *Manager) entriesAfter(ctx context.Context, key, start string, pos position, need int) ([]candidate, error) {
 	for count := int64(need + 16); ; count *= 2 {
 		zs, err := m.rdb.ZRangeArgsWithScores(ctx, redis.ZRangeArgs{Key: key, Start: start, Stop: "+inf", ByScore: true, Count: count}).Result()
 		if err != nil {
@@ -228,7 +233,7 @@ func (m *Manager) bucketAfter(ctx context.Context, tenantID string, pos position
 		var out []candidate
 		for _, z := range zs {
 			c := candidate{bucket: pos.bucket, score: int64(z.Score), member: memberString(z.Member)}
-			if c.score == pos.score && c.member <= pos.member {
+			if pos.member != "" && c.score == pos.score && c.member <= pos.member {
 				continue
 			}
 			out = append(out, c)
@@ -245,7 +250,7 @@ func (m *Manager) bucketAfter(ctx context.Context, tenantID string, pos position
 // readLive reads the sessions named by cands in one pipeline and returns the
 // live ones in order. Entries whose session is gone are removed from the
 // bucket index (and from userID's zset when given), best effort.
-func (m *Manager) readLive(ctx context.Context, tenantID string, cands []candidate, userID string) ([]Session, error) {
+func (m *Manager) readLive(ctx context.Context, tenantID string, pol tenants.Policy, cands []candidate, userID string) ([]Session, error) {
 	if len(cands) == 0 {
 		return nil, nil
 	}
@@ -262,6 +267,7 @@ func (m *Manager) readLive(ctx context.Context, tenantID string, cands []candida
 	var gone []candidate
 	for i, c := range cands {
 		rec, ok := parseRecord(flatten(cmds[i].Val()))
+		rec = rec.effective(pol)
 		switch {
 		case !ok:
 			gone = append(gone, c)

@@ -41,9 +41,16 @@ type Options struct {
 	// Labeler turns a user agent into a device label when the caller gives
 	// none. Default: a small built-in guess ("Chrome on macOS").
 	Labeler func(userAgent string) string
-	// GuessLimit is how many invalid tokens one source (tenant, Meta.IP) may
-	// present per minute before verify answers rate_limited. Default 30.
+	// GuessLimit is how many forged tokens one end user (the device IP the
+	// app passes to verify) may present per minute before further forgeries
+	// are answered rate_limited. Default DefaultGuessLimit.
 	GuessLimit int
+	// GuessLimitPerCaller is the same budget for an API caller's IP, used
+	// when the app passes no device IP. Default DefaultGuessLimitPerCaller.
+	GuessLimitPerCaller int
+	// OnThrottled, if set, is called once per call refused by a guess limit
+	// (for metrics).
+	OnThrottled func(tenantID string, source GuessSource)
 	// Log receives operational warnings (background purge failures). It never
 	// sees a token. Default: discarded.
 	Log *slog.Logger
@@ -59,6 +66,9 @@ type Manager struct {
 	labeler func(string) string
 	guesses *guessLimiter
 	log     *slog.Logger
+
+	guessLimit, guessLimitPerCaller int
+	onThrottled                     func(string, GuessSource)
 }
 
 // NewManager returns a Manager over rdb (standalone, Sentinel or Cluster).
@@ -76,14 +86,18 @@ func NewManager(rdb redis.UniversalClient, tenants TenantSource, o Options) *Man
 		o.Labeler = DeviceLabel
 	}
 	if o.GuessLimit <= 0 {
-		o.GuessLimit = 30
+		o.GuessLimit = DefaultGuessLimit
+	}
+	if o.GuessLimitPerCaller <= 0 {
+		o.GuessLimitPerCaller = DefaultGuessLimitPerCaller
 	}
 	if o.Log == nil {
 		o.Log = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
 	return &Manager{
 		rdb: rdb, tenants: tenants, prefix: o.Prefix, now: o.Now, events: o.Events,
-		labeler: o.Labeler, guesses: newGuessLimiter(o.GuessLimit, time.Minute), log: o.Log,
+		labeler: o.Labeler, guesses: newGuessLimiter(guessWindow), log: o.Log,
+		guessLimit: o.GuessLimit, guessLimitPerCaller: o.GuessLimitPerCaller, onThrottled: o.OnThrottled,
 	}
 }
 

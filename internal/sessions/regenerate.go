@@ -20,9 +20,11 @@ type RegenerateParams struct {
 
 // Regenerate replaces the session of p.Token by a new one with a new token,
 // id and CSRF token, and ends the old one at once; of concurrent regenerates
-// of one token exactly one succeeds. The new session keeps the data, the
-// device, created_at and the absolute deadline (never extended); its idle
-// deadline restarts from now.
+// of one token exactly one succeeds. The new session keeps the data and the
+// device; its idle deadline restarts from now. A regenerate that changes the
+// user (a login) starts a fresh lifetime: created_at is now and the absolute
+// deadline now + the policy's absolute timeout. Any other keeps created_at
+// and the absolute deadline, never extended.
 //
 // A policy tightened since the session began applies to the new session,
 // as it does at verify.
@@ -49,7 +51,7 @@ func (m *Manager) Regenerate(ctx context.Context, tenantID string, p RegenerateP
 		return Created{}, invalidUserID("user_id")
 	}
 	now := m.now()
-	tok, _, err := m.authenticate(tenantID, snap, p.Token, meta, now, "regenerate")
+	tok, _, err := m.authenticate(tenantID, snap, p.Token, meta, "", now, "regenerate")
 	if err != nil {
 		return Created{}, err
 	}
@@ -169,6 +171,10 @@ func (m *Manager) regenerateAcrossBuckets(ctx context.Context, r regeneration) (
 	}
 	rec, _ := parseRecord(strList(res[1]))
 	oldUID := rec.uid
+	if r.uid != oldUID { // a login: a fresh lifetime (as in regenerate.lua)
+		rec.ca = r.now
+		rec.exp = r.now + int64(r.pol.AbsoluteTimeout)*1000
+	}
 	rec.uid = r.uid
 	if r.setAuth {
 		rec.at = r.now
@@ -187,7 +193,6 @@ func (m *Manager) regenerateAcrossBuckets(ctx context.Context, r regeneration) (
 
 // unknownSession handles a well-signed token whose session does not exist.
 func (m *Manager) unknownSession(r regeneration) error {
-	m.guesses.fail(r.tenantID, r.meta.IP, msTime(r.now))
 	m.record(r.tenantID, events.VerifyRejected, "", r.oldSID, r.meta, map[string]string{"reason": "unknown", "op": "regenerate"})
 	return errSessionInvalid()
 }

@@ -32,6 +32,37 @@ func (m *Manager) Revoke(ctx context.Context, tenantID, id string, meta Meta) er
 	return nil
 }
 
+// RevokeToken ends the session that token names (logout in one call), at
+// once and completely, and records session.revoked with reason "logout".
+// It is idempotent: a session already gone, or a token sessiond did not
+// issue, is not an error (there is nothing to end). Forgeries count toward
+// the caller's guess limit, as on verify.
+//
+// Errors: fault.Forbidden, fault.RateLimited, fault.Unavailable.
+func (m *Manager) RevokeToken(ctx context.Context, tenantID, token string, meta Meta) error {
+	snap, err := m.tenant(tenantID)
+	if err != nil {
+		return err
+	}
+	tok, _, err := m.authenticate(tenantID, snap, token, meta, "", m.now(), "revoke")
+	switch {
+	case fault.Is(err, fault.SessionInvalid):
+		return nil
+	case err != nil:
+		return err
+	}
+	id := sessionID(tok.bucket, tok.nonce)
+	ks := m.keys(tenantID, tok.bucket)
+	res, err := m.run(ctx, revokeScript, []string{ks.session(id), ks.index()}, id)
+	if err != nil {
+		return err
+	}
+	if str(res[0]) == "ok" {
+		m.record(tenantID, events.SessionRevoked, str(res[1]), id, meta, map[string]string{"reason": "logout"})
+	}
+	return nil
+}
+
 // RevokeUser ends every session of userID except exceptID ("" for none) in
 // one script in the user's slot, and returns the ids it ended (those that
 // were still live). With exceptID it records session.others_revoked, without

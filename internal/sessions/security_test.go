@@ -828,43 +828,95 @@ func TestLifecycleEventsNameThePublicID(t *testing.T) {
 	}
 }
 
-// Row 19: guessing is detected and slowed, without Redis.
+// Row 19: guessing is detected and slowed, without Redis. Only forgeries
+// are guesses; they count against the end user's device IP, and a token with
+// a valid mac is never refused because of them.
 func TestGuessingIsRateLimited(t *testing.T) {
 	e := newEnv(t, guessLimit(5))
 	snap := e.newTenant()
 	tid := snap.Tenant.ID
 	good := e.create(tid, sessions.CreateParams{})
-	attacker := sessions.Meta{IP: "203.0.113.66"}
-	bad := func(i int) string {
-		if i%2 == 0 {
-			return signedToken(snap.Keys[0], "aa", secrets.Random(32)) // well signed, unknown
-		}
-		return fmt.Sprintf("v1.%s.aa.%043d.%043d", snap.Keys[0].ID, i, i) // forged
+	app := sessions.Meta{IP: "192.0.2.10"} // every call comes from the app's server
+	verifyFrom := func(deviceIP, token string) error {
+		_, err := e.m.Verify(e.ctx, tid, sessions.VerifyParams{Token: token, Device: &sessions.Device{IP: deviceIP}}, app)
+		return err
 	}
+	forged := func(i int) string { return fmt.Sprintf("v1.%s.aa.%043d.%043d", snap.Keys[0].ID, i, i) }
+	stale := func() string { return signedToken(snap.Keys[0], "aa", secrets.Random(32)) } // well signed, unknown
+
 	for i := range 5 {
-		_, err := e.m.Verify(e.ctx, tid, sessions.VerifyParams{Token: bad(i)}, attacker)
-		wantCode(t, err, fault.SessionInvalid)
+		wantCode(t, verifyFrom("203.0.113.66", forged(i)), fault.SessionInvalid)
 	}
 	n, _ := e.count.trips(func() {
 		for i := range 10 {
-			_, err := e.m.Verify(e.ctx, tid, sessions.VerifyParams{Token: bad(i)}, attacker)
-			wantCode(t, err, fault.RateLimited)
+			wantCode(t, verifyFrom("203.0.113.66", forged(i)), fault.RateLimited)
 		}
-		_, err := e.m.Verify(e.ctx, tid, sessions.VerifyParams{Token: good.Token}, attacker)
-		wantCode(t, err, fault.RateLimited)
 	})
 	if n != 0 {
-		t.Fatalf("rate-limited verifies made %d round trips", n)
+		t.Fatalf("refused forgeries made %d round trips", n)
 	}
-	if got := e.events.ofType(events.GuessingThrottled); len(got) != 1 || got[0].IP != attacker.IP {
+	// Refusals are reported at the 1st, 2nd, 4th and 8th: the last event
+	// tells how many calls were refused, within a factor of two.
+	got := e.events.ofType(events.GuessingThrottled)
+	if len(got) != 4 || got[3].Detail["refused"] != "8" || got[3].Detail["source"] != "device_ip" {
 		t.Fatalf("rate_limited events: %+v", got)
 	}
-	if _, err := e.m.Verify(e.ctx, tid, sessions.VerifyParams{Token: good.Token}, sessions.Meta{IP: "203.0.113.67"}); err != nil {
-		t.Fatalf("another source: %v", err)
+	if err := verifyFrom("203.0.113.66", good.Token); err != nil {
+		t.Fatalf("a valid token from the limited device was refused: %v", err)
 	}
+	wantCode(t, verifyFrom("203.0.113.66", stale()), fault.SessionInvalid) // stale, not a guess
+	wantCode(t, verifyFrom("203.0.113.67", forged(99)), fault.SessionInvalid)
 	e.clock.Advance(61 * time.Second)
-	if _, err := e.m.Verify(e.ctx, tid, sessions.VerifyParams{Token: good.Token}, attacker); err != nil {
-		t.Fatalf("after the window: %v", err)
+	wantCode(t, verifyFrom("203.0.113.66", forged(100)), fault.SessionInvalid)
+}
+
+// Stale tokens (revoked, expired, unknown but well signed, or signed by a
+// retired key) are what real apps see all day: they never count as guesses.
+func TestStaleTokensAreNotGuesses(t *testing.T) {
+	e := newEnv(t, guessLimit(2))
+	snap := e.newTenant()
+	tid := snap.Tenant.ID
+	app := sessions.Meta{IP: "192.0.2.10"}
+	dev := &sessions.Device{IP: "203.0.113.5"}
+	revoked := e.create(tid, sessions.CreateParams{UserID: "alice"})
+	if err := e.m.Revoke(e.ctx, tid, revoked.Session.ID, app); err != nil {
+		t.Fatal(err)
+	}
+	retired := newKey(tid, tenants.KeyRetired, e.clock.Now())
+	e.tenants.update(tid, func(s *tenants.Snapshot) { s.Keys = append(s.Keys, retired) })
+	for range 20 {
+		for _, tok := range []string{revoked.Token, signedToken(snap.Keys[0], "ab", secrets.Random(32)), signedToken(retired, "ab", secrets.Random(32))} {
+			_, err := e.m.Verify(e.ctx, tid, sessions.VerifyParams{Token: tok, Device: dev}, app)
+			wantCode(t, err, fault.SessionInvalid)
+		}
+	}
+	if got := e.events.ofType(events.GuessingThrottled); len(got) != 0 {
+		t.Fatalf("stale tokens were throttled: %+v", got)
+	}
+}
+
+// Without a device IP, forgeries count against the API caller with a much
+// higher budget, and still never refuse a valid token.
+func TestGuessingWithoutDeviceIPUsesTheCallersBudget(t *testing.T) {
+	e := newEnv(t, guessLimit(2), func(o *sessions.Options) { o.GuessLimitPerCaller = 6 })
+	snap := e.newTenant()
+	tid := snap.Tenant.ID
+	good := e.create(tid, sessions.CreateParams{})
+	app := sessions.Meta{IP: "192.0.2.10"}
+	for i := range 9 {
+		_, err := e.m.Verify(e.ctx, tid, sessions.VerifyParams{Token: fmt.Sprintf("junk-%d", i)}, app)
+		want := fault.SessionInvalid
+		if i >= 6 {
+			want = fault.RateLimited
+		}
+		wantCode(t, err, want)
+		if _, err := e.m.Verify(e.ctx, tid, sessions.VerifyParams{Token: good.Token}, app); err != nil {
+			t.Fatalf("valid token refused after %d junk tokens: %v", i+1, err)
+		}
+	}
+	got := e.events.ofType(events.GuessingThrottled)
+	if len(got) == 0 || got[0].Detail["source"] != "caller_ip" || got[0].Detail["limit_per_minute"] != "6" {
+		t.Fatalf("rate_limited events: %+v", got)
 	}
 }
 

@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"strconv"
 	"time"
+
+	"github.com/sessiond/sessiond/internal/tenants"
 )
 
 // record is a session as stored in its Redis hash. Field names are those of
@@ -81,6 +83,23 @@ func parseRecord(flat []string) (record, bool) {
 		}
 	}
 	return r, r.exp != 0
+}
+
+// effective returns r under the tenant's policy pol now. It is the one
+// definition of a session's deadlines that every read uses, and the verify,
+// regenerate and claim scripts apply the same rule (effective() in
+// common.lua): a policy tightened since the session began applies (idle
+// deadline at most last seen + the policy's idle timeout, absolute deadline
+// at most created + the policy's absolute timeout); a looser one never
+// lengthens the session.
+func (r record) effective(pol tenants.Policy) record {
+	if pidle := int64(pol.IdleTimeout); pidle < r.idle {
+		r.idle = pidle
+		r.iexp = min(r.iexp, r.ls+pidle*1000)
+	}
+	r.exp = min(r.exp, r.ca+int64(pol.AbsoluteTimeout)*1000)
+	r.iexp = min(r.iexp, r.exp)
+	return r
 }
 
 // alive reports whether r is within both deadlines at now (ms).

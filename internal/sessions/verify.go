@@ -48,14 +48,14 @@ type Verified struct {
 // (deadlines, binding, CSRF verdict, auth age) before it writes anything, so
 // a failed check never slides the timer, and all of it is one EVALSHA.
 //
-// Guessing: malformed, forged and unknown tokens count against (tenant,
-// meta.IP) in memory; past Options.GuessLimit a minute, every verify and
-// regenerate from that source is refused (valid tokens too, so a hit gives no
-// signal) until the window has passed, with one verify.rate_limited event per
-// window.
+// Guessing: forged tokens (malformed, unknown kid, bad mac) count against
+// their source in memory: p.Device.IP, or meta.IP with a higher budget when
+// the app sent no device IP. Past the source's limit a minute, further
+// forgeries from it are answered rate_limited; a token with a valid mac is
+// never refused by the limiter (guess.go).
 //
 // Errors: fault.Forbidden (unknown or suspended tenant), fault.RateLimited
-// (too many invalid tokens from meta.IP), fault.SessionInvalid (malformed,
+// (too many forged tokens from the source), fault.SessionInvalid (malformed,
 // forged, unknown kid, retired key, unknown or revoked session),
 // fault.SessionExpiredIdle, fault.SessionExpiredAbsolute,
 // fault.BindingMismatch (enforce mode), fault.CSRFMismatch,
@@ -67,7 +67,11 @@ func (m *Manager) Verify(ctx context.Context, tenantID string, p VerifyParams, m
 		return Verified{}, err
 	}
 	now := m.now()
-	tok, key, err := m.authenticate(tenantID, snap, p.Token, meta, now, "verify")
+	deviceIP := ""
+	if p.Device != nil {
+		deviceIP = p.Device.IP
+	}
+	tok, key, err := m.authenticate(tenantID, snap, p.Token, meta, deviceIP, now, "verify")
 	if err != nil {
 		return Verified{}, err
 	}
@@ -135,7 +139,6 @@ func (m *Manager) Verify(ctx context.Context, tenantID string, p VerifyParams, m
 		}
 		return Verified{Session: rec.session(sid), Token: resigned, CSRFToken: csrfToken(tok.nonce), BindingMismatch: mismatched}, nil
 	case "missing":
-		m.guesses.fail(tenantID, meta.IP, now)
 		m.record(tenantID, events.VerifyRejected, "", sid, meta, map[string]string{"reason": "unknown", "op": "verify"})
 		return Verified{}, errSessionInvalid()
 	case "expired_idle", "expired_absolute":
@@ -157,26 +160,40 @@ func (m *Manager) Verify(ctx context.Context, tenantID string, p VerifyParams, m
 
 // authenticate parses raw and checks its mac against the tenant's keyring,
 // without any Redis command. It returns the key that signed the token
-// (active or retiring). Failures count toward the source's guess limit.
-func (m *Manager) authenticate(tenantID string, snap *tenants.Snapshot, raw string, meta Meta, now time.Time, op string) (token, tenants.Key, error) {
-	if blocked, first := m.guesses.blocked(tenantID, meta.IP, now); blocked {
-		if first {
-			m.record(tenantID, events.GuessingThrottled, "", "", meta, map[string]string{"limit_per_minute": strconv.Itoa(m.guesses.limit)})
-		}
-		return token{}, tenants.Key{}, fault.New(fault.RateLimited, "too many invalid session tokens; try again later")
-	}
+// (active or retiring). Only forgeries (malformed, unknown kid, bad mac) count
+// toward the guess limit of their source (deviceIP, or the caller's IP when
+// the app sent none); past the limit they are answered rate_limited. A token
+// with a valid mac is never refused by the limiter (see guess.go).
+func (m *Manager) authenticate(tenantID string, snap *tenants.Snapshot, raw string, meta Meta, deviceIP string, now time.Time, op string) (token, tenants.Key, error) {
 	tok, ok := parseToken(raw)
 	var key tenants.Key
 	if ok {
 		key, ok = snap.Key(tok.kid, now)
 	}
-	ok = ok && (key.State == tenants.KeyActive || key.State == tenants.KeyRetiring) && tok.authentic(key.Secret)
-	if !ok {
-		m.guesses.fail(tenantID, meta.IP, now)
-		m.record(tenantID, events.VerifyRejected, "", "", meta, map[string]string{"reason": "forged", "op": op})
-		return token{}, tenants.Key{}, errSessionInvalid()
+	if ok && tok.authentic(key.Secret) {
+		if key.State != tenants.KeyActive && key.State != tenants.KeyRetiring {
+			m.record(tenantID, events.VerifyRejected, "", sessionID(tok.bucket, tok.nonce), meta, map[string]string{"reason": "retired_key", "op": op})
+			return token{}, tenants.Key{}, errSessionInvalid()
+		}
+		return tok, key, nil
 	}
-	return tok, key, nil
+	source, addr, limit := GuessByDeviceIP, deviceIP, m.guessLimit
+	if addr == "" {
+		source, addr, limit = GuessByCallerIP, meta.IP, m.guessLimitPerCaller
+	}
+	if refused, n := m.guesses.forged(tenantID, source, addr, limit, now); refused {
+		if m.onThrottled != nil {
+			m.onThrottled(tenantID, source)
+		}
+		if reportRefusal(n) {
+			m.record(tenantID, events.GuessingThrottled, "", "", meta, map[string]string{
+				"source": string(source), "limit_per_minute": strconv.Itoa(limit), "refused": strconv.Itoa(n),
+			})
+		}
+		return token{}, tenants.Key{}, fault.New(fault.RateLimited, "too many forged session tokens from this %s; try again later", source)
+	}
+	m.record(tenantID, events.VerifyRejected, "", "", meta, map[string]string{"reason": "forged", "op": op})
+	return token{}, tenants.Key{}, errSessionInvalid()
 }
 
 // expired records a session's expiry (found by verify or regenerate) and

@@ -45,6 +45,12 @@ type Policy struct {
 	MaxDataBytes       int     `json:"max_data_bytes"`
 }
 
+// DefaultMaxSessionsPerUser is a new tenant's device cap. It is finite so
+// that one user's sessions (and their listing) stay bounded: with the default
+// 16 KiB of data, one user can hold at most 100 × ~17 KiB ≈ 1.7 MB of Redis.
+// 0 (unlimited) is still allowed, explicitly.
+const DefaultMaxSessionsPerUser = 100
+
 // Bounds on policy values.
 const (
 	MaxTimeoutSeconds     = 400 * 24 * 60 * 60 // 400 days
@@ -53,12 +59,13 @@ const (
 )
 
 // DefaultPolicy is the policy of a new tenant: idle 30 min, absolute 8 h,
-// no device cap, rolling, no binding, 16 KiB of data.
+// at most DefaultMaxSessionsPerUser sessions per user (evicting the
+// oldest), rolling, no binding, 16 KiB of data.
 func DefaultPolicy() Policy {
 	return Policy{
 		IdleTimeout:        30 * 60,
 		AbsoluteTimeout:    8 * 60 * 60,
-		MaxSessionsPerUser: 0,
+		MaxSessionsPerUser: DefaultMaxSessionsPerUser,
 		OnLimit:            EvictOldest,
 		Rolling:            true,
 		Binding:            Binding{UserAgent: BindingOff, IP: BindingOff},

@@ -11,8 +11,9 @@ import (
 	"github.com/sessiond/sessiond/internal/secrets"
 )
 
-// SessionPurger removes every live session of a deleted tenant. It runs in
-// the background and must touch only that tenant's namespace.
+// SessionPurger removes every live session of a deleted or suspended tenant
+// (in the background after a delete, before answering a suspend). It must
+// touch only that tenant's namespace.
 type SessionPurger interface {
 	PurgeTenant(ctx context.Context, tenantID string)
 }
@@ -85,7 +86,9 @@ func (s *Service) ListTenants(ctx context.Context, page Page) ([]Tenant, string,
 }
 
 // UpdateTenant renames, suspends or resumes a tenant. Suspension takes effect
-// on every instance as soon as the change is published.
+// on every instance as soon as the change is published, and ends every live
+// session of the tenant (before it returns, when a Purger is set): resuming
+// restores the tenant's API keys and policy, never its old sessions.
 func (s *Service) UpdateTenant(ctx context.Context, id string, patch TenantPatch, actor Actor) (Tenant, error) {
 	if id == SystemTenantID {
 		return Tenant{}, fault.New(fault.NotFound, "tenant not found")
@@ -103,6 +106,9 @@ func (s *Service) UpdateTenant(ctx context.Context, id string, patch TenantPatch
 		return Tenant{}, err
 	}
 	s.changed(ctx, id)
+	if patch.Status != nil && *patch.Status == Suspended && s.Purger != nil {
+		s.Purger.PurgeTenant(ctx, id)
+	}
 	detail := map[string]string{}
 	if patch.Status != nil {
 		detail["status"] = string(*patch.Status)

@@ -1,6 +1,7 @@
 -- regenerate: replace a session by a new one in the same bucket, atomically.
--- The old session dies; the new one keeps created_at, the absolute deadline,
--- the device and the data.
+-- The old session dies; the new one keeps the device and the data, and
+-- created_at and the absolute deadline unless the user changes (a login
+-- starts a fresh lifetime under the policy's absolute timeout).
 -- KEYS[1] the old session, KEYS[2] the new session, KEYS[3] the bucket index,
 -- KEYS[4] the new user's zset (when the user changes).
 -- ARGV: now, old sid, new sid, new uid ('' keep), set auth_time ('1'/'0'),
@@ -24,6 +25,11 @@ if uid == '' then uid = old_uid end
 local ok, evicted = make_room(base, uid, now, tonumber(ARGV[7]), ARGV[8], old_sid)
 if not ok then return {'limit', old_uid} end
 drop(base, old_sid, old_uid)
+if uid ~= old_uid then
+  -- A login (the user changes) starts a fresh lifetime; nothing else does.
+  f.ca = now
+  exp = now + tonumber(ARGV[10]) * 1000
+end
 iexp = now + idle * 1000
 if iexp > exp then iexp = exp end
 f.idle, f.exp = idle, exp
