@@ -53,6 +53,7 @@ describe('the middleware against a failing sessiond', () => {
     await new Promise<void>((r) => fake.listen(0, '127.0.0.1', r));
     const fa = fake.address();
     const ex = express();
+    ex.set('env', 'test'); // Express's final handler: no stack traces on stderr
     ex.use(sessiond({ url: `http://127.0.0.1:${typeof fa === 'object' && fa ? fa.port : 0}`, apiKey: 'sk_test', cookie: { name: '__Host-sid', secure: true } }));
     ex.get('/', (req, res) => res.json({ user: req.session.userId ?? null, isNew: req.session.isNew }));
     ex.get('/sensitive', requireRecentAuth(60), (_req, res) => res.send('ok'));
