@@ -28,8 +28,27 @@ type Clock struct {
 // PostgreSQL compare what sessiond writes with their own clocks, so a test
 // clock far from the real time must not change any outcome (see
 // NewClockAt and the engine's clock-skew test).
+//
+// SESSIOND_TEST_CLOCK_OFFSET (a Go duration such as 43800h or -43800h)
+// shifts every such clock, so the whole suite can be run years ahead of or
+// behind the real time that Redis, PostgreSQL and the browser use.
 func NewClock() *Clock {
-	return NewClockAt(time.Now().Truncate(time.Second))
+	return NewClockAt(time.Now().Add(ClockOffset()).Truncate(time.Second))
+}
+
+// ClockOffset is SESSIOND_TEST_CLOCK_OFFSET, or 0 when unset. A value that
+// does not parse panics: a suite run meant to be shifted must not silently
+// run unshifted.
+func ClockOffset() time.Duration {
+	v := os.Getenv("SESSIOND_TEST_CLOCK_OFFSET")
+	if v == "" {
+		return 0
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil {
+		panic("SESSIOND_TEST_CLOCK_OFFSET: " + err.Error())
+	}
+	return d
 }
 
 // NewClockAt returns a clock stopped at t.
