@@ -10,6 +10,7 @@ import (
 	"mime"
 	"net/http"
 	"sort"
+	"strconv"
 	"strings"
 
 	"github.com/getkin/kin-openapi/openapi3"
@@ -39,6 +40,9 @@ func LoadSpec() (*openapi3.T, error) {
 type validator struct {
 	router  routers.Router
 	options *openapi3filter.Options
+	// names are the property names the document defines: the only ones a
+	// field path in an error may repeat (a client's own keys never are).
+	names map[string]bool
 }
 
 func newValidator(doc *openapi3.T) (*validator, error) {
@@ -52,7 +56,52 @@ func newValidator(doc *openapi3.T) (*validator, error) {
 			AuthenticationFunc: openapi3filter.NoopAuthenticationFunc,
 			MultiError:         true,
 		},
+		names: propertyNames(doc),
 	}, nil
+}
+
+// propertyNames collects every property name of every schema in doc.
+func propertyNames(doc *openapi3.T) map[string]bool {
+	names := map[string]bool{}
+	seen := map[*openapi3.Schema]bool{}
+	var walk func(*openapi3.SchemaRef)
+	walk = func(ref *openapi3.SchemaRef) {
+		if ref == nil || ref.Value == nil || seen[ref.Value] {
+			return
+		}
+		sc := ref.Value
+		seen[sc] = true
+		for name, p := range sc.Properties {
+			names[name] = true
+			walk(p)
+		}
+		walk(sc.Items)
+		walk(sc.AdditionalProperties.Schema)
+		walk(sc.Not)
+		for _, list := range []openapi3.SchemaRefs{sc.OneOf, sc.AnyOf, sc.AllOf} {
+			for _, x := range list {
+				walk(x)
+			}
+		}
+	}
+	for _, ref := range doc.Components.Schemas {
+		walk(ref)
+	}
+	for _, item := range doc.Paths.Map() {
+		for _, op := range item.Operations() {
+			if op.RequestBody != nil && op.RequestBody.Value != nil {
+				for _, mt := range op.RequestBody.Value.Content {
+					walk(mt.Schema)
+				}
+			}
+			for _, p := range op.Parameters {
+				if p.Value != nil {
+					walk(p.Value.Schema)
+				}
+			}
+		}
+	}
+	return names
 }
 
 // readBody reads the request body under the size limit and leaves it
@@ -81,8 +130,9 @@ func readBody(w http.ResponseWriter, r *http.Request, limit int64) error {
 	return nil
 }
 
-// validate checks r against its operation in the document. Messages name
-// the offending field or parameter and never repeat its value.
+// validate checks r against its operation in the document. Errors name
+// the offending body field or parameter (see translate) and never repeat
+// its value.
 func (v *validator) validate(r *http.Request) error {
 	route, params, err := v.router.FindRoute(r)
 	if err != nil {
@@ -96,55 +146,54 @@ func (v *validator) validate(r *http.Request) error {
 	if err == nil {
 		return nil
 	}
-	return translateValidation(err)
+	return v.translate(err)
 }
 
-func translateValidation(err error) error {
+// translate turns the validator's errors into one InvalidRequest whose
+// fields name what is wrong, the way api/openapi.yaml documents
+// (components.schemas.Problem): a body field by its path ("device.ip",
+// "body" for the whole body), a parameter by where it is and its name
+// ("path.session_id", "query.limit", "header.If-Match"). Messages never
+// repeat a value, and paths never repeat a property name the client made
+// up: an unknown property is "unknown property" on the object holding it.
+func (v *validator) translate(err error) error {
 	var fields []fault.FieldError
-	var collect func(error)
-	collect = func(err error) {
-		var multi openapi3.MultiError
-		if errors.As(err, &multi) {
-			for _, e := range multi {
-				collect(e)
+	add := func(field, msg string) { fields = append(fields, fault.FieldError{Field: field, Message: msg}) }
+	var collect func(err error, where string)
+	collect = func(err error, where string) {
+		switch e := err.(type) {
+		case openapi3.MultiError:
+			for _, x := range e {
+				collect(x, where)
 			}
 			return
+		case *openapi3filter.RequestError:
+			if e.Parameter != nil {
+				where = e.Parameter.In + "." + e.Parameter.Name
+			}
+			if e.Err != nil {
+				collect(e.Err, where)
+				return
+			}
+			add(where, "is invalid")
+			return
 		}
-		var reqErr *openapi3filter.RequestError
 		var schemaErr *openapi3.SchemaError
 		var parseErr *openapi3filter.ParseError
 		switch {
 		case errors.As(err, &schemaErr):
-			field := strings.Join(schemaErr.JSONPointer(), ".")
-			prefix := ""
-			if errors.As(err, &reqErr) && reqErr.Parameter != nil {
-				prefix = reqErr.Parameter.Name
-				if field != "" {
-					prefix += "."
-				}
-			}
-			fields = append(fields, fault.FieldError{Field: nonEmpty(prefix+field, "body"), Message: schemaReason(schemaErr)})
+			add(v.fieldPath(where, schemaErr.JSONPointer()), schemaReason(schemaErr))
 		case errors.As(err, &parseErr):
-			name := "body"
-			if errors.As(err, &reqErr) && reqErr.Parameter != nil {
-				name = reqErr.Parameter.Name
-			}
-			fields = append(fields, fault.FieldError{Field: name, Message: "is malformed: " + parseReason(parseErr)})
-		case errors.As(err, &reqErr):
-			name := "body"
-			if reqErr.Parameter != nil {
-				name = reqErr.Parameter.Name
-			}
-			msg := reqErr.Reason
-			if msg == "" && reqErr.Err != nil {
-				msg = reqErr.Err.Error()
-			}
-			fields = append(fields, fault.FieldError{Field: name, Message: msg})
+			add(where, "is malformed: "+parseReason(parseErr))
+		case errors.Is(err, openapi3filter.ErrInvalidRequired):
+			add(where, "is required")
+		case errors.Is(err, openapi3filter.ErrInvalidEmptyValue):
+			add(where, "must not be empty")
 		default:
-			fields = append(fields, fault.FieldError{Field: "request", Message: "is invalid"})
+			add(where, "is invalid")
 		}
 	}
-	collect(err)
+	collect(err, "body")
 	sort.SliceStable(fields, func(i, j int) bool { return fields[i].Field < fields[j].Field })
 	msg := fields[0].Field + ": " + fields[0].Message
 	if len(fields) > 1 {
@@ -153,15 +202,31 @@ func translateValidation(err error) error {
 	return &fault.Error{Code: fault.InvalidRequest, Message: msg, Fields: fields, Cause: err}
 }
 
-// schemaReason describes a schema failure without the offending value.
-func schemaReason(e *openapi3.SchemaError) string {
-	switch e.SchemaField {
-	case "additionalProperties":
-		return "unknown field: " + e.Reason
-	case "required":
-		return e.Reason
+// fieldPath joins a JSON pointer inside where: body fields stand alone
+// ("device.ip"), parameter parts follow the parameter. A segment that is
+// neither a property the document defines nor an array index is "*".
+func (v *validator) fieldPath(where string, pointer []string) string {
+	parts := make([]string, 0, len(pointer)+1)
+	if where != "body" || len(pointer) == 0 {
+		parts = append(parts, where)
 	}
-	if strings.Contains(e.Reason, "\"") && e.SchemaField == "enum" {
+	for _, seg := range pointer {
+		if _, err := strconv.Atoi(seg); err != nil && !v.names[seg] {
+			seg = "*"
+		}
+		parts = append(parts, seg)
+	}
+	return strings.Join(parts, ".")
+}
+
+// schemaReason describes a schema failure without the offending value or
+// a property name the client chose.
+func schemaReason(e *openapi3.SchemaError) string {
+	switch {
+	case e.SchemaField == "properties" && strings.HasSuffix(e.Reason, "is unsupported"),
+		e.SchemaField == "additionalProperties":
+		return "unknown property"
+	case e.SchemaField == "enum":
 		return "is not one of the allowed values"
 	}
 	return e.Reason
@@ -179,13 +244,6 @@ func parseReason(e *openapi3filter.ParseError) string {
 		return "invalid format"
 	}
 	return "cannot be parsed"
-}
-
-func nonEmpty(s, def string) string {
-	if s == "" {
-		return def
-	}
-	return s
 }
 
 // decodeJSON decodes a validated body strictly into v.
