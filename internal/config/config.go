@@ -7,6 +7,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"math"
 	"net/netip"
 	"os"
 	"strconv"
@@ -55,6 +56,11 @@ const (
 	DefaultRedisPrefix  = "sd"
 	DefaultDataDir      = ".sessiond"
 	MinOperatorTokenLen = 32
+	// MinOperatorTokenBits is the least estimated entropy of an operator
+	// token (see OperatorTokenBits), and MinOperatorTokenChars the least
+	// number of distinct characters in it.
+	MinOperatorTokenBits  = 128
+	MinOperatorTokenChars = 10
 	DefaultMaxBodyBytes = 1 << 20
 	// DefaultGuessLimit and DefaultGuessLimitPerCaller match the engine's
 	// (sessions.DefaultGuessLimit, sessions.DefaultGuessLimitPerCaller).
@@ -76,7 +82,7 @@ var Vars = []Var{
 	{"REDIS_CLUSTER", "false", "true for Redis Cluster (more seeds as addr= query parameters)", false},
 	{"REDIS_CA_FILE", "", "PEM CA bundle to trust for rediss:// (private CA)", false},
 	{"SESSIOND_REDIS_PREFIX", DefaultRedisPrefix, "prefix of every Redis key and channel", false},
-	{"SESSIOND_OPERATOR_TOKEN", "(required)", "operator bearer token, at least 32 characters", true},
+	{"SESSIOND_OPERATOR_TOKEN", "(required)", "operator bearer token: at least 32 characters, no surrounding whitespace, about 128 bits of entropy or more (`sessiond keygen`)", true},
 	{"SESSIOND_MASTER_KEY", "(required)", "base64 of 32 random bytes; encrypts keyring secrets at rest", true},
 	{"SESSIOND_TLS_CERT", "", "TLS certificate file; serve HTTPS when set with SESSIOND_TLS_KEY", false},
 	{"SESSIOND_TLS_KEY", "", "TLS private key file", false},
@@ -217,12 +223,8 @@ func Load(getenv func(string) string) (Config, error) {
 // master key, and TLS files in pairs. Its messages say how to fix each.
 func (c Config) Validate() error {
 	var errs []error
-	if len(c.OperatorToken) < MinOperatorTokenLen {
-		what := "is missing"
-		if c.OperatorToken != "" {
-			what = fmt.Sprintf("is %d characters; at least %d are required", len(c.OperatorToken), MinOperatorTokenLen)
-		}
-		errs = append(errs, fmt.Errorf("SESSIOND_OPERATOR_TOKEN %s; make one with `sessiond keygen` (or run `sessiond serve --dev`)", what))
+	if err := checkOperatorToken(c.OperatorToken); err != nil {
+		errs = append(errs, err)
 	}
 	if len(c.MasterKey) != secrets.MasterKeySize {
 		what := "is missing"
@@ -238,4 +240,55 @@ func (c Config) Validate() error {
 		errs = append(errs, errors.New("SESSIOND_TLS_CERT and SESSIOND_TLS_KEY must be set together"))
 	}
 	return errors.Join(errs...)
+}
+
+// checkOperatorToken refuses an operator token that is missing, shorter
+// than MinOperatorTokenLen, has surrounding whitespace (the API trims a
+// bearer credential, so it could never match), has fewer than
+// MinOperatorTokenChars distinct characters, or an estimated entropy under
+// MinOperatorTokenBits. `sessiond keygen` tokens (32 random bytes) pass with
+// room to spare; a hand-made or 128-bit hex token does not.
+func checkOperatorToken(tok string) error {
+	fix := "; make one with `sessiond keygen` (or run `sessiond serve --dev`)"
+	distinct := map[rune]bool{}
+	for _, r := range tok {
+		distinct[r] = true
+	}
+	var what string
+	switch {
+	case tok == "":
+		what = "is missing"
+	case strings.TrimSpace(tok) != tok:
+		what = "has leading or trailing whitespace; remove it"
+	case len(tok) < MinOperatorTokenLen:
+		what = fmt.Sprintf("is %d characters; at least %d are required", len(tok), MinOperatorTokenLen)
+	case len(distinct) == 1:
+		what = "is one character repeated"
+	case len(distinct) < MinOperatorTokenChars:
+		what = fmt.Sprintf("has only %d distinct characters; at least %d are required", len(distinct), MinOperatorTokenChars)
+	case OperatorTokenBits(tok) < MinOperatorTokenBits:
+		what = fmt.Sprintf("looks guessable (about %.0f bits of entropy; at least %d are required)", OperatorTokenBits(tok), MinOperatorTokenBits)
+	default:
+		return nil
+	}
+	return errors.New("SESSIOND_OPERATOR_TOKEN " + what + fix)
+}
+
+// OperatorTokenBits estimates the entropy of tok in bits: its length times
+// the Shannon entropy of its character frequencies. It is a lower-bound
+// style estimate that catches repetition and small alphabets, not a proof
+// of randomness.
+func OperatorTokenBits(tok string) float64 {
+	counts := map[rune]int{}
+	n := 0
+	for _, r := range tok {
+		counts[r]++
+		n++
+	}
+	h := 0.0
+	for _, c := range counts {
+		p := float64(c) / float64(n)
+		h -= p * math.Log2(p)
+	}
+	return h * float64(n)
 }

@@ -13,6 +13,9 @@ import (
 
 func env(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
 
+// strongToken is an operator token Validate accepts (from `sessiond keygen`).
+const strongToken = "op_kx3v7qzm2nplw5ahrt4ydj6bcfeuogsi2m7qvx3zkh5wnp4aryt6l"
+
 func TestDefaults(t *testing.T) {
 	c, err := config.Load(env(nil))
 	if err != nil {
@@ -37,14 +40,14 @@ func TestSecretsFromFiles(t *testing.T) {
 		return p
 	}
 	c, err := config.Load(env(map[string]string{
-		"SESSIOND_OPERATOR_TOKEN_FILE": write("tok", strings.Repeat("t", 40)),
+		"SESSIOND_OPERATOR_TOKEN_FILE": write("tok", strongToken),
 		"SESSIOND_MASTER_KEY_FILE":     write("mk", key),
 		"DATABASE_URL_FILE":            write("db", "postgres://u:p@db/x"),
 	}))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.OperatorToken != strings.Repeat("t", 40) || len(c.MasterKey) != 32 || c.DatabaseURL != "postgres://u:p@db/x" {
+	if c.OperatorToken != strongToken || len(c.MasterKey) != 32 || c.DatabaseURL != "postgres://u:p@db/x" {
 		t.Fatalf("from files = %+v", c)
 	}
 	if err := c.Validate(); err != nil {
@@ -104,5 +107,37 @@ func TestEventRetention(t *testing.T) {
 	}
 	if _, err := config.Load(env(map[string]string{"SESSIOND_EVENT_RETENTION": "-1h"})); err == nil {
 		t.Error("a negative retention was accepted")
+	}
+}
+
+func TestValidateRefusesWeakOperatorTokens(t *testing.T) {
+	valid := config.Config{MasterKey: make([]byte, 32)}
+	for _, c := range []struct {
+		name, token, want string // want "" accepts
+	}{
+		{"a keygen token", strongToken, ""},
+		{"a 32-byte base64url token", "mZ3q8Xk-vR1tYb7Wc2Lp_N9sJd4Hf6Ga0Ue5Ko8Ti3E", ""},
+		{"a 64-character hex token (256 bits)", "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08", ""},
+		{"missing", "", "is missing"},
+		{"short", "short", "is 5 characters"},
+		{"leading whitespace", " " + strongToken, "whitespace"},
+		{"a trailing newline", strongToken + "\n", "whitespace"},
+		{"one character repeated", strings.Repeat("t", 40), "one character repeated"},
+		{"a prefix and one character repeated", "op_" + strings.Repeat("z", 40), "distinct characters"},
+		{"a short alphabet", strings.Repeat("abcdefgh", 6), "distinct characters"},
+		{"a 32-character hex token (128 bits)", "3f2a9c0b7d1e4f5a6b8c9d0e1f2a3b4c", "bits of entropy"},
+		{"mostly one character", strings.Repeat("a", 40) + "0123456789", "bits of entropy"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			cfg := valid
+			cfg.OperatorToken = c.token
+			err := cfg.Validate()
+			switch {
+			case c.want == "" && err != nil:
+				t.Fatalf("refused: %v", err)
+			case c.want != "" && (err == nil || !strings.Contains(err.Error(), c.want) || !strings.Contains(err.Error(), "sessiond keygen")):
+				t.Fatalf("Validate() = %v, want it to say %q and how to fix it", err, c.want)
+			}
+		})
 	}
 }
