@@ -61,7 +61,7 @@ const (
 	// number of distinct characters in it.
 	MinOperatorTokenBits  = 128
 	MinOperatorTokenChars = 10
-	DefaultMaxBodyBytes = 1 << 20
+	DefaultMaxBodyBytes   = 1 << 20
 	// DefaultGuessLimit and DefaultGuessLimitPerCaller match the engine's
 	// (sessions.DefaultGuessLimit, sessions.DefaultGuessLimitPerCaller).
 	DefaultGuessLimit          = 30
