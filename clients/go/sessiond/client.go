@@ -198,7 +198,7 @@ var (
 	opGet          = operation{"GET", "/v1/sessions/{session_id}", 200, nil, []string{"id", "user_id", "data", "version", "expires_at", "auth_time", "device"}, nil}
 	opPatch        = operation{"PATCH", "/v1/sessions/{session_id}", 200, nil, []string{"id", "data", "version"}, nil}
 	opRevoke       = operation{"DELETE", "/v1/sessions/{session_id}", 204, nil, nil, nil}
-	opUserSessions = operation{"GET", "/v1/users/{user_id}/sessions", 200, nil, []string{"sessions"}, nil}
+	opUserSessions = operation{"GET", "/v1/users/{user_id}/sessions", 200, nil, []string{"sessions", "next_cursor"}, []string{"cursor", "limit"}}
 	opRevokeUser   = operation{"DELETE", "/v1/users/{user_id}/sessions", 200, nil, []string{"revoked"}, []string{"except"}}
 	opListKeys     = operation{"GET", "/v1/keys", 200, nil, []string{"keys"}, nil}
 	opRotateKey    = operation{"POST", "/v1/keys/rotate", 201, []string{"grace_period"}, []string{"kid", "state"}, nil}
@@ -262,12 +262,42 @@ func (c *Client) RevokeSession(ctx context.Context, id string) error {
 	return c.do(ctx, opRevoke, []string{id}, nil, nil, nil, nil)
 }
 
-// UserSessions lists a user's live sessions (devices), oldest first.
-func (c *Client) UserSessions(ctx context.Context, userID string) ([]Session, error) {
-	var out struct {
-		Sessions []Session `json:"sessions"`
+// SessionPage is one page of a listing; NextCursor is "" on the last page.
+type SessionPage struct {
+	Sessions   []Session `json:"sessions"`
+	NextCursor string    `json:"next_cursor"`
+}
+
+// UserSessionsPage lists one page of a user's live sessions (devices),
+// oldest first: cursor "" for the first page, limit 0 for the default (50; at most 200).
+func (c *Client) UserSessionsPage(ctx context.Context, userID, cursor string, limit int) (SessionPage, error) {
+	var out SessionPage
+	q := url.Values{}
+	if cursor != "" {
+		q.Set("cursor", cursor)
 	}
-	return out.Sessions, c.do(ctx, opUserSessions, []string{userID}, nil, nil, nil, &out)
+	if limit > 0 {
+		q.Set("limit", strconv.Itoa(limit))
+	}
+	return out, c.do(ctx, opUserSessions, []string{userID}, q, nil, nil, &out)
+}
+
+// UserSessions lists all of a user's live sessions (devices), oldest first,
+// following every page (at most 10,000 sessions).
+func (c *Client) UserSessions(ctx context.Context, userID string) ([]Session, error) {
+	var all []Session
+	cursor := ""
+	for {
+		page, err := c.UserSessionsPage(ctx, userID, cursor, 200)
+		if err != nil {
+			return nil, err
+		}
+		all = append(all, page.Sessions...)
+		if page.NextCursor == "" || len(all) >= 10000 {
+			return all, nil
+		}
+		cursor = page.NextCursor
+	}
 }
 
 // RevokeUserSessions ends every session of a user but except ("log out

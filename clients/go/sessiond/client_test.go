@@ -90,6 +90,26 @@ func TestClient(t *testing.T) {
 		}
 	})
 
+	t.Run("a user's sessions come in pages; UserSessions follows them", func(t *testing.T) {
+		for range 3 {
+			if _, err := c.CreateSession(ctx, sessiond.CreateParams{UserID: "erin"}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		first, err := c.UserSessionsPage(ctx, "erin", "", 2)
+		if err != nil || len(first.Sessions) != 2 || first.NextCursor == "" {
+			t.Fatalf("first page: %+v %v", first, err)
+		}
+		second, err := c.UserSessionsPage(ctx, "erin", first.NextCursor, 2)
+		if err != nil || len(second.Sessions) != 1 || second.NextCursor != "" {
+			t.Fatalf("second page: %+v %v", second, err)
+		}
+		all, err := c.UserSessions(ctx, "erin")
+		if err != nil || len(all) != 3 {
+			t.Fatalf("all: %d %v", len(all), err)
+		}
+	})
+
 	t.Run("a bad API key is unauthorized: 401 like session_invalid, told apart by code", func(t *testing.T) {
 		_, err := mustClient(t, srv.HTTP.URL, "sk_nope").Verify(ctx, sessiond.VerifyParams{Token: "x"})
 		var se *sessiond.Error

@@ -106,6 +106,7 @@ func TestTheSessionTypeHasEveryFieldOfTheSchema(t *testing.T) {
 		"SessionRegenerate": jsonNames(RegenerateParams{}),
 		"Key":               jsonNames(Key{}),
 		"APIKeyCreated":     jsonNames(APIKey{}),
+		"SessionPage":       jsonNames(SessionPage{}),
 	} {
 		props := doc.Components.Schemas[name].Value.Properties
 		for _, f := range fields {

@@ -94,7 +94,8 @@ OPERATIONS = {
     "patch_data": Operation("PATCH", "/v1/sessions/{session_id}", 200, reads=("id", "data", "version"),
                             content_type="application/merge-patch+json"),
     "revoke_session": Operation("DELETE", "/v1/sessions/{session_id}", 204),
-    "user_sessions": Operation("GET", "/v1/users/{user_id}/sessions", 200, reads=("sessions",)),
+    "user_sessions": Operation("GET", "/v1/users/{user_id}/sessions", 200, reads=("sessions", "next_cursor"),
+                               query=("cursor", "limit")),
     "revoke_user_sessions": Operation("DELETE", "/v1/users/{user_id}/sessions", 200, reads=("revoked",),
                                       query=("except",)),
     "keys": Operation("GET", "/v1/keys", 200, reads=("keys",)),
@@ -170,9 +171,20 @@ class Client:
     def revoke_session(self, session_id: str) -> None:
         self._call("revoke_session", params=[session_id])
 
-    def user_sessions(self, user_id: str) -> list:
-        """The user's live sessions (devices), oldest first."""
-        return self._call("user_sessions", params=[user_id])["sessions"]
+    def user_sessions_page(self, user_id: str, cursor: Optional[str] = None, limit: Optional[int] = None) -> dict:
+        """One page of the user's live sessions (devices), oldest first:
+        ``{"sessions": [...], "next_cursor": ""}`` ("" on the last page)."""
+        return self._call("user_sessions", params=[user_id], query=_drop_none({"cursor": cursor, "limit": limit}))
+
+    def user_sessions(self, user_id: str, max_sessions: int = 10_000) -> list:
+        """All of the user's live sessions (devices), oldest first, following every page."""
+        out, cursor = [], None
+        while True:
+            page = self.user_sessions_page(user_id, cursor=cursor, limit=200)
+            out += page["sessions"]
+            cursor = page.get("next_cursor")
+            if not cursor or len(out) >= max_sessions:
+                return out
 
     def revoke_user_sessions(self, user_id: str, except_id: Optional[str] = None) -> list:
         """Ends every session of the user but except_id ("log out other devices"); returns the ids ended."""

@@ -72,6 +72,12 @@ class ClientAgainstSessiond(unittest.TestCase):
 
     def test_log_out_other_devices(self):
         ds = [self.c.create_session(user_id="erin", device={"user_agent": ua}) for ua in ("laptop", "phone", "tablet")]
+        first = self.c.user_sessions_page("erin", limit=2)
+        self.assertEqual(len(first["sessions"]), 2)
+        self.assertTrue(first["next_cursor"], "a second page")
+        second = self.c.user_sessions_page("erin", cursor=first["next_cursor"], limit=2)
+        self.assertEqual([s["id"] for s in second["sessions"]], [ds[2]["session"]["id"]])
+        self.assertEqual(len(self.c.user_sessions("erin")), 3)
         ended = self.c.revoke_user_sessions("erin", except_id=ds[2]["session"]["id"])
         self.assertEqual(sorted(ended), sorted(d["session"]["id"] for d in ds[:2]))
         self.c.verify(ds[2]["token"])

@@ -22,9 +22,9 @@ import type {
   Session,
   SessionCreate,
   SessionIssued,
-  SessionList,
   SessionPage,
   SessionRegenerate,
+  SessionRevoke,
   SessionVerified,
   SessionVerify,
   RevokedSessions,
@@ -103,7 +103,8 @@ export class SessiondClient {
 
   /** Ends the session of a token (logout). Idempotent: a token already gone, or junk, succeeds too. */
   async revokeToken(token: string): Promise<void> {
-    await this.#call(operations.revokeToken, { body: { token } });
+    const body: SessionRevoke = { token };
+    await this.#call(operations.revokeToken, { body });
   }
 
   /** Reads a session by its public id. Errors: `not_found`. */
@@ -132,10 +133,21 @@ export class SessiondClient {
     return this.#call(operations.listSessions, { query: { user_id: q.userId, cursor: q.cursor, limit: q.limit } });
   }
 
-  /** A user's live sessions (their devices), oldest first. */
-  async listUserSessions(userId: string): Promise<Session[]> {
-    const out: SessionList = await this.#call(operations.listUserSessions, { params: { user_id: userId } });
-    return out.sessions;
+  /** One page of a user's live sessions (their devices), oldest first; follow `next_cursor` ("" on the last page). */
+  listUserSessions(userId: string, q: { cursor?: string; limit?: number } = {}): Promise<SessionPage> {
+    return this.#call(operations.listUserSessions, { params: { user_id: userId }, query: { cursor: q.cursor, limit: q.limit } });
+  }
+
+  /** All of a user's live sessions (devices), oldest first: every page of listUserSessions (at most `max`). */
+  async allUserSessions(userId: string, max = 10_000): Promise<Session[]> {
+    const out: Session[] = [];
+    let cursor: string | undefined;
+    do {
+      const page = await this.listUserSessions(userId, { cursor, limit: 200 });
+      out.push(...page.sessions);
+      cursor = page.next_cursor || undefined;
+    } while (cursor && out.length < max);
+    return out;
   }
 
   /** Ends every session of a user, or every one but `except` ("log out other devices"); returns the ids ended. */

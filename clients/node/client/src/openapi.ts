@@ -128,6 +128,9 @@ export interface Policy {
   max_data_bytes: number;
 }
 
+/** A session token as the user presented it (e.g. the cookie's value, passed through as it is). Any string: what sessiond did not issue is 401 `session_invalid`, not 400. */
+export type PresentedToken = string;
+
 /** RFC 9457 problem details. `code` is stable; switch on it. */
 export interface Problem {
   type: string;
@@ -136,6 +139,7 @@ export interface Problem {
   detail?: string;
   code: "invalid_request" | "unauthorized" | "forbidden" | "not_found" | "conflict" | "method_not_allowed" | "unsupported_media_type" | "session_invalid" | "session_expired_idle" | "session_expired_absolute" | "csrf_mismatch" | "reauth_required" | "binding_mismatch" | "session_limit_reached" | "version_conflict" | "precondition_required" | "payload_too_large" | "rate_limited" | "unavailable" | "internal";
   request_id: string;
+  /** With `invalid_request`: each invalid input, sorted by `field`. `field` names a body field by its path (`device.ip`, or `body` for the body as a whole) and a parameter by where it is and its name: `path.session_id`, `query.limit`, `header.If-Match`. `message` never repeats the value sent, and an unknown body property is reported as `unknown property` on the object that holds it (`body`, `device`), never by the name the client gave it. */
   errors?: Array<{
     field: string;
     message: string;
@@ -195,19 +199,19 @@ export interface SessionIssued {
   evicted: Array<SessionIDValue>;
 }
 
-export interface SessionList {
-  sessions: Array<Session>;
-}
-
 export interface SessionPage {
   sessions: Array<Session>;
   next_cursor: string;
 }
 
 export interface SessionRegenerate {
-  token: Token;
+  token: PresentedToken;
   user_id?: UserID;
   reauthenticated?: boolean;
+}
+
+export interface SessionRevoke {
+  token: PresentedToken;
 }
 
 export interface SessionVerified {
@@ -219,7 +223,7 @@ export interface SessionVerified {
 }
 
 export interface SessionVerify {
-  token: Token;
+  token: PresentedToken;
   csrf_token?: string;
   /** Seconds since the user last authenticated; older → 403 reauth_required. */
   max_auth_age?: number;
@@ -259,5 +263,5 @@ export type Timestamp = string;
 /** A session token, as issued. A bearer credential; never put it in a URL. */
 export type Token = string;
 
-/** The tenant's own user identifier. Letters, digits and . _ @ + | = - only. */
+/** The tenant's own user identifier, 1 to 128 of letters, digits and . _ @ + | = -, not only dots (`.` and `..` are path segments). */
 export type UserID = string;

@@ -55,7 +55,10 @@ export const operations = {
     method: 'GET', path: '/v1/sessions', status: 200,
     query: ['user_id', 'cursor', 'limit'], reads: ['sessions', 'next_cursor'],
   },
-  listUserSessions: { method: 'GET', path: '/v1/users/{user_id}/sessions', status: 200, reads: ['sessions'] },
+  listUserSessions: {
+    method: 'GET', path: '/v1/users/{user_id}/sessions', status: 200,
+    query: ['cursor', 'limit'], reads: ['sessions', 'next_cursor'],
+  },
   revokeUserSessions: {
     method: 'DELETE', path: '/v1/users/{user_id}/sessions', status: 200,
     query: ['except'], reads: ['revoked'],

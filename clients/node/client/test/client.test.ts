@@ -47,7 +47,7 @@ describe('@sessiond/client against sessiond', () => {
     assert.ok(login.session.auth_time, 'login sets auth_time');
     await rejects(client.verifySession({ token: anon.token }), 'session_invalid');
 
-    const devices = await client.listUserSessions('alice');
+    const devices = await client.allUserSessions('alice');
     assert.deepEqual(devices.map((s) => s.id), [login.session.id]);
     const page = await client.listSessions({ userId: 'alice', limit: 10 });
     assert.equal(page.sessions.length, 1);
@@ -89,6 +89,12 @@ describe('@sessiond/client against sessiond', () => {
   it('log out other devices keeps exactly the named session', async () => {
     const ds = [];
     for (const ua of ['laptop', 'phone', 'tablet']) ds.push(await client.createSession({ user_id: 'erin', device: { user_agent: ua } }));
+    const first = await client.listUserSessions('erin', { limit: 2 });
+    assert.equal(first.sessions.length, 2);
+    assert.ok(first.next_cursor, 'a second page');
+    const second = await client.listUserSessions('erin', { cursor: first.next_cursor, limit: 2 });
+    assert.deepEqual(second.sessions.map((s) => s.id), [ds[2]!.session.id]);
+    assert.equal((await client.allUserSessions('erin')).length, 3);
     const ended = await client.revokeUserSessions('erin', { except: ds[2]!.session.id });
     assert.deepEqual(ended.sort(), [ds[0]!.session.id, ds[1]!.session.id].sort());
     await client.verifySession({ token: ds[2]!.token });

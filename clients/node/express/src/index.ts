@@ -118,7 +118,7 @@ export function requireRecentAuth(maxAgeSeconds: number, onRequired?: (req: Req,
   return (req, res, next) => {
     const session = req.session;
     if (!session) return next(new Error('requireRecentAuth: mount the sessiond middleware first'));
-    if (session.token === undefined || session.userId === undefined) return required(req, res, next);
+    if (session.isNew || session.userId === undefined) return required(req, res, next);
     session.recentlyAuthenticated(maxAgeSeconds).then(
       (ok) => (ok ? next() : required(req, res, next)),
       (err: unknown) => next(err),

@@ -69,11 +69,6 @@ export class SessiondSession {
     return this.userId !== undefined;
   }
 
-  /** @internal the token, for requireRecentAuth. */
-  get token(): string | undefined {
-    return this.#token;
-  }
-
   /** The device sessiond records and binds the session to: user agent and IP of this request. */
   get device(): DeviceIn {
     return deviceOf(this.#req);
@@ -201,7 +196,7 @@ export class SessiondSession {
   async devices(): Promise<DeviceSession[]> {
     if (this.userId === undefined) return [];
     return guard(async () => {
-      const list = await this.#ctx.client.listUserSessions(this.userId!);
+      const list = await this.#ctx.client.allUserSessions(this.userId!);
       return list.map((s) => ({ ...s, current: s.id === this.id }));
     });
   }
