@@ -12,6 +12,7 @@ const credentials = '<input name="username" autocomplete="username"><input name=
 
 export function createApp({ url, apiKey, reauthMaxAge = 300, cookie = {} }) {
   const app = express();
+  app.disable('x-powered-by');
   app.use(express.urlencoded({ extended: false }));
   app.use(sessiond({ url, apiKey, cookie }));
   const mustLogin = requireLogin((req, res) => res.redirect(303, '/login'));
