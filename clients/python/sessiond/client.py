@@ -121,7 +121,7 @@ class Client:
     api_key: str
     timeout: float = 5.0
     user_agent: str = "sessiond-python/0.1"
-    _opener: Any = field(default=None, repr=False)
+    _opener: Any = field(default=None, repr=False, compare=False, init=False)
 
     def __post_init__(self):
         parsed = urllib.parse.urlsplit(self.url)
