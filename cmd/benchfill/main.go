@@ -1,0 +1,350 @@
+// Command benchfill is the HTTP client half of scripts/bench: it fills a
+// sessiond tenant with sessions through the public API at high concurrency and
+// measures request latency one request at a time. It uses only the REST API
+// (and the standard library), so the same binary measures any sessiond build,
+// whatever its engine looks like inside.
+//
+//	benchfill freeport
+//	benchfill create  -url U -key K -n N [-c 64] [-per-user 2] [-data] [-prefix P] [-tokens F] [-sample M] [-users F]
+//	benchfill create  -express -url U -n N ...
+//	benchfill latency -url U -key K -tokens F [-n 2000] [-prefix P]
+//
+// create makes N sessions, -per-user of them (devices) for each user
+// "<prefix>-<i>", each with a 118-character user agent and an IP (and, with
+// -data, a 45-byte JSON object). It writes tokens to -tokens (all of them, or
+// an even sample of -sample), and with -users one line "<user> <session id>"
+// per user naming a session to keep (for "log out other devices"). With
+// -express it logs in to scripts/bench.d/express/server.mjs instead (POST
+// /login, same body) and writes the sid cookies' values as the tokens.
+//
+// latency times -n verifies of tokens picked at random from -tokens, then -n
+// creates (new users, same device info and data as create -data), one request
+// at a time, and prints p50 and p99 of each; it then deletes the sessions it
+// created, so the tenant's size is what it was.
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net"
+	"net/http"
+	"os"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// UserAgent is the device's user agent on every session the benchmark makes:
+// a real-looking browser string of exactly 118 characters.
+const UserAgent = "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.6778 Safari/537.36"
+
+// Data is the session data of filled sessions: a 45-byte JSON object.
+const Data = `{"cart":1234,"locale":"en-GB","theme":"dark"}`
+
+func main() {
+	if len(UserAgent) != 118 || len(Data) != 45 {
+		fail(fmt.Errorf("user agent is %d characters, data %d bytes; want 118 and 45", len(UserAgent), len(Data)))
+	}
+	if len(os.Args) < 2 {
+		fail(errors.New("usage: benchfill freeport | create ... | latency ..."))
+	}
+	var err error
+	switch os.Args[1] {
+	case "freeport":
+		err = freePort()
+	case "create":
+		err = create(os.Args[2:])
+	case "latency":
+		err = latency(os.Args[2:])
+	default:
+		err = fmt.Errorf("unknown command %q", os.Args[1])
+	}
+	if err != nil {
+		fail(err)
+	}
+}
+
+func fail(err error) {
+	fmt.Fprintln(os.Stderr, "benchfill:", err)
+	os.Exit(1)
+}
+
+// freePort prints a TCP port on 127.0.0.1 that was free a moment ago.
+func freePort() error {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return err
+	}
+	defer ln.Close()
+	fmt.Println(ln.Addr().(*net.TCPAddr).Port)
+	return nil
+}
+
+// client calls one tenant's API with its key.
+type client struct {
+	base, key string
+	http      *http.Client
+}
+
+func newClient(base, key string, conns int) *client {
+	tr := &http.Transport{
+		MaxIdleConns:        conns,
+		MaxIdleConnsPerHost: conns,
+		IdleConnTimeout:     time.Minute,
+	}
+	return &client{base: strings.TrimRight(base, "/"), key: key, http: &http.Client{Transport: tr, Timeout: time.Minute}}
+}
+
+// do sends a JSON request and decodes a 2xx JSON answer into out (if not nil).
+func (c *client) do(method, path string, body []byte, out any) error {
+	_, err := c.send(method, path, body, out)
+	return err
+}
+
+// send is do that also returns the response's headers.
+func (c *client) send(method, path string, body []byte, out any) (http.Header, error) {
+	req, err := http.NewRequest(method, c.base+path, bytes.NewReader(body))
+	if err != nil {
+		return nil, err
+	}
+	if c.key != "" {
+		req.Header.Set("Authorization", "Bearer "+c.key)
+	}
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	resp, err := c.http.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	raw, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return nil, err
+	}
+	if resp.StatusCode/100 != 2 {
+		return nil, fmt.Errorf("%s %s: %d %s", method, path, resp.StatusCode, bytes.TrimSpace(raw))
+	}
+	if out != nil {
+		return resp.Header, json.Unmarshal(raw, out)
+	}
+	return resp.Header, nil
+}
+
+// expressLogin logs in to the Express comparison app and returns its sid cookie's value.
+func (c *client) expressLogin(body []byte) (string, error) {
+	h, err := c.send(http.MethodPost, "/login", body, nil)
+	if err != nil {
+		return "", err
+	}
+	for _, ck := range (&http.Response{Header: h}).Cookies() {
+		if ck.Name == "sid" {
+			return ck.Value, nil
+		}
+	}
+	return "", errors.New("POST /login: no sid cookie")
+}
+
+type issued struct {
+	Token   string `json:"token"`
+	Session struct {
+		ID string `json:"id"`
+	} `json:"session"`
+}
+
+// createBody is a login of user with the benchmark's device info; i varies the IP.
+func createBody(user string, i int64, withData bool) []byte {
+	data := ""
+	if withData {
+		data = `"data":` + Data + `,`
+	}
+	return fmt.Appendf(nil, `{"user_id":%q,%s"device":{"user_agent":%q,"ip":"10.%d.%d.%d"}}`,
+		user, data, UserAgent, (i>>16)&255, (i>>8)&255, i&255)
+}
+
+func create(args []string) error {
+	fs := flag.NewFlagSet("create", flag.ExitOnError)
+	base := fs.String("url", "", "sessiond base URL")
+	key := fs.String("key", "", "tenant API key (sessions scope)")
+	n := fs.Int64("n", 1000, "sessions to create")
+	conc := fs.Int("c", 64, "concurrent requests")
+	perUser := fs.Int64("per-user", 2, "sessions (devices) per user")
+	withData := fs.Bool("data", false, "give each session a 45-byte JSON data object")
+	prefix := fs.String("prefix", "u", "user id prefix")
+	tokensFile := fs.String("tokens", "", "write tokens here, one a line")
+	sample := fs.Int64("sample", 0, "write only this many tokens, evenly spread (0: all)")
+	usersFile := fs.String("users", "", `write "<user> <session id to keep>" here, one user a line`)
+	express := fs.Bool("express", false, "log in to the Express comparison app instead of sessiond")
+	_ = fs.Parse(args)
+	if *base == "" || (*key == "" && !*express) || *n < 1 || *perUser < 1 {
+		return errors.New("create: -url, -key (not with -express) and -n ≥ 1 are required")
+	}
+	c := newClient(*base, *key, *conc)
+
+	every := int64(1)
+	if *sample > 0 && *sample < *n {
+		every = *n / *sample
+	}
+	var mu sync.Mutex
+	var tokens, users []string
+	var next, failed atomic.Int64
+	var firstErr error
+	var errOnce sync.Once
+	start := time.Now()
+	var wg sync.WaitGroup
+	for range *conc {
+		wg.Go(func() {
+			for {
+				i := next.Add(1) - 1
+				if i >= *n {
+					return
+				}
+				user := fmt.Sprintf("%s-%d", *prefix, i / *perUser)
+				var out issued
+				var err error
+				if *express {
+					out.Token, err = c.expressLogin(createBody(user, i, *withData))
+				} else {
+					err = c.do(http.MethodPost, "/v1/sessions", createBody(user, i, *withData), &out)
+				}
+				if err != nil {
+					failed.Add(1)
+					errOnce.Do(func() { firstErr = err })
+					continue
+				}
+				keepTok := *tokensFile != "" && i%every == 0
+				keepUser := *usersFile != "" && i%*perUser == 0
+				if keepTok || keepUser {
+					mu.Lock()
+					if keepTok {
+						tokens = append(tokens, out.Token)
+					}
+					if keepUser {
+						users = append(users, user+" "+out.Session.ID)
+					}
+					mu.Unlock()
+				}
+			}
+		})
+	}
+	wg.Wait()
+	took := time.Since(start)
+	if f := failed.Load(); f > 0 {
+		return fmt.Errorf("%d of %d creates failed; first: %w", f, *n, firstErr)
+	}
+	rand.Shuffle(len(tokens), func(i, j int) { tokens[i], tokens[j] = tokens[j], tokens[i] })
+	if err := writeLines(*tokensFile, tokens); err != nil {
+		return err
+	}
+	if err := writeLines(*usersFile, users); err != nil {
+		return err
+	}
+	fmt.Fprintf(os.Stderr, "benchfill: created %d sessions in %.1f s (%.0f/s)\n", *n, took.Seconds(), float64(*n)/took.Seconds())
+	return nil
+}
+
+func writeLines(path string, lines []string) error {
+	if path == "" {
+		return nil
+	}
+	return os.WriteFile(path, []byte(strings.Join(lines, "\n")+"\n"), 0o600)
+}
+
+func readLines(path string) ([]string, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	var lines []string
+	s := bufio.NewScanner(f)
+	for s.Scan() {
+		if l := strings.TrimSpace(s.Text()); l != "" {
+			lines = append(lines, l)
+		}
+	}
+	return lines, s.Err()
+}
+
+func latency(args []string) error {
+	fs := flag.NewFlagSet("latency", flag.ExitOnError)
+	base := fs.String("url", "", "sessiond base URL")
+	key := fs.String("key", "", "tenant API key (sessions scope)")
+	tokensFile := fs.String("tokens", "", "tokens to verify, one a line")
+	n := fs.Int("n", 2000, "requests of each kind")
+	prefix := fs.String("prefix", "lat", "user id prefix of the sessions created")
+	_ = fs.Parse(args)
+	tokens, err := readLines(*tokensFile)
+	if err != nil {
+		return err
+	}
+	if len(tokens) == 0 || *n < 1 {
+		return errors.New("latency: need -tokens with at least one token and -n ≥ 1")
+	}
+	c := newClient(*base, *key, 8)
+
+	// A few untimed requests open the connection and warm caches.
+	for i := range 20 {
+		if err := c.do(http.MethodPost, "/v1/sessions/verify", verifyBody(tokens[i%len(tokens)]), nil); err != nil {
+			return err
+		}
+	}
+	verify := make([]time.Duration, 0, *n)
+	for range *n {
+		body := verifyBody(tokens[rand.IntN(len(tokens))])
+		t := time.Now()
+		if err := c.do(http.MethodPost, "/v1/sessions/verify", body, nil); err != nil {
+			return err
+		}
+		verify = append(verify, time.Since(t))
+	}
+	creates := make([]time.Duration, 0, *n)
+	ids := make([]string, 0, *n)
+	for i := range *n {
+		body := createBody(fmt.Sprintf("%s-%d", *prefix, i/2), int64(i), true)
+		var out issued
+		t := time.Now()
+		if err := c.do(http.MethodPost, "/v1/sessions", body, &out); err != nil {
+			return err
+		}
+		creates = append(creates, time.Since(t))
+		ids = append(ids, out.Session.ID)
+	}
+	// Put the tenant back to its size (untimed).
+	var wg sync.WaitGroup
+	work := make(chan string)
+	for range 8 {
+		wg.Go(func() {
+			for id := range work {
+				_ = c.do(http.MethodDelete, "/v1/sessions/"+id, nil, nil)
+			}
+		})
+	}
+	for _, id := range ids {
+		work <- id
+	}
+	close(work)
+	wg.Wait()
+
+	fmt.Printf("verify_p50_us=%d verify_p99_us=%d create_p50_us=%d create_p99_us=%d\n",
+		pct(verify, 50), pct(verify, 99), pct(creates, 50), pct(creates, 99))
+	return nil
+}
+
+func verifyBody(token string) []byte { return fmt.Appendf(nil, `{"token":%q}`, token) }
+
+// pct is the p-th percentile of ds, in whole microseconds.
+func pct(ds []time.Duration, p int) int64 {
+	s := slices.Clone(ds)
+	slices.Sort(s)
+	i := (len(s)*p+99)/100 - 1
+	return s[max(i, 0)].Microseconds()
+}
