@@ -315,7 +315,9 @@ func TestBrowserAdminFlows(t *testing.T) {
 		for _, p := range []struct{ path, wait, name string }{
 			{"/admin/t/" + a.ID + "/api-keys", "apikeys-table", "api-keys"},
 			{"/admin/t/" + a.ID + "/events", "events-table", "events"},
-			{"/admin/t/" + a.ID + "/users/bob@example.com", "sessions-table", "user"},
+			// alice: the policy edit above (idle 15 min) ended bob's older
+			// sessions, and every page reads the deadlines verify applies.
+			{"/admin/t/" + a.ID + "/users/alice", "sessions-table", "user"},
 			{"/admin/account", "my-sessions", "account"},
 		} {
 			do(t, ctx, p.name, chromedp.Navigate(base+p.path), chromedp.WaitVisible(chromedp.ID(p.wait)))
