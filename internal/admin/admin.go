@@ -40,6 +40,11 @@ type Deps struct {
 	// Now is the clock (default time.Now).
 	Now            func() time.Time
 	TrustedProxies []netip.Prefix
+	// PublicOrigin is the origin browsers reach the UI at
+	// (SESSIOND_PUBLIC_URL, e.g. "https://sessions.example.com"). When set,
+	// the CSRF origin check compares Origin with it; when empty, with the
+	// scheme and Host header of the request.
+	PublicOrigin string
 	// Dev allows signing in over plain HTTP, with a cookie that is not
 	// Secure and a banner saying so. Without it, plain HTTP shows an
 	// explanation instead of the login form.

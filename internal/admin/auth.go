@@ -79,8 +79,12 @@ func (s *server) clearSessionCookie(w http.ResponseWriter, r *http.Request) {
 func (s *server) insecureTransport(r *http.Request) bool { return !s.isTLS(r) }
 func (s *server) plainHTTPRefused(r *http.Request) bool  { return !s.isTLS(r) && !s.Dev }
 
-// origin is this server's origin as the browser sees it.
+// origin is this server's origin as the browser sees it: the configured
+// public origin, else one built from the request's scheme and Host header.
 func (s *server) origin(r *http.Request) string {
+	if s.PublicOrigin != "" {
+		return s.PublicOrigin
+	}
 	scheme := "http"
 	if s.isTLS(r) {
 		scheme = "https"

@@ -26,6 +26,7 @@ import (
 	"github.com/sessiond/sessiond/internal/secrets"
 	"github.com/sessiond/sessiond/internal/sessions"
 	"github.com/sessiond/sessiond/internal/tenants"
+	"github.com/sessiond/sessiond/internal/web"
 )
 
 // App is sessiond's wired core, shared by `serve`, the admin commands and
@@ -171,7 +172,7 @@ func (a *App) Handler() (http.Handler, error) {
 	ui, err := admin.New(admin.Deps{
 		Tenants: a.Tenants, Cache: a.Cache, Sessions: a.Sessions,
 		Events: a.Metrics.Recorder(a.Events), EventStore: a.Store, Counter: a.Store,
-		Log: a.Log, Now: a.now, TrustedProxies: a.Config.TrustedProxies,
+		Log: a.Log, Now: a.now, TrustedProxies: a.Config.TrustedProxies, PublicOrigin: a.Config.PublicOrigin,
 		Dev: a.Config.Dev, Limits: a.adminLimits,
 		NewLimiter: func(name string, limit int, window time.Duration) admin.Limiter {
 			return limits.New(a.Redis, a.Config.RedisPrefix, name, limit, window)
@@ -195,7 +196,7 @@ func (a *App) Handler() (http.Handler, error) {
 		}
 		api.ServeHTTP(w, r)
 	})
-	return httpapi.WithRequestID(httpapi.WithAccessLog(a.Log, a.Metrics.Middleware(surface, mux))), nil
+	return web.WithRequestID(web.WithAccessLog(a.Log, a.Metrics.Middleware(surface, mux))), nil
 }
 
 // PruneEvents deletes the security events older than the retention

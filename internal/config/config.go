@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"math"
 	"net/netip"
+	"net/url"
 	"os"
 	"strconv"
 	"strings"
@@ -30,14 +31,18 @@ type Config struct {
 	TLSCert        string         // SESSIOND_TLS_CERT
 	TLSKey         string         // SESSIOND_TLS_KEY
 	TrustedProxies []netip.Prefix // SESSIOND_TRUSTED_PROXIES
-	DataDir        string         // SESSIOND_DATA_DIR (dev mode)
-	LogLevel       string         // SESSIOND_LOG_LEVEL
-	MaxBodyBytes   int64          // SESSIOND_MAX_BODY_BYTES
-	ShutdownGrace  time.Duration  // SESSIOND_SHUTDOWN_TIMEOUT
-	CacheRefresh   time.Duration  // SESSIOND_CACHE_REFRESH
-	EventRetention time.Duration  // SESSIOND_EVENT_RETENTION; 0 keeps events forever
-	AdminIdle      time.Duration  // SESSIOND_ADMIN_IDLE_TIMEOUT
-	AdminAbsolute  time.Duration  // SESSIOND_ADMIN_ABSOLUTE_TIMEOUT
+	// PublicOrigin is SESSIOND_PUBLIC_URL as a browser Origin
+	// ("https://sessions.example.com", no default port, no path); "" when
+	// unset.
+	PublicOrigin   string
+	DataDir        string        // SESSIOND_DATA_DIR (dev mode)
+	LogLevel       string        // SESSIOND_LOG_LEVEL
+	MaxBodyBytes   int64         // SESSIOND_MAX_BODY_BYTES
+	ShutdownGrace  time.Duration // SESSIOND_SHUTDOWN_TIMEOUT
+	CacheRefresh   time.Duration // SESSIOND_CACHE_REFRESH
+	EventRetention time.Duration // SESSIOND_EVENT_RETENTION; 0 keeps events forever
+	AdminIdle      time.Duration // SESSIOND_ADMIN_IDLE_TIMEOUT
+	AdminAbsolute  time.Duration // SESSIOND_ADMIN_ABSOLUTE_TIMEOUT
 	// GuessLimit and GuessLimitPerCaller: forged session tokens a minute
 	// from one end user's device IP, and from one API caller's IP when the
 	// app sends no device IP (SESSIOND_GUESS_LIMIT,
@@ -87,6 +92,7 @@ var Vars = []Var{
 	{"SESSIOND_TLS_CERT", "", "TLS certificate file; serve HTTPS when set with SESSIOND_TLS_KEY", false},
 	{"SESSIOND_TLS_KEY", "", "TLS private key file", false},
 	{"SESSIOND_TRUSTED_PROXIES", "", "comma-separated CIDRs whose X-Forwarded-For is believed", false},
+	{"SESSIOND_PUBLIC_URL", "", "the URL browsers reach sessiond at (https://sessions.example.com); the admin UI's origin check compares Origin with it instead of trusting the Host header", false},
 	{"SESSIOND_DATA_DIR", DefaultDataDir, "where --dev keeps its generated keys", false},
 	{"SESSIOND_LOG_LEVEL", "info", "debug, info, warn or error", false},
 	{"SESSIOND_MAX_BODY_BYTES", strconv.Itoa(DefaultMaxBodyBytes), "largest request body; larger gets 413", false},
@@ -190,6 +196,13 @@ func Load(getenv func(string) string) (Config, error) {
 		}
 		c.TrustedProxies = append(c.TrustedProxies, p.Masked())
 	}
+	if v := getenv("SESSIOND_PUBLIC_URL"); v != "" {
+		o, err := PublicOrigin(v)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("SESSIOND_PUBLIC_URL: %w", err))
+		}
+		c.PublicOrigin = o
+	}
 	c.MaxBodyBytes = DefaultMaxBodyBytes
 	if v := getenv("SESSIOND_MAX_BODY_BYTES"); v != "" {
 		n, err := strconv.ParseInt(v, 10, 64)
@@ -291,4 +304,27 @@ func OperatorTokenBits(tok string) float64 {
 		h -= p * math.Log2(p)
 	}
 	return h * float64(n)
+}
+
+// PublicOrigin returns the browser Origin of a public URL such as
+// "https://sessions.example.com/": the scheme and host in lower case,
+// without a default port. It refuses anything but an absolute http or https
+// URL without credentials, path, query or fragment.
+func PublicOrigin(raw string) (string, error) {
+	u, err := url.Parse(raw)
+	switch {
+	case err != nil:
+		return "", errors.New("not a URL; want one like https://sessions.example.com")
+	case u.Scheme != "https" && u.Scheme != "http":
+		return "", errors.New("want an http or https URL, like https://sessions.example.com")
+	case u.Host == "" || u.Hostname() == "":
+		return "", errors.New("no host; want a URL like https://sessions.example.com")
+	case u.User != nil || (u.Path != "" && u.Path != "/") || u.RawQuery != "" || u.Fragment != "" || u.Opaque != "":
+		return "", errors.New("want only a scheme, host and port, like https://sessions.example.com")
+	}
+	host := strings.ToLower(u.Host)
+	if p := u.Port(); (u.Scheme == "https" && p == "443") || (u.Scheme == "http" && p == "80") {
+		host = strings.TrimSuffix(host, ":"+p)
+	}
+	return u.Scheme + "://" + host, nil
 }

@@ -141,3 +141,35 @@ func TestValidateRefusesWeakOperatorTokens(t *testing.T) {
 		})
 	}
 }
+
+func TestPublicURLBecomesAnOrigin(t *testing.T) {
+	for _, c := range []struct{ in, want, err string }{
+		{"https://sessions.example.com", "https://sessions.example.com", ""},
+		{"https://Sessions.Example.com/", "https://sessions.example.com", ""},
+		{"https://sessions.example.com:443", "https://sessions.example.com", ""},
+		{"http://localhost:8080", "http://localhost:8080", ""},
+		{"https://[2001:db8::1]:8443/", "https://[2001:db8::1]:8443", ""},
+		{"sessions.example.com", "", "http or https"},
+		{"ftp://sessions.example.com", "", "http or https"},
+		{"https://", "", "no host"},
+		{"https://sessions.example.com/admin", "", "only a scheme, host and port"},
+		{"https://sessions.example.com/?x=1", "", "only a scheme, host and port"},
+		{"https://user:pw@sessions.example.com", "", "only a scheme, host and port"},
+	} {
+		t.Run(c.in, func(t *testing.T) {
+			cfg, err := config.Load(env(map[string]string{"SESSIOND_PUBLIC_URL": c.in}))
+			if c.err != "" {
+				if err == nil || !strings.Contains(err.Error(), "SESSIOND_PUBLIC_URL") || !strings.Contains(err.Error(), c.err) {
+					t.Fatalf("err = %v, want it to name SESSIOND_PUBLIC_URL and say %q", err, c.err)
+				}
+				return
+			}
+			if err != nil || cfg.PublicOrigin != c.want {
+				t.Fatalf("PublicOrigin = %q, %v; want %q", cfg.PublicOrigin, err, c.want)
+			}
+		})
+	}
+	if cfg, err := config.Load(env(nil)); err != nil || cfg.PublicOrigin != "" {
+		t.Fatalf("unset: %q, %v", cfg.PublicOrigin, err)
+	}
+}

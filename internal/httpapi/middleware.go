@@ -12,20 +12,6 @@ type ctxKey int
 
 const principalKey ctxKey = iota
 
-// WithRequestID is web.WithRequestID.
-//
-// Deprecated: wire web.WithRequestID directly; this stays only until the
-// wiring (internal/app) does.
-func WithRequestID(next http.Handler) http.Handler { return web.WithRequestID(next) }
-
-// WithAccessLog is web.WithAccessLog.
-//
-// Deprecated: wire web.WithAccessLog directly; this stays only until the
-// wiring (internal/app) does.
-func WithAccessLog(log *slog.Logger, next http.Handler) http.Handler {
-	return web.WithAccessLog(log, next)
-}
-
 // errPanic is the answer to a request whose handler panicked (the panic
 // itself is logged by web.WithRecover).
 var errPanic = fault.New(fault.Internal, "internal error")
