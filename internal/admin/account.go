@@ -36,22 +36,14 @@ func (s *server) accountPage(w http.ResponseWriter, r *http.Request, c *reqCtx) 
 	return nil
 }
 
-// changePassword checks the current password, sets the new one and ends
-// every other session of the admin.
+// changePassword changes the admin's password (accounts.ChangePassword,
+// which also ends their other sessions).
 func (s *server) changePassword(w http.ResponseWriter, r *http.Request, c *reqCtx) error {
 	f := r.PostForm
-	current, next, confirm := f.Get("current_password"), f.Get("new_password"), f.Get("confirm_password")
-	var err error
-	if next != confirm {
-		err = errMissing("confirm_password", "does not match the new password")
-	} else {
-		err = s.Tenants.ChangeAdminPassword(r.Context(), c.P.AdminID, current, next, s.actor(r, c.P))
-	}
-	if err != nil {
-		fe := fieldErrors(err)
-		if fe == nil {
-			return err
-		}
+	ended, err := s.accounts.ChangePassword(r.Context(), c.P, passwordChange{
+		Current: f.Get("current_password"), New: f.Get("new_password"), Confirm: f.Get("confirm_password"),
+	}, s.caller(r))
+	if fe := fieldErrors(err); fe != nil {
 		d, lerr := s.accountData(r, c)
 		if lerr != nil {
 			return lerr
@@ -61,11 +53,10 @@ func (s *server) changePassword(w http.ResponseWriter, r *http.Request, c *reqCt
 			Flash: &flash{Kind: "error", Text: "Your password was not changed."}})
 		return nil
 	}
-	ended, err := s.Sessions.RevokeUser(r.Context(), tenants.SystemTenantID, c.P.AdminID, c.P.SessionID, s.meta(r, c.P))
 	if err != nil {
 		return err
 	}
-	return s.redirect(w, r, "/admin/account", "password_changed", strconv.Itoa(len(ended)))
+	return s.redirect(w, r, "/admin/account", "password_changed", strconv.Itoa(ended))
 }
 
 // revokeMySession ends one of the admin's own sessions.

@@ -15,8 +15,8 @@ import (
 )
 
 // accounts holds the admin UI's account use cases, apart from HTTP: signing
-// in and changing one's password. Handlers decode a form, call one method
-// and render its result.
+// in (SignIn) and changing one's password (ChangePassword). Handlers decode
+// a form, call one method and render its result.
 type accounts struct {
 	tenants  *tenants.Service
 	sessions *sessions.Manager
@@ -187,4 +187,33 @@ func sessionMeta(c caller, p *principal) sessions.Meta {
 		m.Actor = "admin:" + p.Email
 	}
 	return m
+}
+
+// passwordChange is a filled-in password form.
+type passwordChange struct {
+	Current, New, Confirm string
+}
+
+// ChangePassword checks the admin's current password, sets the new one and
+// then ends every other admin UI session of theirs (the one in p stays), so
+// a session someone else holds does not outlive the old password. It
+// returns how many sessions it ended.
+//
+// Errors: fault.InvalidRequest naming confirm_password (does not match),
+// current_password (wrong) or new_password (too short); fault.NotFound;
+// fault.Unavailable (the password may then have changed while the other
+// sessions were not ended: "Log out my other devices" ends them).
+func (a *accounts) ChangePassword(ctx context.Context, p *principal, in passwordChange, c caller) (int, error) {
+	if in.New != in.Confirm {
+		return 0, errMissing("confirm_password", "does not match the new password")
+	}
+	actor := tenants.Actor{IP: c.IP, UserAgent: c.UserAgent, Name: "admin:" + p.Email}
+	if err := a.tenants.ChangeAdminPassword(ctx, p.AdminID, in.Current, in.New, actor); err != nil {
+		return 0, err
+	}
+	ended, err := a.sessions.RevokeUser(ctx, tenants.SystemTenantID, p.AdminID, p.SessionID, sessionMeta(c, p))
+	if err != nil {
+		return 0, fmt.Errorf("password changed, ending the other sessions: %w", err)
+	}
+	return len(ended), nil
 }
