@@ -105,131 +105,176 @@ var Vars = []Var{
 	{"SESSIOND_GUESS_LIMIT_PER_CALLER", strconv.Itoa(DefaultGuessLimitPerCaller), "the same budget per API caller IP, for calls that send no device.ip", false},
 }
 
-// Load reads the configuration through getenv. It fails on values that do
-// not parse; Validate checks that required secrets are present and strong.
+// Load reads the configuration through getenv. Every variable's default is
+// the one in Vars (written there once, shown by `sessiond help` and the
+// README). It fails on values that do not parse, naming each; Validate
+// checks that required secrets are present and strong.
 func Load(getenv func(string) string) (Config, error) {
-	var errs []error
-	get := func(name, def string) string {
-		if v := getenv(name); v != "" {
-			return v
-		}
-		return def
+	e := &reader{getenv: getenv}
+	c := Config{
+		Addr:           e.text("SESSIOND_ADDR"),
+		DatabaseURL:    e.secret("DATABASE_URL"),
+		RedisURL:       e.secret("REDIS_URL"),
+		RedisCluster:   e.boolean("REDIS_CLUSTER"),
+		RedisCAFile:    e.text("REDIS_CA_FILE"),
+		RedisPrefix:    e.text("SESSIOND_REDIS_PREFIX"),
+		OperatorToken:  e.secret("SESSIOND_OPERATOR_TOKEN"),
+		MasterKey:      e.masterKey("SESSIOND_MASTER_KEY"),
+		TLSCert:        e.text("SESSIOND_TLS_CERT"),
+		TLSKey:         e.text("SESSIOND_TLS_KEY"),
+		TrustedProxies: e.prefixes("SESSIOND_TRUSTED_PROXIES"),
+		PublicOrigin:   e.origin("SESSIOND_PUBLIC_URL"),
+		DataDir:        e.text("SESSIOND_DATA_DIR"),
+		LogLevel:       e.oneOf("SESSIOND_LOG_LEVEL", "debug", "info", "warn", "error"),
+		MaxBodyBytes:   e.atLeast("SESSIOND_MAX_BODY_BYTES", 1024, "want a whole number of bytes, at least 1024"),
+		ShutdownGrace:  e.duration("SESSIOND_SHUTDOWN_TIMEOUT", false),
+		CacheRefresh:   e.duration("SESSIOND_CACHE_REFRESH", false),
+		EventRetention: e.duration("SESSIOND_EVENT_RETENTION", true),
+		AdminIdle:      e.duration("SESSIOND_ADMIN_IDLE_TIMEOUT", false),
+		AdminAbsolute:  e.duration("SESSIOND_ADMIN_ABSOLUTE_TIMEOUT", false),
+		GuessLimit:     int(e.atLeast("SESSIOND_GUESS_LIMIT", 1, "want a whole number, at least 1")),
+		GuessLimitPerCaller: int(e.atLeast("SESSIOND_GUESS_LIMIT_PER_CALLER", 1,
+			"want a whole number, at least 1")),
 	}
-	secret := func(name string) string {
-		v := getenv(name)
-		file := getenv(name + "_FILE")
-		switch {
-		case v != "" && file != "":
-			errs = append(errs, fmt.Errorf("%s and %s_FILE are both set; set one", name, name))
-		case file != "":
-			b, err := os.ReadFile(file)
-			if err != nil {
-				errs = append(errs, fmt.Errorf("%s_FILE: %w", name, err))
+	return c, errors.Join(e.errs...)
+}
+
+// reader reads variables through getenv, each with its default from Vars,
+// and collects what does not parse.
+type reader struct {
+	getenv func(string) string
+	errs   []error
+}
+
+// defaultOf is name's default in Vars ("" for required or optional ones).
+// Reading a variable Vars does not list is a programming error.
+func defaultOf(name string) string {
+	for _, v := range Vars {
+		if v.Name == name {
+			if strings.HasPrefix(v.Default, "(") {
 				return ""
 			}
-			return strings.TrimSpace(string(b))
+			return v.Default
 		}
+	}
+	panic("config: " + name + " is not in Vars")
+}
+
+func (e *reader) fail(name, format string, args ...any) {
+	e.errs = append(e.errs, fmt.Errorf("%s: %s", name, fmt.Sprintf(format, args...)))
+}
+
+// text is name's value, or its default.
+func (e *reader) text(name string) string {
+	if v := e.getenv(name); v != "" {
 		return v
 	}
-	duration := func(name, def string) time.Duration {
-		d, err := time.ParseDuration(get(name, def))
-		if err != nil || d <= 0 {
-			errs = append(errs, fmt.Errorf("%s: want a positive duration like 30s", name))
-		}
-		return d
-	}
+	return defaultOf(name)
+}
 
-	c := Config{
-		Addr:           get("SESSIOND_ADDR", DefaultAddr),
-		DatabaseURL:    secret("DATABASE_URL"),
-		RedisURL:       secret("REDIS_URL"),
-		RedisCAFile:    getenv("REDIS_CA_FILE"),
-		RedisPrefix:    get("SESSIOND_REDIS_PREFIX", DefaultRedisPrefix),
-		OperatorToken:  secret("SESSIOND_OPERATOR_TOKEN"),
-		TLSCert:        getenv("SESSIOND_TLS_CERT"),
-		TLSKey:         getenv("SESSIOND_TLS_KEY"),
-		DataDir:        get("SESSIOND_DATA_DIR", DefaultDataDir),
-		LogLevel:       get("SESSIOND_LOG_LEVEL", "info"),
-		ShutdownGrace:  duration("SESSIOND_SHUTDOWN_TIMEOUT", "15s"),
-		CacheRefresh:   duration("SESSIOND_CACHE_REFRESH", "30s"),
-		EventRetention: 2160 * time.Hour,
-		AdminIdle:      duration("SESSIOND_ADMIN_IDLE_TIMEOUT", "15m"),
-		AdminAbsolute:  duration("SESSIOND_ADMIN_ABSOLUTE_TIMEOUT", "8h"),
-	}
-	if v := getenv("SESSIOND_EVENT_RETENTION"); v == "0" {
-		c.EventRetention = 0
-	} else if v != "" {
-		c.EventRetention = duration("SESSIOND_EVENT_RETENTION", v)
-	}
-	if c.DatabaseURL == "" {
-		c.DatabaseURL = DefaultDatabaseURL
-	}
-	if c.RedisURL == "" {
-		c.RedisURL = DefaultRedisURL
-	}
-	if v := getenv("REDIS_CLUSTER"); v != "" {
-		b, err := strconv.ParseBool(v)
+// secret is name's value, or the trimmed contents of the file named by
+// name_FILE (not both), or its default.
+func (e *reader) secret(name string) string {
+	v, file := e.getenv(name), e.getenv(name+"_FILE")
+	switch {
+	case v != "" && file != "":
+		e.errs = append(e.errs, fmt.Errorf("%s and %s_FILE are both set; set one", name, name))
+	case file != "":
+		b, err := os.ReadFile(file)
 		if err != nil {
-			errs = append(errs, errors.New("REDIS_CLUSTER: want true or false"))
+			e.errs = append(e.errs, fmt.Errorf("%s_FILE: %w", name, err))
+			return ""
 		}
-		c.RedisCluster = b
+		v = strings.TrimSpace(string(b))
 	}
-	if mk := secret("SESSIOND_MASTER_KEY"); mk != "" {
-		key, err := base64.StdEncoding.DecodeString(mk)
-		if err != nil {
-			errs = append(errs, errors.New("SESSIOND_MASTER_KEY: not base64; make one with `sessiond keygen`"))
+	if v == "" {
+		return defaultOf(name)
+	}
+	return v
+}
+
+func (e *reader) boolean(name string) bool {
+	b, err := strconv.ParseBool(e.text(name))
+	if err != nil {
+		e.fail(name, "want true or false")
+	}
+	return b
+}
+
+// duration parses name as a positive duration (or 0, when zeroOK).
+func (e *reader) duration(name string, zeroOK bool) time.Duration {
+	d, err := time.ParseDuration(e.text(name))
+	if err != nil || d < 0 || (d == 0 && !zeroOK) {
+		e.fail(name, "want a positive duration like 30s")
+	}
+	return d
+}
+
+// atLeast parses name as a whole number of at least min.
+func (e *reader) atLeast(name string, min int64, want string) int64 {
+	n, err := strconv.ParseInt(e.text(name), 10, 64)
+	if err != nil || n < min {
+		e.fail(name, "%s", want)
+	}
+	return n
+}
+
+func (e *reader) oneOf(name string, allowed ...string) string {
+	v := e.text(name)
+	for _, a := range allowed {
+		if v == a {
+			return v
 		}
-		c.MasterKey = key
 	}
-	for _, s := range strings.Split(getenv("SESSIOND_TRUSTED_PROXIES"), ",") {
+	e.fail(name, "want %s or %s", strings.Join(allowed[:len(allowed)-1], ", "), allowed[len(allowed)-1])
+	return v
+}
+
+// masterKey decodes the base64 secret name.
+func (e *reader) masterKey(name string) []byte {
+	mk := e.secret(name)
+	if mk == "" {
+		return nil
+	}
+	key, err := base64.StdEncoding.DecodeString(mk)
+	if err != nil {
+		e.fail(name, "not base64; make one with `sessiond keygen`")
+	}
+	return key
+}
+
+// prefixes parses a comma-separated list of CIDRs or single addresses.
+func (e *reader) prefixes(name string) []netip.Prefix {
+	var out []netip.Prefix
+	for _, s := range strings.Split(e.text(name), ",") {
 		if s = strings.TrimSpace(s); s == "" {
 			continue
 		}
 		p, err := netip.ParsePrefix(s)
 		if err != nil {
-			if a, aerr := netip.ParseAddr(s); aerr == nil {
-				p = netip.PrefixFrom(a, a.BitLen())
-			} else {
-				errs = append(errs, fmt.Errorf("SESSIOND_TRUSTED_PROXIES: %q is not a CIDR", s))
+			a, aerr := netip.ParseAddr(s)
+			if aerr != nil {
+				e.fail(name, "%q is not a CIDR", s)
 				continue
 			}
+			p = netip.PrefixFrom(a, a.BitLen())
 		}
-		c.TrustedProxies = append(c.TrustedProxies, p.Masked())
+		out = append(out, p.Masked())
 	}
-	if v := getenv("SESSIOND_PUBLIC_URL"); v != "" {
-		o, err := PublicOrigin(v)
-		if err != nil {
-			errs = append(errs, fmt.Errorf("SESSIOND_PUBLIC_URL: %w", err))
-		}
-		c.PublicOrigin = o
+	return out
+}
+
+// origin parses name as a public URL (see PublicOrigin); "" when unset.
+func (e *reader) origin(name string) string {
+	v := e.text(name)
+	if v == "" {
+		return ""
 	}
-	c.MaxBodyBytes = DefaultMaxBodyBytes
-	if v := getenv("SESSIOND_MAX_BODY_BYTES"); v != "" {
-		n, err := strconv.ParseInt(v, 10, 64)
-		if err != nil || n < 1024 {
-			errs = append(errs, errors.New("SESSIOND_MAX_BODY_BYTES: want a whole number of bytes, at least 1024"))
-		}
-		c.MaxBodyBytes = n
+	o, err := PublicOrigin(v)
+	if err != nil {
+		e.fail(name, "%v", err)
 	}
-	positive := func(name string, def int) int {
-		v := getenv(name)
-		if v == "" {
-			return def
-		}
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 1 {
-			errs = append(errs, fmt.Errorf("%s: want a whole number, at least 1", name))
-		}
-		return n
-	}
-	c.GuessLimit = positive("SESSIOND_GUESS_LIMIT", DefaultGuessLimit)
-	c.GuessLimitPerCaller = positive("SESSIOND_GUESS_LIMIT_PER_CALLER", DefaultGuessLimitPerCaller)
-	switch c.LogLevel {
-	case "debug", "info", "warn", "error":
-	default:
-		errs = append(errs, errors.New("SESSIOND_LOG_LEVEL: want debug, info, warn or error"))
-	}
-	return c, errors.Join(errs...)
+	return o
 }
 
 // Validate checks what serving needs: a strong operator token, a 32-byte

@@ -4,6 +4,7 @@ import (
 	"encoding/base64"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -171,5 +172,37 @@ func TestPublicURLBecomesAnOrigin(t *testing.T) {
 	}
 	if cfg, err := config.Load(env(nil)); err != nil || cfg.PublicOrigin != "" {
 		t.Fatalf("unset: %q, %v", cfg.PublicOrigin, err)
+	}
+}
+
+// Load reads exactly the variables Vars lists (the table `sessiond help`
+// and the README show), and their defaults are Vars' own.
+func TestLoadReadsExactlyTheVariablesInVars(t *testing.T) {
+	read := map[string]bool{}
+	c, err := config.Load(func(name string) string { read[name] = true; return "" })
+	if err != nil {
+		t.Fatalf("the defaults do not load: %v", err)
+	}
+	listed := map[string]bool{}
+	for _, v := range config.Vars {
+		listed[v.Name] = true
+		if !read[v.Name] {
+			t.Errorf("Vars lists %s but Load never reads it", v.Name)
+		}
+	}
+	for name := range read {
+		if !listed[name] && !listed[strings.TrimSuffix(name, "_FILE")] {
+			t.Errorf("Load reads %s, which Vars does not list", name)
+		}
+	}
+	want := config.Config{
+		Addr: config.DefaultAddr, DatabaseURL: config.DefaultDatabaseURL, RedisURL: config.DefaultRedisURL,
+		RedisPrefix: config.DefaultRedisPrefix, DataDir: config.DefaultDataDir, LogLevel: "info",
+		MaxBodyBytes: config.DefaultMaxBodyBytes, ShutdownGrace: 15 * time.Second, CacheRefresh: 30 * time.Second,
+		EventRetention: 2160 * time.Hour, AdminIdle: 15 * time.Minute, AdminAbsolute: 8 * time.Hour,
+		GuessLimit: config.DefaultGuessLimit, GuessLimitPerCaller: config.DefaultGuessLimitPerCaller,
+	}
+	if !reflect.DeepEqual(c, want) {
+		t.Fatalf("defaults:\n got %+v\nwant %+v", c, want)
 	}
 }
