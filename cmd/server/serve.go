@@ -18,24 +18,9 @@ import (
 
 // serve runs the API until ctx ends, then drains in-flight requests.
 func serve(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	dev := fs.Bool("dev", false, "development mode: generate and keep keys in SESSIOND_DATA_DIR, create a demo tenant")
-	if err := fs.Parse(args); err != nil {
-		return errUsage
-	}
 	started := time.Now()
-	cfg, err := config.Load(getenv)
+	cfg, err := serveConfig(args, getenv, stderr)
 	if err != nil {
-		return err
-	}
-	if *dev {
-		if err := devSecrets(&cfg); err != nil {
-			return err
-		}
-		cfg.Dev = true
-	}
-	if err := cfg.Validate(); err != nil {
 		return err
 	}
 	log := newLogger(stderr, cfg.LogLevel)
@@ -54,6 +39,43 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	if err != nil {
 		return fmt.Errorf("SESSIOND_ADDR: %w", err)
 	}
+	srv := newHTTPServer(handler, cfg, log)
+	url := announce(ln, cfg, log, stdout, started)
+	if cfg.Dev {
+		if err := devSetup(ctx, a, cfg, url, stdout); err != nil {
+			_ = ln.Close()
+			return err
+		}
+	}
+	return serveUntilDone(ctx, srv, ln, cfg, log)
+}
+
+// serveConfig reads the configuration for `serve [--dev]`: the environment,
+// then, with --dev, generated secrets kept in SESSIOND_DATA_DIR; it refuses
+// to serve with missing or weak secrets.
+func serveConfig(args []string, getenv func(string) string, stderr io.Writer) (config.Config, error) {
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	dev := fs.Bool("dev", false, "development mode: generate and keep keys in SESSIOND_DATA_DIR, create a demo tenant")
+	if err := fs.Parse(args); err != nil {
+		return config.Config{}, errUsage
+	}
+	cfg, err := config.Load(getenv)
+	if err != nil {
+		return cfg, err
+	}
+	if *dev {
+		if err := devSecrets(&cfg); err != nil {
+			return cfg, err
+		}
+		cfg.Dev = true
+	}
+	return cfg, cfg.Validate()
+}
+
+// newHTTPServer is the server for handler: all four timeouts set, a header
+// size limit, TLS 1.2 at least when serving HTTPS, errors to the log.
+func newHTTPServer(handler http.Handler, cfg config.Config, log *slog.Logger) *http.Server {
 	srv := &http.Server{
 		Handler:           handler,
 		ReadHeaderTimeout: 5 * time.Second,
@@ -63,26 +85,38 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		MaxHeaderBytes:    64 << 10,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
+	if cfg.TLSCert != "" {
+		srv.TLSConfig = &tls.Config{MinVersion: tls.VersionTLS12}
+	}
+	return srv
+}
+
+// announce says where sessiond listens, in the log and on stdout, and
+// returns that URL.
+func announce(ln net.Listener, cfg config.Config, log *slog.Logger, stdout io.Writer, started time.Time) string {
 	scheme := "http"
 	if cfg.TLSCert != "" {
 		scheme = "https"
-		srv.TLSConfig = &tls.Config{MinVersion: tls.VersionTLS12}
 	}
 	url := fmt.Sprintf("%s://%s", scheme, ln.Addr())
 	log.Info("sessiond listening", slog.String("url", url), slog.String("version", version),
 		slog.Duration("startup", time.Since(started)))
 	fmt.Fprintf(stdout, "sessiond %s listening on %s (started in %s)\n", version, url, time.Since(started).Round(time.Millisecond))
-	if *dev {
-		if err := devTenant(ctx, a, cfg, url, stdout); err != nil {
-			_ = ln.Close()
-			return err
-		}
-		if err := devOperator(ctx, a, cfg, url, stdout); err != nil {
-			_ = ln.Close()
-			return err
-		}
-	}
+	return url
+}
 
+// devSetup makes the demo tenant and the dev operator of `serve --dev`.
+func devSetup(ctx context.Context, a *app.App, cfg config.Config, url string, stdout io.Writer) error {
+	if err := devTenant(ctx, a, cfg, url, stdout); err != nil {
+		return err
+	}
+	return devOperator(ctx, a, cfg, url, stdout)
+}
+
+// serveUntilDone serves on ln until ctx ends or serving fails; then it
+// stops accepting and waits up to SESSIOND_SHUTDOWN_TIMEOUT for in-flight
+// requests.
+func serveUntilDone(ctx context.Context, srv *http.Server, ln net.Listener, cfg config.Config, log *slog.Logger) error {
 	serveErr := make(chan error, 1)
 	go func() {
 		if cfg.TLSCert != "" {
