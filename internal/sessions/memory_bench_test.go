@@ -9,6 +9,8 @@ import (
 	"sync/atomic"
 	"testing"
 
+	"github.com/redis/go-redis/v9"
+
 	"github.com/sessiond/sessiond/internal/sessions"
 	"github.com/sessiond/sessiond/internal/testkit"
 )
@@ -20,7 +22,7 @@ import (
 //
 //	go test -run '^$' -bench MemoryPerSession -benchtime 100000x ./internal/sessions/
 func BenchmarkMemoryPerSession(b *testing.B) {
-	m, tid := benchManager(b)
+	m, tid, prefix := benchManager(b)
 	rdb := testkit.Redis(b)
 	ctx := context.Background()
 	usedMemory := func() int64 {
@@ -65,4 +67,39 @@ func BenchmarkMemoryPerSession(b *testing.B) {
 	wg.Wait()
 	b.StopTimer()
 	b.ReportMetric(float64(usedMemory()-before)/float64(b.N), "bytes/session")
+	reportKeyMemory(b, rdb, prefix)
+}
+
+// reportKeyMemory reports MEMORY USAGE (value, key name and the main
+// dictionary's entry; not the expiry dictionary's) averaged over up to 200
+// keys of each structure of the layout under prefix: the session value, a
+// user zset (two sessions here) and a bucket index, per entry.
+func reportKeyMemory(b *testing.B, rdb redis.UniversalClient, prefix string) {
+	ctx := context.Background()
+	kinds := []struct{ part, unit string }{{":s:", "B/session-key"}, {":u:", "B/user-zset"}, {":idx", "B/index-entry"}}
+	samples := map[string][]string{}
+	for _, k := range testkit.ScanKeys(b, rdb, prefix+":*") {
+		for _, kind := range kinds {
+			if strings.Contains(k, kind.part) && len(samples[kind.part]) < 200 {
+				samples[kind.part] = append(samples[kind.part], k)
+			}
+		}
+	}
+	for _, kind := range kinds {
+		var bytes, n int64
+		for _, k := range samples[kind.part] {
+			used, err := rdb.MemoryUsage(ctx, k).Result()
+			if err != nil {
+				b.Fatal(err)
+			}
+			bytes += used
+			n++
+			if kind.part == ":idx" {
+				n += rdb.ZCard(ctx, k).Val() - 1
+			}
+		}
+		if n > 0 {
+			b.ReportMetric(float64(bytes)/float64(n), kind.unit)
+		}
+	}
 }

@@ -17,7 +17,7 @@ import (
 //
 //	go test -run '^$' -bench 'EngineVerify|RedisPing' -benchmem ./internal/sessions/
 func BenchmarkEngineVerify(b *testing.B) {
-	m, tid := benchManager(b)
+	m, tid, _ := benchManager(b)
 	ctx := context.Background()
 	c, err := m.Create(ctx, tid, sessions.CreateParams{UserID: "bench", Data: []byte(`{"cart":3}`),
 		Device: sessions.Device{UserAgent: "Mozilla/5.0 (X11; Linux x86_64) Firefox/133.0", IP: "203.0.113.9"}}, sessions.Meta{})
@@ -46,8 +46,9 @@ func BenchmarkRedisPing(b *testing.B) {
 }
 
 // benchManager returns a manager on the local Redis, under a fresh prefix
-// removed at the end, with one tenant on the default policy.
-func benchManager(b *testing.B) (*sessions.Manager, string) {
+// removed at the end, with one tenant on the default policy; it returns the
+// manager, the tenant id and the prefix.
+func benchManager(b *testing.B) (*sessions.Manager, string, string) {
 	rdb := testkit.Redis(b)
 	ctx := context.Background()
 	prefix := "sd:bench" + secrets.Encode(secrets.Random(4))
@@ -66,5 +67,5 @@ func benchManager(b *testing.B) (*sessions.Manager, string) {
 	if err := m.LoadScripts(ctx); err != nil {
 		b.Fatal(err)
 	}
-	return m, tid
+	return m, tid, prefix
 }
