@@ -108,7 +108,7 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger, o Options) (
 	}}})
 	recorder := a.Metrics.Recorder(a.Events)
 	a.Sessions = sessions.NewManager(a.Redis, a.Cache, sessions.Options{
-		Prefix: cfg.RedisPrefix, Events: recorder, Now: o.Now, Labeler: admin.DeviceLabel,
+		Prefix: cfg.RedisPrefix, Events: recorder, Now: o.Now,
 		GuessLimit: cfg.GuessLimit, GuessLimitPerCaller: cfg.GuessLimitPerCaller,
 		OnThrottled: func(tenantID string, source sessions.GuessSource) {
 			a.Metrics.GuessRefused(tenantID, string(source))

@@ -2,8 +2,11 @@ package sessions
 
 import (
 	"net/netip"
+	"strconv"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/mileusna/useragent"
 
 	"github.com/sessiond/sessiond/internal/fault"
 )
@@ -56,47 +59,32 @@ func normalizeIP(s string) (string, string, error) {
 	return addr.String(), prefix.String(), nil
 }
 
-// DeviceLabel is the default Labeler: a rough "<browser> on <OS>" guess from
-// a user agent, e.g. "Chrome on macOS"; "" for an empty user agent.
+// DeviceLabel is the default Labeler: a readable device label from a user
+// agent, like "Chrome 126 on macOS", "Safari 17 on iPhone" or
+// "Googlebot (bot)", parsed by github.com/mileusna/useragent (pure Go, no
+// data files); "" for an empty user agent. The REST API's device.label and
+// the admin UI both show it.
 func DeviceLabel(ua string) string {
-	if ua == "" {
+	if strings.TrimSpace(ua) == "" {
 		return ""
 	}
-	has := func(s string) bool { return strings.Contains(ua, s) }
-	browser := "Unknown browser"
-	switch {
-	case has("Edg/") || has("Edge/"):
-		browser = "Edge"
-	case has("OPR/") || has("Opera"):
-		browser = "Opera"
-	case has("SamsungBrowser/"):
-		browser = "Samsung Internet"
-	case has("Firefox/") || has("FxiOS/"):
-		browser = "Firefox"
-	case has("Chrome/") || has("CriOS/") || has("Chromium/"):
-		browser = "Chrome"
-	case has("Safari/") && has("Version/"):
-		browser = "Safari"
-	case strings.HasPrefix(ua, "curl/"):
-		browser = "curl"
+	p := useragent.Parse(ua)
+	browser := p.Name
+	if browser == "" {
+		browser = "Unknown browser"
 	}
-	os := ""
-	switch {
-	case has("iPhone") || has("iPad") || has("iPod"):
-		os = "iOS"
-	case has("Android"):
-		os = "Android"
-	case has("CrOS"):
-		os = "ChromeOS"
-	case has("Mac OS X") || has("Macintosh"):
-		os = "macOS"
-	case has("Windows"):
-		os = "Windows"
-	case has("Linux"):
-		os = "Linux"
+	if p.Bot {
+		return browser + " (bot)"
 	}
-	if os == "" {
+	if v := p.VersionNo.Major; v > 0 {
+		browser += " " + strconv.Itoa(v)
+	}
+	where := p.OS
+	if p.Device != "" && (p.Mobile || p.Tablet) {
+		where = p.Device
+	}
+	if where == "" {
 		return browser
 	}
-	return browser + " on " + os
+	return browser + " on " + where
 }

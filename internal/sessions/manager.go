@@ -39,7 +39,7 @@ type Options struct {
 	// Events receives security events. Default: events are dropped.
 	Events events.Recorder
 	// Labeler turns a user agent into a device label when the caller gives
-	// none. Default: a small built-in guess ("Chrome on macOS").
+	// none. Default DeviceLabel ("Chrome 126 on macOS").
 	Labeler func(userAgent string) string
 	// GuessLimit is how many forged tokens one end user (the device IP the
 	// app passes to verify) may present per minute before further forgeries

@@ -412,7 +412,7 @@ func TestListUserAndLogOutOtherDevices(t *testing.T) {
 	for i, s := range list {
 		want := created[i].Session
 		if s.ID != want.ID || s.Device.UserAgent != want.Device.UserAgent || s.Device.IP != want.Device.IP ||
-			s.Device.Label != "Chrome on macOS" || !s.CreatedAt.Equal(want.CreatedAt) || s.LastSeenAt.IsZero() {
+			s.Device.Label != fmt.Sprintf("Chrome 12%d on macOS", i) || !s.CreatedAt.Equal(want.CreatedAt) || s.LastSeenAt.IsZero() {
 			t.Fatalf("session %d: %+v, want %+v", i, s, want)
 		}
 	}
