@@ -13,7 +13,6 @@ import (
 	"regexp"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/sessiond/sessiond/internal/admin"
 	"github.com/sessiond/sessiond/internal/app"
@@ -55,15 +54,11 @@ func (e *env) sibling() *env {
 }
 
 // tenant is a tenant with its first API key.
-type tenant struct{ ID, APIKey, Name string }
+type tenant = apptest.Tenant
 
 func (e *env) createTenant(name string) tenant {
 	e.t.Helper()
-	tn, _, secret, err := e.app.Tenants.CreateTenant(context.Background(), name, tenants.Actor{Name: "operator"})
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	return tenant{ID: tn.ID, APIKey: secret, Name: name}
+	return e.s.CreateTenant(e.t, name)
 }
 
 func (e *env) createAdmin(tenantID, email, password string) tenants.Admin {
@@ -75,11 +70,7 @@ func (e *env) createAdmin(tenantID, email, password string) tenants.Admin {
 	return a
 }
 
-func (e *env) flushEvents() {
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	e.app.Events.Flush(ctx)
-}
+func (e *env) flushEvents() { e.s.FlushEvents() }
 
 // api calls the REST API with a bearer credential and decodes the JSON
 // answer into out (if not nil).

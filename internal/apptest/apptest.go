@@ -16,6 +16,7 @@ import (
 	"github.com/sessiond/sessiond/internal/passwords"
 	"github.com/sessiond/sessiond/internal/postgres/pgtest"
 	"github.com/sessiond/sessiond/internal/secrets"
+	"github.com/sessiond/sessiond/internal/tenants"
 	"github.com/sessiond/sessiond/internal/testkit"
 )
 
@@ -100,6 +101,29 @@ func Start(tb testing.TB, o Options) *Server {
 	}
 	tb.Cleanup(s.HTTP.Close)
 	return s
+}
+
+// Tenant is a tenant created for a test, with its first API key (scopes
+// sessions and admin).
+type Tenant struct{ ID, APIKey, Name string }
+
+// CreateTenant creates a tenant through the tenant service, as the operator
+// API does, failing the test on error.
+func (s *Server) CreateTenant(tb testing.TB, name string) Tenant {
+	tb.Helper()
+	tn, _, secret, err := s.App.Tenants.CreateTenant(context.Background(), name, tenants.Actor{Name: "operator"})
+	if err != nil {
+		tb.Fatalf("create tenant %q: %v", name, err)
+	}
+	return Tenant{ID: tn.ID, APIKey: secret, Name: name}
+}
+
+// FlushEvents stores every security event recorded so far, so that tests
+// can read them back from PostgreSQL.
+func (s *Server) FlushEvents() {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	s.App.Events.Flush(ctx)
 }
 
 // Sibling starts a second instance like s, sharing its database, Redis

@@ -35,6 +35,7 @@ type env struct {
 	logs   *testkit.Buffer
 	app    *app.App
 	srv    *httptest.Server
+	s      *apptest.Server
 	router routers.Router
 }
 
@@ -52,7 +53,7 @@ func newEnv(t testing.TB, opts ...envOptions) *env {
 
 func wrap(t testing.TB, s *apptest.Server) *env {
 	t.Helper()
-	e := &env{t: t, cfg: s.Config, clock: s.Clock, logs: s.Logs, app: s.App, srv: s.HTTP}
+	e := &env{t: t, cfg: s.Config, clock: s.Clock, logs: s.Logs, app: s.App, srv: s.HTTP, s: s}
 	doc, err := httpapi.LoadSpec()
 	if err != nil {
 		t.Fatal(err)
@@ -178,12 +179,11 @@ func (e *env) checkAgainstSpec(hr *http.Request, body []byte, got resp) {
 	}
 }
 
-// tenant is a tenant created through the operator API.
-type tenant struct {
-	ID     string
-	APIKey string
-}
+// tenant is a tenant with its first API key.
+type tenant = apptest.Tenant
 
+// createTenant creates a tenant through the operator API (the API under
+// test; apptest.Server.CreateTenant goes through the service).
 func (e *env) createTenant(name string) tenant {
 	e.t.Helper()
 	r := e.do(req{method: "POST", path: "/v1/tenants", token: operatorToken, body: map[string]any{"name": name}})
@@ -199,15 +199,11 @@ func (e *env) createTenant(name string) tenant {
 		} `json:"api_key"`
 	}
 	r.decode(e.t, &out)
-	return tenant{ID: out.Tenant.ID, APIKey: out.APIKey.Secret}
+	return tenant{ID: out.Tenant.ID, APIKey: out.APIKey.Secret, Name: name}
 }
 
 // flushEvents stores every security event recorded so far.
-func (e *env) flushEvents() {
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	e.app.Events.Flush(ctx)
-}
+func (e *env) flushEvents() { e.s.FlushEvents() }
 
 // eventually polls cond until it holds or within passes.
 func eventually(t testing.TB, within time.Duration, what string, cond func() bool) {
