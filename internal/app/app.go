@@ -25,6 +25,7 @@ import (
 	"github.com/sessiond/sessiond/internal/redisconn"
 	"github.com/sessiond/sessiond/internal/secrets"
 	"github.com/sessiond/sessiond/internal/sessions"
+	"github.com/sessiond/sessiond/internal/sessions/redisstore"
 	"github.com/sessiond/sessiond/internal/tenants"
 	"github.com/sessiond/sessiond/internal/web"
 )
@@ -107,8 +108,8 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger, o Options) (
 		Value: func() float64 { return float64(a.Cache.Len()) },
 	}}})
 	recorder := a.Metrics.Recorder(a.Events)
-	a.Sessions = sessions.NewManager(a.Redis, a.Cache, sessions.Options{
-		Prefix: cfg.RedisPrefix, Events: recorder, Now: o.Now,
+	a.Sessions = sessions.NewManager(redisstore.New(a.Redis, redisstore.Options{Prefix: cfg.RedisPrefix}), a.Cache, sessions.Options{
+		Events: recorder, Now: o.Now,
 		GuessLimit: cfg.GuessLimit, GuessLimitPerCaller: cfg.GuessLimitPerCaller,
 		OnThrottled: func(tenantID string, source sessions.GuessSource) {
 			a.Metrics.GuessRefused(tenantID, string(source))

@@ -52,7 +52,7 @@ func (m *Manager) Create(ctx context.Context, tenantID string, p CreateParams, m
 		return Created{}, invalidUserID("user_id")
 	}
 	pol := snap.Policy
-	idle, abs, err := timeouts(pol, p.IdleTimeout, p.AbsoluteTimeout)
+	idle, abs, err := newTimeouts(pol, p.IdleTimeout, p.AbsoluteTimeout)
 	if err != nil {
 		return Created{}, err
 	}
@@ -60,7 +60,7 @@ func (m *Manager) Create(ctx context.Context, tenantID string, p CreateParams, m
 	if err != nil {
 		return Created{}, err
 	}
-	dev, ipn, err := m.device(p.Device)
+	dev, ipBinding, err := m.device(p.Device)
 	if err != nil {
 		return Created{}, err
 	}
@@ -73,51 +73,49 @@ func (m *Manager) Create(ctx context.Context, tenantID string, p CreateParams, m
 		bucket = userBucket(tenantID, p.UserID)
 	}
 	nonce := secrets.Random(nonceSize)
-	sid := sessionID(bucket, nonce)
+	ref := Ref{TenantID: tenantID, Bucket: bucket, ID: sessionID(bucket, nonce)}
 	now := ms(m.now())
-	exp := now + int64(abs)*1000
-	rec := record{
-		uid: p.UserID, ca: now, at: authTimeOf(p.UserID, now), ls: now, exp: exp, idle: int64(idle), iexp: min(now+int64(idle)*1000, exp),
-		ua: dev.UserAgent, ip: dev.IP, ipn: ipn, lbl: dev.Label, data: data, ver: 1, kid: key.ID,
-	}
-	evicted, err := m.insert(ctx, tenantID, bucket, sid, rec, pol, now, meta)
+	rec := startRecord(Record{
+		UserID: p.UserID, UserAgent: dev.UserAgent, IP: dev.IP, IPBinding: ipBinding, Label: dev.Label,
+		Data: data, Version: 1, KeyID: key.ID,
+	}, now, idle, abs)
+	evicted, err := m.insert(ctx, ref, rec, pol, now, meta)
 	if err != nil {
 		return Created{}, err
 	}
-	m.record(tenantID, events.SessionCreated, p.UserID, sid, meta, nil)
+	m.record(tenantID, events.SessionCreated, p.UserID, ref.ID, meta, nil)
 	return Created{
 		Token:     signToken(key.ID, key.Secret, bucket, nonce),
 		CSRFToken: csrfToken(nonce),
-		Session:   rec.session(sid),
+		Session:   view(ref.ID, rec),
 		Evicted:   evicted,
 	}, nil
 }
 
-// insert stores rec as session sid with the create script, enforcing the
-// user's cap, and records one session.evicted event per evicted id.
-func (m *Manager) insert(ctx context.Context, tenantID string, bucket int, sid string, rec record, pol tenants.Policy, now int64, meta Meta) ([]string, error) {
-	ks := m.keys(tenantID, bucket)
-	keys := []string{ks.session(sid), ks.index()}
-	if rec.uid != "" {
-		keys = append(keys, ks.user(rec.uid))
-	}
-	args := append([]any{now, sid, rec.uid, pol.MaxSessionsPerUser, string(pol.OnLimit), rec.ca, rec.exp, rec.iexp}, rec.fields()...)
-	res, err := m.run(ctx, createScript, keys, args...)
+// insert stores rec as session ref under the user's cap, and records one
+// session.evicted event per evicted id. Errors: fault.SessionLimitReached,
+// fault.Internal (an id collision), fault.Unavailable.
+func (m *Manager) insert(ctx context.Context, ref Ref, rec Record, pol tenants.Policy, now int64, meta Meta) ([]string, error) {
+	res, err := m.store.Create(ctx, CreateCall{Ref: ref, Record: rec, Cap: CapOf(pol), Now: now})
 	if err != nil {
 		return nil, err
 	}
-	switch str(res[0]) {
-	case "ok":
-		evicted := strList(res[1])
-		m.recordEvicted(tenantID, rec.uid, evicted, sid, meta)
-		return evicted, nil
-	case "limit":
-		m.record(tenantID, events.SessionLimitRejected, rec.uid, "", meta,
+	switch res.Status {
+	case StatusOK:
+		m.recordEvicted(ref.TenantID, rec.UserID, res.Evicted, ref.ID, meta)
+		return res.Evicted, nil
+	case StatusLimit:
+		m.record(ref.TenantID, events.SessionLimitRejected, rec.UserID, "", meta,
 			map[string]string{"max_sessions_per_user": strconv.Itoa(pol.MaxSessionsPerUser)})
-		return nil, fault.New(fault.SessionLimitReached, "the user already has the maximum number of sessions (%d)", pol.MaxSessionsPerUser)
-	default:
+		return nil, errLimit(pol)
+	case StatusExists:
 		return nil, fault.Wrap(errors.New("session id collision"), fault.Internal, "could not create a session")
 	}
+	return nil, unexpected(res.Status)
+}
+
+func errLimit(pol tenants.Policy) error {
+	return fault.New(fault.SessionLimitReached, "the user already has the maximum number of sessions (%d)", pol.MaxSessionsPerUser)
 }
 
 func (m *Manager) recordEvicted(tenantID, userID string, evicted []string, bySession string, meta Meta) {
@@ -133,31 +131,6 @@ func activeKey(snap *tenants.Snapshot) (tenants.Key, error) {
 		return tenants.Key{}, fault.New(fault.Internal, "the tenant has no active signing key")
 	}
 	return key, nil
-}
-
-// timeouts returns the idle and absolute timeouts (seconds) of a new session:
-// the policy's, or the shorter ones requested. The idle timeout never exceeds
-// the absolute one.
-func timeouts(pol tenants.Policy, idleReq, absReq *int) (int, int, error) {
-	var fields []fault.FieldError
-	check := func(name string, req *int, limit int) int {
-		if req == nil {
-			return limit
-		}
-		switch {
-		case *req < 1:
-			fields = append(fields, fault.FieldError{Field: name, Message: "must be at least 1 second"})
-		case *req > limit:
-			fields = append(fields, fault.FieldError{Field: name, Message: "must not exceed the tenant policy's " + strconv.Itoa(limit) + " seconds"})
-		}
-		return *req
-	}
-	idle := check("idle_timeout", idleReq, pol.IdleTimeout)
-	abs := check("absolute_timeout", absReq, pol.AbsoluteTimeout)
-	if len(fields) > 0 {
-		return 0, 0, &fault.Error{Code: fault.InvalidRequest, Message: fields[0].Field + ": " + fields[0].Message, Fields: fields}
-	}
-	return min(idle, abs), abs, nil
 }
 
 // normalizeData checks that data is a JSON object of at most maxBytes once
@@ -182,14 +155,4 @@ func normalizeData(data json.RawMessage, maxBytes int) (string, error) {
 
 func invalidUserID(field string) error {
 	return fault.Invalid(field, "must be 1 to 128 characters from A-Z a-z 0-9 . _ @ + | = -, not only dots")
-}
-
-// authTimeOf is the auth_time of a new session: creating a session for a
-// user is a login, so the user authenticated now; an anonymous session has
-// none (0).
-func authTimeOf(userID string, now int64) int64 {
-	if userID == "" {
-		return 0
-	}
-	return now
 }

@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"strconv"
 
 	"github.com/sessiond/sessiond/internal/fault"
 	"github.com/sessiond/sessiond/internal/tenants"
@@ -23,34 +22,25 @@ func (m *Manager) Get(ctx context.Context, tenantID, id string) (Session, error)
 	if err := checkSessionID("id", id); err != nil {
 		return Session{}, err
 	}
-	rec, err := m.load(ctx, tenantID, snap.Policy, id)
+	rec, err := m.load(ctx, refOf(tenantID, id), snap.Policy)
 	if err != nil {
 		return Session{}, err
 	}
-	return rec.session(id), nil
+	return view(id, rec), nil
 }
 
 // load reads a live session under the tenant's policy now (the deadlines
 // verify would apply), or returns fault.NotFound.
-func (m *Manager) load(ctx context.Context, tenantID string, pol tenants.Policy, id string) (record, error) {
-	h, err := m.rdb.HGetAll(ctx, m.keys(tenantID, sessionBucket(id)).session(id)).Result()
+func (m *Manager) load(ctx context.Context, ref Ref, pol tenants.Policy) (Record, error) {
+	rec, ok, err := m.store.Get(ctx, ref)
 	if err != nil {
-		return record{}, storeError(err)
+		return Record{}, err
 	}
-	rec, ok := parseRecord(flatten(h))
-	rec = rec.effective(pol)
-	if !ok || !rec.alive(ms(m.now())) {
-		return record{}, errSessionNotFound()
+	rec = rec.Effective(LimitsOf(pol))
+	if !ok || rec.Expiry(ms(m.now())) != StatusOK {
+		return Record{}, errSessionNotFound()
 	}
 	return rec, nil
-}
-
-func flatten(h map[string]string) []string {
-	flat := make([]string, 0, 2*len(h))
-	for k, v := range h {
-		flat = append(flat, k, v)
-	}
-	return flat
 }
 
 // maxPatchAttempts bounds the retries of an unconditional patch that keeps
@@ -78,43 +68,52 @@ func (m *Manager) PatchData(ctx context.Context, tenantID, id string, mergePatch
 	if err != nil {
 		return Session{}, fault.Invalid("data", "must be a JSON object (a merge patch)")
 	}
-	key := m.keys(tenantID, sessionBucket(id)).session(id)
+	ref := refOf(tenantID, id)
 	for range maxPatchAttempts {
-		rec, err := m.load(ctx, tenantID, snap.Policy, id)
+		rec, err := m.load(ctx, ref, snap.Policy)
 		if err != nil {
 			return Session{}, err
 		}
-		if ifVersion != nil && *ifVersion != rec.ver {
-			return Session{}, errVersionConflict(rec.ver)
+		if ifVersion != nil && *ifVersion != rec.Version {
+			return Session{}, errVersionConflict(rec.Version)
 		}
-		current, err := decodeObject(json.RawMessage(rec.data))
-		if err != nil {
-			current = map[string]any{}
-		}
-		merged, err := encodeJSON(applyMergePatch(current, patch))
-		if err != nil {
-			return Session{}, fault.Invalid("data", "must be a JSON object (a merge patch)")
-		}
-		data, err := normalizeData(merged, snap.Policy.MaxDataBytes)
+		data, err := mergeData(rec.Data, patch, snap.Policy.MaxDataBytes)
 		if err != nil {
 			return Session{}, err
 		}
-		res, err := m.run(ctx, patchScript, []string{key}, ms(m.now()), strconv.FormatInt(rec.ver, 10), data)
+		res, err := m.store.Patch(ctx, PatchCall{Ref: ref, Version: rec.Version, Data: data, Now: ms(m.now())})
 		if err != nil {
 			return Session{}, err
 		}
-		switch str(res[0]) {
-		case "ok":
-			updated, _ := parseRecord(strList(res[1]))
-			return updated.effective(snap.Policy).session(id), nil
-		case "missing":
+		switch res.Status {
+		case StatusOK:
+			return view(id, res.Record.Effective(LimitsOf(snap.Policy))), nil
+		case StatusMissing:
 			return Session{}, errSessionNotFound()
+		case StatusConflict:
+		default:
+			return Session{}, unexpected(res.Status)
 		}
 		if ifVersion != nil {
 			return Session{}, errVersionConflict(-1)
 		}
 	}
 	return Session{}, errVersionConflict(-1)
+}
+
+// mergeData applies an RFC 7396 merge patch to a session's data and returns
+// the result compacted. Errors: fault.InvalidRequest,
+// fault.PayloadTooLarge (over maxBytes).
+func mergeData(data string, patch map[string]any, maxBytes int) (string, error) {
+	current, err := decodeObject(json.RawMessage(data))
+	if err != nil {
+		current = map[string]any{}
+	}
+	merged, err := encodeJSON(applyMergePatch(current, patch))
+	if err != nil {
+		return "", fault.Invalid("data", "must be a JSON object (a merge patch)")
+	}
+	return normalizeData(merged, maxBytes)
 }
 
 func errVersionConflict(current int64) error {

@@ -18,7 +18,7 @@ const (
 )
 
 // device validates d and returns it normalised (IP in canonical form, label
-// filled in) with the IP prefix used for binding.
+// filled in) with the IP's binding key (normalizeIP).
 func (m *Manager) device(d Device) (Device, string, error) {
 	if len(d.UserAgent) > maxUserAgentLen || !utf8.ValidString(d.UserAgent) {
 		return Device{}, "", fault.Invalid("device.user_agent", "must be valid UTF-8 of at most %d bytes", maxUserAgentLen)
@@ -40,8 +40,10 @@ func (m *Manager) device(d Device) (Device, string, error) {
 	return d, prefix, nil
 }
 
-// normalizeIP returns an IP in canonical form and its binding prefix: the
-// /24 of an IPv4 address, the /48 of an IPv6 one. "" stays "".
+// normalizeIP returns an IP in canonical form and its binding key: the
+// bytes of its /24 (IPv4, 3 bytes) or /48 (IPv6, 6 bytes) prefix, so that
+// verify compares networks without parsing addresses, and keys of the two
+// families never match. "" stays "".
 func normalizeIP(s string) (string, string, error) {
 	if s == "" {
 		return "", "", nil
@@ -51,12 +53,12 @@ func normalizeIP(s string) (string, string, error) {
 		return "", "", fault.Invalid("device.ip", "must be an IPv4 or IPv6 address")
 	}
 	addr = addr.WithZone("").Unmap()
-	bits := 48
+	raw := addr.AsSlice()
+	prefix := 6
 	if addr.Is4() {
-		bits = 24
+		prefix = 3
 	}
-	prefix, _ := addr.Prefix(bits)
-	return addr.String(), prefix.String(), nil
+	return addr.String(), string(raw[:prefix]), nil
 }
 
 // DeviceLabel is the default Labeler: a readable device label from a user

@@ -14,6 +14,7 @@ import (
 	"github.com/sessiond/sessiond/internal/events"
 	"github.com/sessiond/sessiond/internal/fault"
 	"github.com/sessiond/sessiond/internal/sessions"
+	"github.com/sessiond/sessiond/internal/sessions/redisstore"
 	"github.com/sessiond/sessiond/internal/tenants"
 )
 
@@ -530,7 +531,7 @@ func TestRedisDownIsUnavailable(t *testing.T) {
 	c := e.create(tid, sessions.CreateParams{UserID: "alice"})
 	down := redis.NewClient(&redis.Options{Addr: "127.0.0.1:1", MaxRetries: -1, DialTimeout: 200 * time.Millisecond, DialerRetries: 1, DialerRetryTimeout: time.Millisecond})
 	t.Cleanup(func() { _ = down.Close() })
-	m := sessions.NewManager(down, e.tenants, sessions.Options{Prefix: e.prefix, Now: e.clock.Now})
+	m := sessions.NewManager(redisstore.New(down, redisstore.Options{Prefix: e.prefix}), e.tenants, sessions.Options{Now: e.clock.Now})
 	meta := sessions.Meta{}
 	_, err := m.Verify(e.ctx, tid, sessions.VerifyParams{Token: c.Token}, meta)
 	wantCode(t, err, fault.Unavailable)

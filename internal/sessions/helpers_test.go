@@ -19,6 +19,7 @@ import (
 	"github.com/sessiond/sessiond/internal/fault"
 	"github.com/sessiond/sessiond/internal/secrets"
 	"github.com/sessiond/sessiond/internal/sessions"
+	"github.com/sessiond/sessiond/internal/sessions/redisstore"
 	"github.com/sessiond/sessiond/internal/tenants"
 	"github.com/sessiond/sessiond/internal/testkit"
 )
@@ -153,7 +154,7 @@ type envOption func(*sessions.Options)
 
 func guessLimit(n int) envOption { return func(o *sessions.Options) { o.GuessLimit = n } }
 
-// newEnv builds a Manager over the test Redis with its own random key
+// newEnv builds a Manager over a redisstore on the test Redis with its own random key
 // prefix (deleted at cleanup), a fake clock, a capturing event recorder and a
 // round-trip counter, and warms the scripts.
 func newEnv(t *testing.T, opts ...envOption) *env {
@@ -174,13 +175,13 @@ func newEnvAt(t *testing.T, clock *testkit.Clock, opts ...envOption) *env {
 	rdb.AddHook(e.count)
 	var logMu sync.Mutex
 	o := sessions.Options{
-		Prefix: e.prefix, Now: e.clock.Now, Events: e.events, GuessLimit: 1000,
+		Now: e.clock.Now, Events: e.events, GuessLimit: 1000,
 		Log: slog.New(slog.NewJSONHandler(lockedWriter{&logMu, e.logs}, nil)),
 	}
 	for _, f := range opts {
 		f(&o)
 	}
-	e.m = sessions.NewManager(rdb, e.tenants, o)
+	e.m = sessions.NewManager(redisstore.New(rdb, redisstore.Options{Prefix: e.prefix}), e.tenants, o)
 	if err := e.m.LoadScripts(e.ctx); err != nil {
 		t.Fatalf("LoadScripts: %v", err)
 	}

@@ -5,7 +5,6 @@ import (
 	"strconv"
 
 	"github.com/sessiond/sessiond/internal/events"
-	"github.com/sessiond/sessiond/internal/fault"
 	"github.com/sessiond/sessiond/internal/secrets"
 	"github.com/sessiond/sessiond/internal/tenants"
 )
@@ -59,21 +58,21 @@ func (m *Manager) Regenerate(ctx context.Context, tenantID string, p RegenerateP
 	if err != nil {
 		return Created{}, err
 	}
+	old := Ref{TenantID: tenantID, Bucket: tok.bucket, ID: sessionID(tok.bucket, tok.nonce)}
 	r := regeneration{
-		tenantID: tenantID, pol: snap.Policy, meta: meta, now: ms(now), kid: key.ID,
-		oldBucket: tok.bucket, oldSID: sessionID(tok.bucket, tok.nonce), bucket: tok.bucket,
+		pol: snap.Policy, meta: meta, now: ms(now), kid: key.ID, old: old, newRef: old,
 		setAuth: p.UserID != nil || p.Reauthenticated,
 	}
 	if p.UserID != nil {
 		r.uid = *p.UserID
-		r.bucket = userBucket(tenantID, r.uid)
+		r.newRef.Bucket = userBucket(tenantID, r.uid)
 	}
 	nonce := secrets.Random(nonceSize)
-	r.newSID = sessionID(r.bucket, nonce)
+	r.newRef.ID = sessionID(r.newRef.Bucket, nonce)
 
-	var rec record
+	var rec Record
 	var evicted []string
-	if r.bucket == r.oldBucket {
+	if r.newRef.Bucket == old.Bucket {
 		rec, evicted, err = m.regenerateInBucket(ctx, r)
 	} else {
 		rec, evicted, err = m.regenerateAcrossBuckets(ctx, r)
@@ -81,118 +80,91 @@ func (m *Manager) Regenerate(ctx context.Context, tenantID string, p RegenerateP
 	if err != nil {
 		return Created{}, err
 	}
-	detail := map[string]string{"previous_session_id": r.oldSID}
+	detail := map[string]string{"previous_session_id": old.ID}
 	switch {
 	case p.UserID != nil:
 		detail["reason"] = "login"
 	case p.Reauthenticated:
 		detail["reason"] = "reauthenticated"
 	}
-	m.record(tenantID, events.SessionRegenerated, rec.uid, r.newSID, meta, detail)
+	m.record(tenantID, events.SessionRegenerated, rec.UserID, r.newRef.ID, meta, detail)
 	return Created{
-		Token:     signToken(key.ID, key.Secret, r.bucket, nonce),
+		Token:     signToken(key.ID, key.Secret, r.newRef.Bucket, nonce),
 		CSRFToken: csrfToken(nonce),
-		Session:   rec.session(r.newSID),
+		Session:   view(r.newRef.ID, rec),
 		Evicted:   evicted,
 	}, nil
 }
 
 // regeneration is one regenerate in progress.
 type regeneration struct {
-	tenantID          string
-	pol               tenants.Policy
-	meta              Meta
-	now               int64
-	kid               string
-	oldBucket, bucket int
-	oldSID, newSID    string
-	uid               string // the new user; "" keeps the session's
-	setAuth           bool
+	pol         tenants.Policy
+	meta        Meta
+	now         int64
+	kid         string
+	old, newRef Ref
+	uid         string // the new user; "" keeps the session's
+	setAuth     bool
 }
 
-// regenerateInBucket swaps the sessions with one script.
-func (m *Manager) regenerateInBucket(ctx context.Context, r regeneration) (record, []string, error) {
-	ks := m.keys(r.tenantID, r.bucket)
-	keys := []string{ks.session(r.oldSID), ks.session(r.newSID), ks.index()}
-	if r.uid != "" {
-		keys = append(keys, ks.user(r.uid))
-	}
-	setAuth := "0"
-	if r.setAuth {
-		setAuth = "1"
-	}
-	res, err := m.run(ctx, regenerateScript, keys,
-		r.now, r.oldSID, r.newSID, r.uid, setAuth, r.kid, r.pol.MaxSessionsPerUser, string(r.pol.OnLimit),
-		r.pol.IdleTimeout, r.pol.AbsoluteTimeout)
+// regenerateInBucket swaps the sessions in one store call.
+func (m *Manager) regenerateInBucket(ctx context.Context, r regeneration) (Record, []string, error) {
+	res, err := m.store.Regenerate(ctx, RegenerateCall{
+		Old: r.old, New: r.newRef, UserID: r.uid, SetAuth: r.setAuth, KeyID: r.kid,
+		Limits: LimitsOf(r.pol), Cap: CapOf(r.pol), Now: r.now,
+	})
 	if err != nil {
-		return record{}, nil, err
+		return Record{}, nil, err
 	}
-	status := str(res[0])
-	switch status {
-	case "ok":
-		rec, _ := parseRecord(strList(res[1]))
-		evicted := strList(res[2])
-		m.recordEvicted(r.tenantID, rec.uid, evicted, r.newSID, r.meta)
-		return rec, evicted, nil
-	case "missing":
-		return record{}, nil, m.unknownSession(r)
-	case "expired_idle", "expired_absolute":
-		return record{}, nil, m.expired(r.tenantID, str(res[1]), r.oldSID, status, r.meta, "regenerate")
-	case "limit":
+	switch res.Status {
+	case StatusOK:
+		m.recordEvicted(r.old.TenantID, res.Record.UserID, res.Evicted, r.newRef.ID, r.meta)
+		return res.Record, res.Evicted, nil
+	case StatusMissing:
+		return Record{}, nil, m.unknownSession(r)
+	case StatusExpiredIdle, StatusExpiredAbsolute:
+		return Record{}, nil, m.expired(r.old.TenantID, res.UserID, r.old.ID, res.Status, r.meta, "regenerate")
+	case StatusLimit:
 		uid := r.uid
 		if uid == "" {
-			uid = str(res[1])
+			uid = res.UserID
 		}
-		m.record(r.tenantID, events.SessionLimitRejected, uid, r.oldSID, r.meta,
+		m.record(r.old.TenantID, events.SessionLimitRejected, uid, r.old.ID, r.meta,
 			map[string]string{"max_sessions_per_user": strconv.Itoa(r.pol.MaxSessionsPerUser)})
-		return record{}, nil, fault.New(fault.SessionLimitReached, "the user already has the maximum number of sessions (%d)", r.pol.MaxSessionsPerUser)
+		return Record{}, nil, errLimit(r.pol)
 	}
-	return record{}, nil, fault.New(fault.Internal, "session store returned an unexpected reply")
+	return Record{}, nil, unexpected(res.Status)
 }
 
-// regenerateAcrossBuckets claims the old session in its slot, then creates
-// the new one in the user's slot.
-func (m *Manager) regenerateAcrossBuckets(ctx context.Context, r regeneration) (record, []string, error) {
-	oks := m.keys(r.tenantID, r.oldBucket)
-	res, err := m.run(ctx, claimScript, []string{oks.session(r.oldSID), oks.index()}, r.now, r.oldSID,
-		r.pol.IdleTimeout, r.pol.AbsoluteTimeout)
+// regenerateAcrossBuckets claims the old session in its bucket, then
+// creates its renewal in the user's.
+func (m *Manager) regenerateAcrossBuckets(ctx context.Context, r regeneration) (Record, []string, error) {
+	res, err := m.store.Claim(ctx, ClaimCall{Ref: r.old, Limits: LimitsOf(r.pol), Now: r.now})
 	if err != nil {
-		return record{}, nil, err
+		return Record{}, nil, err
 	}
-	status := str(res[0])
-	switch status {
-	case "ok":
-	case "missing":
-		return record{}, nil, m.unknownSession(r)
-	case "expired_idle", "expired_absolute":
-		return record{}, nil, m.expired(r.tenantID, str(res[1]), r.oldSID, status, r.meta, "regenerate")
+	switch res.Status {
+	case StatusOK:
+	case StatusMissing:
+		return Record{}, nil, m.unknownSession(r)
+	case StatusExpiredIdle, StatusExpiredAbsolute:
+		return Record{}, nil, m.expired(r.old.TenantID, res.UserID, r.old.ID, res.Status, r.meta, "regenerate")
 	default:
-		return record{}, nil, fault.New(fault.Internal, "session store returned an unexpected reply")
+		return Record{}, nil, unexpected(res.Status)
 	}
-	rec, _ := parseRecord(strList(res[1]))
-	oldUID := rec.uid
-	if r.uid != oldUID { // a login: a fresh lifetime (as in regenerate.lua)
-		rec.ca = r.now
-		rec.exp = r.now + int64(r.pol.AbsoluteTimeout)*1000
-	}
-	rec.uid = r.uid
-	if r.setAuth {
-		rec.at = r.now
-	}
-	rec.ls = r.now
-	rec.iexp = min(r.now+rec.idle*1000, rec.exp)
-	rec.kid = r.kid
-	evicted, err := m.insert(ctx, r.tenantID, r.bucket, r.newSID, rec, r.pol, r.now, r.meta)
+	rec := res.Record.Renew(r.now, r.uid, r.setAuth, LimitsOf(r.pol))
+	rec.KeyID = r.kid
+	evicted, err := m.insert(ctx, r.newRef, rec, r.pol, r.now, r.meta)
 	if err != nil {
 		// The old session is gone (documented on Regenerate); say so.
-		m.record(r.tenantID, events.SessionRevoked, oldUID, r.oldSID, r.meta, map[string]string{"reason": "regenerate_failed"})
-		return record{}, nil, err
+		m.record(r.old.TenantID, events.SessionRevoked, res.Record.UserID, r.old.ID, r.meta, map[string]string{"reason": "regenerate_failed"})
+		return Record{}, nil, err
 	}
 	return rec, evicted, nil
 }
 
 // unknownSession handles a well-signed token whose session does not exist.
 func (m *Manager) unknownSession(r regeneration) error {
-	m.record(r.tenantID, events.VerifyRejected, "", r.oldSID, r.meta, map[string]string{"reason": "unknown", "op": "regenerate"})
+	m.record(r.old.TenantID, events.VerifyRejected, "", r.old.ID, r.meta, map[string]string{"reason": "unknown", "op": "regenerate"})
 	return errSessionInvalid()
 }

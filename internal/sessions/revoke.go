@@ -8,8 +8,8 @@ import (
 	"github.com/sessiond/sessiond/internal/fault"
 )
 
-// Revoke ends session id at once: its key and index entries are deleted in
-// one script, and its token stops verifying. It records session.revoked.
+// Revoke ends session id at once: the store deletes it and every trace of
+// it in one round trip, and its token stops verifying. It records session.revoked.
 //
 // Errors: fault.Forbidden, fault.InvalidRequest (malformed id),
 // fault.NotFound (no such session in this tenant), fault.Unavailable.
@@ -20,15 +20,14 @@ func (m *Manager) Revoke(ctx context.Context, tenantID, id string, meta Meta) er
 	if err := checkSessionID("id", id); err != nil {
 		return err
 	}
-	ks := m.keys(tenantID, sessionBucket(id))
-	res, err := m.run(ctx, revokeScript, []string{ks.session(id), ks.index()}, id)
+	res, err := m.store.Revoke(ctx, refOf(tenantID, id))
 	if err != nil {
 		return err
 	}
-	if str(res[0]) != "ok" {
+	if res.Status != StatusOK {
 		return errSessionNotFound()
 	}
-	m.record(tenantID, events.SessionRevoked, str(res[1]), id, meta, nil)
+	m.record(tenantID, events.SessionRevoked, res.UserID, id, meta, nil)
 	return nil
 }
 
@@ -51,22 +50,22 @@ func (m *Manager) RevokeToken(ctx context.Context, tenantID, token string, meta 
 	case err != nil:
 		return err
 	}
-	id := sessionID(tok.bucket, tok.nonce)
-	ks := m.keys(tenantID, tok.bucket)
-	res, err := m.run(ctx, revokeScript, []string{ks.session(id), ks.index()}, id)
+	ref := Ref{TenantID: tenantID, Bucket: tok.bucket, ID: sessionID(tok.bucket, tok.nonce)}
+	res, err := m.store.Revoke(ctx, ref)
 	if err != nil {
 		return err
 	}
-	if str(res[0]) == "ok" {
-		m.record(tenantID, events.SessionRevoked, str(res[1]), id, meta, map[string]string{"reason": "logout"})
+	if res.Status == StatusOK {
+		m.record(tenantID, events.SessionRevoked, res.UserID, ref.ID, meta, map[string]string{"reason": "logout"})
 	}
 	return nil
 }
 
 // RevokeUser ends every session of userID except exceptID ("" for none) in
-// one script in the user's slot, and returns the ids it ended (those that
-// were still live). With exceptID it records session.others_revoked, without
-// it session.user_revoked, and session.revoked for each id.
+// one store round trip (one script in the user's slot), and returns the ids
+// it ended (those that were still live). With exceptID it records
+// session.others_revoked, without it session.user_revoked, and
+// session.revoked for each id.
 //
 // Errors: fault.Forbidden, fault.InvalidRequest (malformed user or session
 // id), fault.NotFound (exceptID is not a live session of userID; nothing is
@@ -84,18 +83,17 @@ func (m *Manager) RevokeUser(ctx context.Context, tenantID, userID, exceptID str
 		}
 	}
 	bucket := userBucket(tenantID, userID)
-	if exceptID != "" && sessionBucket(exceptID) != bucket {
+	if exceptID != "" && BucketOf(exceptID) != bucket {
 		return nil, fault.New(fault.NotFound, "except: no such session of this user")
 	}
-	ks := m.keys(tenantID, bucket)
-	res, err := m.run(ctx, revokeUserScript, []string{ks.user(userID), ks.index()}, ms(m.now()), userID, exceptID)
+	res, err := m.store.RevokeUser(ctx, RevokeUserCall{TenantID: tenantID, Bucket: bucket, UserID: userID, Except: exceptID, Now: ms(m.now())})
 	if err != nil {
 		return nil, err
 	}
-	if str(res[0]) != "ok" {
+	if res.Status != StatusOK {
 		return nil, fault.New(fault.NotFound, "except: no such session of this user")
 	}
-	revoked := strList(res[1])
+	revoked := res.Revoked
 	reason := string(events.UserLoggedOut)
 	if exceptID != "" {
 		reason = string(events.OtherDevicesLoggedOut)

@@ -2,122 +2,82 @@ package sessions
 
 import (
 	"encoding/json"
-	"strconv"
 	"time"
-
-	"github.com/sessiond/sessiond/internal/tenants"
 )
 
-// record is a session as stored in its Redis hash. Field names are those of
-// docs/architecture.md; times are Unix milliseconds.
-type record struct {
-	uid  string
-	ca   int64 // created_at
-	ls   int64 // last seen
-	at   int64 // auth_time, 0 if never authenticated
-	exp  int64 // absolute deadline
-	idle int64 // idle timeout, seconds
-	iexp int64 // idle deadline
-	ua   string
-	ip   string
-	ipn  string // IP prefix used for binding (/24 or /48)
-	lbl  string
-	data string
-	ver  int64
-	kid  string
+// Device is the end user's device as the tenant's app saw it.
+type Device struct {
+	UserAgent string `json:"user_agent,omitempty"`
+	IP        string `json:"ip,omitempty"`
+	Label     string `json:"label,omitempty"`
 }
 
-// fields returns r as HSET arguments. Empty optional fields are left out.
-func (r record) fields() []any {
-	f := []any{
-		"ca", r.ca, "ls", r.ls, "exp", r.exp, "idle", r.idle, "iexp", r.iexp,
-		"data", r.data, "ver", r.ver, "kid", r.kid,
-	}
-	for _, kv := range []struct{ k, v string }{{"uid", r.uid}, {"ua", r.ua}, {"ip", r.ip}, {"ipn", r.ipn}, {"lbl", r.lbl}} {
-		if kv.v != "" {
-			f = append(f, kv.k, kv.v)
-		}
-	}
-	if r.at != 0 {
-		f = append(f, "at", r.at)
-	}
-	return f
+// Session is one live session as clients see it. It never holds the token.
+type Session struct {
+	ID            string     `json:"id"`
+	UserID        string     `json:"user_id,omitempty"`
+	CreatedAt     time.Time  `json:"created_at"`
+	LastSeenAt    time.Time  `json:"last_seen_at"`
+	AuthTime      *time.Time `json:"auth_time,omitempty"`
+	ExpiresAt     time.Time  `json:"expires_at"`
+	IdleExpiresAt time.Time  `json:"idle_expires_at"`
+	// IdleTimeout is this session's idle timeout in seconds (the policy's or
+	// shorter).
+	IdleTimeout int    `json:"idle_timeout"`
+	Device      Device `json:"device"`
+	// Data is the app's own JSON object; "{}" when empty.
+	Data    json.RawMessage `json:"data"`
+	Version int64           `json:"version"`
 }
 
-// parseRecord reads a flat HGETALL reply (name, value, ...). ok is false
-// when the session does not exist.
-func parseRecord(flat []string) (record, bool) {
-	var r record
-	num := func(s string) int64 { n, _ := strconv.ParseInt(s, 10, 64); return n }
-	for i := 0; i+1 < len(flat); i += 2 {
-		v := flat[i+1]
-		switch flat[i] {
-		case "uid":
-			r.uid = v
-		case "ca":
-			r.ca = num(v)
-		case "ls":
-			r.ls = num(v)
-		case "at":
-			r.at = num(v)
-		case "exp":
-			r.exp = num(v)
-		case "idle":
-			r.idle = num(v)
-		case "iexp":
-			r.iexp = num(v)
-		case "ua":
-			r.ua = v
-		case "ip":
-			r.ip = v
-		case "ipn":
-			r.ipn = v
-		case "lbl":
-			r.lbl = v
-		case "data":
-			r.data = v
-		case "ver":
-			r.ver = num(v)
-		case "kid":
-			r.kid = v
-		}
-	}
-	return r, r.exp != 0
+// Meta describes the API caller's request, for events and guess limiting
+// (not the end user's device).
+type Meta struct {
+	IP, UserAgent, Actor string
 }
 
-// effective returns r under the tenant's policy pol now. It is the one
-// definition of a session's deadlines that every read uses, and the verify,
-// regenerate and claim scripts apply the same rule (effective() in
-// common.lua): a policy tightened since the session began applies (idle
-// deadline at most last seen + the policy's idle timeout, absolute deadline
-// at most created + the policy's absolute timeout); a looser one never
-// lengthens the session.
-func (r record) effective(pol tenants.Policy) record {
-	if pidle := int64(pol.IdleTimeout); pidle < r.idle {
-		r.idle = pidle
-		r.iexp = min(r.iexp, r.ls+pidle*1000)
-	}
-	r.exp = min(r.exp, r.ca+int64(pol.AbsoluteTimeout)*1000)
-	r.iexp = min(r.iexp, r.exp)
-	return r
+// ExpiryGrace is how long an expired session is remembered, so that verify
+// answers session_expired_idle or session_expired_absolute rather than
+// session_invalid: a store keeps an idle-expired session that long (never
+// past its absolute deadline), and keeps knowing an expired session's
+// absolute deadline that long past it.
+const ExpiryGrace = 10 * time.Minute
+
+// Record is a session as a Store keeps it. Times are Unix milliseconds on
+// the engine's clock; a record never holds the token, its nonce or the CSRF
+// token.
+type Record struct {
+	UserID        string // "" for an anonymous session
+	CreatedAt     int64
+	LastSeenAt    int64
+	AuthTime      int64 // 0: never authenticated; else at or after CreatedAt
+	ExpiresAt     int64 // the absolute deadline
+	IdleTimeout   int64 // seconds
+	IdleExpiresAt int64 // the idle deadline, never past ExpiresAt
+	UserAgent     string
+	IP            string // canonical form, "" when unknown
+	// IPBinding is the device IP's binding key, compared at verify: the
+	// bytes of its /24 (IPv4) or /48 (IPv6) prefix; "" when no IP.
+	IPBinding string
+	Label     string
+	Data      string // a compact JSON object
+	Version   int64
+	KeyID     string // the key that last signed the session's token
 }
 
-// alive reports whether r is within both deadlines at now (ms).
-func (r record) alive(now int64) bool { return now < r.exp && now < r.iexp }
-
-// session returns the public view of r.
-func (r record) session(id string) Session {
+// view returns the public view of session id.
+func view(id string, r Record) Session {
 	s := Session{
-		ID: id, UserID: r.uid,
-		CreatedAt: msTime(r.ca), LastSeenAt: msTime(r.ls),
-		ExpiresAt: msTime(r.exp), IdleExpiresAt: msTime(r.iexp),
-		IdleTimeout: int(r.idle),
-		Device:      Device{UserAgent: r.ua, IP: r.ip, Label: r.lbl},
-		Data:        json.RawMessage(r.data),
-		Version:     r.ver,
+		ID: id, UserID: r.UserID,
+		CreatedAt: msTime(r.CreatedAt), LastSeenAt: msTime(r.LastSeenAt),
+		ExpiresAt: msTime(r.ExpiresAt), IdleExpiresAt: msTime(r.IdleExpiresAt),
+		IdleTimeout: int(r.IdleTimeout),
+		Device:      Device{UserAgent: r.UserAgent, IP: r.IP, Label: r.Label},
+		Data:        json.RawMessage(r.Data),
+		Version:     r.Version,
 	}
-	if r.at != 0 {
-		t := msTime(r.at)
+	if r.AuthTime != 0 {
+		t := msTime(r.AuthTime)
 		s.AuthTime = &t
 	}
 	if len(s.Data) == 0 {
@@ -125,5 +85,7 @@ func (r record) session(id string) Session {
 	}
 	return s
 }
+
+func ms(t time.Time) int64 { return t.UnixMilli() }
 
 func msTime(v int64) time.Time { return time.UnixMilli(v).UTC() }

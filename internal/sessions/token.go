@@ -32,7 +32,7 @@ var b64 = base64.RawURLEncoding.Strict()
 // token is a parsed, not yet authenticated, session token.
 type token struct {
 	kid    string
-	bucket int
+	bucket Bucket
 	nonce  []byte
 	mac    []byte
 	signed string // the part the mac covers
@@ -85,8 +85,8 @@ func validKid(kid string) bool {
 
 // signToken returns the token for nonce in bucket, signed by the key
 // (kid, secret).
-func signToken(kid string, secret []byte, bucket int, nonce []byte) string {
-	signed := tokenVersion + "." + kid + "." + bucketString(bucket) + "." + b64.EncodeToString(nonce)
+func signToken(kid string, secret []byte, bucket Bucket, nonce []byte) string {
+	signed := tokenVersion + "." + kid + "." + bucket.String() + "." + b64.EncodeToString(nonce)
 	return signed + "." + b64.EncodeToString(tokenMAC(secret, signed))
 }
 
@@ -107,11 +107,11 @@ func (t token) authentic(secret []byte) bool {
 // sessionID derives the public session id from a token's bucket and nonce:
 // "s" bucket "_" base32(SHA-256("sessiond session id\x00" nonce)[:20]). It is
 // one-way, and independent of the signing key, so re-signing keeps the id.
-func sessionID(bucket int, nonce []byte) string {
+func sessionID(bucket Bucket, nonce []byte) string {
 	h := sha256.New()
 	h.Write([]byte("sessiond session id\x00"))
 	h.Write(nonce)
-	return "s" + bucketString(bucket) + "_" + secrets.Encode(h.Sum(nil)[:20])
+	return "s" + bucket.String() + "_" + secrets.Encode(h.Sum(nil)[:20])
 }
 
 // csrfToken derives a session's CSRF token from its nonce:

@@ -38,7 +38,7 @@ func FuzzParseToken(f *testing.F) {
 		}
 		// Whatever parses is canonical: it re-encodes to the input, and
 		// yields a well-formed session id.
-		if len(tok.nonce) != nonceSize || len(tok.mac) != macSize || tok.bucket < 0 || tok.bucket >= numBuckets {
+		if len(tok.nonce) != nonceSize || len(tok.mac) != macSize || tok.bucket < 0 || tok.bucket >= NumBuckets {
 			t.Fatalf("parsed %q into bad parts", s)
 		}
 		if got := tok.signed + "." + b64.EncodeToString(tok.mac); got != s {
@@ -55,24 +55,24 @@ func FuzzParseToken(f *testing.F) {
 
 func TestParseTokenAcceptsWhatSignTokenMakes(t *testing.T) {
 	secret := secrets.Random(32)
-	for b := range numBuckets {
+	for b := range Bucket(NumBuckets) {
 		nonce := secrets.Random(nonceSize)
 		s := signToken("k_abcdefghijklmnop", secret, b, nonce)
 		tok, ok := parseToken(s)
 		if !ok || tok.bucket != b || !tok.authentic(secret) || tok.authentic(secrets.Random(32)) {
 			t.Fatalf("bucket %d: ok=%v", b, ok)
 		}
-		if id := sessionID(b, nonce); id[1:3] != bucketString(b) || !ValidSessionID(id) {
+		if id := sessionID(b, nonce); id[1:3] != b.String() || !ValidSessionID(id) {
 			t.Fatalf("id %s", id)
 		}
 	}
 }
 
 func TestUserBucketIsStableAndSpread(t *testing.T) {
-	seen := map[int]bool{}
+	seen := map[Bucket]bool{}
 	for i := range 5000 {
 		b := userBucket("tn_a", string(rune('a'+i%26))+strings.Repeat("x", i%40)+string(rune(i)))
-		if b < 0 || b >= numBuckets {
+		if b < 0 || b >= NumBuckets {
 			t.Fatalf("bucket %d", b)
 		}
 		seen[b] = true

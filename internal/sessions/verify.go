@@ -32,10 +32,10 @@ type Verified struct {
 	BindingMismatch []string `json:"binding_mismatch,omitempty"`
 }
 
-// Verify checks a token and its session in exactly one Redis round trip; a
-// token whose signature does not verify costs no Redis command at all. On
-// success it slides the idle deadline (rolling policy), never past the
-// absolute one, and the key's Redis expiry with it.
+// Verify checks a token and its session in exactly one store round trip
+// (one Redis script); a token whose signature does not verify costs no store
+// call at all. On success it slides the idle deadline (rolling policy),
+// never past the absolute one, and the store's expiry with it.
 //
 // A policy tightened since the session began applies to it from its next
 // verify: the idle deadline is at most last seen + the policy's idle
@@ -43,10 +43,10 @@ type Verified struct {
 // A loosened policy never lengthens a live session.
 //
 // CSRF: the session's CSRF token is derived from the token's nonce (see
-// csrfToken), so Go compares the presented one in constant time before the
-// script runs and passes only the verdict; the script runs every check
-// (deadlines, binding, CSRF verdict, auth age) before it writes anything, so
-// a failed check never slides the timer, and all of it is one EVALSHA.
+// csrfToken), so it is compared here in constant time and the store gets
+// only the verdict; the store runs every check (deadlines, binding, CSRF
+// verdict, auth age) before it writes anything, so a failed check never
+// slides the timer, and all of it is one round trip (Store.Verify).
 //
 // Guessing: forged tokens (malformed, unknown kid, bad mac) count against
 // their source in memory: p.Device.IP, or meta.IP with a higher budget when
@@ -67,95 +67,111 @@ func (m *Manager) Verify(ctx context.Context, tenantID string, p VerifyParams, m
 		return Verified{}, err
 	}
 	now := m.now()
-	deviceIP := ""
-	if p.Device != nil {
-		deviceIP = p.Device.IP
-	}
-	tok, key, err := m.authenticate(tenantID, snap, p.Token, meta, deviceIP, now, "verify")
+	tok, key, err := m.authenticate(tenantID, snap, p.Token, meta, p.deviceIP(), now, "verify")
 	if err != nil {
 		return Verified{}, err
 	}
-	sid := sessionID(tok.bucket, tok.nonce)
-
-	csrfArg := ""
-	if p.CSRFToken != nil {
-		csrfArg = "0"
-		if csrfMatches(tok.nonce, *p.CSRFToken) {
-			csrfArg = "1"
-		}
+	call, err := verifyCall(snap, tok, p, ms(now))
+	if err != nil {
+		return Verified{}, err
 	}
-	authArg := ""
+	var resigned string
+	resigned, call.KeyID = resign(snap, key, tok)
+	res, err := m.store.Verify(ctx, call)
+	if err != nil {
+		return Verified{}, err
+	}
+	if res.Status != StatusOK {
+		return Verified{}, m.verifyRefused(call.Ref, res, p, meta)
+	}
+	return m.verified(call.Ref, res, tok, resigned, meta), nil
+}
+
+func (p VerifyParams) deviceIP() string {
+	if p.Device == nil {
+		return ""
+	}
+	return p.Device.IP
+}
+
+// verifyCall turns a verify request for the authentic token tok into the
+// store's call: the policy's limits and binding modes, the CSRF verdict
+// (compared here, in constant time) and the checks' inputs. Errors:
+// fault.InvalidRequest (max_auth_age < 0, device.ip).
+func verifyCall(snap *tenants.Snapshot, tok token, p VerifyParams, now int64) (VerifyCall, error) {
+	pol := snap.Policy
+	c := VerifyCall{
+		Ref: Ref{TenantID: snap.Tenant.ID, Bucket: tok.bucket, ID: sessionID(tok.bucket, tok.nonce)},
+		Now: now, Limits: LimitsOf(pol), Rolling: pol.Rolling, MaxAuthAge: NoMaxAuthAge,
+		UserAgentMode: pol.Binding.UserAgent, IPMode: pol.Binding.IP,
+	}
+	if p.CSRFToken != nil {
+		c.CSRFMismatch = !csrfMatches(tok.nonce, *p.CSRFToken)
+	}
 	if p.MaxAuthAge != nil {
 		if *p.MaxAuthAge < 0 {
-			return Verified{}, fault.Invalid("max_auth_age", "must be a whole number of seconds, 0 or more")
+			return VerifyCall{}, fault.Invalid("max_auth_age", "must be a whole number of seconds, 0 or more")
 		}
-		authArg = strconv.FormatInt(int64(*p.MaxAuthAge)*1000, 10)
+		c.MaxAuthAge = int64(*p.MaxAuthAge) * 1000
 	}
-	pol := snap.Policy
-	var ua, ipn string
 	if p.Device != nil {
-		ua = p.Device.UserAgent
-		if _, ipn, err = normalizeIP(p.Device.IP); err != nil {
-			return Verified{}, err
+		c.UserAgent = p.Device.UserAgent
+		var err error
+		if _, c.IPBinding, err = normalizeIP(p.Device.IP); err != nil {
+			return VerifyCall{}, err
 		}
 	}
-	resigned, kidArg := "", ""
-	if key.State == tenants.KeyRetiring {
-		if active, err := activeKey(snap); err == nil && active.ID != key.ID {
-			resigned = signToken(active.ID, active.Secret, tok.bucket, tok.nonce)
-			kidArg = active.ID
-		}
-	}
-	rolling := "0"
-	if pol.Rolling {
-		rolling = "1"
-	}
+	return c, nil
+}
 
-	ks := m.keys(tenantID, tok.bucket)
-	res, err := m.run(ctx, verifyScript, []string{ks.session(sid), ks.index()},
-		ms(now), sid, csrfArg, authArg,
-		bindingMode(pol.Binding.UserAgent), ua, bindingMode(pol.Binding.IP), ipn,
-		rolling, kidArg, pol.IdleTimeout, pol.AbsoluteTimeout)
-	if err != nil {
-		return Verified{}, err
+// resign returns tok signed by the tenant's active key and that key's id
+// when key, which signed tok, is retiring; else "", "".
+func resign(snap *tenants.Snapshot, key tenants.Key, tok token) (string, string) {
+	if key.State != tenants.KeyRetiring {
+		return "", ""
 	}
-	status := str(res[0])
-	uid := ""
-	if len(res) > 1 {
-		uid = str(res[1])
+	active, err := activeKey(snap)
+	if err != nil || active.ID == key.ID {
+		return "", ""
 	}
-	switch status {
-	case "ok":
-		rec, _ := parseRecord(strList(res[1]))
-		var mismatched []string
-		if len(res) > 2 {
-			mismatched = strList(res[2])
-		}
-		if len(mismatched) > 0 {
-			m.record(tenantID, events.BindingMismatch, rec.uid, sid, meta,
-				map[string]string{"mode": "report", "attributes": strings.Join(mismatched, ",")})
-		} else {
-			mismatched = nil
-		}
-		return Verified{Session: rec.session(sid), Token: resigned, CSRFToken: csrfToken(tok.nonce), BindingMismatch: mismatched}, nil
-	case "missing":
-		m.record(tenantID, events.VerifyRejected, "", sid, meta, map[string]string{"reason": "unknown", "op": "verify"})
-		return Verified{}, errSessionInvalid()
-	case "expired_idle", "expired_absolute":
-		return Verified{}, m.expired(tenantID, uid, sid, status, meta, "verify")
-	case "binding":
-		attrs := strings.Join(strList(res[2]), ",")
-		m.record(tenantID, events.BindingMismatch, uid, sid, meta, map[string]string{"mode": "enforce", "attributes": attrs})
-		m.record(tenantID, events.VerifyRejected, uid, sid, meta, map[string]string{"reason": "binding", "attributes": attrs, "op": "verify"})
-		return Verified{}, fault.New(fault.BindingMismatch, "the session is bound to another device (%s)", attrs)
-	case "csrf":
-		m.record(tenantID, events.CSRFMismatch, uid, sid, meta, nil)
-		return Verified{}, fault.New(fault.CSRFMismatch, "the CSRF token does not match the session")
-	case "reauth":
-		m.record(tenantID, events.ReauthRequired, uid, sid, meta, map[string]string{"max_auth_age": strconv.Itoa(*p.MaxAuthAge)})
-		return Verified{}, fault.New(fault.ReauthRequired, "the user must authenticate again (max_auth_age %d s)", *p.MaxAuthAge)
+	return signToken(active.ID, active.Secret, tok.bucket, tok.nonce), active.ID
+}
+
+// verified returns a verified session, recording the attributes that
+// differed under report mode.
+func (m *Manager) verified(ref Ref, res VerifyResult, tok token, resigned string, meta Meta) Verified {
+	var mismatched []string
+	if len(res.Mismatched) > 0 {
+		mismatched = res.Mismatched
+		m.record(ref.TenantID, events.BindingMismatch, res.Record.UserID, ref.ID, meta,
+			map[string]string{"mode": "report", "attributes": strings.Join(mismatched, ",")})
 	}
-	return Verified{}, fault.New(fault.Internal, "session store returned an unexpected reply")
+	return Verified{Session: view(ref.ID, res.Record), Token: resigned, CSRFToken: csrfToken(tok.nonce), BindingMismatch: mismatched}
+}
+
+// verifyRefused records why the store refused a verify and returns its
+// error.
+func (m *Manager) verifyRefused(ref Ref, res VerifyResult, p VerifyParams, meta Meta) error {
+	tid, uid, sid := ref.TenantID, res.UserID, ref.ID
+	switch res.Status {
+	case StatusMissing:
+		m.record(tid, events.VerifyRejected, "", sid, meta, map[string]string{"reason": "unknown", "op": "verify"})
+		return errSessionInvalid()
+	case StatusExpiredIdle, StatusExpiredAbsolute:
+		return m.expired(tid, uid, sid, res.Status, meta, "verify")
+	case StatusBinding:
+		attrs := strings.Join(res.Mismatched, ",")
+		m.record(tid, events.BindingMismatch, uid, sid, meta, map[string]string{"mode": "enforce", "attributes": attrs})
+		m.record(tid, events.VerifyRejected, uid, sid, meta, map[string]string{"reason": "binding", "attributes": attrs, "op": "verify"})
+		return fault.New(fault.BindingMismatch, "the session is bound to another device (%s)", attrs)
+	case StatusCSRF:
+		m.record(tid, events.CSRFMismatch, uid, sid, meta, nil)
+		return fault.New(fault.CSRFMismatch, "the CSRF token does not match the session")
+	case StatusReauth:
+		m.record(tid, events.ReauthRequired, uid, sid, meta, map[string]string{"max_auth_age": strconv.Itoa(*p.MaxAuthAge)})
+		return fault.New(fault.ReauthRequired, "the user must authenticate again (max_auth_age %d s)", *p.MaxAuthAge)
+	}
+	return unexpected(res.Status)
 }
 
 // authenticate parses raw and checks its mac against the tenant's keyring,
@@ -197,11 +213,11 @@ func (m *Manager) authenticate(tenantID string, snap *tenants.Snapshot, raw stri
 }
 
 // expired records a session's expiry (found by verify or regenerate) and
-// returns its error. status is "expired_idle" or "expired_absolute".
-func (m *Manager) expired(tenantID, uid, sid, status string, meta Meta, op string) error {
-	m.record(tenantID, events.SessionExpired, uid, sid, meta, map[string]string{"reason": strings.TrimPrefix(status, "expired_")})
-	m.record(tenantID, events.VerifyRejected, uid, sid, meta, map[string]string{"reason": status, "op": op})
-	if status == "expired_idle" {
+// returns its error. status is StatusExpiredIdle or StatusExpiredAbsolute.
+func (m *Manager) expired(tenantID, uid, sid string, status Status, meta Meta, op string) error {
+	m.record(tenantID, events.SessionExpired, uid, sid, meta, map[string]string{"reason": strings.TrimPrefix(string(status), "expired_")})
+	m.record(tenantID, events.VerifyRejected, uid, sid, meta, map[string]string{"reason": string(status), "op": op})
+	if status == StatusExpiredIdle {
 		return fault.New(fault.SessionExpiredIdle, "the session expired after inactivity")
 	}
 	return fault.New(fault.SessionExpiredAbsolute, "the session reached its maximum lifetime")
@@ -209,14 +225,4 @@ func (m *Manager) expired(tenantID, uid, sid, status string, meta Meta, op strin
 
 func errSessionInvalid() error {
 	return fault.New(fault.SessionInvalid, "the session token is invalid, revoked or unknown")
-}
-
-// bindingMode maps a policy mode to the script's argument; anything but
-// report and enforce is off.
-func bindingMode(b tenants.BindingMode) string {
-	switch b {
-	case tenants.BindingReport, tenants.BindingEnforce:
-		return string(b)
-	}
-	return "off"
 }

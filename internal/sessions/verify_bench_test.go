@@ -7,6 +7,7 @@ import (
 
 	"github.com/sessiond/sessiond/internal/secrets"
 	"github.com/sessiond/sessiond/internal/sessions"
+	"github.com/sessiond/sessiond/internal/sessions/redisstore"
 	"github.com/sessiond/sessiond/internal/tenants"
 	"github.com/sessiond/sessiond/internal/testkit"
 )
@@ -63,7 +64,7 @@ func benchManager(b *testing.B) (*sessions.Manager, string, string) {
 		Policy: tenants.DefaultPolicy(),
 		Keys:   []tenants.Key{newKey(tid, tenants.KeyActive, time.Now())},
 	}}}
-	m := sessions.NewManager(rdb, src, sessions.Options{Prefix: prefix, Events: &recorder{}})
+	m := sessions.NewManager(redisstore.New(rdb, redisstore.Options{Prefix: prefix}), src, sessions.Options{Events: &recorder{}})
 	if err := m.LoadScripts(ctx); err != nil {
 		b.Fatal(err)
 	}

@@ -8,28 +8,26 @@ import (
 	"github.com/sessiond/sessiond/internal/secrets"
 )
 
-// Redis layout (docs/architecture.md, "Redis layout"), with P the prefix, T
-// the tenant and B the bucket:
-//
-//	P:{T:B}:s:<sid>    hash   one session
-//	P:{T:B}:u:<user>   zset   the user's session ids, score = created_at (ms)
-//	P:{T:B}:idx        zset   every session id in the bucket, score = absolute deadline (ms)
-//
-// Every key of a user shares the hash tag {T:B}, so the scripts that touch
-// them run in one Cluster slot.
+// Bucket is one of a tenant's NumBuckets groups of sessions: every session
+// of a user is in the bucket userBucket(tenant, user), an anonymous one in a
+// random bucket. A store keeps a bucket's sessions together (on Redis: one
+// hash tag), so that a user's cap and "log out other devices" are atomic.
+// The bucket is named in the token and the session id, not secret.
+type Bucket int
 
-// numBuckets is the number of buckets per tenant: 10 bits.
-const numBuckets = 1024
+// NumBuckets is the number of buckets per tenant: 10 bits.
+const NumBuckets = 1024
 
 const base32Alphabet = "abcdefghijklmnopqrstuvwxyz234567"
 
-// bucketString encodes a bucket 0..1023 as two lower-case base32 characters.
-func bucketString(b int) string {
+// String encodes b (0..1023) as two lower-case base32 characters, as in
+// tokens and session ids.
+func (b Bucket) String() string {
 	return string([]byte{base32Alphabet[(b>>5)&31], base32Alphabet[b&31]})
 }
 
-// parseBucket reverses bucketString.
-func parseBucket(s string) (int, bool) {
+// parseBucket reverses Bucket.String.
+func parseBucket(s string) (Bucket, bool) {
 	if len(s) != 2 {
 		return 0, false
 	}
@@ -37,31 +35,20 @@ func parseBucket(s string) (int, bool) {
 	if hi < 0 || lo < 0 {
 		return 0, false
 	}
-	return hi<<5 | lo, true
+	return Bucket(hi<<5 | lo), true
 }
 
 // userBucket is the first 10 bits of SHA-256(tenant "\x00" user).
-func userBucket(tenantID, userID string) int {
+func userBucket(tenantID, userID string) Bucket {
 	sum := sha256.Sum256([]byte(tenantID + "\x00" + userID))
-	return int(binary.BigEndian.Uint16(sum[:2]) >> 6)
+	return Bucket(binary.BigEndian.Uint16(sum[:2]) >> 6)
 }
 
 // randomBucket picks the bucket of an anonymous session.
-func randomBucket() int {
+func randomBucket() Bucket {
 	b := secrets.Random(2)
-	return int(binary.BigEndian.Uint16(b) >> 6)
+	return Bucket(binary.BigEndian.Uint16(b) >> 6)
 }
-
-// keyspace names the keys of one tenant's bucket.
-type keyspace struct{ base string } // "P:{T:B}:"
-
-func (m *Manager) keys(tenantID string, bucket int) keyspace {
-	return keyspace{base: m.prefix + ":{" + tenantID + ":" + bucketString(bucket) + "}:"}
-}
-
-func (k keyspace) session(sid string) string { return k.base + "s:" + sid }
-func (k keyspace) user(uid string) string    { return k.base + "u:" + uid }
-func (k keyspace) index() string             { return k.base + "idx" }
 
 // ValidUserID reports whether s is an acceptable user id: 1 to 128 of
 // A-Z a-z 0-9 . _ @ + | = -, not made only of dots ("." and ".." are path
@@ -106,14 +93,16 @@ func ValidSessionID(s string) bool {
 	return true
 }
 
-// sessionBucket returns the bucket named in a valid session id.
-func sessionBucket(sid string) int {
+// BucketOf returns the bucket named in a valid session id (ValidSessionID).
+func BucketOf(sid string) Bucket {
 	b, _ := parseBucket(sid[1:3])
 	return b
 }
 
-// validTenantID guards the namespace against tenant ids that could break out
-// of a hash tag; tenant ids come from the authenticated principal.
+// validTenantID reports whether s may name a tenant in a store's namespace:
+// non-empty, at most 128 bytes, without '{', '}', ':', '*', NUL or space,
+// so it can never break out of a Redis hash tag. Tenant ids come from the
+// authenticated principal; this guards the namespace all the same.
 func validTenantID(s string) bool {
 	return s != "" && len(s) <= 128 && !strings.ContainsAny(s, "{}:*\x00 ")
 }

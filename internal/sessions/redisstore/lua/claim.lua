@@ -1,0 +1,19 @@
+-- claim: take a session out of Redis and return it under the policy, to be
+-- created again in another bucket (sessions.Store.Claim). Of concurrent
+-- claims of one session, exactly one gets it.
+-- KEYS[1] the session, KEYS[2] the bucket index.
+local a = {
+  now = tonumber(ARGV[1]),
+  sid = ARGV[2],
+  pidle = tonumber(ARGV[3]),        -- the policy's idle timeout (s)
+  pabs = tonumber(ARGV[4]),         -- the policy's absolute timeout (s)
+}
+-- Replies 'ok' with the session, 'expired_absolute' or 'expired_idle' (with
+-- the uid) or 'missing'.
+local r = read(KEYS[1])
+if not r then return reply(gone(KEYS[2], a.sid, a.now)) end
+drop(base_of(KEYS[2]), a.sid, r.uid)
+effective(r, a.pidle, a.pabs)
+local why = expiry(r, a.now)
+if why ~= 'ok' then return reply(why, r.uid) end
+return reply('ok', r.uid, encode(r))

@@ -1,0 +1,38 @@
+-- regenerate: replace a session by its renewal in the same bucket,
+-- atomically (sessions.Store.Regenerate). The old session dies; the new one
+-- keeps the device and the data (renew()).
+-- KEYS[1] the old session, KEYS[2] the new session, KEYS[3] the bucket
+-- index, KEYS[4] the new user's index (when the user changes).
+local a = {
+  now = tonumber(ARGV[1]),
+  old_sid = ARGV[2],
+  new_sid = ARGV[3],
+  uid = ARGV[4],                    -- the new user; '' keeps the old one
+  set_auth = ARGV[5] == '1',        -- re-authenticated: auth_time = now
+  kid = ARGV[6],                    -- the key signing the new token
+  max = tonumber(ARGV[7]),          -- the user's cap, 0 unlimited
+  evict_oldest = ARGV[8] == '1',
+  pidle = tonumber(ARGV[9]),        -- the policy's idle timeout (s)
+  pabs = tonumber(ARGV[10]),        -- the policy's absolute timeout (s)
+}
+-- Replies 'ok' with the new session and the evicted ids, or
+-- 'expired_absolute', 'expired_idle', 'limit' (with the old uid; 'limit'
+-- leaves the old session intact) or 'missing'.
+local base = base_of(KEYS[3])
+local r = read(KEYS[1])
+if not r then return reply(gone(KEYS[3], a.old_sid, a.now)) end
+local old_uid = r.uid
+effective(r, a.pidle, a.pabs)
+local why = expiry(r, a.now)
+if why ~= 'ok' then
+  drop(base, a.old_sid, old_uid)
+  return reply(why, old_uid)
+end
+local uid = a.uid
+if uid == '' then uid = old_uid end
+local ok, evicted = make_room(base, uid, a.now, a.max, a.evict_oldest, a.old_sid)
+if not ok then return reply('limit', old_uid) end
+drop(base, a.old_sid, old_uid)
+renew(r, a.now, a.uid, a.set_auth, a.pabs)
+r.kid = a.kid
+return reply('ok', r.uid, put(base, a.new_sid, r, a.now), evicted)

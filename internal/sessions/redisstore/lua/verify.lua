@@ -1,0 +1,46 @@
+-- verify: read, check, slide and re-expire one session in one round trip
+-- (sessions.Store.Verify). Every check runs before any write, so a failed
+-- check never slides the timer.
+-- KEYS[1] the session, KEYS[2] the bucket index.
+local a = {
+  now = tonumber(ARGV[1]),
+  sid = ARGV[2],
+  pidle = tonumber(ARGV[3]),        -- the policy's idle timeout (s)
+  pabs = tonumber(ARGV[4]),         -- the policy's absolute timeout (s)
+  rolling = ARGV[5] == '1',         -- slide the idle deadline
+  csrf_mismatch = ARGV[6] == '1',   -- the caller compared the CSRF token
+  max_auth_age = tonumber(ARGV[7]), -- ms; negative: no check
+  ua_mode = ARGV[8],                -- binding modes: off, report, enforce
+  ua = ARGV[9],                     -- the presented user agent
+  ip_mode = ARGV[10],
+  ipb = ARGV[11],                   -- the presented IP's binding key
+  kid = ARGV[12],                   -- the key signing the token now; '' keep
+}
+-- Replies 'ok' with the session written and the mismatched attributes
+-- (report mode), 'binding' with the mismatched attributes, 'csrf',
+-- 'reauth', 'expired_absolute', 'expired_idle' (with the uid) or 'missing'.
+local r = read(KEYS[1])
+if not r then return reply(gone(KEYS[2], a.sid, a.now)) end
+local idle, exp = r.idle, r.exp
+effective(r, a.pidle, a.pabs)
+local tightened = r.idle ~= idle or r.exp ~= exp
+local why = expiry(r, a.now)
+if why ~= 'ok' then
+  drop(base_of(KEYS[2]), a.sid, r.uid)
+  return reply(why, r.uid)
+end
+local mismatched, enforce = {}, false
+for _, b in ipairs({{a.ua_mode, a.ua, r.ua, 'user_agent'}, {a.ip_mode, a.ipb, r.ipb, 'ip'}}) do
+  if binding_mismatch(b[1], b[2], b[3]) then
+    mismatched[#mismatched + 1] = b[4]
+    if b[1] == 'enforce' then enforce = true end
+  end
+end
+if enforce then return reply('binding', r.uid, '', mismatched) end
+if a.csrf_mismatch then return reply('csrf', r.uid) end
+if needs_reauth(a.now, r.at, a.max_auth_age) then return reply('reauth', r.uid) end
+r.ls = a.now
+if a.rolling then r.iexp = slide(a.now, r.idle, r.exp) end
+if a.kid ~= '' then r.kid = a.kid end
+if tightened then redis.call('ZADD', KEYS[2], 'XX', r.exp, a.sid) end
+return reply('ok', r.uid, store(KEYS[1], r, a.now, a.rolling or tightened), mismatched)

@@ -1,0 +1,177 @@
+package redisstore
+
+import (
+	"context"
+	"embed"
+	"errors"
+	"strconv"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/sessiond/sessiond/internal/fault"
+	"github.com/sessiond/sessiond/internal/sessions"
+)
+
+// The scripts, one per operation (lua/<name>.lua, after lua/common.lua).
+// Each names its arguments at its top, `local a = {name = ARGV[i], ...}`;
+// the functions below build them in the same order, by the same names
+// (TestScriptArgumentsMatchTheirLuaNames holds the two together), and every
+// script answers {status, uid, session, ids} (common.lua's reply()), read
+// back by parseReply.
+//
+//go:embed lua/*.lua
+var luaFS embed.FS
+
+// commonLua is lua/common.lua, with GRACE_MS defined before it.
+var commonLua = "local GRACE_MS = " + strconv.FormatInt(sessions.ExpiryGrace.Milliseconds(), 10) + "\n" + mustRead("common")
+
+func mustRead(name string) string {
+	b, err := luaFS.ReadFile("lua/" + name + ".lua")
+	if err != nil {
+		panic(err)
+	}
+	return string(b)
+}
+
+// script is one operation's script, with its name (for tests).
+type script struct {
+	name string
+	*redis.Script
+}
+
+func newScript(name string) script {
+	return script{name: name, Script: redis.NewScript(commonLua + mustRead(name))}
+}
+
+var (
+	createScript     = newScript("create")
+	verifyScript     = newScript("verify")
+	regenerateScript = newScript("regenerate")
+	claimScript      = newScript("claim")
+	patchScript      = newScript("patch")
+	revokeScript     = newScript("revoke")
+	revokeUserScript = newScript("revoke_user")
+	purgeScript      = newScript("purge")
+	allScripts       = []script{createScript, verifyScript, regenerateScript, claimScript, patchScript, revokeScript, revokeUserScript, purgeScript}
+)
+
+// arg is one script argument, named as in the script's header.
+type arg struct {
+	name  string
+	value any
+}
+
+func values(args []arg) []any {
+	out := make([]any, len(args))
+	for i, a := range args {
+		out[i] = a.value
+	}
+	return out
+}
+
+func flag(b bool) string {
+	if b {
+		return "1"
+	}
+	return "0"
+}
+
+func createArgs(c sessions.CreateCall) []arg {
+	return []arg{
+		{"now", c.Now}, {"sid", c.Ref.ID}, {"max", c.Cap.Max}, {"evict_oldest", flag(c.Cap.EvictOldest)},
+		{"session", encodeRecord(c.Record)},
+	}
+}
+
+func verifyArgs(c sessions.VerifyCall) []arg {
+	return []arg{
+		{"now", c.Now}, {"sid", c.Ref.ID}, {"pidle", c.Limits.IdleTimeout}, {"pabs", c.Limits.AbsoluteTimeout},
+		{"rolling", flag(c.Rolling)}, {"csrf_mismatch", flag(c.CSRFMismatch)}, {"max_auth_age", c.MaxAuthAge},
+		{"ua_mode", string(c.UserAgentMode)}, {"ua", c.UserAgent}, {"ip_mode", string(c.IPMode)}, {"ipb", c.IPBinding},
+		{"kid", c.KeyID},
+	}
+}
+
+func regenerateArgs(c sessions.RegenerateCall) []arg {
+	return []arg{
+		{"now", c.Now}, {"old_sid", c.Old.ID}, {"new_sid", c.New.ID}, {"uid", c.UserID},
+		{"set_auth", flag(c.SetAuth)}, {"kid", c.KeyID}, {"max", c.Cap.Max}, {"evict_oldest", flag(c.Cap.EvictOldest)},
+		{"pidle", c.Limits.IdleTimeout}, {"pabs", c.Limits.AbsoluteTimeout},
+	}
+}
+
+func claimArgs(c sessions.ClaimCall) []arg {
+	return []arg{{"now", c.Now}, {"sid", c.Ref.ID}, {"pidle", c.Limits.IdleTimeout}, {"pabs", c.Limits.AbsoluteTimeout}}
+}
+
+func patchArgs(c sessions.PatchCall) []arg {
+	return []arg{{"now", c.Now}, {"version", c.Version}, {"data", c.Data}}
+}
+
+func revokeArgs(ref sessions.Ref) []arg {
+	return []arg{{"sid", ref.ID}}
+}
+
+func revokeUserArgs(c sessions.RevokeUserCall) []arg {
+	return []arg{{"now", c.Now}, {"uid", c.UserID}, {"except", c.Except}}
+}
+
+func purgeArgs() []arg { return nil }
+
+// reply is every script's answer (common.lua's reply()).
+type reply struct {
+	status  sessions.Status
+	uid     string
+	session string // encoded; "" when none
+	ids     []string
+}
+
+// parseReply reads a script's reply, or returns fault.Internal.
+func parseReply(v any) (reply, error) {
+	list, ok := v.([]any)
+	if !ok || len(list) != 4 {
+		return reply{}, errUnexpected
+	}
+	status, ok1 := list[0].(string)
+	uid, ok2 := list[1].(string)
+	session, ok3 := list[2].(string)
+	ids, ok4 := list[3].([]any)
+	if !ok1 || !ok2 || !ok3 || !ok4 {
+		return reply{}, errUnexpected
+	}
+	r := reply{status: sessions.Status(status), uid: uid, session: session, ids: make([]string, 0, len(ids))}
+	for _, id := range ids {
+		s, ok := id.(string)
+		if !ok {
+			return reply{}, errUnexpected
+		}
+		r.ids = append(r.ids, s)
+	}
+	return r, nil
+}
+
+// record decodes the reply's session, or returns fault.Internal.
+func (r reply) record() (sessions.Record, error) {
+	rec, err := decodeRecord(r.session)
+	if err != nil {
+		return sessions.Record{}, fault.Wrap(err, fault.Internal, "session store returned a malformed session")
+	}
+	return rec, nil
+}
+
+var errUnexpected = fault.Wrap(errors.New("unexpected script reply"), fault.Internal, "session store returned an unexpected reply")
+
+// run executes a script and reads its reply. Redis failures are
+// fault.Unavailable.
+func (s *Store) run(ctx context.Context, sc script, keys []string, args []arg) (reply, error) {
+	v, err := sc.Run(ctx, s.rdb, keys, values(args)...).Result()
+	if err != nil {
+		return reply{}, unavailable(err)
+	}
+	return parseReply(v)
+}
+
+// unavailable maps a Redis failure to fault.Unavailable.
+func unavailable(err error) error {
+	return fault.Wrap(err, fault.Unavailable, "session store unavailable")
+}

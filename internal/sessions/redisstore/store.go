@@ -1,0 +1,171 @@
+// Package redisstore is the sessions.Store on Redis (standalone, Sentinel
+// or Cluster, through go-redis's UniversalClient): the key layout, the
+// session codec, the Lua scripts (one per operation, each one round trip)
+// and every Redis command of the session engine. docs/architecture.md,
+// "Redis layout", describes the keys and the packed session value.
+//
+// Every deadline comes from the engine's clock (the calls' Now) and every
+// Redis expiry is relative to it (SET PX, PEXPIRE), so Redis's own clock
+// never matters. Every key of one bucket shares the hash tag {T:B}, so each
+// script touches one Cluster slot.
+package redisstore
+
+import (
+	"context"
+	"errors"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/sessiond/sessiond/internal/sessions"
+)
+
+// Options configure a Store.
+type Options struct {
+	// Prefix starts every key, e.g. "sd" → "sd:{T:B}:...". Default "sd".
+	Prefix string
+}
+
+// Store keeps sessions in Redis. It is safe for concurrent use.
+type Store struct {
+	rdb    redis.UniversalClient
+	prefix string
+}
+
+var _ sessions.Store = (*Store)(nil)
+
+// New returns a Store over rdb.
+func New(rdb redis.UniversalClient, o Options) *Store {
+	if o.Prefix == "" {
+		o.Prefix = "sd"
+	}
+	return &Store{rdb: rdb, prefix: o.Prefix}
+}
+
+// Prepare loads every script into Redis (every master of a Cluster), so
+// that the first call of each operation is already a single EVALSHA; a
+// script Redis does not know is sent with EVAL anyway. It returns
+// fault.Unavailable when Redis cannot be reached.
+func (s *Store) Prepare(ctx context.Context) error {
+	for _, sc := range allScripts {
+		if err := sc.Load(ctx, s.rdb).Err(); err != nil {
+			return unavailable(err)
+		}
+	}
+	return nil
+}
+
+// Create implements sessions.Store with create.lua.
+func (s *Store) Create(ctx context.Context, c sessions.CreateCall) (sessions.CreateResult, error) {
+	ks := s.keys(c.Ref.TenantID, c.Ref.Bucket)
+	keys := []string{ks.session(c.Ref.ID), ks.index()}
+	if c.Record.UserID != "" {
+		keys = append(keys, ks.user(c.Record.UserID))
+	}
+	rep, err := s.run(ctx, createScript, keys, createArgs(c))
+	if err != nil {
+		return sessions.CreateResult{}, err
+	}
+	return sessions.CreateResult{Status: rep.status, Evicted: rep.ids}, nil
+}
+
+// Verify implements sessions.Store with verify.lua: one round trip.
+func (s *Store) Verify(ctx context.Context, c sessions.VerifyCall) (sessions.VerifyResult, error) {
+	ks := s.keys(c.Ref.TenantID, c.Ref.Bucket)
+	rep, err := s.run(ctx, verifyScript, []string{ks.session(c.Ref.ID), ks.index()}, verifyArgs(c))
+	if err != nil {
+		return sessions.VerifyResult{}, err
+	}
+	res := sessions.VerifyResult{Status: rep.status, UserID: rep.uid, Mismatched: rep.ids}
+	if rep.status == sessions.StatusOK {
+		res.Record, err = rep.record()
+	}
+	return res, err
+}
+
+// Regenerate implements sessions.Store with regenerate.lua: one round trip.
+func (s *Store) Regenerate(ctx context.Context, c sessions.RegenerateCall) (sessions.RegenerateResult, error) {
+	ks := s.keys(c.Old.TenantID, c.Old.Bucket)
+	keys := []string{ks.session(c.Old.ID), ks.session(c.New.ID), ks.index()}
+	if c.UserID != "" {
+		keys = append(keys, ks.user(c.UserID))
+	}
+	rep, err := s.run(ctx, regenerateScript, keys, regenerateArgs(c))
+	if err != nil {
+		return sessions.RegenerateResult{}, err
+	}
+	res := sessions.RegenerateResult{Status: rep.status, UserID: rep.uid, Evicted: rep.ids}
+	if rep.status == sessions.StatusOK {
+		res.Record, err = rep.record()
+	}
+	return res, err
+}
+
+// Claim implements sessions.Store with claim.lua.
+func (s *Store) Claim(ctx context.Context, c sessions.ClaimCall) (sessions.ClaimResult, error) {
+	ks := s.keys(c.Ref.TenantID, c.Ref.Bucket)
+	rep, err := s.run(ctx, claimScript, []string{ks.session(c.Ref.ID), ks.index()}, claimArgs(c))
+	if err != nil {
+		return sessions.ClaimResult{}, err
+	}
+	res := sessions.ClaimResult{Status: rep.status, UserID: rep.uid}
+	if rep.status == sessions.StatusOK {
+		res.Record, err = rep.record()
+	}
+	return res, err
+}
+
+// Get implements sessions.Store with one GET. A key that does not hold a
+// session of this layout (one written by an older sessiond) is no session.
+func (s *Store) Get(ctx context.Context, ref sessions.Ref) (sessions.Record, bool, error) {
+	v, err := s.rdb.Get(ctx, s.keys(ref.TenantID, ref.Bucket).session(ref.ID)).Result()
+	if err := readError(err); err != nil {
+		return sessions.Record{}, false, err
+	}
+	rec, err := decodeRecord(v)
+	return rec, err == nil, nil
+}
+
+// Patch implements sessions.Store with patch.lua.
+func (s *Store) Patch(ctx context.Context, c sessions.PatchCall) (sessions.PatchResult, error) {
+	key := s.keys(c.Ref.TenantID, c.Ref.Bucket).session(c.Ref.ID)
+	rep, err := s.run(ctx, patchScript, []string{key}, patchArgs(c))
+	if err != nil {
+		return sessions.PatchResult{}, err
+	}
+	res := sessions.PatchResult{Status: rep.status}
+	if rep.status == sessions.StatusOK {
+		res.Record, err = rep.record()
+	}
+	return res, err
+}
+
+// Revoke implements sessions.Store with revoke.lua.
+func (s *Store) Revoke(ctx context.Context, ref sessions.Ref) (sessions.RevokeResult, error) {
+	ks := s.keys(ref.TenantID, ref.Bucket)
+	rep, err := s.run(ctx, revokeScript, []string{ks.session(ref.ID), ks.index()}, revokeArgs(ref))
+	if err != nil {
+		return sessions.RevokeResult{}, err
+	}
+	return sessions.RevokeResult{Status: rep.status, UserID: rep.uid}, nil
+}
+
+// RevokeUser implements sessions.Store with revoke_user.lua: one round
+// trip.
+func (s *Store) RevokeUser(ctx context.Context, c sessions.RevokeUserCall) (sessions.RevokeUserResult, error) {
+	ks := s.keys(c.TenantID, c.Bucket)
+	rep, err := s.run(ctx, revokeUserScript, []string{ks.user(c.UserID), ks.index()}, revokeUserArgs(c))
+	if err != nil {
+		return sessions.RevokeUserResult{}, err
+	}
+	return sessions.RevokeUserResult{Status: rep.status, Revoked: rep.ids}, nil
+}
+
+// readError maps a GET's error: none for a value or no key, none for a key
+// of another type (a session of an older layout: no session),
+// fault.Unavailable for anything else.
+func readError(err error) error {
+	if err == nil || errors.Is(err, redis.Nil) || redis.HasErrorPrefix(err, "WRONGTYPE") {
+		return nil
+	}
+	return unavailable(err)
+}

@@ -1,0 +1,194 @@
+package sessions
+
+import (
+	"strconv"
+
+	"github.com/sessiond/sessiond/internal/fault"
+	"github.com/sessiond/sessiond/internal/tenants"
+)
+
+// The session rules: deadlines, expiry, binding, re-authentication and the
+// per-user cap, as pure functions of their inputs (times are Unix
+// milliseconds on the engine's clock, timeouts seconds). Each rule has one
+// home here. Where the round-trip budget makes a store apply a rule inside
+// its atomic step (verify, regenerate, the cap at create), the store's
+// implementation must give the same results; redisstore tests its Lua
+// against these functions on randomized cases. docs/architecture.md,
+// "Where each rule lives", maps each rule to both homes.
+
+// Limits are a tenant policy's timeouts, in seconds, which bound every
+// session of the tenant, including those created under a looser policy
+// (Record.Effective).
+type Limits struct {
+	IdleTimeout     int64
+	AbsoluteTimeout int64
+}
+
+// LimitsOf returns the timeouts of pol.
+func LimitsOf(pol tenants.Policy) Limits {
+	return Limits{IdleTimeout: int64(pol.IdleTimeout), AbsoluteTimeout: int64(pol.AbsoluteTimeout)}
+}
+
+// newTimeouts returns the idle and absolute timeouts (seconds) of a new
+// session: the policy's, or the shorter ones requested. The idle timeout
+// never exceeds the absolute one. A requested timeout under 1 s or longer
+// than the policy's is a fault.InvalidRequest naming every such field.
+func newTimeouts(pol tenants.Policy, idleReq, absReq *int) (idle, abs int64, err error) {
+	var fields []fault.FieldError
+	check := func(name string, req *int, limit int) int64 {
+		if req == nil {
+			return int64(limit)
+		}
+		switch {
+		case *req < 1:
+			fields = append(fields, fault.FieldError{Field: name, Message: "must be at least 1 second"})
+		case *req > limit:
+			fields = append(fields, fault.FieldError{Field: name, Message: "must not exceed the tenant policy's " + strconv.Itoa(limit) + " seconds"})
+		}
+		return int64(*req)
+	}
+	idle = check("idle_timeout", idleReq, pol.IdleTimeout)
+	abs = check("absolute_timeout", absReq, pol.AbsoluteTimeout)
+	if len(fields) > 0 {
+		return 0, 0, &fault.Error{Code: fault.InvalidRequest, Message: fields[0].Field + ": " + fields[0].Message, Fields: fields}
+	}
+	return min(idle, abs), abs, nil
+}
+
+// startRecord returns the times of a session created at now with the given
+// timeouts (seconds): last seen now, the absolute deadline abs seconds on,
+// the idle deadline idle seconds on but never past the absolute one. A
+// session created for a user is a login, so its auth_time is now; an
+// anonymous one has none (0).
+func startRecord(r Record, now, idle, abs int64) Record {
+	r.CreatedAt, r.LastSeenAt = now, now
+	r.AuthTime = 0
+	if r.UserID != "" {
+		r.AuthTime = now
+	}
+	r.IdleTimeout = idle
+	r.ExpiresAt = now + abs*1000
+	r.IdleExpiresAt = Slide(now, idle, r.ExpiresAt)
+	return r
+}
+
+// Slide returns the idle deadline of a session used at now: now plus its
+// idle timeout (seconds), never past its absolute deadline exp.
+// Lua: slide(now, idle, exp).
+func Slide(now, idle, exp int64) int64 {
+	return min(now+idle*1000, exp)
+}
+
+// Effective returns r under the tenant's limits l: a timeout tightened since
+// the session began applies to it (idle deadline at most last seen + the
+// policy's idle timeout, absolute deadline at most created + the policy's
+// absolute timeout); a looser one never lengthens it. Every read, verify,
+// regenerate and claim applies it. Lua: effective(r, pidle, pabs).
+func (r Record) Effective(l Limits) Record {
+	if l.IdleTimeout < r.IdleTimeout {
+		r.IdleTimeout = l.IdleTimeout
+		r.IdleExpiresAt = min(r.IdleExpiresAt, r.LastSeenAt+l.IdleTimeout*1000)
+	}
+	r.ExpiresAt = min(r.ExpiresAt, r.CreatedAt+l.AbsoluteTimeout*1000)
+	r.IdleExpiresAt = min(r.IdleExpiresAt, r.ExpiresAt)
+	return r
+}
+
+// Expiry returns StatusOK while r is within both deadlines at now,
+// StatusExpiredAbsolute once its absolute deadline has passed (checked
+// first), else StatusExpiredIdle once its idle deadline has.
+// Lua: expiry(r, now).
+func (r Record) Expiry(now int64) Status {
+	switch {
+	case now >= r.ExpiresAt:
+		return StatusExpiredAbsolute
+	case now >= r.IdleExpiresAt:
+		return StatusExpiredIdle
+	}
+	return StatusOK
+}
+
+// Renew returns the session that replaces r when it is regenerated at now
+// (after Effective): used now, its idle deadline slid, signed anew. userID
+// "" keeps r's user. A change of user is a login: a fresh lifetime (created
+// now, absolute deadline now + the policy's absolute timeout) and an
+// auth_time of now, as setAuth (re-authentication) also gives. Otherwise
+// created_at and the absolute deadline stay, never extended.
+// Lua: renew(r, now, uid, set_auth, pabs).
+func (r Record) Renew(now int64, userID string, setAuth bool, l Limits) Record {
+	if userID == "" {
+		userID = r.UserID
+	}
+	if userID != r.UserID {
+		r.CreatedAt = now
+		r.ExpiresAt = now + l.AbsoluteTimeout*1000
+		setAuth = true
+	}
+	r.UserID = userID
+	if setAuth {
+		r.AuthTime = now
+	}
+	r.LastSeenAt = now
+	r.IdleExpiresAt = Slide(now, r.IdleTimeout, r.ExpiresAt)
+	return r
+}
+
+// BindingMismatch reports whether a device attribute the session stored
+// differs from the one presented at verify under mode: never when the mode
+// is off (anything but report and enforce) or nothing was stored; a stored
+// attribute that is left out ("") is a mismatch, or enforce could be
+// bypassed by omitting the device. Under enforce a mismatch refuses the
+// verify; under report it is only reported.
+// Lua: binding_mismatch(mode, presented, stored).
+func BindingMismatch(mode tenants.BindingMode, presented, stored string) bool {
+	if mode != tenants.BindingReport && mode != tenants.BindingEnforce {
+		return false
+	}
+	return stored != "" && presented != stored
+}
+
+// NoMaxAuthAge disables the re-authentication check (NeedsReauth).
+const NoMaxAuthAge int64 = -1
+
+// NeedsReauth reports whether a session authenticated at authTime (0:
+// never) must authenticate again at now under a maximum age of maxAge ms:
+// when it never authenticated or did so more than maxAge ago. A negative
+// maxAge (NoMaxAuthAge) checks nothing.
+// Lua: needs_reauth(now, at, max_age).
+func NeedsReauth(now, authTime, maxAge int64) bool {
+	if maxAge < 0 {
+		return false
+	}
+	return authTime == 0 || now-authTime > maxAge
+}
+
+// Cap is the per-user session cap of a tenant's policy: at most Max live
+// sessions per user (0: unlimited); at the cap, a new session evicts the
+// oldest (EvictOldest) or is refused. Anonymous sessions have no cap.
+type Cap struct {
+	Max         int
+	EvictOldest bool
+}
+
+// CapOf returns the cap of pol.
+func CapOf(pol tenants.Policy) Cap {
+	return Cap{Max: max(pol.MaxSessionsPerUser, 0), EvictOldest: pol.OnLimit == tenants.EvictOldest}
+}
+
+// Room decides whether a user with live sessions (not counting one being
+// replaced) may get one more: ok with the number of oldest sessions to evict first (0 when under
+// the cap), or not ok when the cap is reached and the policy refuses.
+// Lua: room(live, max, evict_oldest).
+func (c Cap) Room(live int) (evict int, ok bool) {
+	if c.Max <= 0 {
+		return 0, true
+	}
+	excess := live - c.Max + 1
+	switch {
+	case excess <= 0:
+		return 0, true
+	case !c.EvictOldest:
+		return 0, false
+	}
+	return excess, true
+}

@@ -1,0 +1,269 @@
+package sessions
+
+import (
+	"context"
+
+	"github.com/sessiond/sessiond/internal/tenants"
+)
+
+// Store keeps the sessions of every tenant (internal/sessions/redisstore on
+// Redis). It decides nothing on its own: the Manager computes what the rules
+// (rules.go) allow and passes their inputs, and a store applies them, each
+// call atomically. Where a call must check a stored session and write in the
+// same step (Verify, Regenerate, Claim, and the cap at Create), the store
+// applies the rules itself and must give the results of the Go functions
+// named in each call's documentation.
+//
+// Every method takes the context first. Outcomes that callers handle (a
+// missing or expired session, a refused check, the cap, a version conflict)
+// are a Status in the result, never an error; an error means the store
+// failed: fault.Unavailable when it cannot be reached, fault.Internal when
+// it answers something it should not.
+//
+// Sessions of one user share a bucket, and a store must be able to apply
+// every call to one bucket atomically (on Redis: one hash tag, one slot).
+type Store interface {
+	// Prepare makes the store ready to serve every call in one round trip
+	// (on Redis: loads the scripts). Calling it is optional.
+	Prepare(ctx context.Context) error
+
+	// Create stores c.Record as c.Ref unless a session of that id exists
+	// (StatusExists); for a user's session it first forgets the user's dead
+	// sessions, then applies c.Cap.Room to the live ones: it evicts the
+	// oldest (CreateResult.Evicted, each id in exactly one result) or
+	// refuses (StatusLimit). The session is forgotten after its deadlines.
+	Create(ctx context.Context, c CreateCall) (CreateResult, error)
+
+	// Verify reads session c.Ref and, under Record.Effective(c.Limits),
+	// answers StatusMissing (never issued, revoked, or forgotten),
+	// StatusExpiredAbsolute or StatusExpiredIdle (Record.Expiry; an expired
+	// session is deleted, and one the store already dropped is reported
+	// expired once, within ExpiryGrace), StatusBinding (BindingMismatch
+	// under enforce), StatusCSRF (c.CSRFMismatch) or StatusReauth
+	// (NeedsReauth), in that order, writing nothing then. Otherwise
+	// (StatusOK) it records the use: last seen c.Now, the idle deadline slid
+	// (Slide) when c.Rolling, the effective deadlines kept, c.KeyID when
+	// set, and returns the record written.
+	Verify(ctx context.Context, c VerifyCall) (VerifyResult, error)
+
+	// Regenerate replaces session c.Old by c.New in the same bucket: under
+	// Record.Effective(c.Limits), an expired session is deleted and
+	// reported as at Verify; else c.Cap.Room applies to the new user's other
+	// live sessions (StatusLimit leaves the old session intact); else the
+	// old session is deleted and its Record.Renew stored as c.New, signed by
+	// c.KeyID. Of concurrent calls for one old session, one gets StatusOK
+	// and the others StatusMissing.
+	Regenerate(ctx context.Context, c RegenerateCall) (RegenerateResult, error)
+
+	// Claim deletes session c.Ref and returns it under
+	// Record.Effective(c.Limits), to be stored again elsewhere (Create); an
+	// expired or missing session is reported as at Verify. Of concurrent
+	// claims of one session, exactly one gets StatusOK.
+	Claim(ctx context.Context, c ClaimCall) (ClaimResult, error)
+
+	// Get returns session ref as stored (Effective not applied), and false
+	// when there is none (including one whose deadlines passed but that the
+	// store has not dropped yet: the caller checks Expiry).
+	Get(ctx context.Context, ref Ref) (Record, bool, error)
+
+	// Patch replaces the data of session c.Ref and increments its version,
+	// if it is within its stored deadlines (else StatusMissing) and at
+	// version c.Version (else StatusConflict); it returns the record
+	// written. It does not touch the deadlines.
+	Patch(ctx context.Context, c PatchCall) (PatchResult, error)
+
+	// Revoke deletes session ref, whatever its deadlines, and every trace of
+	// it (a revoked session is StatusMissing at once, never expired), or
+	// answers StatusMissing when there is none.
+	Revoke(ctx context.Context, ref Ref) (RevokeResult, error)
+
+	// RevokeUser deletes every session of c.UserID except c.Except, and
+	// returns the ids of those that were within their stored deadlines. With
+	// c.Except set and not a live session of the user, it deletes nothing
+	// and answers StatusMissing.
+	RevokeUser(ctx context.Context, c RevokeUserCall) (RevokeUserResult, error)
+
+	// Count returns how many sessions of the tenant have an absolute
+	// deadline after now (including some that ended idle), without reading
+	// the sessions.
+	Count(ctx context.Context, tenantID string, now int64) (int64, error)
+
+	// IndexEntries returns up to need sessions of the tenant in listing
+	// order (buckets in order; within one, by absolute deadline, then id)
+	// strictly after after (from the start of after.Bucket when after.ID is
+	// ""), whose absolute deadline is after now, with their deadlines as
+	// Score; and the position to continue from (Bucket NumBuckets: the walk
+	// is over). The sessions may since have ended.
+	IndexEntries(ctx context.Context, tenantID string, after Position, need int, now int64) ([]Position, Position, error)
+
+	// UserEntries returns up to need sessions of userID, whose bucket is
+	// after.Bucket, in listing order (created_at as Score, then id),
+	// strictly after after (from the first when after.ID is "").
+	UserEntries(ctx context.Context, tenantID, userID string, after Position, need int) ([]Position, error)
+
+	// Records reads the sessions at, in order: found[i] is false when at[i]
+	// has no session, whose entry it then forgets (in the user's index when
+	// userID is set; in the bucket index once past ExpiryGrace).
+	Records(ctx context.Context, tenantID string, at []Position, userID string, now int64) (recs []Record, found []bool, err error)
+
+	// PurgeBuckets deletes every session of the tenant in buckets
+	// [first, first+n), with their indexes. It touches no other tenant.
+	PurgeBuckets(ctx context.Context, tenantID string, first Bucket, n int) error
+}
+
+// Status is the outcome of a Store call.
+type Status string
+
+// Store outcomes. The values are also the scripts' status words.
+const (
+	StatusOK              Status = "ok"
+	StatusMissing         Status = "missing" // never issued, revoked, or forgotten
+	StatusExpiredIdle     Status = "expired_idle"
+	StatusExpiredAbsolute Status = "expired_absolute"
+	StatusBinding         Status = "binding"
+	StatusCSRF            Status = "csrf"
+	StatusReauth          Status = "reauth"
+	StatusLimit           Status = "limit"
+	StatusConflict        Status = "conflict"
+	StatusExists          Status = "exists"
+)
+
+// Ref names one session of a tenant: the bucket of its keys and its id.
+type Ref struct {
+	TenantID string
+	Bucket   Bucket
+	ID       string
+}
+
+// refOf returns the Ref of a valid session id.
+func refOf(tenantID, id string) Ref {
+	return Ref{TenantID: tenantID, Bucket: BucketOf(id), ID: id}
+}
+
+// Position is an entry of a listing: session ID in Bucket, with Score its
+// absolute deadline (tenant listing) or created_at (a user's listing), in
+// Unix ms.
+type Position struct {
+	Bucket Bucket
+	Score  int64
+	ID     string
+}
+
+// CreateCall is a Store.Create request.
+type CreateCall struct {
+	Ref    Ref
+	Record Record
+	Cap    Cap // applies when Record.UserID is set
+	Now    int64
+}
+
+// CreateResult is Create's outcome: StatusOK, StatusLimit or StatusExists.
+type CreateResult struct {
+	Status  Status
+	Evicted []string // oldest first; never nil when StatusOK
+}
+
+// VerifyCall is a Store.Verify request.
+type VerifyCall struct {
+	Ref    Ref
+	Now    int64
+	Limits Limits
+	// Rolling slides the idle deadline on success.
+	Rolling bool
+	// CSRFMismatch: a CSRF token was presented and did not match (the
+	// Manager compares it in constant time before the call).
+	CSRFMismatch bool
+	// MaxAuthAge is the re-authentication window in ms, or NoMaxAuthAge.
+	MaxAuthAge int64
+	// UserAgentMode and IPMode are the policy's binding modes; UserAgent and
+	// IPBinding are what the device presents, compared with the record's.
+	UserAgentMode, IPMode tenants.BindingMode
+	UserAgent, IPBinding  string
+	// KeyID, when set, is recorded as the key that signs the token now.
+	KeyID string
+}
+
+// VerifyResult is Verify's outcome. UserID is the session's user (except
+// for StatusMissing), Record the session written (StatusOK), Mismatched the
+// attributes ("user_agent", "ip") that differed (StatusOK under report,
+// StatusBinding).
+type VerifyResult struct {
+	Status     Status
+	UserID     string
+	Record     Record
+	Mismatched []string
+}
+
+// RegenerateCall is a Store.Regenerate request: Old and New share a bucket.
+type RegenerateCall struct {
+	Old, New Ref
+	UserID   string // the new user; "" keeps the old one
+	SetAuth  bool
+	KeyID    string
+	Limits   Limits
+	Cap      Cap
+	Now      int64
+}
+
+// RegenerateResult is Regenerate's outcome: StatusOK with the new Record and
+// the Evicted ids, StatusMissing, StatusExpiredIdle, StatusExpiredAbsolute
+// or StatusLimit, with the old session's UserID.
+type RegenerateResult struct {
+	Status  Status
+	UserID  string
+	Record  Record
+	Evicted []string
+}
+
+// ClaimCall is a Store.Claim request.
+type ClaimCall struct {
+	Ref    Ref
+	Limits Limits
+	Now    int64
+}
+
+// ClaimResult is Claim's outcome: StatusOK with the Record, StatusMissing,
+// StatusExpiredIdle or StatusExpiredAbsolute with the session's UserID.
+type ClaimResult struct {
+	Status Status
+	UserID string
+	Record Record
+}
+
+// PatchCall is a Store.Patch request.
+type PatchCall struct {
+	Ref     Ref
+	Version int64
+	Data    string
+	Now     int64
+}
+
+// PatchResult is Patch's outcome: StatusOK with the Record written,
+// StatusMissing or StatusConflict.
+type PatchResult struct {
+	Status Status
+	Record Record
+}
+
+// RevokeResult is Revoke's outcome: StatusOK with the session's UserID, or
+// StatusMissing.
+type RevokeResult struct {
+	Status Status
+	UserID string
+}
+
+// RevokeUserCall is a Store.RevokeUser request.
+type RevokeUserCall struct {
+	TenantID string
+	Bucket   Bucket // the user's
+	UserID   string
+	Except   string // "" for none
+	Now      int64
+}
+
+// RevokeUserResult is RevokeUser's outcome: StatusOK with the Revoked ids,
+// or StatusMissing.
+type RevokeUserResult struct {
+	Status  Status
+	Revoked []string
+}
