@@ -5,11 +5,11 @@ import (
 	"testing"
 	"time"
 
-	"github.com/sessiond/sessiond/internal/fault"
 	"github.com/sessiond/sessiond/internal/postgres"
 	"github.com/sessiond/sessiond/internal/postgres/pgtest"
 	"github.com/sessiond/sessiond/internal/secrets"
 	"github.com/sessiond/sessiond/internal/tenants"
+	"github.com/sessiond/sessiond/internal/testkit"
 )
 
 // fixture is a stored tenant with the plaintext of its credentials.
@@ -88,15 +88,7 @@ func mustLoadState(tb testing.TB, s *postgres.Store, id string) tenants.State {
 }
 
 // wantCode fails unless err carries code.
-func wantCode(tb testing.TB, err error, code fault.Code) {
-	tb.Helper()
-	if err == nil {
-		tb.Fatalf("got no error, want %s", code)
-	}
-	if got := fault.CodeOf(err); got != code {
-		tb.Fatalf("got error %v with code %s, want %s", err, got, code)
-	}
-}
+var wantCode = testkit.WantCode
 
 func activeKeys(keys []tenants.Key) []tenants.Key {
 	var out []tenants.Key

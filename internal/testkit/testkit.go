@@ -14,6 +14,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/sessiond/sessiond/internal/fault"
 	"github.com/sessiond/sessiond/internal/secrets"
 )
 
@@ -169,6 +170,17 @@ func KeyExpiry(tb testing.TB, rdb redis.UniversalClient, key string, now time.Ti
 		tb.Fatalf("PTTL %s: %v %v (want a key with an expiry)", key, ttl, err)
 	}
 	return now.Add(ttl)
+}
+
+// WantCode fails the test unless err carries the fault code.
+func WantCode(tb testing.TB, err error, code fault.Code) {
+	tb.Helper()
+	if err == nil {
+		tb.Fatalf("got no error, want %s", code)
+	}
+	if got := fault.CodeOf(err); got != code {
+		tb.Fatalf("got %s (%v), want %s", got, err, code)
+	}
 }
 
 // Buffer is a bytes.Buffer safe for concurrent writes, for capturing logs.
