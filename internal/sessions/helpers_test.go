@@ -260,15 +260,7 @@ func (e *env) mustVerify(tenantID, token string) sessions.Verified {
 }
 
 // wantCode fails the test unless err carries code.
-func wantCode(tb testing.TB, err error, code fault.Code) {
-	tb.Helper()
-	if err == nil {
-		tb.Fatalf("got no error, want %s", code)
-	}
-	if got := fault.CodeOf(err); got != code {
-		tb.Fatalf("got %s (%v), want %s", got, err, code)
-	}
-}
+var wantCode = testkit.WantCode
 
 // fieldOf returns the first field an InvalidRequest names.
 func fieldOf(err error) string {
