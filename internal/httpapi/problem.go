@@ -1,7 +1,6 @@
 package httpapi
 
 import (
-	"encoding/json"
 	"errors"
 	"log/slog"
 	"net/http"
@@ -11,7 +10,8 @@ import (
 	"github.com/sessiond/sessiond/internal/web"
 )
 
-// problem is an RFC 9457 problem details body.
+// problem is an RFC 9457 problem details body, written by appendProblem
+// in the order and with the omissions of these tags.
 type problem struct {
 	Type      string             `json:"type"`
 	Title     string             `json:"title"`
@@ -45,7 +45,7 @@ func writeProblem(w http.ResponseWriter, r *http.Request, err error) {
 	status := web.StatusOf(fe.Code)
 	rid := web.RequestID(r.Context())
 	p := problem{
-		Type:      "urn:sessiond:problem:" + string(fe.Code),
+		Type:      typeOf(fe.Code),
 		Title:     titleOf(fe.Code),
 		Status:    status,
 		Detail:    fe.Message,
@@ -57,19 +57,56 @@ func writeProblem(w http.ResponseWriter, r *http.Request, err error) {
 	case status >= 500 && fe.Code != fault.Unavailable:
 		p.Detail = "Internal error. Quote request id " + rid + " when reporting it."
 		p.Code = fault.Internal
-		p.Type, p.Title = "urn:sessiond:problem:"+string(fault.Internal), titleOf(fault.Internal)
+		p.Type, p.Title = typeOf(fault.Internal), titleOf(fault.Internal)
 	case fe.Code == fault.Unavailable:
 		w.Header().Set("Retry-After", "2")
 	case fe.Code == fault.RateLimited:
 		w.Header().Set("Retry-After", "60")
 	}
-	w.Header().Set("Content-Type", "application/problem+json")
-	w.Header().Set("Cache-Control", "no-store")
+	h := w.Header()
+	h["Content-Type"] = contentTypeProblem
+	h["Cache-Control"] = noStoreValue
 	w.WriteHeader(status)
-	_ = json.NewEncoder(w).Encode(p)
+	bp := encodeBuffers.Get().(*[]byte)
+	b := appendProblem((*bp)[:0], &p)
+	_, _ = w.Write(b)
+	*bp = b
+	encodeBuffers.Put(bp)
+}
+
+// problemNames are the problem types and titles of the stable codes, made
+// once.
+var problemNames = func() map[fault.Code][2]string {
+	m := map[fault.Code][2]string{}
+	for _, c := range []fault.Code{
+		fault.InvalidRequest, fault.Unauthorized, fault.Forbidden, fault.NotFound, fault.Conflict,
+		fault.MethodNotAllowed, fault.UnsupportedMediaType, fault.SessionInvalid, fault.SessionExpiredIdle,
+		fault.SessionExpiredAbsolute, fault.CSRFMismatch, fault.ReauthRequired, fault.BindingMismatch,
+		fault.SessionLimitReached, fault.VersionConflict, fault.PreconditionRequired, fault.PayloadTooLarge,
+		fault.RateLimited, fault.Unavailable, fault.Internal,
+	} {
+		m[c] = [2]string{makeType(c), makeTitle(c)}
+	}
+	return m
+}()
+
+func typeOf(c fault.Code) string {
+	if n, ok := problemNames[c]; ok {
+		return n[0]
+	}
+	return makeType(c)
 }
 
 func titleOf(c fault.Code) string {
+	if n, ok := problemNames[c]; ok {
+		return n[1]
+	}
+	return makeTitle(c)
+}
+
+func makeType(c fault.Code) string { return "urn:sessiond:problem:" + string(c) }
+
+func makeTitle(c fault.Code) string {
 	s := strings.ReplaceAll(string(c), "_", " ")
 	if s == "" {
 		return "Error"

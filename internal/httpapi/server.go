@@ -4,6 +4,7 @@
 package httpapi
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -11,8 +12,10 @@ import (
 	"log/slog"
 	"net/http"
 	"net/netip"
+	"strings"
 	"time"
 
+	"github.com/getkin/kin-openapi/openapi3"
 	"github.com/gorilla/mux"
 
 	"github.com/sessiond/sessiond/api"
@@ -65,6 +68,11 @@ func New(d Deps) (http.Handler, error) {
 	if err != nil {
 		return nil, err
 	}
+	for _, c := range []interface{ checkAgainst(*openapi3.T) error }{createCheck, verifyCheck, regenerateCheck, revokeCheck} {
+		if err := c.checkAgainst(doc); err != nil {
+			return nil, err
+		}
+	}
 	if d.MaxBodyBytes <= 0 {
 		d.MaxBodyBytes = 1 << 20
 	}
@@ -80,17 +88,54 @@ func New(d Deps) (http.Handler, error) {
 	r.MethodNotAllowedHandler = http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
 		writeError(w, req, s.Log, fault.New(fault.MethodNotAllowed, "method %s not allowed here", req.Method))
 	})
-	s.routes(r)
+	rt := &router{mux: r, static: map[string][]methodRoute{}}
+	s.routes(rt)
 
-	var h http.Handler = r
+	var h http.Handler = rt
 	h = withRecover(s.Log, h)
 	h = withCommonHeaders(h)
 	return h, nil
 }
 
-func (s *server) routes(r *mux.Router) {
+// router dispatches a request to a route without path parameters by a map
+// lookup, and every other request through the gorilla/mux router, which
+// holds every route (so it answers 404 and 405 as before, and fills
+// mux.Vars for the routes with parameters).
+type router struct {
+	mux    *mux.Router
+	static map[string][]methodRoute // by path
+}
+
+type methodRoute struct {
+	method string
+	h      http.Handler
+}
+
+func (rt *router) handle(method, path string, h http.Handler) {
+	rt.mux.Handle(path, h).Methods(method)
+	if !strings.Contains(path, "{") {
+		rt.static[path] = append(rt.static[path], methodRoute{method, h})
+	}
+}
+
+func (rt *router) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	for _, m := range rt.static[r.URL.Path] {
+		if m.method == r.Method {
+			m.h.ServeHTTP(w, r)
+			return
+		}
+	}
+	rt.mux.ServeHTTP(w, r)
+}
+
+func (s *server) routes(r *router) {
 	handle := func(method, path string, need access, h handlerFunc) {
-		r.Handle(path, s.endpoint(path, need, h)).Methods(method)
+		r.handle(method, path, s.endpoint(path, need, nil, h))
+	}
+	// handleBody registers a route whose body a compiled check takes past
+	// validation (bodycheck.go).
+	handleBody := func(method, path string, need access, b fastBody) {
+		r.handle(method, path, s.endpoint(path, need, b, b.general))
 	}
 	handle("GET", "/healthz", public, s.healthz)
 	handle("GET", "/readyz", public, s.readyz)
@@ -117,11 +162,11 @@ func (s *server) routes(r *mux.Router) {
 	handle("POST", "/v1/api-keys", tenantAdmin, s.createAPIKey)
 	handle("DELETE", "/v1/api-keys/{api_key_id}", tenantAdmin, s.revokeAPIKey)
 
-	handle("POST", "/v1/sessions", tenantSessions, s.createSession)
+	handleBody("POST", "/v1/sessions", tenantSessions, withBody(createCheck, s.createSession))
 	handle("GET", "/v1/sessions", tenantSessions, s.listSessions)
-	handle("POST", "/v1/sessions/verify", tenantSessions, s.verifySession)
-	handle("POST", "/v1/sessions/regenerate", tenantSessions, s.regenerateSession)
-	handle("POST", "/v1/sessions/revoke", tenantSessions, s.revokeSessionByToken)
+	handleBody("POST", "/v1/sessions/verify", tenantSessions, withBody(verifyCheck, s.verifySession))
+	handleBody("POST", "/v1/sessions/regenerate", tenantSessions, withBody(regenerateCheck, s.regenerateSession))
+	handleBody("POST", "/v1/sessions/revoke", tenantSessions, withBody(revokeCheck, s.revokeSessionByToken))
 	handle("GET", "/v1/sessions/{session_id}", tenantSessions, s.getSession)
 	handle("PATCH", "/v1/sessions/{session_id}", tenantSessions, s.patchSession)
 	handle("DELETE", "/v1/sessions/{session_id}", tenantSessions, s.revokeSession)
@@ -134,27 +179,83 @@ func (s *server) routes(r *mux.Router) {
 // endpoint wraps a handler with the per-route chain: naming the route
 // (its template, for the access log), body limit, authentication, then
 // validation against the OpenAPI document. Errors from any step become
-// problem+json.
-func (s *server) endpoint(route string, need access, h handlerFunc) http.Handler {
+// problem+json. A route with a compiled body check (fast) skips the
+// document's validator for the bodies its check accepts.
+func (s *server) endpoint(route string, need access, fast fastBody, h handlerFunc) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		web.SetRoute(r, route)
-		err := readBody(w, r, s.MaxBodyBytes)
+		body, err := readBody(w, r, s.MaxBodyBytes)
 		if err == nil {
 			var authed *http.Request
 			if authed, err = s.authenticate(r, need); err == nil {
 				r = authed
 			}
 		}
-		if err == nil && need != public {
-			err = s.validator.validate(r)
-		}
 		if err == nil {
-			err = h(w, r)
+			err = s.validated(w, r, body, need, fast, h)
 		}
 		if err != nil {
 			writeError(w, r, s.Log, err)
 		}
 	})
+}
+
+// validated runs an authenticated request past validation: through fast
+// when the route has a compiled body check that accepts the body, else
+// through the OpenAPI validator (public routes skip it) and h.
+func (s *server) validated(w http.ResponseWriter, r *http.Request, body []byte, need access, fast fastBody, h handlerFunc) error {
+	if fast != nil {
+		if handled, err := fast.handle(w, r, body); handled {
+			return err
+		}
+	}
+	if body != nil {
+		r.Body = io.NopCloser(bytes.NewReader(body))
+		r.ContentLength = int64(len(body))
+	}
+	if need != public {
+		if err := s.validator.validate(r); err != nil {
+			return err
+		}
+	}
+	return h(w, r)
+}
+
+// fastBody is a route with a compiled body check and a handler of its
+// decoded body (withBody). handle reports false, having done nothing, when
+// the check does not accept the body; general is the route's handler for
+// a body the OpenAPI validator accepted.
+type fastBody interface {
+	handle(w http.ResponseWriter, r *http.Request, body []byte) (handled bool, err error)
+	general(w http.ResponseWriter, r *http.Request) error
+}
+
+// withBody makes a route of a compiled body check and h, which takes the
+// decoded body: the check decodes it, or, past the OpenAPI validator,
+// decodeJSON does.
+func withBody[T any](check bodyCheck[T], h func(w http.ResponseWriter, r *http.Request, req *T) error) fastBody {
+	return typedBody[T]{check: check, h: h}
+}
+
+type typedBody[T any] struct {
+	check bodyCheck[T]
+	h     func(w http.ResponseWriter, r *http.Request, req *T) error
+}
+
+func (t typedBody[T]) handle(w http.ResponseWriter, r *http.Request, body []byte) (bool, error) {
+	var req T
+	if !t.check.accept(r, body, &req) {
+		return false, nil
+	}
+	return true, t.h(w, r, &req)
+}
+
+func (t typedBody[T]) general(w http.ResponseWriter, r *http.Request) error {
+	var req T
+	if err := decodeJSON(r, &req); err != nil {
+		return err
+	}
+	return t.h(w, r, &req)
 }
 
 // writeJSON writes v as JSON with status.
@@ -169,8 +270,9 @@ func writeJSON(w http.ResponseWriter, status int, v any) error {
 
 // noStore marks a response that carries a token or secret as uncacheable.
 func noStore(w http.ResponseWriter) {
-	w.Header().Set("Cache-Control", "no-store")
-	w.Header().Set("Pragma", "no-cache")
+	h := w.Header()
+	h["Cache-Control"] = noStoreValue
+	h["Pragma"] = noCacheValue
 }
 
 // actor describes the caller for security events.

@@ -44,11 +44,7 @@ func (s *server) meta(r *http.Request) sessions.Meta {
 	return sessions.Meta{IP: a.IP, UserAgent: a.UserAgent, Actor: a.Name}
 }
 
-func (s *server) createSession(w http.ResponseWriter, r *http.Request) error {
-	var req sessionCreateRequest
-	if err := decodeJSON(r, &req); err != nil {
-		return err
-	}
+func (s *server) createSession(w http.ResponseWriter, r *http.Request, req *sessionCreateRequest) error {
 	out, err := s.Sessions.Create(r.Context(), principal(r).TenantID, sessions.CreateParams{
 		UserID: req.UserID, Data: req.Data, Device: sessions.Device{UserAgent: req.Device.UserAgent, IP: req.Device.IP},
 		IdleTimeout: req.IdleTimeout, AbsoluteTimeout: req.AbsoluteTimeout,
@@ -60,14 +56,10 @@ func (s *server) createSession(w http.ResponseWriter, r *http.Request) error {
 		out.Evicted = []string{}
 	}
 	noStore(w)
-	return writeJSON(w, http.StatusCreated, out)
+	return writeEncoded(w, http.StatusCreated, func(b []byte) ([]byte, error) { return appendCreated(b, &out) })
 }
 
-func (s *server) verifySession(w http.ResponseWriter, r *http.Request) error {
-	var req sessionVerifyRequest
-	if err := decodeJSON(r, &req); err != nil {
-		return err
-	}
+func (s *server) verifySession(w http.ResponseWriter, r *http.Request, req *sessionVerifyRequest) error {
 	noStore(w)
 	if req.Device != nil {
 		req.Device.Label = ""
@@ -78,14 +70,10 @@ func (s *server) verifySession(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	return writeJSON(w, http.StatusOK, out)
+	return writeEncoded(w, http.StatusOK, func(b []byte) ([]byte, error) { return appendVerified(b, &out) })
 }
 
-func (s *server) regenerateSession(w http.ResponseWriter, r *http.Request) error {
-	var req sessionRegenerateRequest
-	if err := decodeJSON(r, &req); err != nil {
-		return err
-	}
+func (s *server) regenerateSession(w http.ResponseWriter, r *http.Request, req *sessionRegenerateRequest) error {
 	noStore(w)
 	out, err := s.Sessions.Regenerate(r.Context(), principal(r).TenantID, sessions.RegenerateParams{
 		Token: req.Token, UserID: req.UserID, Reauthenticated: req.Reauthenticated,
@@ -96,7 +84,7 @@ func (s *server) regenerateSession(w http.ResponseWriter, r *http.Request) error
 	if out.Evicted == nil {
 		out.Evicted = []string{}
 	}
-	return writeJSON(w, http.StatusOK, out)
+	return writeEncoded(w, http.StatusOK, func(b []byte) ([]byte, error) { return appendCreated(b, &out) })
 }
 
 func (s *server) getSession(w http.ResponseWriter, r *http.Request) error {
@@ -129,7 +117,7 @@ func (s *server) patchSession(w http.ResponseWriter, r *http.Request) error {
 
 func writeSession(w http.ResponseWriter, sess sessions.Session) error {
 	w.Header().Set("ETag", `"`+strconv.FormatInt(sess.Version, 10)+`"`)
-	return writeJSON(w, http.StatusOK, sess)
+	return writeEncoded(w, http.StatusOK, func(b []byte) ([]byte, error) { return appendSessionDoc(b, &sess) })
 }
 
 func (s *server) revokeSession(w http.ResponseWriter, r *http.Request) error {
@@ -140,11 +128,7 @@ func (s *server) revokeSession(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-func (s *server) revokeSessionByToken(w http.ResponseWriter, r *http.Request) error {
-	var req sessionRevokeRequest
-	if err := decodeJSON(r, &req); err != nil {
-		return err
-	}
+func (s *server) revokeSessionByToken(w http.ResponseWriter, r *http.Request, req *sessionRevokeRequest) error {
 	if err := s.Sessions.RevokeToken(r.Context(), principal(r).TenantID, req.Token, s.meta(r)); err != nil {
 		return err
 	}

@@ -104,30 +104,29 @@ func propertyNames(doc *openapi3.T) map[string]bool {
 	return names
 }
 
-// readBody reads the request body under the size limit and leaves it
-// readable again. It answers 413 when the body is too large and 415 when a
-// body is not JSON.
-func readBody(w http.ResponseWriter, r *http.Request, limit int64) error {
+// readBody reads the request body under the size limit; nil means the
+// request has none. The caller puts it back in r.Body for whatever reads it
+// next. It answers 413 when the body is too large and 415 when a body is not
+// JSON.
+func readBody(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, error) {
 	if r.Body == nil || r.Body == http.NoBody {
-		return nil
+		return nil, nil
 	}
 	data, err := io.ReadAll(http.MaxBytesReader(w, r.Body, limit))
 	if err != nil {
 		var tooBig *http.MaxBytesError
 		if errors.As(err, &tooBig) {
-			return fault.New(fault.PayloadTooLarge, "request body exceeds %d bytes", limit)
+			return nil, fault.New(fault.PayloadTooLarge, "request body exceeds %d bytes", limit)
 		}
-		return fault.Wrap(err, fault.InvalidRequest, "request body could not be read")
+		return nil, fault.Wrap(err, fault.InvalidRequest, "request body could not be read")
 	}
-	if len(data) > 0 {
+	if len(data) > 0 && !plainJSON(r.Header) {
 		mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
 		if err != nil || (mt != "application/json" && mt != "application/merge-patch+json") {
-			return fault.New(fault.UnsupportedMediaType, "request body must be application/json")
+			return nil, fault.New(fault.UnsupportedMediaType, "request body must be application/json")
 		}
 	}
-	r.Body = io.NopCloser(bytes.NewReader(data))
-	r.ContentLength = int64(len(data))
-	return nil
+	return data, nil
 }
 
 // validate checks r against its operation in the document. Errors name
