@@ -95,7 +95,7 @@ func WithAccessLog(log *slog.Logger, next http.Handler) http.Handler {
 		if quietRoutes[rt] {
 			level = slog.LevelDebug
 		}
-		log.Log(ctx, level, "request",
+		log.LogAttrs(ctx, level, "request", // LogAttrs: no []any boxing per request
 			slog.String("request_id", RequestID(ctx)),
 			slog.String("method", r.Method),
 			slog.String("route", rt),
