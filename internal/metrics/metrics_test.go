@@ -18,6 +18,7 @@ import (
 	"github.com/sessiond/sessiond/internal/events"
 	"github.com/sessiond/sessiond/internal/metrics"
 	"github.com/sessiond/sessiond/internal/postgres/pgtest"
+	"github.com/sessiond/sessiond/internal/testkit"
 )
 
 // writerCounts stands in for the event writer's counters.
@@ -25,18 +26,6 @@ type writerCounts struct{ dropped, failures atomic.Int64 }
 
 func (w *writerCounts) Dropped() int64       { return w.dropped.Load() }
 func (w *writerCounts) WriteFailures() int64 { return w.failures.Load() }
-
-// collected keeps what a Recorder passed on.
-type collected struct {
-	mu  sync.Mutex
-	got []events.Event
-}
-
-func (c *collected) Record(e events.Event) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.got = append(c.got, e)
-}
 
 // scrape returns the registry's exposition, as text and parsed.
 func scrape(tb testing.TB, r *metrics.Registry) (string, map[string]*dto.MetricFamily) {
@@ -95,7 +84,7 @@ func TestExposition(t *testing.T) {
 		Gauges: []metrics.Gauge{{Name: "sessiond_tenants", Help: "Tenants cached.", Value: func() float64 { return 7 }}},
 	})
 
-	next := &collected{}
+	next := &testkit.Events{}
 	rec := r.Recorder(next)
 	rec.Record(events.Event{TenantID: "tn_a", Type: events.SessionCreated})
 	rec.Record(events.Event{TenantID: "tn_a", Type: events.SessionCreated})
@@ -205,15 +194,15 @@ func TestExposition(t *testing.T) {
 		}
 	})
 	t.Run("the recorder passes each event on, sanitised", func(t *testing.T) {
-		if len(next.got) != 4 || next.got[3].TenantID != "tn_\uFFFD" || next.got[3].Detail["reason"] != "bad\uFFFDpassword" {
-			t.Errorf("passed on %+v", next.got)
+		if len(next.All()) != 4 || next.All()[3].TenantID != "tn_\uFFFD" || next.All()[3].Detail["reason"] != "bad\uFFFDpassword" {
+			t.Errorf("passed on %+v", next.All())
 		}
 	})
 }
 
 func TestCountsAreExactUnderConcurrency(t *testing.T) {
 	r := metrics.New(metrics.Options{})
-	rec := r.Recorder(&collected{})
+	rec := r.Recorder(&testkit.Events{})
 	h := r.Middleware(func(*http.Request) string { return "api" },
 		http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusNoContent) }))
 	const workers, each = 8, 500

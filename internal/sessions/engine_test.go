@@ -123,10 +123,10 @@ func TestConcurrentCreatesRespectTheCapAndReportEachEvictionOnce(t *testing.T) {
 			t.Fatalf("live session %s reported evicted", s.ID)
 		}
 	}
-	if got := len(e.events.ofType(events.SessionEvicted)); got != n-3 {
+	if got := len(e.events.OfType(events.SessionEvicted)); got != n-3 {
 		t.Fatalf("%d session.evicted events, want %d", got, n-3)
 	}
-	if got := len(e.events.ofType(events.SessionCreated)); got != n {
+	if got := len(e.events.OfType(events.SessionCreated)); got != n {
 		t.Fatalf("%d session.created events, want %d", got, n)
 	}
 }
@@ -157,7 +157,7 @@ func TestCapEvictsTheOldestAndRejectRefuses(t *testing.T) {
 	second := e.create(rt, sessions.CreateParams{UserID: "bob"})
 	_, err := e.m.Create(e.ctx, rt, sessions.CreateParams{UserID: "bob"}, sessions.Meta{})
 	wantCode(t, err, fault.SessionLimitReached)
-	if got := e.events.ofType(events.SessionLimitRejected); len(got) != 1 || got[0].UserID != "bob" {
+	if got := e.events.OfType(events.SessionLimitRejected); len(got) != 1 || got[0].UserID != "bob" {
 		t.Fatalf("limit events %+v", got)
 	}
 	// Regenerating within the cap is allowed (the old session makes room).

@@ -15,7 +15,6 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
-	"github.com/sessiond/sessiond/internal/events"
 	"github.com/sessiond/sessiond/internal/fault"
 	"github.com/sessiond/sessiond/internal/secrets"
 	"github.com/sessiond/sessiond/internal/sessions"
@@ -58,40 +57,6 @@ func (t *tenantMap) update(id string, f func(*tenants.Snapshot)) {
 	cp.Keys = append([]tenants.Key(nil), cp.Keys...)
 	f(&cp)
 	t.m[id] = &cp
-}
-
-// recorder captures events.
-type recorder struct {
-	mu     sync.Mutex
-	events []events.Event
-}
-
-func (r *recorder) Record(e events.Event) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	r.events = append(r.events, e)
-}
-
-func (r *recorder) all() []events.Event {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return append([]events.Event(nil), r.events...)
-}
-
-func (r *recorder) ofType(t events.Type) []events.Event {
-	var out []events.Event
-	for _, e := range r.all() {
-		if e.Type == t {
-			out = append(out, e)
-		}
-	}
-	return out
-}
-
-func (r *recorder) reset() {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	r.events = nil
 }
 
 // counter is a go-redis hook counting round trips: one per command sent
@@ -143,7 +108,7 @@ type env struct {
 	prefix  string
 	clock   *testkit.Clock
 	tenants *tenantMap
-	events  *recorder
+	events  *testkit.Events
 	count   *counter
 	logs    *bytes.Buffer
 	m       *sessions.Manager
@@ -170,7 +135,7 @@ func newEnvAt(t *testing.T, clock *testkit.Clock, opts ...envOption) *env {
 	e := &env{
 		t: t, rdb: rdb, prefix: "sdtest:" + secrets.Encode(secrets.Random(6)),
 		clock: clock, tenants: &tenantMap{m: map[string]*tenants.Snapshot{}},
-		events: &recorder{}, count: &counter{}, logs: &bytes.Buffer{}, ctx: context.Background(),
+		events: &testkit.Events{}, count: &counter{}, logs: &bytes.Buffer{}, ctx: context.Background(),
 	}
 	rdb.AddHook(e.count)
 	var logMu sync.Mutex

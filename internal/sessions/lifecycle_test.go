@@ -85,7 +85,7 @@ func TestRevokeToken(t *testing.T) {
 	if list, _ := e.m.ListUser(e.ctx, tid, "alice"); len(list) != 0 {
 		t.Fatalf("alice still lists %d sessions", len(list))
 	}
-	if got := e.events.ofType(events.SessionRevoked); len(got) != 1 || got[0].SessionID != c.Session.ID || got[0].Detail["reason"] != "logout" {
+	if got := e.events.OfType(events.SessionRevoked); len(got) != 1 || got[0].SessionID != c.Session.ID || got[0].Detail["reason"] != "logout" {
 		t.Fatalf("session.revoked events: %+v", got)
 	}
 	if err := e.m.RevokeToken(e.ctx, "tn_unknown", c.Token, meta); !fault.Is(err, fault.Forbidden) {

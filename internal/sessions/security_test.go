@@ -200,10 +200,10 @@ func TestIdleTimeoutExpiresAndVerifySlidesIt(t *testing.T) {
 	e.clock.Advance(61 * time.Second)
 	_, err := e.verify(tid, c.Token)
 	wantCode(t, err, fault.SessionExpiredIdle)
-	if got := e.events.ofType(events.SessionExpired); len(got) != 1 || got[0].SessionID != c.Session.ID || got[0].Detail["reason"] != "idle" {
+	if got := e.events.OfType(events.SessionExpired); len(got) != 1 || got[0].SessionID != c.Session.ID || got[0].Detail["reason"] != "idle" {
 		t.Fatalf("session.expired events: %+v", got)
 	}
-	if rej := e.events.ofType(events.VerifyRejected); len(rej) != 1 || rej[0].Detail["reason"] != "expired_idle" {
+	if rej := e.events.OfType(events.VerifyRejected); len(rej) != 1 || rej[0].Detail["reason"] != "expired_idle" {
 		t.Fatalf("verify.rejected events: %+v", rej)
 	}
 	if keys := e.tenantKeys(tid); len(keys) != 0 {
@@ -444,10 +444,10 @@ func TestListUserAndLogOutOtherDevices(t *testing.T) {
 			wantCode(t, err, fault.SessionInvalid)
 		}
 	}
-	if got := e.events.ofType(events.OtherDevicesLoggedOut); len(got) != 1 || got[0].SessionID != keep.Session.ID || got[0].Detail["count"] != "4" {
+	if got := e.events.OfType(events.OtherDevicesLoggedOut); len(got) != 1 || got[0].SessionID != keep.Session.ID || got[0].Detail["count"] != "4" {
 		t.Fatalf("others_revoked events: %+v", got)
 	}
-	if got := e.events.ofType(events.SessionRevoked); len(got) != 4 {
+	if got := e.events.OfType(events.SessionRevoked); len(got) != 4 {
 		t.Fatalf("%d session.revoked events, want 4", len(got))
 	}
 
@@ -456,7 +456,7 @@ func TestListUserAndLogOutOtherDevices(t *testing.T) {
 	if err != nil || len(revoked) != 1 || revoked[0] != keep.Session.ID {
 		t.Fatalf("revoke everywhere: %v %v", revoked, err)
 	}
-	if got := e.events.ofType(events.UserLoggedOut); len(got) != 1 {
+	if got := e.events.OfType(events.UserLoggedOut); len(got) != 1 {
 		t.Fatalf("user_revoked events: %+v", got)
 	}
 	if keys := e.tenantKeys(tid); len(keys) != 0 {
@@ -506,7 +506,7 @@ func TestMaxAuthAgeRequiresReauthentication(t *testing.T) {
 	e.clock.Advance(time.Second)
 	_, err = verifyAge(login.Token, 300)
 	wantCode(t, err, fault.ReauthRequired)
-	if got := e.events.ofType(events.ReauthRequired); len(got) != 2 || got[1].SessionID != login.Session.ID {
+	if got := e.events.OfType(events.ReauthRequired); len(got) != 2 || got[1].SessionID != login.Session.ID {
 		t.Fatalf("reauth events: %+v", got)
 	}
 	if v := e.mustVerify(tid, login.Token); !v.Session.IdleExpiresAt.After(before) {
@@ -569,7 +569,7 @@ func TestCSRFTokenIsCheckedAndStableAcrossVerifies(t *testing.T) {
 		_, err := e.m.Verify(e.ctx, tid, sessions.VerifyParams{Token: c.Token, CSRFToken: strp(bad)}, sessions.Meta{})
 		wantCode(t, err, fault.CSRFMismatch)
 	}
-	if got := e.events.ofType(events.CSRFMismatch); len(got) != 4 || got[0].SessionID != c.Session.ID {
+	if got := e.events.OfType(events.CSRFMismatch); len(got) != 4 || got[0].SessionID != c.Session.ID {
 		t.Fatalf("csrf events: %+v", got)
 	}
 }
@@ -600,11 +600,11 @@ func TestBindingReportFlagsAndEnforceRejects(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			c := e.create(tc.snap.Tenant.ID, sessions.CreateParams{Device: dev})
-			e.events.reset()
+			e.events.Take()
 			v, err := e.m.Verify(e.ctx, tc.snap.Tenant.ID, sessions.VerifyParams{Token: c.Token, Device: &tc.device}, sessions.Meta{})
 			if tc.code != "" {
 				wantCode(t, err, tc.code)
-				if ev := e.events.ofType(events.VerifyRejected); len(ev) != 1 || ev[0].Detail["reason"] != "binding" {
+				if ev := e.events.OfType(events.VerifyRejected); len(ev) != 1 || ev[0].Detail["reason"] != "binding" {
 					t.Fatalf("rejected events: %+v", ev)
 				}
 				return
@@ -615,7 +615,7 @@ func TestBindingReportFlagsAndEnforceRejects(t *testing.T) {
 			if !slices.Equal(v.BindingMismatch, tc.mismatch) {
 				t.Fatalf("mismatch %v, want %v", v.BindingMismatch, tc.mismatch)
 			}
-			if got := len(e.events.ofType(events.BindingMismatch)); (got == 1) != (tc.mismatch != nil) || got > 1 {
+			if got := len(e.events.OfType(events.BindingMismatch)); (got == 1) != (tc.mismatch != nil) || got > 1 {
 				t.Fatalf("%d binding events", got)
 			}
 		})
@@ -679,15 +679,15 @@ func TestNoTokenInEventsLogsOrErrors(t *testing.T) {
 	}
 	e.m.PurgeTenant(e.ctx, tid)
 
-	evs, _ := json.Marshal(e.events.all())
+	evs, _ := json.Marshal(e.events.All())
 	var msgs strings.Builder
 	for _, err := range errs {
 		if err != nil {
 			msgs.WriteString(err.Error() + "\n")
 		}
 	}
-	if len(e.events.all()) < 10 {
-		t.Fatalf("only %d events: the flow did not run", len(e.events.all()))
+	if len(e.events.All()) < 10 {
+		t.Fatalf("only %d events: the flow did not run", len(e.events.All()))
 	}
 	for _, s := range secretsSeen {
 		for name, hay := range map[string]string{"events": string(evs), "logs": e.logs.String(), "errors": msgs.String()} {
@@ -774,7 +774,7 @@ func TestLifecycleEventsNameThePublicID(t *testing.T) {
 	meta := sessions.Meta{IP: "192.0.2.9", UserAgent: "app/2", Actor: "api_key:ak_1"}
 	want := func(typ events.Type, sid, user string) {
 		t.Helper()
-		evs := e.events.ofType(typ)
+		evs := e.events.OfType(typ)
 		if len(evs) == 0 {
 			t.Fatalf("no %s event", typ)
 		}
@@ -793,7 +793,7 @@ func TestLifecycleEventsNameThePublicID(t *testing.T) {
 		t.Fatal(err)
 	}
 	want(events.SessionRegenerated, login.Session.ID, "alice")
-	if ev := e.events.ofType(events.SessionRegenerated); ev[0].Detail["previous_session_id"] != anon.Session.ID {
+	if ev := e.events.OfType(events.SessionRegenerated); ev[0].Detail["previous_session_id"] != anon.Session.ID {
 		t.Fatalf("regenerated detail %v", ev[0].Detail)
 	}
 	second, _ := e.m.Create(e.ctx, tid, sessions.CreateParams{UserID: "alice"}, meta)
@@ -813,15 +813,15 @@ func TestLifecycleEventsNameThePublicID(t *testing.T) {
 	_, err = e.m.Verify(e.ctx, tid, sessions.VerifyParams{Token: third.Token}, meta)
 	wantCode(t, err, fault.SessionInvalid)
 	want(events.VerifyRejected, third.Session.ID, "")
-	if ev := e.events.ofType(events.VerifyRejected); ev[len(ev)-1].Detail["reason"] != "unknown" {
+	if ev := e.events.OfType(events.VerifyRejected); ev[len(ev)-1].Detail["reason"] != "unknown" {
 		t.Fatalf("reason %v", ev[len(ev)-1].Detail)
 	}
 	_, err = e.m.Verify(e.ctx, tid, sessions.VerifyParams{Token: "v1.forged"}, meta)
 	wantCode(t, err, fault.SessionInvalid)
-	if ev := e.events.ofType(events.VerifyRejected); ev[len(ev)-1].Detail["reason"] != "forged" || ev[len(ev)-1].SessionID != "" {
+	if ev := e.events.OfType(events.VerifyRejected); ev[len(ev)-1].Detail["reason"] != "forged" || ev[len(ev)-1].SessionID != "" {
 		t.Fatalf("forged event %+v", ev[len(ev)-1])
 	}
-	for _, ev := range e.events.all() {
+	for _, ev := range e.events.All() {
 		if strings.HasPrefix(ev.SessionID, "v1.") {
 			t.Fatalf("event %s carries a token", ev.Type)
 		}
@@ -857,7 +857,7 @@ func TestGuessingIsRateLimited(t *testing.T) {
 	}
 	// Refusals are reported at the 1st, 2nd, 4th and 8th: the last event
 	// tells how many calls were refused, within a factor of two.
-	got := e.events.ofType(events.GuessingThrottled)
+	got := e.events.OfType(events.GuessingThrottled)
 	if len(got) != 4 || got[3].Detail["refused"] != "8" || got[3].Detail["source"] != "device_ip" {
 		t.Fatalf("rate_limited events: %+v", got)
 	}
@@ -890,7 +890,7 @@ func TestStaleTokensAreNotGuesses(t *testing.T) {
 			wantCode(t, err, fault.SessionInvalid)
 		}
 	}
-	if got := e.events.ofType(events.GuessingThrottled); len(got) != 0 {
+	if got := e.events.OfType(events.GuessingThrottled); len(got) != 0 {
 		t.Fatalf("stale tokens were throttled: %+v", got)
 	}
 }
@@ -914,7 +914,7 @@ func TestGuessingWithoutDeviceIPUsesTheCallersBudget(t *testing.T) {
 			t.Fatalf("valid token refused after %d junk tokens: %v", i+1, err)
 		}
 	}
-	got := e.events.ofType(events.GuessingThrottled)
+	got := e.events.OfType(events.GuessingThrottled)
 	if len(got) == 0 || got[0].Detail["source"] != "caller_ip" || got[0].Detail["limit_per_minute"] != "6" {
 		t.Fatalf("rate_limited events: %+v", got)
 	}

@@ -64,7 +64,7 @@ func benchManager(b *testing.B) (*sessions.Manager, string, string) {
 		Policy: tenants.DefaultPolicy(),
 		Keys:   []tenants.Key{newKey(tid, tenants.KeyActive, time.Now())},
 	}}}
-	m := sessions.NewManager(redisstore.New(rdb, redisstore.Options{Prefix: prefix}), src, sessions.Options{Events: &recorder{}})
+	m := sessions.NewManager(redisstore.New(rdb, redisstore.Options{Prefix: prefix}), src, sessions.Options{Events: &testkit.Events{}})
 	if err := m.LoadScripts(ctx); err != nil {
 		b.Fatal(err)
 	}

@@ -26,27 +26,6 @@ var cheapPasswords = passwords.Params{Memory: 256, Time: 1, Threads: 1}
 
 var testActor = tenants.Actor{Name: "operator", IP: "203.0.113.7", UserAgent: "tests/1"}
 
-// eventLog is an events.Recorder that keeps what it is given.
-type eventLog struct {
-	mu     sync.Mutex
-	events []events.Event
-}
-
-func (l *eventLog) Record(e events.Event) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	l.events = append(l.events, e)
-}
-
-// Take returns the events recorded since the last Take.
-func (l *eventLog) Take() []events.Event {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	out := l.events
-	l.events = nil
-	return out
-}
-
 // publishLog is a Notifier that keeps the tenant ids it publishes.
 type publishLog struct {
 	mu  sync.Mutex
@@ -124,7 +103,7 @@ type harness struct {
 	svc       *tenants.Service
 	store     *postgres.Store
 	clock     *testkit.Clock
-	events    *eventLog
+	events    *testkit.Events
 	published *publishLog
 	purges    *purgeLog
 	ended     *endLog
@@ -141,7 +120,7 @@ func MustHarness(tb testing.TB) *harness {
 	}
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	h := &harness{
-		store: store, clock: testkit.NewClock(), events: &eventLog{}, published: &publishLog{},
+		store: store, clock: testkit.NewClock(), events: &testkit.Events{}, published: &publishLog{},
 		purges: &purgeLog{purged: make(chan string, 16)}, ended: &endLog{},
 	}
 	h.svc = &tenants.Service{

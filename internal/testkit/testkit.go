@@ -14,6 +14,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/sessiond/sessiond/internal/events"
 	"github.com/sessiond/sessiond/internal/fault"
 	"github.com/sessiond/sessiond/internal/secrets"
 )
@@ -170,6 +171,47 @@ func KeyExpiry(tb testing.TB, rdb redis.UniversalClient, key string, now time.Ti
 		tb.Fatalf("PTTL %s: %v %v (want a key with an expiry)", key, ttl, err)
 	}
 	return now.Add(ttl)
+}
+
+// Events is an events.Recorder that keeps every event it is given, for
+// tests that assert what was recorded. It is safe for concurrent use.
+type Events struct {
+	mu   sync.Mutex
+	list []events.Event
+}
+
+// Record keeps e.
+func (r *Events) Record(e events.Event) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.list = append(r.list, e)
+}
+
+// All returns every event kept so far, oldest first.
+func (r *Events) All() []events.Event {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return append([]events.Event(nil), r.list...)
+}
+
+// OfType returns the events kept so far of type t, oldest first.
+func (r *Events) OfType(t events.Type) []events.Event {
+	var out []events.Event
+	for _, e := range r.All() {
+		if e.Type == t {
+			out = append(out, e)
+		}
+	}
+	return out
+}
+
+// Take returns the events kept since the last Take and forgets them.
+func (r *Events) Take() []events.Event {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	out := r.list
+	r.list = nil
+	return out
 }
 
 // WantCode fails the test unless err carries the fault code.
