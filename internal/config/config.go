@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/sessiond/sessiond/internal/secrets"
+	"github.com/sessiond/sessiond/internal/sessions"
 )
 
 // Config is the whole configuration of `sessiond serve`.
@@ -67,10 +68,9 @@ const (
 	MinOperatorTokenBits  = 128
 	MinOperatorTokenChars = 10
 	DefaultMaxBodyBytes   = 1 << 20
-	// DefaultGuessLimit and DefaultGuessLimitPerCaller match the engine's
-	// (sessions.DefaultGuessLimit, sessions.DefaultGuessLimitPerCaller).
-	DefaultGuessLimit          = 30
-	DefaultGuessLimitPerCaller = 1000
+	// DefaultGuessLimit and DefaultGuessLimitPerCaller are the engine's.
+	DefaultGuessLimit          = sessions.DefaultGuessLimit
+	DefaultGuessLimitPerCaller = sessions.DefaultGuessLimitPerCaller
 )
 
 // Var describes one environment variable, for `sessiond help` and the README.

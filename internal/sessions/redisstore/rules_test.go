@@ -3,7 +3,6 @@ package redisstore_test
 import (
 	"context"
 	"math/rand/v2"
-	"strconv"
 	"testing"
 
 	"github.com/redis/go-redis/v9"
@@ -75,8 +74,6 @@ func randomLimits(r *rand.Rand) sessions.Limits {
 		AbsoluteTimeout: []int64{1800, 3600, 7200, 28_800, 86_400}[r.IntN(5)],
 	}
 }
-
-func num(v int64) string { return strconv.FormatInt(v, 10) }
 
 func flag(b bool) string {
 	if b {
