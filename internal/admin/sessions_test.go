@@ -89,6 +89,22 @@ func TestSessionsPageIsPaginated(t *testing.T) {
 		t.Fatalf("second page has %d sessions", n)
 	}
 	wantStatus(t, "a forged cursor", c.get("/admin/t/"+a.ID+"/sessions?cursor=x.y.z"), http.StatusBadRequest)
+
+	// A user page shows a page of devices, never all of them, and links on.
+	for i := 0; i < 30; i++ {
+		e.createSession(a.APIKey, "many", devices[i%3].ua, devices[i%3].ip)
+	}
+	user := c.get("/admin/t/" + a.ID + "/users/many")
+	if n := strings.Count(user.Body, "data-session-id="); n != 25 {
+		t.Fatalf("the user page has %d sessions", n)
+	}
+	wantContains(t, "user page", user, "25+ live session(s)", `rel="next"`)
+	i = strings.Index(user.Body, `rel="next"`)
+	href = user.Body[strings.LastIndex(user.Body[:i], `href="`)+6 : i-2]
+	rest := c.get(strings.ReplaceAll(href, "&amp;", "&"))
+	if n := strings.Count(rest.Body, "data-session-id="); n != 5 {
+		t.Fatalf("the user's second page has %d sessions", n)
+	}
 	wantStatus(t, "a bad user id", c.get("/admin/t/"+a.ID+"/sessions?user_id=a%7Bb%7D"), http.StatusBadRequest)
 }
 
