@@ -156,7 +156,7 @@ func TestPlainHTTPIsRefusedOutsideDevMode(t *testing.T) {
 }
 
 func TestFailedSignInsAreRateLimited(t *testing.T) {
-	e := newEnv(t, envOptions{dev: true, limits: admin.LoginLimits{PerIP: 8, PerAccount: 3}})
+	e := newEnv(t, envOptions{dev: true, limits: admin.LoginLimits{PerIP: 8, PerPair: 3}})
 	a := e.createTenant("Acme")
 	e.createAdmin(a.ID, "ops@acme.example", password)
 	c := e.newClient()
@@ -209,7 +209,7 @@ func TestFailedSignInsAreRateLimited(t *testing.T) {
 // The limits are shared through Redis: failures spread over two replicas
 // add up, so more replicas give an attacker no more attempts.
 func TestSignInLimitsHoldAcrossInstances(t *testing.T) {
-	one := newEnv(t, envOptions{dev: true, limits: admin.LoginLimits{PerIP: 50, PerAccount: 4}})
+	one := newEnv(t, envOptions{dev: true, limits: admin.LoginLimits{PerIP: 50, PerPair: 4}})
 	two := one.sibling()
 	a := one.createTenant("Acme")
 	one.createAdmin(a.ID, "ops@acme.example", password)

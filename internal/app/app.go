@@ -175,6 +175,7 @@ func (a *App) Handler() (http.Handler, error) {
 		Events: a.Metrics.Recorder(a.Events), EventStore: a.Store, Counter: a.Store,
 		Log: a.Log, Now: a.now, TrustedProxies: a.Config.TrustedProxies, PublicOrigin: a.Config.PublicOrigin,
 		Dev: a.Config.Dev, Limits: a.adminLimits,
+		DeviceKey: secrets.Derive(a.Config.MasterKey, "sessiond admin known-device cookies"),
 		NewLimiter: func(name string, limit int, window time.Duration) admin.Limiter {
 			return limits.New(a.Redis, a.Config.RedisPrefix, name, limit, window)
 		},

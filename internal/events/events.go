@@ -38,7 +38,11 @@ const (
 	AdminLoginFailed      Type = "admin.login_failed"
 	AdminCreated          Type = "admin.created"
 	AdminPasswordChanged  Type = "admin.password_changed"
-	AdminDeleted          Type = "admin.deleted"
+	// AdminPasswordChangeFailed is a password change refused for a wrong
+	// current password (reason bad_password) or by a sign-in limit
+	// (reason rate_limited).
+	AdminPasswordChangeFailed Type = "admin.password_change_failed"
+	AdminDeleted              Type = "admin.deleted"
 )
 
 // types is every event type once, grouped by subject.
@@ -48,7 +52,7 @@ var types = []Type{
 	VerifyRejected, CSRFMismatch, ReauthRequired, BindingMismatch,
 	GuessingThrottled, KeyRotated, KeyRetired, PolicyChanged,
 	APIKeyCreated, APIKeyRevoked, TenantCreated, TenantUpdated,
-	AdminLoginSucceeded, AdminLoginFailed, AdminCreated, AdminPasswordChanged, AdminDeleted,
+	AdminLoginSucceeded, AdminLoginFailed, AdminCreated, AdminPasswordChanged, AdminPasswordChangeFailed, AdminDeleted,
 }
 
 // Types returns every event type, each once, in a stable order grouped by
