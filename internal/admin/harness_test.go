@@ -287,6 +287,16 @@ func (c *client) login(email, password string) {
 	c.get(p.Header.Get("Location")) // pick up the CSRF token
 }
 
+// setCookie puts a cookie in the browser's jar, or removes it (value "").
+func (c *client) setCookie(name, value string) {
+	u, _ := url.Parse(c.e.srv.URL)
+	ck := &http.Cookie{Name: name, Value: value, Path: "/"}
+	if value == "" {
+		ck.MaxAge = -1
+	}
+	c.http.Jar.SetCookies(u, []*http.Cookie{ck})
+}
+
 func (c *client) cookie(name string) *http.Cookie {
 	u, _ := url.Parse(c.e.srv.URL)
 	for _, ck := range c.http.Jar.Cookies(u) {
