@@ -116,24 +116,26 @@ func TestCookieFlagsOverTLS(t *testing.T) {
 	c := e.newClient()
 	p := c.post("/admin/login", url.Values{"email": {"ops@acme.example"}, "password": {password}})
 	wantStatus(t, "login", p, http.StatusSeeOther)
-	var raw string
-	for _, sc := range p.Header.Values("Set-Cookie") {
-		if strings.HasPrefix(sc, "__Host-sessiond_admin=") {
-			raw = sc
+	for _, name := range []string{"__Host-sessiond_admin", "__Host-sessiond_device"} {
+		var raw string
+		for _, sc := range p.Header.Values("Set-Cookie") {
+			if strings.HasPrefix(sc, name+"=") {
+				raw = sc
+			}
 		}
-	}
-	if raw == "" {
-		t.Fatalf("no __Host-sessiond_admin cookie in %q", p.Header.Values("Set-Cookie"))
-	}
-	ck, err := http.ParseSetCookie(raw)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !ck.Secure || !ck.HttpOnly || ck.SameSite != http.SameSiteStrictMode || ck.Path != "/" || ck.Domain != "" {
-		t.Fatalf("cookie flags: %q", raw)
-	}
-	if strings.Contains(strings.ToLower(raw), "domain=") {
-		t.Fatalf("cookie has a Domain: %q", raw)
+		if raw == "" {
+			t.Fatalf("no %s cookie in %q", name, p.Header.Values("Set-Cookie"))
+		}
+		ck, err := http.ParseSetCookie(raw)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !ck.Secure || !ck.HttpOnly || ck.SameSite != http.SameSiteStrictMode || ck.Path != "/" || ck.Domain != "" {
+			t.Fatalf("cookie flags: %q", raw)
+		}
+		if strings.Contains(strings.ToLower(raw), "domain=") {
+			t.Fatalf("cookie has a Domain: %q", raw)
+		}
 	}
 	home := c.get(p.Header.Get("Location"))
 	wantStatus(t, "dashboard over TLS", home, http.StatusOK)
