@@ -51,9 +51,9 @@ const (
 //     once digits and symbols are cut from both ends, common letter swaps
 //     (0→o, @→a, 3→e, $→s, …) undone, or a repetition reduced to one.
 //
-// Length is the caller's rule. Weakness does work linear in the password's
-// length, except the repetition check: quadratic, for the at most 1024 bytes
-// callers accept.
+// Length is the caller's rule. Weakness's work is the password's length
+// times its number of divisors (the repetition check), small for the at
+// most 1024 bytes callers accept.
 func Weakness(password, email string) string {
 	lower := strings.ToLower(password)
 	core := strings.TrimFunc(lower, func(r rune) bool { return !unicode.IsLetter(r) })
@@ -90,10 +90,12 @@ func isEmail(lower, core, email string) bool {
 	return false
 }
 
-// repeatedUnit returns u when s is u repeated at least twice, else "".
+// repeatedUnit returns u when s is u repeated at least twice, else "": s
+// is its prefix of length n repeated exactly when n divides its length and
+// s shifted by n equals s, one comparison per divisor.
 func repeatedUnit(s string) string {
 	for n := 1; n <= len(s)/2; n++ {
-		if len(s)%n == 0 && strings.Repeat(s[:n], len(s)/n) == s {
+		if len(s)%n == 0 && s[n:] == s[:len(s)-n] {
 			return s[:n]
 		}
 	}
@@ -108,36 +110,35 @@ func distinct(s string) int {
 	return len(seen)
 }
 
-// sequences are the orders a "next character" step follows, either way.
-var sequences = []string{"abcdefghijklmnopqrstuvwxyz", "01234567890", "qwertyuiop", "asdfghjkl", "zxcvbnm"}
+// adjacent holds every pair of neighbours, either way round, in the orders
+// a "next character" step follows: the alphabet, the digits (9 then 0, as
+// on a keyboard) and the letter rows of a keyboard. Built once; read only.
+var adjacent = sync.OnceValue(func() map[[2]rune]bool {
+	pairs := map[[2]rune]bool{}
+	for _, seq := range []string{"abcdefghijklmnopqrstuvwxyz", "01234567890", "qwertyuiop", "asdfghjkl", "zxcvbnm"} {
+		rs := []rune(seq)
+		for i := 1; i < len(rs); i++ {
+			pairs[[2]rune{rs[i-1], rs[i]}] = true
+			pairs[[2]rune{rs[i], rs[i-1]}] = true
+		}
+	}
+	return pairs
+})
 
 // sequential reports whether at least three quarters of s's steps repeat
-// the previous character or move to its neighbour in one of sequences.
+// the previous character or move to a neighbour (adjacent).
 func sequential(s string) bool {
 	rs := []rune(s)
 	if len(rs) < 2 {
 		return false
 	}
-	predictable := 0
+	pairs, predictable := adjacent(), 0
 	for i := 1; i < len(rs); i++ {
-		if neighbours(rs[i-1], rs[i]) {
+		if rs[i] == rs[i-1] || pairs[[2]rune{rs[i-1], rs[i]}] {
 			predictable++
 		}
 	}
 	return predictable*4 >= (len(rs)-1)*3
-}
-
-func neighbours(a, b rune) bool {
-	if a == b {
-		return true
-	}
-	ab, ba := string(a)+string(b), string(b)+string(a)
-	for _, seq := range sequences {
-		if strings.Contains(seq, ab) || strings.Contains(seq, ba) {
-			return true
-		}
-	}
-	return false
 }
 
 // unleet undoes the common letter swaps, in two readings of 1 (i and l).

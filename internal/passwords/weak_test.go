@@ -1,6 +1,7 @@
 package passwords_test
 
 import (
+	"strings"
 	"testing"
 
 	"github.com/sessiond/sessiond/internal/passwords"
@@ -40,6 +41,16 @@ func TestWeaknessNamesTheRuleAWeakPasswordBreaks(t *testing.T) {
 	} {
 		if got := passwords.Weakness(strong, email); got != "" {
 			t.Errorf("Weakness(%q) = %q, want none", strong, got)
+		}
+	}
+}
+
+// The longest password callers accept (1024 bytes) bounds Weakness's work.
+func BenchmarkWeaknessOfTheLongestPassword(b *testing.B) {
+	pw := strings.Repeat("vKq8-Lm2p-Zr7w", 74)[:1023] + "!"
+	for b.Loop() {
+		if passwords.Weakness(pw, "ops@acme.example") != "" {
+			b.Fatal("refused")
 		}
 	}
 }
