@@ -23,8 +23,9 @@ var commonSet = sync.OnceValue(func() map[string]bool {
 	return set
 })
 
-// MinDistinct is the fewest different characters a password may use.
-const MinDistinct = 5
+// minDistinct is the fewest different characters a password may use
+// (WeakDistinct says it in words).
+const minDistinct = 5
 
 // Weakness rules, each a phrase that follows the field's name ("New
 // password must not be ..."). None repeats the password.
@@ -43,7 +44,7 @@ const (
 //   - it is the email, or the email's local part (before the last @),
 //     possibly with digits or symbols added before or after;
 //   - it is one string repeated (aaaa…, abcabc…, passwordpassword);
-//   - it uses fewer than MinDistinct different characters;
+//   - it uses fewer than minDistinct different characters;
 //   - at least three quarters of its steps from one character to the next
 //     repeat a character or move to a neighbour in the alphabet, the digits
 //     or a keyboard row (abcdefgh…, 12345678…, qwertyuiop…, 9876…);
@@ -62,7 +63,7 @@ func Weakness(password, email string) string {
 		return WeakEmail
 	case repeatedUnit(lower) != "":
 		return WeakRepeated
-	case distinct(lower) < MinDistinct:
+	case distinct(lower) < minDistinct:
 		return WeakDistinct
 	case sequential(lower):
 		return WeakSequence
