@@ -1,0 +1,417 @@
+package main
+
+import (
+	"bufio"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/sessiond/sessiond/internal/testkit"
+)
+
+// serveEnvKeys are the variables of testEnv that a sessiond process gets.
+var serveEnvKeys = []string{"SESSIOND_ADDR", "DATABASE_URL", "REDIS_URL", "SESSIOND_REDIS_PREFIX",
+	"SESSIOND_OPERATOR_TOKEN", "SESSIOND_MASTER_KEY", "SESSIOND_DRAIN_DELAY"}
+
+// processEnv is getenv's serveEnvKeys as a process environment.
+func processEnv(getenv func(string) string) []string {
+	var env []string
+	for _, k := range serveEnvKeys {
+		if v := getenv(k); v != "" {
+			env = append(env, k+"="+v)
+		}
+	}
+	return env
+}
+
+// buildStatic builds the binary as the Dockerfile does, once per test.
+func buildStatic(t *testing.T) string {
+	t.Helper()
+	bin := filepath.Join(t.TempDir(), "sessiond")
+	if out, err := execCommand(t, "../../scripts/build-static.sh", bin).CombinedOutput(); err != nil {
+		t.Fatalf("build: %v\n%s", err, out)
+	}
+	return bin
+}
+
+// process is a `sessiond serve` running as its own process.
+type process struct {
+	cmd  *exec.Cmd
+	url  string
+	logs *testkit.Buffer // its stderr: the JSON log
+	done chan struct{}   // closed when it has exited; err is then its result
+	err  error
+}
+
+// startProcess starts `bin serve` with getenv's configuration and returns
+// once it listens; it is killed, if still running, when the test ends.
+func startProcess(t *testing.T, bin string, getenv func(string) string) *process {
+	t.Helper()
+	p := &process{cmd: exec.Command(bin, "serve"), logs: &testkit.Buffer{}, done: make(chan struct{})}
+	p.cmd.Env = processEnv(getenv)
+	p.cmd.Stderr = p.logs
+	stdout, err := p.cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := p.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		select {
+		case <-p.done:
+		default:
+			_ = p.cmd.Process.Kill()
+			<-p.done
+		}
+	})
+	sc := bufio.NewScanner(stdout)
+	for sc.Scan() {
+		if m := listening.FindStringSubmatch(sc.Text()); m != nil {
+			p.url = m[1]
+			break
+		}
+	}
+	go func() {
+		_, _ = io.Copy(io.Discard, stdout)
+		p.err = p.cmd.Wait()
+		close(p.done)
+	}()
+	if p.url == "" {
+		<-p.done
+		t.Fatalf("sessiond did not start: %v\n%s", p.err, p.logs)
+	}
+	return p
+}
+
+// balancer is a test load balancer: a reverse proxy that sends each
+// request to the next ready upstream, round robin, and polls every
+// upstream's /readyz every 100 ms to know which are ready. It never retries:
+// an upstream that fails a request is a failed request (502), and so is a
+// request when no upstream is ready (503).
+type balancer struct {
+	*httptest.Server
+	upstreams []*upstream
+	next      atomic.Uint64
+	errMu     sync.Mutex
+	errs      []string // the first upstream errors, for the failure message
+}
+
+type upstream struct {
+	url    string
+	proxy  *httputil.ReverseProxy
+	ready  atomic.Bool
+	served atomic.Int64 // responses it gave, any status
+}
+
+const healthEvery = 100 * time.Millisecond
+
+func newBalancer(t *testing.T, urls ...string) *balancer {
+	t.Helper()
+	lb := &balancer{}
+	// Keep-alive connections to the upstreams, as a real load balancer
+	// keeps: enough idle ones that every client's connection is reused.
+	transport := &http.Transport{MaxIdleConnsPerHost: 64, IdleConnTimeout: time.Minute}
+	t.Cleanup(transport.CloseIdleConnections)
+	for _, raw := range urls {
+		target, err := url.Parse(raw)
+		if err != nil {
+			t.Fatal(err)
+		}
+		u := &upstream{url: raw}
+		u.proxy = &httputil.ReverseProxy{
+			Rewrite:   func(r *httputil.ProxyRequest) { r.SetURL(target) },
+			Transport: transport,
+			ModifyResponse: func(*http.Response) error {
+				u.served.Add(1)
+				return nil
+			},
+			ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
+				lb.noteError(fmt.Sprintf("%s: %v", raw, err))
+				w.WriteHeader(http.StatusBadGateway)
+			},
+		}
+		lb.upstreams = append(lb.upstreams, u)
+	}
+	lb.Server = httptest.NewServer(http.HandlerFunc(lb.route))
+	t.Cleanup(lb.Close)
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	for _, u := range lb.upstreams {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			u.healthCheck(stop)
+		}()
+	}
+	t.Cleanup(func() { close(stop); wg.Wait() })
+	return lb
+}
+
+func (lb *balancer) route(w http.ResponseWriter, r *http.Request) {
+	n := uint64(len(lb.upstreams))
+	start := lb.next.Add(1)
+	for i := range n {
+		if u := lb.upstreams[(start+i)%n]; u.ready.Load() {
+			u.proxy.ServeHTTP(w, r)
+			return
+		}
+	}
+	lb.noteError("no upstream is ready")
+	w.WriteHeader(http.StatusServiceUnavailable)
+}
+
+func (lb *balancer) noteError(s string) {
+	lb.errMu.Lock()
+	defer lb.errMu.Unlock()
+	if len(lb.errs) < 10 {
+		lb.errs = append(lb.errs, s)
+	}
+}
+
+// healthCheck polls u's /readyz until stop: ready when it answers 200.
+func (u *upstream) healthCheck(stop <-chan struct{}) {
+	client := &http.Client{Timeout: time.Second}
+	t := time.NewTicker(healthEvery)
+	defer t.Stop()
+	for {
+		res, err := client.Get(u.url + "/readyz")
+		if err == nil {
+			_, _ = io.Copy(io.Discard, res.Body)
+			res.Body.Close()
+		}
+		u.ready.Store(err == nil && res.StatusCode == http.StatusOK)
+		select {
+		case <-stop:
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// waitReady waits until every upstream is ready.
+func (lb *balancer) waitReady(t *testing.T) {
+	t.Helper()
+	for range 100 {
+		all := true
+		for _, u := range lb.upstreams {
+			all = all && u.ready.Load()
+		}
+		if all {
+			return
+		}
+		time.Sleep(healthEvery)
+	}
+	t.Fatal("the upstreams never became ready")
+}
+
+// load is clients that verify sessions through a URL in a loop, each on its
+// own kept-alive connection, counting successes and failures.
+type load struct {
+	ok, failed atomic.Int64
+	mu         sync.Mutex
+	firstErrs  []string
+	stop       chan struct{}
+	wg         sync.WaitGroup
+}
+
+// startLoad starts one client per token, each verifying its token in a
+// loop until stopLoad or the deadline, whichever comes first.
+func startLoad(baseURL, apiKey string, tokens []string, deadline time.Time) *load {
+	l := &load{stop: make(chan struct{})}
+	for _, tok := range tokens {
+		l.wg.Add(1)
+		go func() {
+			defer l.wg.Done()
+			client := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: 1}}
+			defer client.CloseIdleConnections()
+			body := `{"token":"` + tok + `"}`
+			for time.Now().Before(deadline) {
+				select {
+				case <-l.stop:
+					return
+				default:
+				}
+				l.verify(client, baseURL, apiKey, body)
+			}
+		}()
+	}
+	return l
+}
+
+func (l *load) verify(client *http.Client, baseURL, apiKey, body string) {
+	req, _ := http.NewRequest("POST", baseURL+"/v1/sessions/verify", strings.NewReader(body))
+	req.GetBody = nil // not replayable: net/http must not retry it on its own
+	req.Header.Set("Authorization", "Bearer "+apiKey)
+	req.Header.Set("Content-Type", "application/json")
+	res, err := client.Do(req)
+	if err == nil {
+		_, _ = io.Copy(io.Discard, res.Body)
+		res.Body.Close()
+		if res.StatusCode == http.StatusOK {
+			l.ok.Add(1)
+			return
+		}
+		err = fmt.Errorf("status %d", res.StatusCode)
+	}
+	l.failed.Add(1)
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if len(l.firstErrs) < 10 {
+		l.firstErrs = append(l.firstErrs, err.Error())
+	}
+}
+
+func (l *load) stopLoad() {
+	close(l.stop)
+	l.wg.Wait()
+}
+
+// waitFor waits until cond holds, failing the test after limit.
+func waitFor(t *testing.T, limit time.Duration, what string, cond func() bool) {
+	t.Helper()
+	for end := time.Now().Add(limit); !cond(); {
+		if time.Now().After(end) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// TestSIGTERMBehindALoadBalancerFailsNoRequest runs two sessiond processes
+// on one PostgreSQL schema and Redis prefix behind a load balancer that
+// health-checks /readyz and never retries, drives 20 kept-alive clients
+// through it, and sends SIGTERM to one instance mid-run. Not one request
+// may fail, and the terminated process must exit 0 after its drain. Without
+// the drain (SESSIOND_DRAIN_DELAY=0, or the drain code removed), the load
+// balancer keeps routing to the instance for up to one health-check
+// interval after it stopped accepting, and races requests on the kept-alive
+// connections Shutdown closes: those requests fail.
+func TestSIGTERMBehindALoadBalancerFailsNoRequest(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds a binary and runs two sessiond processes under load")
+	}
+	bin := buildStatic(t)
+	getenv := testEnv(t, map[string]string{"SESSIOND_DRAIN_DELAY": "1s"})
+	stays := startProcess(t, bin, getenv)
+	leaves := startProcess(t, bin, getenv)
+	lb := newBalancer(t, stays.url, leaves.url)
+	lb.waitReady(t)
+
+	apiKey := createTenantKey(t, stays.url, getenv("SESSIOND_OPERATOR_TOKEN"))
+	for _, p := range []*process{stays, leaves} {
+		waitFor(t, 10*time.Second, "the new tenant to reach "+p.url, func() bool { return knowsKey(p.url, apiKey) })
+	}
+	tokens := make([]string, 20)
+	for i := range tokens {
+		tokens[i] = createSession(t, lb.URL, apiKey, fmt.Sprintf("user-%d", i))
+	}
+
+	l := startLoad(lb.URL, apiKey, tokens, time.Now().Add(60*time.Second))
+	stopped := false
+	defer func() {
+		if !stopped {
+			l.stopLoad()
+		}
+	}()
+	waitFor(t, 20*time.Second, "both instances to serve", func() bool {
+		return lb.upstreams[0].served.Load() > 200 && lb.upstreams[1].served.Load() > 200
+	})
+	okBefore := l.ok.Load()
+	if err := leaves.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	<-leaves.done
+	okAtExit := l.ok.Load()
+	// The instance that stays goes on serving everything.
+	waitFor(t, 20*time.Second, "requests after the exit", func() bool { return l.ok.Load() > okAtExit+200 })
+	l.stopLoad()
+	stopped = true
+
+	t.Logf("ok=%d (before SIGTERM %d, SIGTERM to exit %d, after %d) failed=%d; served by the instance that stayed %d, by the one that left %d",
+		l.ok.Load(), okBefore, okAtExit-okBefore, l.ok.Load()-okAtExit, l.failed.Load(),
+		lb.upstreams[0].served.Load(), lb.upstreams[1].served.Load())
+	if n := l.failed.Load(); n > 0 {
+		t.Errorf("%d requests failed across the SIGTERM; first: %q; load balancer: %q", n, l.firstErrs, lb.errs)
+	}
+	if leaves.err != nil {
+		t.Errorf("exit after SIGTERM: %v\n%s", leaves.err, leaves.logs)
+	}
+	logs := leaves.logs.String()
+	phases := []string{`"msg":"draining: /readyz answers 503`, `"msg":"drain delay over"`, `"msg":"shutting down: `, `"msg":"stopped"`}
+	at := 0
+	for _, p := range phases {
+		i := strings.Index(logs[at:], p)
+		if i < 0 {
+			t.Fatalf("the log lacks %s after the previous phase:\n%s", p, logs)
+		}
+		at += i
+	}
+}
+
+// createTenantKey creates a tenant through url and returns its API key.
+func createTenantKey(t *testing.T, base, operatorToken string) string {
+	t.Helper()
+	var out struct {
+		APIKey struct {
+			Secret string `json:"secret"`
+		} `json:"api_key"`
+	}
+	postJSON(t, base+"/v1/tenants", operatorToken, `{"name":"drain"}`, http.StatusCreated, &out)
+	return out.APIKey.Secret
+}
+
+// knowsKey reports whether the instance at base accepts apiKey (its tenant
+// cache has the tenant: a new tenant reaches other instances by pub/sub).
+func knowsKey(base, apiKey string) bool {
+	req, _ := http.NewRequest("GET", base+"/v1/policy", nil)
+	req.Header.Set("Authorization", "Bearer "+apiKey)
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return false
+	}
+	_, _ = io.Copy(io.Discard, res.Body)
+	res.Body.Close()
+	return res.StatusCode == http.StatusOK
+}
+
+// createSession creates a session for user through url and returns its token.
+func createSession(t *testing.T, base, apiKey, user string) string {
+	t.Helper()
+	var out struct {
+		Token string `json:"token"`
+	}
+	postJSON(t, base+"/v1/sessions", apiKey, `{"user_id":"`+user+`"}`, http.StatusCreated, &out)
+	return out.Token
+}
+
+func postJSON(t *testing.T, u, bearer, body string, want int, out any) {
+	t.Helper()
+	req, _ := http.NewRequest("POST", u, strings.NewReader(body))
+	req.Header.Set("Authorization", "Bearer "+bearer)
+	req.Header.Set("Content-Type", "application/json")
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	b, _ := io.ReadAll(res.Body)
+	if res.StatusCode != want {
+		t.Fatalf("POST %s: %d %s", u, res.StatusCode, b)
+	}
+	if err := json.Unmarshal(b, out); err != nil {
+		t.Fatal(err)
+	}
+}
