@@ -415,3 +415,73 @@ func postJSON(t *testing.T, u, bearer, body string, want int, out any) {
 		t.Fatal(err)
 	}
 }
+
+// TestDrainServesEveryRequestWithConnectionClose: from the moment serve's
+// context ends (SIGTERM) until the drain delay is over, /readyz answers 503
+// and /healthz and the API answer as usual, each response saying
+// "Connection: close" so the client moves its next request to a new
+// connection (elsewhere, behind a load balancer) instead of racing the
+// shutdown's close of a kept-alive one.
+func TestDrainServesEveryRequestWithConnectionClose(t *testing.T) {
+	getenv := testEnv(t, map[string]string{"SESSIOND_DRAIN_DELAY": "2s"})
+	s := startServe(t, nil, getenv)
+	client := &http.Client{Timeout: 5 * time.Second}
+	get := func(path, bearer string) *http.Response {
+		t.Helper()
+		req, _ := http.NewRequest("GET", s.url+path, nil)
+		if bearer != "" {
+			req.Header.Set("Authorization", "Bearer "+bearer)
+		}
+		res, err := client.Do(req)
+		if err != nil {
+			t.Fatalf("GET %s during the drain: %v", path, err)
+		}
+		_, _ = io.Copy(io.Discard, res.Body)
+		res.Body.Close()
+		return res
+	}
+	if res := get("/healthz", ""); res.Close {
+		t.Fatal("Connection: close before the drain")
+	}
+	s.cancel() // what SIGTERM does
+	waitFor(t, 5*time.Second, "/readyz to fail", func() bool {
+		return get("/readyz", "").StatusCode == http.StatusServiceUnavailable
+	})
+	for _, c := range []struct{ path, bearer string }{{"/healthz", ""}, {"/v1/tenants", getenv("SESSIOND_OPERATOR_TOKEN")}} {
+		res := get(c.path, c.bearer)
+		// res.Close is the response's "Connection: close" (net/http takes
+		// the header out of res.Header).
+		if res.StatusCode != http.StatusOK || !res.Close {
+			t.Errorf("GET %s during the drain: %d, Connection: close %v", c.path, res.StatusCode, res.Close)
+		}
+	}
+	if err := s.stop(); err != nil {
+		t.Fatalf("after the drain: %v", err)
+	}
+}
+
+// TestSecondSignalEndsTheDrainEarly: a second SIGTERM during a long drain
+// delay skips the rest of it; the process then shuts down and exits 0.
+func TestSecondSignalEndsTheDrainEarly(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds a binary")
+	}
+	p := startProcess(t, buildStatic(t), testEnv(t, map[string]string{"SESSIOND_DRAIN_DELAY": "10m"}))
+	if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 10*time.Second, "the drain to start", func() bool {
+		return strings.Contains(p.logs.String(), `"msg":"draining: /readyz answers 503`)
+	})
+	if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-p.done:
+	case <-time.After(time.Minute):
+		t.Fatalf("a second SIGTERM did not end a 10-minute drain:\n%s", p.logs)
+	}
+	if p.err != nil || !strings.Contains(p.logs.String(), `"msg":"draining: second signal`) {
+		t.Fatalf("exit %v\n%s", p.err, p.logs)
+	}
+}
