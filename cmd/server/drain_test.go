@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/http/httputil"
@@ -483,5 +484,37 @@ func TestSecondSignalEndsTheDrainEarly(t *testing.T) {
 	}
 	if p.err != nil || !strings.Contains(p.logs.String(), `"msg":"draining: second signal`) {
 		t.Fatalf("exit %v\n%s", p.err, p.logs)
+	}
+}
+
+// TestGoRedisMessagesJoinTheJSONLog: serve installs the go-redis logger
+// adapter, so go-redis's own complaint when it cannot dial Redis is a JSON
+// warning in sessiond's log, and every line of that log stays JSON.
+func TestGoRedisMessagesJoinTheJSONLog(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	closed := ln.Addr().String()
+	_ = ln.Close()
+	var stderr testkit.Buffer
+	err = run(t.Context(), []string{"serve"}, testEnv(t, map[string]string{"REDIS_URL": "redis://" + closed + "/0"}), io.Discard, &stderr)
+	if err == nil {
+		t.Fatal("serve started without Redis")
+	}
+	found := false
+	for _, line := range strings.Split(stderr.String(), "\n") {
+		if line == "" {
+			continue
+		}
+		var rec map[string]any
+		if err := json.Unmarshal([]byte(line), &rec); err != nil {
+			t.Fatalf("a log line that is not JSON: %q", line)
+		}
+		d, _ := rec["detail"].(string)
+		found = found || (rec["level"] == "WARN" && rec["msg"] == "redis client" && strings.Contains(d, "failed to dial"))
+	}
+	if !found {
+		t.Fatalf("go-redis's dial failure is not in the JSON log:\n%s", stderr.String())
 	}
 }

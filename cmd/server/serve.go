@@ -12,8 +12,11 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/redis/go-redis/v9"
+
 	"github.com/sessiond/sessiond/internal/app"
 	"github.com/sessiond/sessiond/internal/config"
+	"github.com/sessiond/sessiond/internal/redisconn"
 )
 
 // serve runs the API until ctx ends, then drains (drain.go) and waits for
@@ -25,6 +28,9 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		return err
 	}
 	log := newLogger(stderr, cfg.LogLevel)
+	// go-redis's own messages (pool, dial, cluster) join the JSON log as
+	// warnings instead of plain lines on stderr.
+	redis.SetLogger(redisconn.NewLogger(log))
 
 	a, err := app.Open(ctx, cfg, log, app.Options{Version: version})
 	if err != nil {
