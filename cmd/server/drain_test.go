@@ -2,14 +2,13 @@ package main
 
 import (
 	"bufio"
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
-	"net/http/httputil"
-	"net/url"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -20,6 +19,7 @@ import (
 	"time"
 
 	"github.com/sessiond/sessiond/internal/testkit"
+	"github.com/sessiond/sessiond/internal/testkit/balancer"
 )
 
 // serveEnvKeys are the variables of testEnv that a sessiond process gets.
@@ -97,125 +97,31 @@ func startProcess(t *testing.T, bin string, getenv func(string) string) *process
 	return p
 }
 
-// balancer is a test load balancer: a reverse proxy that sends each
-// request to the next ready upstream, round robin, and polls every
-// upstream's /readyz every 100 ms to know which are ready. It never retries:
-// an upstream that fails a request is a failed request (502), and so is a
-// request when no upstream is ready (503).
-type balancer struct {
-	*httptest.Server
-	upstreams []*upstream
-	next      atomic.Uint64
-	errMu     sync.Mutex
-	errs      []string // the first upstream errors, for the failure message
-}
-
-type upstream struct {
-	url    string
-	proxy  *httputil.ReverseProxy
-	ready  atomic.Bool
-	served atomic.Int64 // responses it gave, any status
-}
-
+// healthEvery is how often the test load balancer checks /readyz.
 const healthEvery = 100 * time.Millisecond
 
-func newBalancer(t *testing.T, urls ...string) *balancer {
+// startBalancer serves a balancer over urls, checking /readyz every
+// healthEvery, until the test ends; it returns once every upstream is ready.
+func startBalancer(t *testing.T, urls ...string) (*balancer.Balancer, *httptest.Server) {
 	t.Helper()
-	lb := &balancer{}
-	// Keep-alive connections to the upstreams, as a real load balancer
-	// keeps: enough idle ones that every client's connection is reused.
-	transport := &http.Transport{MaxIdleConnsPerHost: 64, IdleConnTimeout: time.Minute}
-	t.Cleanup(transport.CloseIdleConnections)
-	for _, raw := range urls {
-		target, err := url.Parse(raw)
-		if err != nil {
-			t.Fatal(err)
-		}
-		u := &upstream{url: raw}
-		u.proxy = &httputil.ReverseProxy{
-			Rewrite:   func(r *httputil.ProxyRequest) { r.SetURL(target) },
-			Transport: transport,
-			ModifyResponse: func(*http.Response) error {
-				u.served.Add(1)
-				return nil
-			},
-			ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
-				lb.noteError(fmt.Sprintf("%s: %v", raw, err))
-				w.WriteHeader(http.StatusBadGateway)
-			},
-		}
-		lb.upstreams = append(lb.upstreams, u)
+	lb, err := balancer.New(urls, healthEvery)
+	if err != nil {
+		t.Fatal(err)
 	}
-	lb.Server = httptest.NewServer(http.HandlerFunc(lb.route))
-	t.Cleanup(lb.Close)
-	stop := make(chan struct{})
-	var wg sync.WaitGroup
-	for _, u := range lb.upstreams {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			u.healthCheck(stop)
-		}()
-	}
-	t.Cleanup(func() { close(stop); wg.Wait() })
-	return lb
-}
-
-func (lb *balancer) route(w http.ResponseWriter, r *http.Request) {
-	n := uint64(len(lb.upstreams))
-	start := lb.next.Add(1)
-	for i := range n {
-		if u := lb.upstreams[(start+i)%n]; u.ready.Load() {
-			u.proxy.ServeHTTP(w, r)
-			return
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { lb.Run(ctx); close(done) }()
+	srv := httptest.NewServer(lb)
+	t.Cleanup(func() { srv.Close(); cancel(); <-done })
+	waitFor(t, 10*time.Second, "the upstreams to be ready", func() bool {
+		for i := range urls {
+			if !lb.Ready(i) {
+				return false
+			}
 		}
-	}
-	lb.noteError("no upstream is ready")
-	w.WriteHeader(http.StatusServiceUnavailable)
-}
-
-func (lb *balancer) noteError(s string) {
-	lb.errMu.Lock()
-	defer lb.errMu.Unlock()
-	if len(lb.errs) < 10 {
-		lb.errs = append(lb.errs, s)
-	}
-}
-
-// healthCheck polls u's /readyz until stop: ready when it answers 200.
-func (u *upstream) healthCheck(stop <-chan struct{}) {
-	client := &http.Client{Timeout: time.Second}
-	t := time.NewTicker(healthEvery)
-	defer t.Stop()
-	for {
-		res, err := client.Get(u.url + "/readyz")
-		if err == nil {
-			_, _ = io.Copy(io.Discard, res.Body)
-			res.Body.Close()
-		}
-		u.ready.Store(err == nil && res.StatusCode == http.StatusOK)
-		select {
-		case <-stop:
-			return
-		case <-t.C:
-		}
-	}
-}
-
-// waitReady waits until every upstream is ready.
-func (lb *balancer) waitReady(t *testing.T) {
-	t.Helper()
-	for range 100 {
-		all := true
-		for _, u := range lb.upstreams {
-			all = all && u.ready.Load()
-		}
-		if all {
-			return
-		}
-		time.Sleep(healthEvery)
-	}
-	t.Fatal("the upstreams never became ready")
+		return true
+	})
+	return lb, srv
 }
 
 // load is clients that verify sessions through a URL in a loop, each on its
@@ -308,8 +214,7 @@ func TestSIGTERMBehindALoadBalancerFailsNoRequest(t *testing.T) {
 	getenv := testEnv(t, map[string]string{"SESSIOND_DRAIN_DELAY": "1s"})
 	stays := startProcess(t, bin, getenv)
 	leaves := startProcess(t, bin, getenv)
-	lb := newBalancer(t, stays.url, leaves.url)
-	lb.waitReady(t)
+	lb, front := startBalancer(t, stays.url, leaves.url)
 
 	apiKey := createTenantKey(t, stays.url, getenv("SESSIOND_OPERATOR_TOKEN"))
 	for _, p := range []*process{stays, leaves} {
@@ -317,10 +222,10 @@ func TestSIGTERMBehindALoadBalancerFailsNoRequest(t *testing.T) {
 	}
 	tokens := make([]string, 20)
 	for i := range tokens {
-		tokens[i] = createSession(t, lb.URL, apiKey, fmt.Sprintf("user-%d", i))
+		tokens[i] = createSession(t, front.URL, apiKey, fmt.Sprintf("user-%d", i))
 	}
 
-	l := startLoad(lb.URL, apiKey, tokens, time.Now().Add(60*time.Second))
+	l := startLoad(front.URL, apiKey, tokens, time.Now().Add(60*time.Second))
 	stopped := false
 	defer func() {
 		if !stopped {
@@ -328,7 +233,7 @@ func TestSIGTERMBehindALoadBalancerFailsNoRequest(t *testing.T) {
 		}
 	}()
 	waitFor(t, 20*time.Second, "both instances to serve", func() bool {
-		return lb.upstreams[0].served.Load() > 200 && lb.upstreams[1].served.Load() > 200
+		return lb.Served(0) > 200 && lb.Served(1) > 200
 	})
 	okBefore := l.ok.Load()
 	if err := leaves.cmd.Process.Signal(syscall.SIGTERM); err != nil {
@@ -343,9 +248,9 @@ func TestSIGTERMBehindALoadBalancerFailsNoRequest(t *testing.T) {
 
 	t.Logf("ok=%d (before SIGTERM %d, SIGTERM to exit %d, after %d) failed=%d; served by the instance that stayed %d, by the one that left %d",
 		l.ok.Load(), okBefore, okAtExit-okBefore, l.ok.Load()-okAtExit, l.failed.Load(),
-		lb.upstreams[0].served.Load(), lb.upstreams[1].served.Load())
+		lb.Served(0), lb.Served(1))
 	if n := l.failed.Load(); n > 0 {
-		t.Errorf("%d requests failed across the SIGTERM; first: %q; load balancer: %q", n, l.firstErrs, lb.errs)
+		t.Errorf("%d requests failed across the SIGTERM; first: %q; load balancer: %q", n, l.firstErrs, lb.Errors())
 	}
 	if leaves.err != nil {
 		t.Errorf("exit after SIGTERM: %v\n%s", leaves.err, leaves.logs)
