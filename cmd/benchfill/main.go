@@ -8,6 +8,7 @@
 //	benchfill create  -url U -key K -n N [-c 64] [-per-user 2] [-data] [-prefix P] [-tokens F] [-sample M] [-users F]
 //	benchfill create  -express -url U -n N ...
 //	benchfill latency -url U -key K -tokens F [-n 2000] [-prefix P]
+//	benchfill balance -upstream U -upstream U... [-listen A] [-every 100ms]
 //
 // create makes N sessions, -per-user of them (devices) for each user
 // "<prefix>-<i>", each with a 118-character user agent and an IP (and, with
@@ -21,6 +22,9 @@
 // creates (new users, same device info and data as create -data), one request
 // at a time, and prints p50 and p99 of each; it then deletes the sessions it
 // created, so the tenant's size is what it was.
+//
+// balance is the load balancer of the drain scenario (scripts/bench.d/drain):
+// internal/testkit/balancer, which also uses only the standard library.
 package main
 
 import (
@@ -64,6 +68,8 @@ func main() {
 		err = create(os.Args[2:])
 	case "latency":
 		err = latency(os.Args[2:])
+	case "balance":
+		err = balance(os.Args[2:])
 	default:
 		err = fmt.Errorf("unknown command %q", os.Args[1])
 	}

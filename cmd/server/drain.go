@@ -45,6 +45,14 @@ import (
 // ordinary idle-close race that every HTTP/1.1 server has (and that
 // clients handle by retrying idempotent requests on a new connection).
 //
+// What the drain cannot save: a client with no load balancer that keeps
+// opening connections to this instance until it stops listening. A
+// connection the kernel has queued but the server not yet accepted when
+// the listener closes is reset, with its request unread; no server-side
+// choice avoids that (it is why instances go behind a load balancer), and
+// the more a client reconnects (as Connection: close makes it), the more
+// such connections there are at that instant.
+//
 // The 5 s default covers a load balancer checking every 1–2 s with a
 // threshold of 2–3, and a Kubernetes endpoint removal, which starts at the
 // same time as SIGTERM and takes a few seconds to reach every proxy. Drain
