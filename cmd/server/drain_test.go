@@ -131,6 +131,7 @@ type load struct {
 	mu         sync.Mutex
 	firstErrs  []string
 	stop       chan struct{}
+	stopOnce   sync.Once
 	wg         sync.WaitGroup
 }
 
@@ -181,8 +182,9 @@ func (l *load) verify(client *http.Client, baseURL, apiKey, body string) {
 	}
 }
 
+// stopLoad stops the clients and waits for them; it may be called again.
 func (l *load) stopLoad() {
-	close(l.stop)
+	l.stopOnce.Do(func() { close(l.stop) })
 	l.wg.Wait()
 }
 
@@ -226,12 +228,7 @@ func TestSIGTERMBehindALoadBalancerFailsNoRequest(t *testing.T) {
 	}
 
 	l := startLoad(front.URL, apiKey, tokens, time.Now().Add(60*time.Second))
-	stopped := false
-	defer func() {
-		if !stopped {
-			l.stopLoad()
-		}
-	}()
+	t.Cleanup(l.stopLoad)
 	waitFor(t, 20*time.Second, "both instances to serve", func() bool {
 		return lb.Served(0) > 200 && lb.Served(1) > 200
 	})
@@ -239,12 +236,15 @@ func TestSIGTERMBehindALoadBalancerFailsNoRequest(t *testing.T) {
 	if err := leaves.cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
 	}
-	<-leaves.done
+	select {
+	case <-leaves.done:
+	case <-time.After(time.Minute):
+		t.Fatalf("no exit a minute after SIGTERM:\n%s", leaves.logs)
+	}
 	okAtExit := l.ok.Load()
 	// The instance that stays goes on serving everything.
 	waitFor(t, 20*time.Second, "requests after the exit", func() bool { return l.ok.Load() > okAtExit+200 })
 	l.stopLoad()
-	stopped = true
 
 	t.Logf("ok=%d (before SIGTERM %d, SIGTERM to exit %d, after %d) failed=%d; served by the instance that stayed %d, by the one that left %d",
 		l.ok.Load(), okBefore, okAtExit-okBefore, l.ok.Load()-okAtExit, l.failed.Load(),
