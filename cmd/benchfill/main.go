@@ -13,6 +13,7 @@
 //	benchfill revoke-user  -url U -key K -user ID [-delay D]
 //	benchfill count-events -url U -key K [-type T] [-prefix P] [-marker ID]
 //	benchfill policy       -url U -key K [-set N=JSON,...] [-max N=CEILING,...] [-zero N,...]
+//	benchfill balance -upstream U -upstream U... [-listen A] [-every 100ms]
 //
 // create makes N sessions, -per-user of them (devices) for each user
 // "<prefix>-<i>", each with a 118-character user agent and an IP (and, with
@@ -31,6 +32,8 @@
 // tenant's side of scripts/bench --noisy (noisy.go); they print one line of
 // shell assignments and only talk to loopback addresses. create waits out
 // 429 answers (Retry-After), so fills complete under a tenant rate limit.
+// balance is the load balancer of the drain scenario (scripts/bench.d/drain):
+// internal/testkit/balancer, which also uses only the standard library.
 package main
 
 import (
@@ -85,6 +88,8 @@ func main() {
 		err = countEventsCmd(os.Args[2:])
 	case "policy":
 		err = policyCmd(os.Args[2:])
+	case "balance":
+		err = balance(os.Args[2:])
 	default:
 		err = fmt.Errorf("unknown command %q", os.Args[1])
 	}

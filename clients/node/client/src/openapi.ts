@@ -147,7 +147,7 @@ export interface Problem {
 }
 
 export interface Readiness {
-  status: "ready" | "unavailable";
+  status: "ready" | "unavailable" | "draining";
   checks: {
     /** "ok" or what failed */
     postgres: string;
