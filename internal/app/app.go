@@ -45,7 +45,9 @@ type App struct {
 	Metrics  *metrics.Registry
 	Tenants  *tenants.Service
 	Sessions *sessions.Manager
-	Version  string
+	// Purges runs the tenants' session purge jobs (suspend, delete).
+	Purges  *tenants.PurgeWorker
+	Version string
 
 	stopBackground context.CancelFunc
 	eventsDone     <-chan struct{}
@@ -109,7 +111,7 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger, o Options) (
 	}}})
 	recorder := a.Metrics.Recorder(a.Events)
 	a.Sessions = sessions.NewManager(redisstore.New(a.Redis, redisstore.Options{Prefix: cfg.RedisPrefix}), a.Cache, sessions.Options{
-		Events: recorder, Now: o.Now,
+		Events: recorder, Now: o.Now, Log: log,
 		GuessLimit: cfg.GuessLimit, GuessLimitPerCaller: cfg.GuessLimitPerCaller,
 		OnThrottled: func(tenantID string, source sessions.GuessSource) {
 			a.Metrics.GuessRefused(tenantID, string(source))
@@ -118,9 +120,10 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger, o Options) (
 	if err := a.Sessions.LoadScripts(pingCtx); err != nil {
 		return nil, fmt.Errorf("loading Redis scripts: %w", err)
 	}
+	a.Purges = tenants.NewPurgeWorker(a.Store, a.Sessions, log, o.Now)
 	a.Tenants = &tenants.Service{
 		Store: a.Store, Cache: a.Cache, Sealer: sealer, Notifier: a.Notifier,
-		Events: recorder, Purger: a.Sessions, Log: log, Now: o.Now,
+		Events: recorder, Purges: a.Purges, Log: log, Now: o.Now,
 		Admins: a.Store, Passwords: o.Passwords,
 		EndAdminSessions: func(ctx context.Context, adminID string) error {
 			_, err := a.Sessions.RevokeUser(ctx, tenants.SystemTenantID, adminID, "", sessions.Meta{Actor: "system"})
@@ -147,6 +150,7 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger, o Options) (
 	a.eventsDone = a.Events.Done()
 	go a.Events.Run(bg)
 	go a.Cache.Run(bg, a.Notifier, cfg.CacheRefresh)
+	go a.Purges.Run(bg)
 	if cfg.EventRetention > 0 {
 		go a.pruneEventsEvery(bg, time.Hour)
 	}

@@ -48,7 +48,7 @@ func TestADatabaseThatCannotBeReachedIsUnavailable(t *testing.T) {
 				_, err := s.UpdateTenant(ctx, "tn_a", tenants.TenantPatch{Name: &name}, now)
 				return err
 			}},
-			{"DeleteTenant", func(ctx context.Context) error { return s.DeleteTenant(ctx, "tn_a") }},
+			{"DeleteTenant", func(ctx context.Context) error { return s.DeleteTenant(ctx, "tn_a", time.Now()) }},
 			{"LoadState", func(ctx context.Context) error { _, err := s.LoadState(ctx, "tn_a"); return err }},
 			{"LoadAllStates", func(ctx context.Context) error { _, err := s.LoadAllStates(ctx); return err }},
 			{"PutPolicy", func(ctx context.Context) error { return s.PutPolicy(ctx, "tn_a", tenants.DefaultPolicy(), now) }},

@@ -44,8 +44,8 @@ type Options struct {
 	// OnThrottled, if set, is called once per call refused by a guess limit
 	// (for metrics).
 	OnThrottled func(tenantID string, source GuessSource)
-	// Log receives operational warnings (background purge failures). It never
-	// sees a token. Default: discarded.
+	// Log receives operational warnings. It never sees a token. Default:
+	// discarded.
 	Log *slog.Logger
 }
 

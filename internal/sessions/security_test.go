@@ -677,7 +677,7 @@ func TestNoTokenInEventsLogsOrErrors(t *testing.T) {
 		_, err = e.m.Verify(e.ctx, tid, sessions.VerifyParams{Token: third.Token}, meta)
 		errs = append(errs, err)
 	}
-	e.m.PurgeTenant(e.ctx, tid)
+	mustPurge(t, e, tid)
 
 	evs, _ := json.Marshal(e.events.All())
 	var msgs strings.Builder
