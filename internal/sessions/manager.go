@@ -86,7 +86,7 @@ func NewManager(store Store, tenants TenantSource, o Options) *Manager {
 	}
 	return &Manager{
 		store: store, tenants: tenants, now: o.Now, events: o.Events,
-		labeler: o.Labeler, guesses: newGuessLimiter(guessWindow), log: o.Log,
+		labeler: o.Labeler, guesses: newGuessLimiter(guessWindow, maxGuessSourcesPerTenant, maxGuessSources), log: o.Log,
 		guessLimit: o.GuessLimit, guessLimitPerCaller: o.GuessLimitPerCaller, onThrottled: o.OnThrottled,
 	}
 }

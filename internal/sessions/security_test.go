@@ -965,6 +965,34 @@ func TestRetiredKeyTokensAreNeverGuesses(t *testing.T) {
 	}
 }
 
+// Row 24: the guess limiter's table is fair per tenant. Tenant B's flood of
+// forgeries from 150,000 random device IPs fills only B's share of it:
+// tenant A's throttled attacker stays throttled.
+func TestAnotherTenantsFloodNeverUnthrottlesAnAttacker(t *testing.T) {
+	e := newEnv(t, guessLimit(sessions.DefaultGuessLimit))
+	a, b := e.newTenant().Tenant.ID, e.newTenant().Tenant.ID
+	app := sessions.Meta{IP: "192.0.2.10"}
+	attacker := &sessions.Device{IP: "198.51.100.66"}
+	forge := func(tid string, dev *sessions.Device) error {
+		_, err := e.m.Verify(e.ctx, tid, sessions.VerifyParams{Token: "v1.k_forged.ab.x.y", Device: dev}, app)
+		return err
+	}
+	for range sessions.DefaultGuessLimit {
+		wantCode(t, forge(a, attacker), fault.SessionInvalid)
+	}
+	wantCode(t, forge(a, attacker), fault.RateLimited)
+	for i := range 150_000 {
+		ip := fmt.Sprintf("10.%d.%d.%d", i>>16&255, i>>8&255, i&255)
+		if err := forge(b, &sessions.Device{IP: ip}); !fault.Is(err, fault.SessionInvalid) {
+			t.Fatalf("forgery %d of tenant B's flood = %v, want session_invalid (each source is new)", i, err)
+		}
+		if i%10_000 == 0 {
+			e.events.Take() // keep the recorder small
+		}
+	}
+	wantCode(t, forge(a, attacker), fault.RateLimited)
+}
+
 // Without a device IP, forgeries count against the API caller with a much
 // higher budget, and still never refuse a valid token.
 func TestGuessingWithoutDeviceIPUsesTheCallersBudget(t *testing.T) {
