@@ -51,6 +51,7 @@ type App struct {
 
 	stopBackground context.CancelFunc
 	eventsDone     <-chan struct{}
+	purgesDone     chan struct{}
 	adminLimits    admin.LoginLimits
 	now            func() time.Time
 }
@@ -68,7 +69,8 @@ type Options struct {
 
 // Open connects to PostgreSQL (creating the database and applying
 // migrations) and Redis, loads every tenant into the cache, and starts the
-// background work: the event writer and the cache's change listener.
+// background work: the event writer, the cache's change listener and the
+// session purge worker.
 func Open(ctx context.Context, cfg config.Config, log *slog.Logger, o Options) (*App, error) {
 	a := &App{Config: cfg, Log: log, Version: o.Version, adminLimits: o.AdminLimits, now: o.Now}
 	ok := false
@@ -150,7 +152,8 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger, o Options) (
 	a.eventsDone = a.Events.Done()
 	go a.Events.Run(bg)
 	go a.Cache.Run(bg, a.Notifier, cfg.CacheRefresh)
-	go a.Purges.Run(bg)
+	a.purgesDone = make(chan struct{})
+	go func() { defer close(a.purgesDone); a.Purges.Run(bg) }()
 	if cfg.EventRetention > 0 {
 		go a.pruneEventsEvery(bg, time.Hour)
 	}
@@ -234,12 +237,16 @@ func (a *App) pruneEventsEvery(ctx context.Context, every time.Duration) {
 	}
 }
 
-// Close stops the background work, stores pending security events and
-// closes the connections.
+// Close stops the background work (a purge in progress stops where it is;
+// its lease runs out and another instance resumes it), stores pending
+// security events and closes the connections.
 func (a *App) Close() {
 	if a.stopBackground != nil {
 		a.stopBackground()
 		<-a.eventsDone
+		if a.purgesDone != nil {
+			<-a.purgesDone
+		}
 	}
 	if a.Redis != nil {
 		_ = a.Redis.Close()
