@@ -49,6 +49,7 @@ func TestOperatorManagesTenantsAndTheirAdmins(t *testing.T) {
 	wantStatus(t, "and cannot sign in", e.newClient().post("/admin/login", url.Values{"email": {"ops@acme.example"}, "password": {password}}), http.StatusForbidden)
 	wantContains(t, "operator sees the suspended tenant", c.get("/admin/t/"+acme+"/"), "tenant suspended")
 
+	e.s.WaitPurged(t, acme) // resuming is refused until the suspension's purge completes
 	wantStatus(t, "resume", c.post("/admin/tenants/"+acme+"/resume", nil), http.StatusSeeOther)
 	admin.login("ops@acme.example", password)
 

@@ -46,10 +46,13 @@ type App struct {
 	Metrics  *metrics.Registry
 	Tenants  *tenants.Service
 	Sessions *sessions.Manager
-	Version  string
+	// Purges runs the tenants' session purge jobs (suspend, delete).
+	Purges  *tenants.PurgeWorker
+	Version string
 
 	stopBackground context.CancelFunc
 	eventsDone     <-chan struct{}
+	purgesDone     chan struct{}
 	adminLimits    admin.LoginLimits
 	now            func() time.Time
 	draining       atomic.Bool // set by StartDrain
@@ -68,7 +71,8 @@ type Options struct {
 
 // Open connects to PostgreSQL (creating the database and applying
 // migrations) and Redis, loads every tenant into the cache, and starts the
-// background work: the event writer and the cache's change listener.
+// background work: the event writer, the cache's change listener and the
+// session purge worker.
 func Open(ctx context.Context, cfg config.Config, log *slog.Logger, o Options) (*App, error) {
 	a := &App{Config: cfg, Log: log, Version: o.Version, adminLimits: o.AdminLimits, now: o.Now}
 	ok := false
@@ -111,7 +115,7 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger, o Options) (
 	}}})
 	recorder := a.Metrics.Recorder(a.Events)
 	a.Sessions = sessions.NewManager(redisstore.New(a.Redis, redisstore.Options{Prefix: cfg.RedisPrefix}), a.Cache, sessions.Options{
-		Events: recorder, Now: o.Now,
+		Events: recorder, Now: o.Now, Log: log,
 		GuessLimit: cfg.GuessLimit, GuessLimitPerCaller: cfg.GuessLimitPerCaller,
 		OnThrottled: func(tenantID string, source sessions.GuessSource) {
 			a.Metrics.GuessRefused(tenantID, string(source))
@@ -120,9 +124,10 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger, o Options) (
 	if err := a.Sessions.LoadScripts(pingCtx); err != nil {
 		return nil, fmt.Errorf("loading Redis scripts: %w", err)
 	}
+	a.Purges = tenants.NewPurgeWorker(a.Store, a.Sessions, log, o.Now)
 	a.Tenants = &tenants.Service{
 		Store: a.Store, Cache: a.Cache, Sealer: sealer, Notifier: a.Notifier,
-		Events: recorder, Purger: a.Sessions, Log: log, Now: o.Now,
+		Events: recorder, Purges: a.Purges, Log: log, Now: o.Now,
 		Admins: a.Store, Passwords: o.Passwords,
 		EndAdminSessions: func(ctx context.Context, adminID string) error {
 			_, err := a.Sessions.RevokeUser(ctx, tenants.SystemTenantID, adminID, "", sessions.Meta{Actor: "system"})
@@ -149,6 +154,8 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger, o Options) (
 	a.eventsDone = a.Events.Done()
 	go a.Events.Run(bg)
 	go a.Cache.Run(bg, a.Notifier, cfg.CacheRefresh)
+	a.purgesDone = make(chan struct{})
+	go func() { defer close(a.purgesDone); a.Purges.Run(bg) }()
 	if cfg.EventRetention > 0 {
 		go a.pruneEventsEvery(bg, time.Hour)
 	}
@@ -241,12 +248,16 @@ func (a *App) pruneEventsEvery(ctx context.Context, every time.Duration) {
 	}
 }
 
-// Close stops the background work, stores pending security events and
-// closes the connections.
+// Close stops the background work (a purge in progress stops where it is;
+// its lease runs out and another instance resumes it), stores pending
+// security events and closes the connections.
 func (a *App) Close() {
 	if a.stopBackground != nil {
 		a.stopBackground()
 		<-a.eventsDone
+		if a.purgesDone != nil {
+			<-a.purgesDone
+		}
 	}
 	if a.Redis != nil {
 		_ = a.Redis.Close()

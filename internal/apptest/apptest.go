@@ -139,3 +139,28 @@ func (s *Server) Sibling(tb testing.TB) *Server {
 	o.Prefix, o.MasterKey, o.Refresh, o.Dev = s.Config.RedisPrefix, s.Config.MasterKey, s.Config.CacheRefresh, s.Config.Dev
 	return Start(tb, o)
 }
+
+// WaitPurged waits, generously, until the tenant's session purge job has
+// completed, failing the test after a minute. It moves the server's clock
+// past the backoff of any attempt that failed (2 s a step) and wakes the
+// purge worker rather than waiting for its poll, so call it only where
+// advancing the clock is harmless.
+func (s *Server) WaitPurged(tb testing.TB, tenantID string) {
+	tb.Helper()
+	deadline := time.Now().Add(time.Minute)
+	for {
+		job, err := s.App.Store.PurgeJob(context.Background(), tenantID)
+		if err != nil {
+			tb.Fatalf("purge job of %s: %v", tenantID, err)
+		}
+		if job.DoneAt != nil {
+			return
+		}
+		if time.Now().After(deadline) {
+			tb.Fatalf("the session purge of %s did not complete: %+v", tenantID, job)
+		}
+		s.Clock.Advance(2 * time.Second)
+		s.App.Purges.Wake()
+		time.Sleep(50 * time.Millisecond)
+	}
+}

@@ -67,7 +67,10 @@ func TestOperatorManagesTenants(t *testing.T) {
 		if r := e.do(req{method: "GET", path: "/v1/policy", token: a.APIKey}); r.Status != http.StatusOK {
 			t.Errorf("another tenant is affected: %d", r.Status)
 		}
-		e.do(req{method: "PATCH", path: "/v1/tenants/" + b.ID, token: operatorToken, body: map[string]any{"status": "active"}})
+		e.untilPurged(b.ID)
+		if r := e.do(req{method: "PATCH", path: "/v1/tenants/" + b.ID, token: operatorToken, body: map[string]any{"status": "active"}}); r.Status != http.StatusOK {
+			t.Fatalf("resume after the purge = %d %s", r.Status, r.Body)
+		}
 		if r := e.do(req{method: "GET", path: "/v1/policy", token: b.APIKey}); r.Status != http.StatusOK {
 			t.Errorf("after resume = %d", r.Status)
 		}

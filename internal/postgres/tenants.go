@@ -108,35 +108,64 @@ func (s *Store) ListTenants(ctx context.Context, page tenants.Page) ([]tenants.T
 }
 
 // UpdateTenant applies the non-nil fields of patch to tenant id, sets its
-// updated_at to now, and returns the tenant as stored. A missing tenant is
-// fault.NotFound.
+// updated_at to now, and returns the tenant as stored, in one transaction
+// that holds the tenant's row. Suspending also stores a pending purge job
+// (tenant_purges), restarting any earlier one; resuming while the tenant's
+// purge job is not done is fault.Conflict and changes nothing. A missing
+// tenant is fault.NotFound.
 func (s *Store) UpdateTenant(ctx context.Context, id string, patch tenants.TenantPatch, now time.Time) (tenants.Tenant, error) {
 	var status *string
 	if patch.Status != nil {
 		st := string(*patch.Status)
 		status = &st
 	}
-	t, err := scanTenant(s.pool.QueryRow(ctx,
-		`UPDATE tenants SET name = coalesce($2, name), status = coalesce($3, status), updated_at = $4
-		 WHERE id = $1 RETURNING `+tenantColumns,
-		id, patch.Name, status, now))
+	var t tenants.Tenant
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		// The row lock orders this change after any concurrent one, so the
+		// purge check below sees a suspension committed meanwhile.
+		if _, err := scanTenant(tx.QueryRow(ctx, `SELECT `+tenantColumns+` FROM tenants WHERE id = $1 FOR UPDATE`, id)); err != nil {
+			return err
+		}
+		if patch.Status != nil && *patch.Status == tenants.Active {
+			if err := refuseWhilePurging(ctx, tx, id); err != nil {
+				return err
+			}
+		}
+		var err error
+		t, err = scanTenant(tx.QueryRow(ctx,
+			`UPDATE tenants SET name = coalesce($2, name), status = coalesce($3, status), updated_at = $4
+			 WHERE id = $1 RETURNING `+tenantColumns,
+			id, patch.Name, status, now))
+		if err != nil {
+			return err
+		}
+		if patch.Status != nil && *patch.Status == tenants.Suspended {
+			return enqueuePurge(ctx, tx, id, tenants.PurgeSuspend, now)
+		}
+		return nil
+	})
 	if err != nil {
 		return tenants.Tenant{}, mapErr(err, "update tenant", "tenant")
 	}
 	return t, nil
 }
 
-// DeleteTenant deletes tenant id with its keys, API keys and admins, at once.
-// Its security events are kept. A missing tenant is fault.NotFound.
-func (s *Store) DeleteTenant(ctx context.Context, id string) error {
-	tag, err := s.pool.Exec(ctx, `DELETE FROM tenants WHERE id = $1`, id)
-	if err != nil {
-		return mapErr(err, "delete tenant", "tenant")
-	}
-	if tag.RowsAffected() == 0 {
-		return fault.New(fault.NotFound, "tenant not found")
-	}
-	return nil
+// DeleteTenant deletes tenant id with its keys, API keys and admins, at
+// once, and stores a pending purge job for its sessions, in one
+// transaction. Its security events and the purge job are kept. A missing
+// tenant is fault.NotFound.
+func (s *Store) DeleteTenant(ctx context.Context, id string, now time.Time) error {
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		tag, err := tx.Exec(ctx, `DELETE FROM tenants WHERE id = $1`, id)
+		if err != nil {
+			return err
+		}
+		if tag.RowsAffected() == 0 {
+			return fault.New(fault.NotFound, "tenant not found")
+		}
+		return enqueuePurge(ctx, tx, id, tenants.PurgeDelete, now)
+	})
+	return mapErr(err, "delete tenant", "tenant")
 }
 
 // LoadState returns tenant id with its policy, its signing keys newest first

@@ -176,12 +176,12 @@ func TestTenantStoreRoundTrip(t *testing.T) {
 		}
 	})
 	t.Run("deleting a tenant removes it and everything it owns", func(t *testing.T) {
-		if err := s.DeleteTenant(ctx, a.Tenant.ID); err != nil {
+		if err := s.DeleteTenant(ctx, a.Tenant.ID, time.Now()); err != nil {
 			t.Fatal(err)
 		}
 		_, err := s.GetTenant(ctx, a.Tenant.ID)
 		wantCode(t, err, fault.NotFound)
-		wantCode(t, s.DeleteTenant(ctx, a.Tenant.ID), fault.NotFound)
+		wantCode(t, s.DeleteTenant(ctx, a.Tenant.ID, time.Now()), fault.NotFound)
 		all, err := s.LoadAllStates(ctx)
 		if err != nil {
 			t.Fatal(err)

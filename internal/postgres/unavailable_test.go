@@ -48,7 +48,7 @@ func TestADatabaseThatCannotBeReachedIsUnavailable(t *testing.T) {
 				_, err := s.UpdateTenant(ctx, "tn_a", tenants.TenantPatch{Name: &name}, now)
 				return err
 			}},
-			{"DeleteTenant", func(ctx context.Context) error { return s.DeleteTenant(ctx, "tn_a") }},
+			{"DeleteTenant", func(ctx context.Context) error { return s.DeleteTenant(ctx, "tn_a", time.Now()) }},
 			{"LoadState", func(ctx context.Context) error { _, err := s.LoadState(ctx, "tn_a"); return err }},
 			{"LoadAllStates", func(ctx context.Context) error { _, err := s.LoadAllStates(ctx); return err }},
 			{"PutPolicy", func(ctx context.Context) error { return s.PutPolicy(ctx, "tn_a", tenants.DefaultPolicy(), now) }},
@@ -63,6 +63,11 @@ func TestADatabaseThatCannotBeReachedIsUnavailable(t *testing.T) {
 				_, _, err := s.ListEvents(ctx, events.Filter{TenantID: "tn_a"})
 				return err
 			}},
+			{"ClaimPurge", func(ctx context.Context) error { _, _, err := s.ClaimPurge(ctx, "pc_a", now, time.Minute); return err }},
+			{"PurgeProgress", func(ctx context.Context) error { return s.PurgeProgress(ctx, "tn_a", "pc_a", 64, now, time.Minute) }},
+			{"PurgeDone", func(ctx context.Context) error { return s.PurgeDone(ctx, "tn_a", "pc_a", now) }},
+			{"PurgeFailed", func(ctx context.Context) error { return s.PurgeFailed(ctx, "tn_a", "pc_a", "x", now) }},
+			{"PurgeJob", func(ctx context.Context) error { _, err := s.PurgeJob(ctx, "tn_a"); return err }},
 			{"MigrationVersion", func(ctx context.Context) error { _, _, err := postgres.MigrationVersion(ctx, pool); return err }},
 		} {
 			t.Run(m.name+" on "+poolName+" is unavailable", func(t *testing.T) {

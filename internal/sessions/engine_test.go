@@ -472,7 +472,7 @@ func TestPurgeTenantDeletesOnlyThatTenant(t *testing.T) {
 	if len(e.tenantKeys(a.Tenant.ID)) == 0 || len(bKeys) == 0 {
 		t.Fatal("no keys created")
 	}
-	e.m.PurgeTenant(e.ctx, a.Tenant.ID)
+	mustPurge(t, e, a.Tenant.ID)
 	if left := e.tenantKeys(a.Tenant.ID); len(left) != 0 {
 		t.Fatalf("tenant A keys left: %v", left)
 	}

@@ -256,3 +256,11 @@ func idsOf(ss []sessions.Session) []string {
 	}
 	return out
 }
+
+// mustPurge purges every session of a tenant, failing the test on error.
+func mustPurge(t testing.TB, e *env, tenantID string) {
+	t.Helper()
+	if err := e.m.PurgeTenant(e.ctx, tenantID, 0, func(int) error { return nil }); err != nil {
+		t.Fatalf("purge %s: %v", tenantID, err)
+	}
+}

@@ -44,8 +44,8 @@ type Options struct {
 	// OnThrottled, if set, is called once per call refused by a guess limit
 	// (for metrics).
 	OnThrottled func(tenantID string, source GuessSource)
-	// Log receives operational warnings (background purge failures). It never
-	// sees a token. Default: discarded.
+	// Log receives operational warnings. It never sees a token. Default:
+	// discarded.
 	Log *slog.Logger
 }
 
@@ -86,7 +86,7 @@ func NewManager(store Store, tenants TenantSource, o Options) *Manager {
 	}
 	return &Manager{
 		store: store, tenants: tenants, now: o.Now, events: o.Events,
-		labeler: o.Labeler, guesses: newGuessLimiter(guessWindow), log: o.Log,
+		labeler: o.Labeler, guesses: newGuessLimiter(guessWindow, maxGuessSourcesPerTenant, maxGuessSources), log: o.Log,
 		guessLimit: o.GuessLimit, guessLimitPerCaller: o.GuessLimitPerCaller, onThrottled: o.OnThrottled,
 	}
 }

@@ -677,7 +677,7 @@ func TestNoTokenInEventsLogsOrErrors(t *testing.T) {
 		_, err = e.m.Verify(e.ctx, tid, sessions.VerifyParams{Token: third.Token}, meta)
 		errs = append(errs, err)
 	}
-	e.m.PurgeTenant(e.ctx, tid)
+	mustPurge(t, e, tid)
 
 	evs, _ := json.Marshal(e.events.All())
 	var msgs strings.Builder
@@ -893,6 +893,104 @@ func TestStaleTokensAreNotGuesses(t *testing.T) {
 	if got := e.events.OfType(events.GuessingThrottled); len(got) != 0 {
 		t.Fatalf("stale tokens were throttled: %+v", got)
 	}
+}
+
+// An app's old cookies after its key was retired: the cache keeps a retired
+// key's id but never its secret, so the mac cannot be checked. Such tokens
+// are stale, not forged: session_invalid with reason retired_key, never
+// counted as guesses, so 1,200 of them from one device are never
+// rate_limited. Forgeries still count.
+func TestRetiredKeyTokensAreNeverGuesses(t *testing.T) {
+	for _, dev := range []*sessions.Device{{IP: "203.0.113.77"}, nil} {
+		name := "from one device IP"
+		if dev == nil {
+			name = "from one app without device IPs"
+		}
+		t.Run(name, func(t *testing.T) {
+			e := newEnv(t, guessLimit(sessions.DefaultGuessLimit), func(o *sessions.Options) {
+				o.GuessLimitPerCaller = sessions.DefaultGuessLimitPerCaller
+			})
+			snap := e.newTenant()
+			tid := snap.Tenant.ID
+			const n = 1200
+			toks := make([]string, n)
+			for i := range toks {
+				toks[i] = e.create(tid, sessions.CreateParams{UserID: fmt.Sprintf("user%d", i%97)}).Token
+			}
+			next := newKey(tid, tenants.KeyActive, e.clock.Now())
+			now := e.clock.Now()
+			e.tenants.update(tid, func(s *tenants.Snapshot) {
+				// As tenants.Cache holds a retired key: metadata, no secret.
+				s.Keys[0].State, s.Keys[0].RetiredAt, s.Keys[0].Secret = tenants.KeyRetired, &now, nil
+				s.Keys = append(s.Keys, next)
+			})
+			e.events.Take()
+			app := sessions.Meta{IP: "192.0.2.10"}
+			trips, _ := e.count.trips(func() {
+				for i, tok := range toks {
+					_, err := e.m.Verify(e.ctx, tid, sessions.VerifyParams{Token: tok, Device: dev}, app)
+					if !fault.Is(err, fault.SessionInvalid) {
+						t.Fatalf("old cookie %d of a retired key = %v, want session_invalid", i, err)
+					}
+				}
+			})
+			if trips != 0 {
+				t.Errorf("tokens of a retired key cost %d Redis round trips", trips)
+			}
+			rejected := e.events.OfType(events.VerifyRejected)
+			if len(rejected) != n {
+				t.Fatalf("%d verify_rejected events, want %d", len(rejected), n)
+			}
+			for _, ev := range rejected {
+				if ev.Detail["reason"] != "retired_key" || ev.SessionID != "" {
+					t.Fatalf("event %+v, want reason retired_key and no session id (the mac is unchecked)", ev)
+				}
+			}
+			if got := e.events.OfType(events.GuessingThrottled); len(got) != 0 {
+				t.Fatalf("tokens of a retired key were throttled: %+v", got)
+			}
+			// Forgeries from the same source still count: a bad mac on the
+			// live key.
+			limit := sessions.DefaultGuessLimit
+			if dev == nil {
+				limit = sessions.DefaultGuessLimitPerCaller
+			}
+			var err error
+			for i := 0; i <= limit; i++ {
+				forged := signedToken(tenants.Key{ID: next.ID, Secret: secrets.Random(32)}, "ab", secrets.Random(32))
+				_, err = e.m.Verify(e.ctx, tid, sessions.VerifyParams{Token: forged, Device: dev}, app)
+			}
+			wantCode(t, err, fault.RateLimited)
+		})
+	}
+}
+
+// Row 24: the guess limiter's table is fair per tenant. Tenant B's flood of
+// forgeries from 150,000 random device IPs fills only B's share of it:
+// tenant A's throttled attacker stays throttled.
+func TestAnotherTenantsFloodNeverUnthrottlesAnAttacker(t *testing.T) {
+	e := newEnv(t, guessLimit(sessions.DefaultGuessLimit))
+	a, b := e.newTenant().Tenant.ID, e.newTenant().Tenant.ID
+	app := sessions.Meta{IP: "192.0.2.10"}
+	attacker := &sessions.Device{IP: "198.51.100.66"}
+	forge := func(tid string, dev *sessions.Device) error {
+		_, err := e.m.Verify(e.ctx, tid, sessions.VerifyParams{Token: "v1.k_forged.ab.x.y", Device: dev}, app)
+		return err
+	}
+	for range sessions.DefaultGuessLimit {
+		wantCode(t, forge(a, attacker), fault.SessionInvalid)
+	}
+	wantCode(t, forge(a, attacker), fault.RateLimited)
+	for i := range 150_000 {
+		ip := fmt.Sprintf("10.%d.%d.%d", i>>16&255, i>>8&255, i&255)
+		if err := forge(b, &sessions.Device{IP: ip}); !fault.Is(err, fault.SessionInvalid) {
+			t.Fatalf("forgery %d of tenant B's flood = %v, want session_invalid (each source is new)", i, err)
+		}
+		if i%10_000 == 0 {
+			e.events.Take() // keep the recorder small
+		}
+	}
+	wantCode(t, forge(a, attacker), fault.RateLimited)
 }
 
 // Without a device IP, forgeries count against the API caller with a much

@@ -48,7 +48,8 @@ type Verified struct {
 // verdict, auth age) before it writes anything, so a failed check never
 // slides the timer, and all of it is one round trip (Store.Verify).
 //
-// Guessing: forged tokens (malformed, unknown kid, bad mac) count against
+// Guessing: forged tokens (malformed, unknown kid, bad mac on a live key;
+// not a token of a retired key, which is session_invalid) count against
 // their source in memory: p.Device.IP, or meta.IP with a higher budget when
 // the app sent no device IP. Past the source's limit a minute, further
 // forgeries from it are answered rate_limited; a token with a valid mac is
@@ -176,21 +177,29 @@ func (m *Manager) verifyRefused(ref Ref, res VerifyResult, p VerifyParams, meta 
 
 // authenticate parses raw and checks its mac against the tenant's keyring,
 // without any Redis command. It returns the key that signed the token
-// (active or retiring). Only forgeries (malformed, unknown kid, bad mac) count
-// toward the guess limit of their source (deviceIP, or the caller's IP when
-// the app sent none); past the limit they are answered rate_limited. A token
-// with a valid mac is never refused by the limiter (see guess.go).
+// (active or retiring). A token naming a retired key of the tenant is
+// session_invalid with reason retired_key whatever its mac (the snapshot
+// keeps retired keys' ids, not their secrets): it is a stale cookie, never
+// counted as a guess, so an app's old cookies never get rate_limited. Only
+// forgeries (malformed, unknown kid, bad mac on a live key) count toward the
+// guess limit of their source (deviceIP, or the caller's IP when the app
+// sent none); past the limit they are answered rate_limited. A token with a
+// valid mac is never refused by the limiter (see guess.go).
 func (m *Manager) authenticate(tenantID string, snap *tenants.Snapshot, raw string, meta Meta, deviceIP string, now time.Time, op string) (token, tenants.Key, error) {
 	tok, ok := parseToken(raw)
 	var key tenants.Key
 	if ok {
 		key, ok = snap.Key(tok.kid, now)
 	}
-	if ok && tok.authentic(key.Secret) {
-		if key.State != tenants.KeyActive && key.State != tenants.KeyRetiring {
-			m.record(tenantID, events.VerifyRejected, "", sessionID(tok.bucket, tok.nonce), meta, map[string]string{"reason": "retired_key", "op": op})
-			return token{}, tenants.Key{}, errSessionInvalid()
+	if ok && key.State == tenants.KeyRetired {
+		sid := "" // named only when the mac proves the token was issued
+		if tok.authentic(key.Secret) {
+			sid = sessionID(tok.bucket, tok.nonce)
 		}
+		m.record(tenantID, events.VerifyRejected, "", sid, meta, map[string]string{"reason": "retired_key", "op": op})
+		return token{}, tenants.Key{}, errSessionInvalid()
+	}
+	if ok && tok.authentic(key.Secret) {
 		return tok, key, nil
 	}
 	source, addr, limit := GuessByDeviceIP, deviceIP, m.guessLimit

@@ -21,8 +21,11 @@ type Notifier interface {
 	Subscribe(ctx context.Context, onChange func(tenantID string), onReady func())
 }
 
-// Snapshot is the cached, immutable view of one tenant. Keys hold their
-// plaintext secrets. Callers must not modify a Snapshot.
+// Snapshot is the cached, immutable view of one tenant. Keys is the whole
+// keyring: active and retiring keys with their plaintext secrets, and the
+// retired keys' ids and metadata without their secrets (which never enter
+// the cache), so that verify tells a retired key's token from a forgery.
+// Callers must not modify a Snapshot.
 type Snapshot struct {
 	Tenant  Tenant
 	Policy  Policy

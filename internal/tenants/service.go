@@ -11,13 +11,6 @@ import (
 	"github.com/sessiond/sessiond/internal/secrets"
 )
 
-// SessionPurger removes every live session of a deleted or suspended tenant
-// (in the background after a delete, before answering a suspend). It must
-// touch only that tenant's namespace.
-type SessionPurger interface {
-	PurgeTenant(ctx context.Context, tenantID string)
-}
-
 // Service applies the tenant rules: it validates, writes to the Store,
 // refreshes this instance's Cache, tells the other instances, and records a
 // security event for every change.
@@ -27,7 +20,10 @@ type Service struct {
 	Sealer   *secrets.Sealer
 	Notifier Notifier
 	Events   events.Recorder
-	Purger   SessionPurger // optional
+	// Purges runs the session purges that suspending or deleting a tenant
+	// stores (optional: without it the jobs wait for another instance's
+	// worker). The service only wakes it, and reads its jobs for GetTenant.
+	Purges *PurgeWorker
 	// EndAdminSessions ends every admin UI session of an admin (they live in
 	// the session engine, which tenants does not import).
 	EndAdminSessions func(ctx context.Context, adminID string) error
@@ -72,12 +68,26 @@ func (s *Service) CreateTenant(ctx context.Context, name string, actor Actor) (T
 	return t, ak, secret, nil
 }
 
-// GetTenant returns a tenant from the store (fault.NotFound if missing).
+// GetTenant returns a tenant from the store (fault.NotFound if missing),
+// with its latest session purge when it had one.
 func (s *Service) GetTenant(ctx context.Context, id string) (Tenant, error) {
 	if id == SystemTenantID {
 		return Tenant{}, fault.New(fault.NotFound, "tenant not found")
 	}
-	return s.Store.GetTenant(ctx, id)
+	t, err := s.Store.GetTenant(ctx, id)
+	if err != nil || s.Purges == nil {
+		return t, err
+	}
+	job, err := s.Purges.Store.PurgeJob(ctx, id)
+	switch {
+	case fault.Is(err, fault.NotFound):
+	case err != nil:
+		return Tenant{}, err
+	default:
+		st := job.Status()
+		t.Purge = &st
+	}
+	return t, nil
 }
 
 // ListTenants lists tenants in creation order.
@@ -85,10 +95,18 @@ func (s *Service) ListTenants(ctx context.Context, page Page) ([]Tenant, string,
 	return s.Store.ListTenants(ctx, page.Normalize())
 }
 
-// UpdateTenant renames, suspends or resumes a tenant. Suspension takes effect
-// on every instance as soon as the change is published, and ends every live
-// session of the tenant (before it returns, when a Purger is set): resuming
-// restores the tenant's API keys and policy, never its old sessions.
+// UpdateTenant renames, suspends or resumes a tenant. Suspension is stored
+// with a purge job for the tenant's sessions, in one transaction, and takes
+// effect on every instance as soon as the change is published (verify
+// refuses a suspended tenant's sessions from the cache); the purge then
+// runs in the background, on whichever instance's worker claims it, until
+// it completes. Resuming while that purge is not done is fault.Conflict;
+// once it is, resuming restores the tenant's API keys and policy, never its
+// old sessions.
+//
+// The change does not depend on the caller staying: it runs on a context
+// detached from ctx (bounded by tenantWriteTimeout), so a client that gives
+// up cannot leave a suspension stored but not applied or published.
 func (s *Service) UpdateTenant(ctx context.Context, id string, patch TenantPatch, actor Actor) (Tenant, error) {
 	if id == SystemTenantID {
 		return Tenant{}, fault.New(fault.NotFound, "tenant not found")
@@ -101,13 +119,15 @@ func (s *Service) UpdateTenant(ctx context.Context, id string, patch TenantPatch
 	if patch.Status != nil && *patch.Status != Active && *patch.Status != Suspended {
 		return Tenant{}, fault.Invalid("status", `must be "active" or "suspended"`)
 	}
+	ctx, cancel := detached(ctx)
+	defer cancel()
 	t, err := s.Store.UpdateTenant(ctx, id, patch, s.now())
 	if err != nil {
 		return Tenant{}, err
 	}
 	s.changed(ctx, id)
-	if patch.Status != nil && *patch.Status == Suspended && s.Purger != nil {
-		s.Purger.PurgeTenant(ctx, id)
+	if patch.Status != nil && *patch.Status == Suspended {
+		s.Purges.Wake()
 	}
 	detail := map[string]string{}
 	if patch.Status != nil {
@@ -121,19 +141,31 @@ func (s *Service) UpdateTenant(ctx context.Context, id string, patch TenantPatch
 }
 
 // DeleteTenant removes a tenant and everything it owns from the database at
-// once, and its live sessions in the background.
+// once, with a purge job for its live sessions in the same transaction; the
+// purge runs in the background until it completes (see UpdateTenant), on a
+// context detached from ctx.
 func (s *Service) DeleteTenant(ctx context.Context, id string) error {
 	if id == SystemTenantID {
 		return fault.New(fault.NotFound, "tenant not found")
 	}
-	if err := s.Store.DeleteTenant(ctx, id); err != nil {
+	ctx, cancel := detached(ctx)
+	defer cancel()
+	if err := s.Store.DeleteTenant(ctx, id, s.now()); err != nil {
 		return err
 	}
 	s.changed(ctx, id)
-	if s.Purger != nil {
-		go s.Purger.PurgeTenant(context.WithoutCancel(ctx), id)
-	}
+	s.Purges.Wake()
 	return nil
+}
+
+// tenantWriteTimeout bounds a tenant status change that no longer depends
+// on its caller.
+const tenantWriteTimeout = 15 * time.Second
+
+// detached returns a context with ctx's values but not its cancellation,
+// bounded by tenantWriteTimeout.
+func detached(ctx context.Context) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(context.WithoutCancel(ctx), tenantWriteTimeout)
 }
 
 // Policy returns a tenant's policy from the cache.

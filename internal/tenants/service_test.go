@@ -49,10 +49,14 @@ func (p *publishLog) Take() []string {
 	return out
 }
 
-// purgeLog is a SessionPurger that reports every purge on a channel.
+// purgeLog is a SessionPurger that reports every purge on a channel and
+// completes it at once.
 type purgeLog struct{ purged chan string }
 
-func (p *purgeLog) PurgeTenant(_ context.Context, id string) { p.purged <- id }
+func (p *purgeLog) PurgeTenant(_ context.Context, id string, _ int, progress func(int) error) error {
+	p.purged <- id
+	return progress(1024)
+}
 
 // Take returns the purges so far, waiting up to wait for at least one when
 // wait is positive.
@@ -106,6 +110,7 @@ type harness struct {
 	events    *testkit.Events
 	published *publishLog
 	purges    *purgeLog
+	worker    *tenants.PurgeWorker
 	ended     *endLog
 }
 
@@ -123,9 +128,10 @@ func MustHarness(tb testing.TB) *harness {
 		store: store, clock: testkit.NewClock(), events: &testkit.Events{}, published: &publishLog{},
 		purges: &purgeLog{purged: make(chan string, 16)}, ended: &endLog{},
 	}
+	h.worker = tenants.NewPurgeWorker(store, h.purges, log, h.clock.Now)
 	h.svc = &tenants.Service{
 		Store: store, Cache: tenants.NewCache(store, sealer, log), Sealer: sealer,
-		Notifier: h.published, Events: h.events, Purger: h.purges,
+		Notifier: h.published, Events: h.events, Purges: h.worker,
 		EndAdminSessions: h.ended.End, Log: log, Now: h.clock.Now,
 		Admins: store, Passwords: cheapPasswords,
 	}
@@ -133,6 +139,25 @@ func MustHarness(tb testing.TB) *harness {
 		tb.Fatal(err)
 	}
 	return h
+}
+
+// MustDrain runs the purge worker until no job is claimable (the harness
+// runs no worker in the background).
+func (h *harness) MustDrain(tb testing.TB) {
+	tb.Helper()
+	if err := h.worker.Drain(context.Background()); err != nil {
+		tb.Fatal(err)
+	}
+}
+
+// MustPurgeJob returns the tenant's purge job.
+func (h *harness) MustPurgeJob(tb testing.TB, id string) tenants.PurgeJob {
+	tb.Helper()
+	j, err := h.store.PurgeJob(context.Background(), id)
+	if err != nil {
+		tb.Fatalf("purge job of %s: %v", id, err)
+	}
+	return j
 }
 
 // MustTenant creates a tenant and returns it with its first API key and
@@ -316,13 +341,17 @@ func TestUpdateTenant(t *testing.T) {
 		if snap := h.MustSnapshot(t, tn.ID); snap.Tenant.Name != "Acme Corp" {
 			t.Errorf("cached name = %q, want Acme Corp", snap.Tenant.Name)
 		}
+		h.MustDrain(t)
 		if len(h.purges.Take(0)) != 0 {
 			t.Error("a rename purged sessions")
+		}
+		if _, err := h.store.PurgeJob(ctx, tn.ID); !fault.Is(err, fault.NotFound) {
+			t.Errorf("a rename stored a purge job (%v)", err)
 		}
 		h.MustEvents(t, tn.ID, ev(events.TenantUpdated, "name", "Acme Corp"))
 	})
 
-	t.Run("suspending purges the tenant's sessions before returning and its API keys get forbidden", func(t *testing.T) {
+	t.Run("suspending stores a pending purge job with the status, and its API keys get forbidden", func(t *testing.T) {
 		got, err := h.svc.UpdateTenant(ctx, tn.ID, tenants.TenantPatch{Status: ptr(tenants.Suspended)}, testActor)
 		if err != nil {
 			t.Fatal(err)
@@ -330,8 +359,8 @@ func TestUpdateTenant(t *testing.T) {
 		if got.Status != tenants.Suspended {
 			t.Fatalf("status = %s, want suspended", got.Status)
 		}
-		if purged := h.purges.Take(0); !slices.Equal(purged, []string{tn.ID}) {
-			t.Fatalf("purged %v before returning, want [%s]", purged, tn.ID)
+		if j := h.MustPurgeJob(t, tn.ID); j.DoneAt != nil || j.Reason != tenants.PurgeSuspend || j.NextBucket != 0 {
+			t.Fatalf("purge job = %+v, want a pending suspend job", j)
 		}
 		if _, err := h.svc.Cache.Authenticate(secret); !fault.Is(err, fault.Forbidden) {
 			t.Fatalf("Authenticate on a suspended tenant = %v, want forbidden", err)
@@ -339,10 +368,34 @@ func TestUpdateTenant(t *testing.T) {
 		h.MustEvents(t, tn.ID, ev(events.TenantUpdated, "status", "suspended"))
 	})
 
+	t.Run("resuming before the purge has completed is a conflict and changes nothing", func(t *testing.T) {
+		_, err := h.svc.UpdateTenant(ctx, tn.ID, tenants.TenantPatch{Status: ptr(tenants.Active)}, testActor)
+		MustFault(t, err, fault.Conflict)
+		if st, _ := h.store.GetTenant(ctx, tn.ID); st.Status != tenants.Suspended {
+			t.Fatalf("status = %s after a refused resume", st.Status)
+		}
+		h.MustEvents(t, "")
+	})
+
+	t.Run("the worker completes the purge and GetTenant shows it", func(t *testing.T) {
+		h.MustDrain(t)
+		if purged := h.purges.Take(0); !slices.Equal(purged, []string{tn.ID}) {
+			t.Fatalf("purged %v, want [%s]", purged, tn.ID)
+		}
+		got, err := h.svc.GetTenant(ctx, tn.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got.Purge == nil || got.Purge.State != "done" || got.Purge.NextBucket != 1024 || got.Purge.DoneAt == nil {
+			t.Fatalf("purge = %+v, want done", got.Purge)
+		}
+	})
+
 	t.Run("resuming restores the API keys without purging again", func(t *testing.T) {
 		if _, err := h.svc.UpdateTenant(ctx, tn.ID, tenants.TenantPatch{Status: ptr(tenants.Active)}, testActor); err != nil {
 			t.Fatal(err)
 		}
+		h.MustDrain(t)
 		if purged := h.purges.Take(0); len(purged) != 0 {
 			t.Fatalf("resuming purged %v", purged)
 		}
@@ -378,6 +431,7 @@ func TestUpdateTenant(t *testing.T) {
 			if after, _ := h.store.GetTenant(ctx, tn.ID); after != before {
 				t.Errorf("tenant changed from %+v to %+v", before, after)
 			}
+			h.MustDrain(t)
 			if purged := h.purges.Take(0); len(purged) != 0 {
 				t.Errorf("purged %v", purged)
 			}
@@ -468,8 +522,15 @@ func TestDeleteTenant(t *testing.T) {
 		if _, err := h.svc.Cache.Authenticate(secret); !fault.Is(err, fault.Unauthorized) {
 			t.Errorf("Authenticate with a deleted tenant's key = %v, want unauthorized", err)
 		}
-		if purged := h.purges.Take(5 * time.Second); !slices.Equal(purged, []string{tn.ID}) {
+		if j := h.MustPurgeJob(t, tn.ID); j.DoneAt != nil || j.Reason != tenants.PurgeDelete {
+			t.Errorf("purge job = %+v, want a pending delete job", j)
+		}
+		h.MustDrain(t)
+		if purged := h.purges.Take(0); !slices.Equal(purged, []string{tn.ID}) {
 			t.Errorf("purged %v, want [%s]", purged, tn.ID)
+		}
+		if j := h.MustPurgeJob(t, tn.ID); j.DoneAt == nil {
+			t.Errorf("purge job = %+v, want done", j)
 		}
 		if got := h.published.Take(); !slices.Equal(got, []string{tn.ID}) {
 			t.Errorf("published %v, want [%s]", got, tn.ID)
@@ -482,7 +543,8 @@ func TestDeleteTenant(t *testing.T) {
 	})
 	t.Run("deleting it again is not found and purges nothing", func(t *testing.T) {
 		MustFault(t, h.svc.DeleteTenant(ctx, tn.ID), fault.NotFound)
-		if purged := h.purges.Take(50 * time.Millisecond); len(purged) != 0 {
+		h.MustDrain(t)
+		if purged := h.purges.Take(0); len(purged) != 0 {
 			t.Fatalf("purged %v", purged)
 		}
 	})
@@ -965,6 +1027,7 @@ func TestAdmins(t *testing.T) {
 			t.Fatal(err)
 		}
 		defer func() {
+			h.MustDrain(t)
 			if _, err := h.svc.UpdateTenant(ctx, tn.ID, tenants.TenantPatch{Status: ptr(tenants.Active)}, testActor); err != nil {
 				t.Fatal(err)
 			}

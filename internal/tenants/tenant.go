@@ -27,13 +27,15 @@ const (
 	Suspended Status = "suspended"
 )
 
-// Tenant is one application using sessiond.
+// Tenant is one application using sessiond. Purge is the tenant's latest
+// session purge, set only by Service.GetTenant.
 type Tenant struct {
-	ID        string    `json:"id"`
-	Name      string    `json:"name"`
-	Status    Status    `json:"status"`
-	CreatedAt time.Time `json:"created_at"`
-	UpdatedAt time.Time `json:"updated_at"`
+	ID        string       `json:"id"`
+	Name      string       `json:"name"`
+	Status    Status       `json:"status"`
+	CreatedAt time.Time    `json:"created_at"`
+	UpdatedAt time.Time    `json:"updated_at"`
+	Purge     *PurgeStatus `json:"purge,omitempty"`
 }
 
 // TenantPatch is a partial update of a tenant; nil fields are left as they
@@ -108,8 +110,15 @@ type Store interface {
 	GetTenant(ctx context.Context, id string) (Tenant, error)
 	// ListTenants lists tenants in creation order, excluding the system tenant.
 	ListTenants(ctx context.Context, page Page) ([]Tenant, string, error)
+	// UpdateTenant applies patch. Suspending also stores a pending purge
+	// job for the tenant (restarting any earlier one) in the same
+	// transaction; resuming while the tenant's purge job is not done returns
+	// fault.Conflict and changes nothing.
 	UpdateTenant(ctx context.Context, id string, patch TenantPatch, now time.Time) (Tenant, error)
-	DeleteTenant(ctx context.Context, id string) error
+	// DeleteTenant deletes the tenant with everything it owns and stores a
+	// pending purge job for its sessions (which outlives the tenant), in one
+	// transaction.
+	DeleteTenant(ctx context.Context, id string, now time.Time) error
 
 	// LoadState returns everything the cache holds about one tenant. Key
 	// secrets are still sealed.

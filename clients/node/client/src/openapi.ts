@@ -236,6 +236,7 @@ export interface Tenant {
   status: "active" | "suspended";
   created_at: Timestamp;
   updated_at: Timestamp;
+  purge?: TenantPurge;
 }
 
 export interface TenantCreate {
@@ -256,6 +257,19 @@ export interface TenantList {
 export interface TenantPatch {
   name?: string;
   status?: "active" | "suspended";
+}
+
+/** The tenant's latest session purge (after a suspension); only in GET /v1/tenants/{tenant_id}. */
+export interface TenantPurge {
+  /** `pending` until every bucket is purged; resuming is refused until `done`. */
+  state: "pending" | "done";
+  reason: "suspend" | "delete";
+  requested_at: Timestamp;
+  /** The first of the 1024 buckets not yet purged. */
+  next_bucket: number;
+  /** Failed attempts so far (each is retried with backoff). */
+  attempts: number;
+  done_at?: Timestamp;
 }
 
 export type Timestamp = string;
