@@ -237,6 +237,9 @@ func (a *App) Close() {
 		a.stopBackground()
 		<-a.eventsDone
 	}
+	if a.Sessions != nil {
+		a.Sessions.Wait() // bulk revocations still deleting their sessions
+	}
 	if a.Redis != nil {
 		_ = a.Redis.Close()
 	}
