@@ -8,8 +8,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/redis/go-redis/v9"
-
 	"github.com/sessiond/sessiond/internal/events"
 	"github.com/sessiond/sessiond/internal/fault"
 	"github.com/sessiond/sessiond/internal/sessions"
@@ -336,4 +334,21 @@ func TestPurgeBucketsDeletesInBoundedChunks(t *testing.T) {
 	t.Logf("slowest script call: %v (SLOWLOG of the private Redis)", slowestScript(t, rdb))
 }
 
-var _ redis.UniversalClient = (*redis.Client)(nil)
+// Verify keeps a used session's place in the bucket index current (its idle
+// deadline), in its one round trip: it stays counted and listed.
+func TestAUsedSessionStaysCountedAndListed(t *testing.T) {
+	e := newEnv(t)
+	tid := e.newTenant(func(p *tenants.Policy) { p.IdleTimeout = 60 }).Tenant.ID
+	used := e.create(tid, sessions.CreateParams{UserID: "alice"})
+	e.create(tid, sessions.CreateParams{UserID: "alice"})
+	for range 3 {
+		e.clock.Advance(50 * time.Second)
+		e.mustVerify(tid, used.Token)
+	}
+	if got, err := e.m.Count(e.ctx, tid); err != nil || got != 1 {
+		t.Fatalf("Count %d (%v), want 1", got, err)
+	}
+	if page, next, err := e.m.List(e.ctx, tid, "", "", 50); err != nil || next != "" || len(page) != 1 || page[0].ID != used.Session.ID {
+		t.Fatalf("listed %v %q %v", idsOf(page), next, err)
+	}
+}
