@@ -69,7 +69,7 @@ func (m *Manager) RevokeToken(ctx context.Context, tenantID, token string, meta 
 // call.
 const (
 	RevokeItemised = 100
-	revokeChunk    = 500
+	revokeChunk    = 250
 )
 
 // Revoked is the outcome of RevokeUser: Count sessions ended, of which IDs

@@ -124,7 +124,7 @@ func revokeMoreArgs(c sessions.RevokeChunkCall) []arg {
 }
 
 // purgeChunk is how many sessions of a bucket one purge script deletes.
-const purgeChunk = 250
+const purgeChunk = 128
 
 func purgeArgs() []arg { return []arg{{"limit", purgeChunk}} }
 
