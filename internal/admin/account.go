@@ -95,5 +95,5 @@ func (s *server) logoutMyOthers(w http.ResponseWriter, r *http.Request, c *reqCt
 	if err != nil {
 		return err
 	}
-	return s.redirect(w, r, "/admin/account", "my_others_revoked", strconv.Itoa(len(ended)))
+	return s.redirect(w, r, "/admin/account", "my_others_revoked", strconv.Itoa(ended.Count))
 }

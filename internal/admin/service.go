@@ -319,7 +319,7 @@ func (a *accounts) ChangePassword(ctx context.Context, p *principal, in password
 	if err != nil {
 		return 0, fmt.Errorf("password changed, ending the other sessions: %w", err)
 	}
-	return len(ended), nil
+	return ended.Count, nil
 }
 
 // recordPasswordChangeFailed records an admin.password_change_failed event

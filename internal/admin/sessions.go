@@ -82,7 +82,7 @@ func (s *server) logoutOthers(w http.ResponseWriter, r *http.Request, c *reqCtx)
 	if err != nil {
 		return err
 	}
-	return s.redirect(w, r, s.back(r, c), "others_revoked", strconv.Itoa(len(ended)))
+	return s.redirect(w, r, s.back(r, c), "others_revoked", strconv.Itoa(ended.Count))
 }
 
 // logoutEverywhere ends every session of a user.
@@ -91,7 +91,7 @@ func (s *server) logoutEverywhere(w http.ResponseWriter, r *http.Request, c *req
 	if err != nil {
 		return err
 	}
-	return s.redirect(w, r, s.back(r, c), "all_revoked", strconv.Itoa(len(ended)))
+	return s.redirect(w, r, s.back(r, c), "all_revoked", strconv.Itoa(ended.Count))
 }
 
 // back is where an action returns: the form's "back" field if it is a page

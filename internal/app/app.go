@@ -259,6 +259,9 @@ func (a *App) Close() {
 			<-a.purgesDone
 		}
 	}
+	if a.Sessions != nil {
+		a.Sessions.Wait() // bulk revocations still deleting their sessions
+	}
 	if a.Redis != nil {
 		_ = a.Redis.Close()
 	}

@@ -169,8 +169,9 @@ func (s *server) revokeUserSessions(w http.ResponseWriter, r *http.Request) erro
 	if err != nil {
 		return err
 	}
-	if revoked == nil {
-		revoked = []string{}
+	ids := revoked.IDs
+	if ids == nil {
+		ids = []string{}
 	}
-	return writeJSON(w, http.StatusOK, map[string]any{"revoked": revoked})
+	return writeJSON(w, http.StatusOK, map[string]any{"revoked": ids, "count": revoked.Count})
 }

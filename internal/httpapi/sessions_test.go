@@ -229,9 +229,10 @@ func TestDeviceCapsAndLoggingOutOtherDevices(t *testing.T) {
 	r := e.do(req{method: "DELETE", path: "/v1/users/carol/sessions?except=" + keep.Session.ID, token: a.APIKey})
 	var revoked struct {
 		Revoked []string `json:"revoked"`
+		Count   int      `json:"count"`
 	}
 	r.decode(t, &revoked)
-	if r.Status != http.StatusOK || len(revoked.Revoked) != 2 {
+	if r.Status != http.StatusOK || len(revoked.Revoked) != 2 || revoked.Count != 2 {
 		t.Fatalf("log out other devices = %d %s", r.Status, r.Body)
 	}
 	for _, s := range []issued{devices[1], fourth} {
@@ -251,6 +252,32 @@ func TestDeviceCapsAndLoggingOutOtherDevices(t *testing.T) {
 	e.createSession(a.APIKey, map[string]any{"user_id": "dave"})
 	if r := e.do(req{method: "POST", path: "/v1/sessions", token: a.APIKey, body: map[string]any{"user_id": "dave"}}); r.Status != http.StatusConflict || r.code(t) != "session_limit_reached" {
 		t.Fatalf("over the cap with reject = %d %s", r.Status, r.Body)
+	}
+}
+
+// A user with more sessions than a response lists: every one ends at once,
+// count says how many, revoked lists the first 100.
+func TestLoggingOutEverywhereAUserWithManySessions(t *testing.T) {
+	e := newEnv(t)
+	a := e.createTenant("Shop")
+	e.putPolicy(a.APIKey, func(p map[string]any) { p["max_sessions_per_user"] = 0 })
+	var all []issued
+	for range 150 {
+		all = append(all, e.createSession(a.APIKey, map[string]any{"user_id": "dave"}))
+	}
+	r := e.do(req{method: "DELETE", path: "/v1/users/dave/sessions", token: a.APIKey})
+	var revoked struct {
+		Revoked []string `json:"revoked"`
+		Count   int      `json:"count"`
+	}
+	r.decode(t, &revoked)
+	if r.Status != http.StatusOK || len(revoked.Revoked) != 100 || revoked.Count != 150 {
+		t.Fatalf("log out everywhere = %d: %d listed, count %d", r.Status, len(revoked.Revoked), revoked.Count)
+	}
+	for _, s := range all {
+		if r := e.verify(a.APIKey, s.Token, nil); r.Status != http.StatusUnauthorized {
+			t.Fatalf("a session survived: %d", r.Status)
+		}
 	}
 }
 

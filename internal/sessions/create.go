@@ -35,9 +35,10 @@ type Created struct {
 
 // Create starts a session in one atomic Redis round trip. A session created
 // for a user is a login: its auth_time is its creation. With a user id and
-// a max_sessions_per_user cap, it first drops the user's dead sessions, then
-// evicts the oldest live ones (evict_oldest; each evicted id is reported by
-// exactly one call) or refuses (reject).
+// a max_sessions_per_user cap, it evicts the user's oldest live sessions
+// (evict_oldest; each evicted id is reported by exactly one call) or refuses
+// (reject), dead sessions not counting: exactly for a user with up to 128
+// sessions on record, within the bound Store.Create states beyond.
 //
 // Errors: fault.Forbidden (unknown or suspended tenant), fault.InvalidRequest
 // (user_id, data not a JSON object, a timeout longer than the policy's or
@@ -96,7 +97,7 @@ func (m *Manager) Create(ctx context.Context, tenantID string, p CreateParams, m
 // session.evicted event per evicted id. Errors: fault.SessionLimitReached,
 // fault.Internal (an id collision), fault.Unavailable.
 func (m *Manager) insert(ctx context.Context, ref Ref, rec Record, pol tenants.Policy, now int64, meta Meta) ([]string, error) {
-	res, err := m.store.Create(ctx, CreateCall{Ref: ref, Record: rec, Cap: CapOf(pol), Now: now})
+	res, err := m.store.Create(ctx, CreateCall{Ref: ref, Record: rec, Cap: CapOf(pol), Limits: LimitsOf(pol), Now: now})
 	if err != nil {
 		return nil, err
 	}

@@ -131,7 +131,12 @@ func newEnv(t *testing.T, opts ...envOption) *env {
 // can show that nothing depends on it being close to Redis's own clock.
 func newEnvAt(t *testing.T, clock *testkit.Clock, opts ...envOption) *env {
 	t.Helper()
-	rdb := testkit.Redis(t)
+	return newEnvOn(t, testkit.Redis(t), clock, opts...)
+}
+
+// newEnvOn is newEnvAt on the Redis rdb.
+func newEnvOn(t *testing.T, rdb redis.UniversalClient, clock *testkit.Clock, opts ...envOption) *env {
+	t.Helper()
 	e := &env{
 		t: t, rdb: rdb, prefix: "sdtest:" + secrets.Encode(secrets.Random(6)),
 		clock: clock, tenants: &tenantMap{m: map[string]*tenants.Snapshot{}},
@@ -151,6 +156,7 @@ func newEnvAt(t *testing.T, clock *testkit.Clock, opts ...envOption) *env {
 		t.Fatalf("LoadScripts: %v", err)
 	}
 	t.Cleanup(func() {
+		e.m.Wait()
 		for _, k := range testkit.ScanKeys(t, rdb, e.prefix+":*") {
 			rdb.Del(context.Background(), k)
 		}

@@ -10,14 +10,28 @@ import (
 )
 
 // Listing order and cursors. A tenant-wide listing walks buckets 0..1023 in
-// order and, within a bucket, the index zset in its own order (absolute
+// order and, within a bucket, the index zset in its own order (idle
 // deadline, then id); a user's listing is the user's zset order (created_at,
-// then id). A cursor is the position of the last session returned:
-// "<bucket>.<score>.<id>". Because a session's score never changes, every
-// session live for the whole walk is returned exactly once.
+// then id). A cursor is the position of the last entry examined,
+// "<bucket>.<score>.<id>", or "<bucket>" for the start of a bucket. A user's
+// entries keep their score, so a user's listing returns each session live
+// for the whole walk exactly once; in a tenant-wide walk a session that is
+// used moves to a later deadline, so each is returned at least once (a used
+// one possibly twice; one whose deadline a tightened policy moved back may
+// be missed).
+//
+// A page examines at most maxExamined(limit) index entries, so its cost is
+// bounded by the page whatever dead entries lie in the way: a page may then
+// be short, or empty, with a cursor to continue from.
+
+// maxExamined is how many index entries one page of limit may examine.
+func maxExamined(limit int) int { return 4 * limit }
 
 // cursor formats a listing position as a cursor.
 func cursor(p Position) string {
+	if p.ID == "" {
+		return strconv.Itoa(int(p.Bucket))
+	}
 	return strconv.Itoa(int(p.Bucket)) + "." + strconv.FormatInt(p.Score, 10) + "." + p.ID
 }
 
@@ -28,6 +42,13 @@ func parseCursor(c string) (Position, error) {
 	}
 	bad := fault.Invalid("cursor", "is not a cursor returned by a previous page")
 	parts := strings.Split(c, ".")
+	if len(parts) == 1 {
+		b, err := strconv.Atoi(parts[0])
+		if err != nil || b < 0 || b >= NumBuckets || strconv.Itoa(b) != parts[0] {
+			return Position{}, bad
+		}
+		return Position{Bucket: Bucket(b)}, nil
+	}
 	if len(parts) != 3 {
 		return Position{}, bad
 	}
@@ -43,8 +64,10 @@ func parseCursor(c string) (Position, error) {
 // List returns one page of live sessions, of the whole tenant (userID "")
 // or of one user, and the cursor of the next page ("" at the end). limit
 // defaults to 50 and is at most 200. Dead index entries met on the way are
-// dropped and removed. It never uses KEYS or SCAN; a tenant-wide page reads
-// the bucket indexes a batch at a time (Store.IndexEntries).
+// dropped and removed. A page examines at most 4 × limit index entries, so
+// it may be short, even empty, and still have a next cursor. It never uses
+// KEYS or SCAN; a tenant-wide page reads the bucket indexes a batch at a
+// time (Store.IndexEntries).
 //
 // Errors: fault.Forbidden, fault.InvalidRequest (user_id, cursor),
 // fault.Unavailable.
@@ -69,7 +92,8 @@ func (m *Manager) List(ctx context.Context, tenantID, userID, cursor string, lim
 
 // ListUser returns the first sessions of a user (at most 200), oldest
 // first, with device, created and last-seen times: all of them under any
-// cap up to 200. Use List with the user id to page through more.
+// cap up to 200 (unless more than 600 dead entries lie among the first
+// ones). Use List with the user id to page through more.
 //
 // Errors: fault.Forbidden, fault.InvalidRequest (user_id),
 // fault.Unavailable.
@@ -82,8 +106,8 @@ func (m *Manager) ListUser(ctx context.Context, tenantID, userID string) ([]Sess
 }
 
 // listUserPage reads a user's index (score = created_at) from pos a page at
-// a time, skipping dead entries, so its work is bounded by the page, not by
-// the user's number of sessions.
+// a time, skipping dead entries, examining at most maxExamined(limit), so
+// its work is bounded by the page, not by the user's number of sessions.
 func (m *Manager) listUserPage(ctx context.Context, tenantID, userID string, pol tenants.Policy, pos Position, limit int) ([]Session, string, error) {
 	bucket := userBucket(tenantID, userID)
 	if pos.ID != "" && pos.Bucket != bucket {
@@ -91,8 +115,9 @@ func (m *Manager) listUserPage(ctx context.Context, tenantID, userID string, pol
 	}
 	pos.Bucket = bucket
 	page := make([]Session, 0, limit)
-	for {
-		need := limit - len(page)
+	for budget := maxExamined(limit); ; {
+		need := min(limit-len(page), budget)
+		budget -= need
 		cands, err := m.store.UserEntries(ctx, tenantID, userID, pos, need)
 		if err != nil {
 			return nil, "", err
@@ -106,19 +131,20 @@ func (m *Manager) listUserPage(ctx context.Context, tenantID, userID string, pol
 			return page, "", nil
 		}
 		pos = cands[len(cands)-1]
-		if len(page) == limit {
+		if len(page) == limit || budget == 0 {
 			return page, cursor(pos), nil
 		}
 	}
 }
 
-// listTenantPage walks the tenant's buckets from pos until the page is full
-// or the walk is over.
+// listTenantPage walks the tenant's buckets from pos until the page is full,
+// it has examined maxExamined(limit) entries, or the walk is over.
 func (m *Manager) listTenantPage(ctx context.Context, tenantID string, pol tenants.Policy, pos Position, limit int) ([]Session, string, error) {
 	now := ms(m.now())
 	page := make([]Session, 0, limit)
-	for len(page) < limit && pos.Bucket < NumBuckets {
-		cands, next, err := m.store.IndexEntries(ctx, tenantID, pos, limit-len(page), now)
+	for budget := maxExamined(limit); len(page) < limit && budget > 0 && pos.Bucket < NumBuckets; {
+		need := min(limit-len(page), budget)
+		cands, next, err := m.store.IndexEntries(ctx, tenantID, pos, need, now)
 		if err != nil {
 			return nil, "", err
 		}
@@ -127,9 +153,10 @@ func (m *Manager) listTenantPage(ctx context.Context, tenantID string, pol tenan
 			return nil, "", err
 		}
 		page = append(page, live...)
+		budget -= len(cands)
 		pos = next
 	}
-	if len(page) < limit || pos.Bucket >= NumBuckets {
+	if pos.Bucket >= NumBuckets {
 		return page, "", nil
 	}
 	return page, cursor(pos), nil

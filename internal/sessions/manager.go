@@ -11,6 +11,7 @@ import (
 	"context"
 	"io"
 	"log/slog"
+	"sync"
 	"time"
 
 	"github.com/sessiond/sessiond/internal/events"
@@ -44,8 +45,8 @@ type Options struct {
 	// OnThrottled, if set, is called once per call refused by a guess limit
 	// (for metrics).
 	OnThrottled func(tenantID string, source GuessSource)
-	// Log receives operational warnings. It never sees a token. Default:
-	// discarded.
+	// Log receives operational warnings (background purge and revocation
+	// failures). It never sees a token. Default: discarded.
 	Log *slog.Logger
 }
 
@@ -58,6 +59,8 @@ type Manager struct {
 	labeler func(string) string
 	guesses *guessLimiter
 	log     *slog.Logger
+	// background tracks the revocations still deleting (Wait).
+	background sync.WaitGroup
 
 	guessLimit, guessLimitPerCaller int
 	onThrottled                     func(string, GuessSource)

@@ -2,7 +2,9 @@ package sessions
 
 import (
 	"context"
+	"log/slog"
 	"strconv"
+	"time"
 
 	"github.com/sessiond/sessiond/internal/events"
 	"github.com/sessiond/sessiond/internal/fault"
@@ -61,54 +63,136 @@ func (m *Manager) RevokeToken(ctx context.Context, tenantID, token string, meta 
 	return nil
 }
 
-// RevokeUser ends every session of userID except exceptID ("" for none) in
-// one store round trip (one script in the user's slot), and returns the ids
-// it ended (those that were still live). With exceptID it records
-// session.others_revoked, without it session.user_revoked, and
-// session.revoked for each id.
+// Bulk revocation bounds: RevokeUser ends and itemises at most
+// RevokeItemised sessions itself; the rest are ended at once by the store's
+// revocation marker and deleted in the background, revokeChunk per store
+// call.
+const (
+	RevokeItemised = 100
+	revokeChunk    = 250
+)
+
+// Revoked is the outcome of RevokeUser: Count sessions ended, of which IDs
+// (at most RevokeItemised, oldest first) are listed.
+type Revoked struct {
+	IDs   []string
+	Count int
+}
+
+// RevokeUser ends every session of userID except exceptID ("" for none), at
+// once: when it returns, none of them verifies, reads, lists, patches or
+// regenerates; sessions created afterwards are not affected. It makes one
+// store round trip of bounded work whatever the user holds: up to
+// RevokeItemised sessions are deleted and read then, and their ids (of those
+// still live) returned; when the user had more, the store marks the rest
+// ended in that same step and they are deleted in the background, a bounded
+// chunk per call (retried, failures logged), and counted in Count without
+// being read (some may already have expired). With exceptID it records
+// session.others_revoked, without it session.user_revoked, each with count
+// and not_itemised (the sessions ended without an event of their own), and
+// session.revoked for each listed id.
 //
 // Errors: fault.Forbidden, fault.InvalidRequest (malformed user or session
 // id), fault.NotFound (exceptID is not a live session of userID; nothing is
 // revoked then), fault.Unavailable.
-func (m *Manager) RevokeUser(ctx context.Context, tenantID, userID, exceptID string, meta Meta) ([]string, error) {
+func (m *Manager) RevokeUser(ctx context.Context, tenantID, userID, exceptID string, meta Meta) (Revoked, error) {
 	if _, err := m.tenant(tenantID); err != nil {
-		return nil, err
+		return Revoked{}, err
 	}
 	if !ValidUserID(userID) {
-		return nil, invalidUserID("user_id")
+		return Revoked{}, invalidUserID("user_id")
 	}
 	if exceptID != "" {
 		if err := checkSessionID("except", exceptID); err != nil {
-			return nil, err
+			return Revoked{}, err
 		}
 	}
 	bucket := userBucket(tenantID, userID)
 	if exceptID != "" && BucketOf(exceptID) != bucket {
-		return nil, fault.New(fault.NotFound, "except: no such session of this user")
+		return Revoked{}, fault.New(fault.NotFound, "except: no such session of this user")
 	}
-	res, err := m.store.RevokeUser(ctx, RevokeUserCall{TenantID: tenantID, Bucket: bucket, UserID: userID, Except: exceptID, Now: ms(m.now())})
+	call := RevokeUserCall{TenantID: tenantID, Bucket: bucket, UserID: userID, Except: exceptID, Itemise: RevokeItemised, Now: ms(m.now())}
+	res, err := m.store.RevokeUser(ctx, call)
 	if err != nil {
-		return nil, err
+		return Revoked{}, err
 	}
 	if res.Status != StatusOK {
-		return nil, fault.New(fault.NotFound, "except: no such session of this user")
+		return Revoked{}, fault.New(fault.NotFound, "except: no such session of this user")
 	}
-	revoked := res.Revoked
+	if res.Left > 0 {
+		m.finishRevocation(RevokeChunkCall{TenantID: tenantID, Bucket: bucket, UserID: userID, Max: revokeChunk})
+	}
+	out := Revoked{IDs: res.Revoked, Count: len(res.Revoked) + int(res.Left)}
+	m.recordRevoked(tenantID, userID, exceptID, out, meta)
+	return out, nil
+}
+
+// recordRevoked records a bulk revocation's events: one session.revoked per
+// listed id, and the summary.
+func (m *Manager) recordRevoked(tenantID, userID, exceptID string, r Revoked, meta Meta) {
 	reason := string(events.UserLoggedOut)
 	if exceptID != "" {
 		reason = string(events.OtherDevicesLoggedOut)
 	}
-	for _, id := range revoked {
+	for _, id := range r.IDs {
 		m.record(tenantID, events.SessionRevoked, userID, id, meta, map[string]string{"reason": reason})
 	}
-	detail := map[string]string{"count": strconv.Itoa(len(revoked))}
+	detail := map[string]string{"count": strconv.Itoa(r.Count), "not_itemised": strconv.Itoa(r.Count - len(r.IDs))}
 	if exceptID != "" {
 		m.record(tenantID, events.OtherDevicesLoggedOut, userID, exceptID, meta, detail)
 	} else {
 		m.record(tenantID, events.UserLoggedOut, userID, "", meta, detail)
 	}
-	return revoked, nil
 }
+
+// finishRevocation deletes, in the background and detached from the
+// request, the sessions a revocation marked ended, a chunk per store call
+// until none is left. A failing call is retried a few times, then logged;
+// the marked sessions stay ended regardless (the marker outlives them), and
+// the next revocation of the user resumes the deletion. Wait waits for it.
+func (m *Manager) finishRevocation(c RevokeChunkCall) {
+	m.background.Add(1)
+	go func() {
+		defer m.background.Done()
+		ctx, cancel := context.WithTimeout(context.Background(), revocationTimeout)
+		defer cancel()
+		for {
+			res, err := m.revokeChunk(ctx, c)
+			if err != nil {
+				m.log.Warn("session revocation: deleting ended sessions failed; they stay ended",
+					slog.String("tenant_id", c.TenantID), slog.String("error", err.Error()))
+				return
+			}
+			if res.Status != StatusMore {
+				return
+			}
+		}
+	}()
+}
+
+// revocationTimeout bounds one background revocation.
+const revocationTimeout = 10 * time.Minute
+
+// revokeChunk is one RevokeUserChunk call, retried a few times.
+func (m *Manager) revokeChunk(ctx context.Context, c RevokeChunkCall) (RevokeChunkResult, error) {
+	var err error
+	for attempt := range 3 {
+		var res RevokeChunkResult
+		if res, err = m.store.RevokeUserChunk(ctx, c); err == nil {
+			return res, nil
+		}
+		select {
+		case <-ctx.Done():
+			return RevokeChunkResult{}, err
+		case <-time.After(time.Duration(attempt+1) * 200 * time.Millisecond):
+		}
+	}
+	return RevokeChunkResult{}, err
+}
+
+// Wait blocks until the background work the Manager started (the deletion
+// of sessions a bulk revocation ended) is done.
+func (m *Manager) Wait() { m.background.Wait() }
 
 // checkSessionID rejects anything that is not a session id, in particular
 // any string with '{', '}', ':' or '*'.

@@ -278,23 +278,29 @@ func TestAbsoluteTimeoutIsNeverExtended(t *testing.T) {
 	wantCode(t, err, fault.SessionExpiredAbsolute)
 }
 
-// When Redis itself has expired a session's hash (its expiry is never past
+// When Redis itself has expired a session's key (its expiry is never past
 // the absolute deadline), verify still tells an expired session from a
-// revoked or made-up one, from the bucket index.
+// revoked or made-up one, from the bucket index. Redis drops a key at its
+// absolute deadline when that comes within the grace after its idle
+// deadline (the tenant abs below), else the grace after its idle deadline
+// (tid).
 func TestVerifyAfterRedisExpiredTheKey(t *testing.T) {
 	e := newEnv(t)
 	snap := e.newTenant(func(p *tenants.Policy) { p.IdleTimeout = 60; p.AbsoluteTimeout = 3600 })
 	tid := snap.Tenant.ID
-	sessionKey := func(id string) string { return e.prefix + ":{" + tid + ":" + id[1:3] + "}:s:" + id }
+	abs := e.newTenant(func(p *tenants.Policy) { p.IdleTimeout = 3000; p.AbsoluteTimeout = 3600 }).Tenant.ID
+	sessionKey := func(tid, id string) string { return e.prefix + ":{" + tid + ":" + id[1:3] + "}:s:" + id }
 	for _, c := range []struct {
 		name    string
+		tenant  string
 		advance time.Duration
 		code    fault.Code
 	}{
-		{"past the absolute deadline", time.Hour, fault.SessionExpiredAbsolute},
-		{"past the idle deadline and its grace", 11 * time.Minute, fault.SessionExpiredIdle},
+		{"past the absolute deadline", abs, time.Hour, fault.SessionExpiredAbsolute},
+		{"past the idle deadline and its grace", tid, 11 * time.Minute, fault.SessionExpiredIdle},
 	} {
 		t.Run(c.name, func(t *testing.T) {
+			tid := c.tenant
 			s := e.create(tid, sessions.CreateParams{UserID: "alice"})
 			idx := e.prefix + ":{" + tid + ":" + s.Session.ID[1:3] + "}:idx"
 			// Less a second: real time passes between the script and PTTL.
@@ -302,7 +308,7 @@ func TestVerifyAfterRedisExpiredTheKey(t *testing.T) {
 				t.Fatalf("the bucket index expires at %v, before the absolute deadline plus grace", at)
 			}
 			e.clock.Advance(c.advance)
-			e.rdb.Del(e.ctx, sessionKey(s.Session.ID)) // what Redis's own expiry does
+			e.rdb.Del(e.ctx, sessionKey(tid, s.Session.ID)) // what Redis's own expiry does
 			_, err := e.verify(tid, s.Token)
 			wantCode(t, err, c.code)
 			_, err = e.verify(tid, s.Token)
@@ -310,19 +316,26 @@ func TestVerifyAfterRedisExpiredTheKey(t *testing.T) {
 		})
 	}
 	t.Run("a create in the same bucket meanwhile does not erase the expiry", func(t *testing.T) {
-		s := e.create(tid, sessions.CreateParams{UserID: "alice"})
+		s := e.create(abs, sessions.CreateParams{UserID: "alice"})
 		e.clock.Advance(time.Hour)
-		e.rdb.Del(e.ctx, sessionKey(s.Session.ID))
-		e.create(tid, sessions.CreateParams{UserID: "alice"}) // same user, same bucket
-		_, err := e.verify(tid, s.Token)
+		e.rdb.Del(e.ctx, sessionKey(abs, s.Session.ID))
+		e.create(abs, sessions.CreateParams{UserID: "alice"}) // same user, same bucket
+		_, err := e.verify(abs, s.Token)
 		wantCode(t, err, fault.SessionExpiredAbsolute)
+	})
+	t.Run("an expiry is reported until twice the grace after the idle deadline, then forgotten", func(t *testing.T) {
+		s := e.create(tid, sessions.CreateParams{UserID: "alice"})
+		e.clock.Advance(time.Minute + 2*sessions.ExpiryGrace + time.Second)
+		e.rdb.Del(e.ctx, sessionKey(tid, s.Session.ID))
+		_, err := e.verify(tid, s.Token)
+		wantCode(t, err, fault.SessionInvalid)
 	})
 	t.Run("regenerate reports the expiry too, in its bucket and across buckets", func(t *testing.T) {
 		for name, c := range regenerations {
-			s := e.create(tid, c.create)
+			s := e.create(abs, c.create)
 			e.clock.Advance(time.Hour)
-			e.rdb.Del(e.ctx, sessionKey(s.Session.ID))
-			_, err := e.m.Regenerate(e.ctx, tid, c.regen(s.Token), sessions.Meta{})
+			e.rdb.Del(e.ctx, sessionKey(abs, s.Session.ID))
+			_, err := e.m.Regenerate(e.ctx, abs, c.regen(s.Token), sessions.Meta{})
 			if !fault.Is(err, fault.SessionExpiredAbsolute) {
 				t.Errorf("%s: %v, want session_expired_absolute", name, err)
 			}
@@ -421,17 +434,18 @@ func TestListUserAndLogOutOtherDevices(t *testing.T) {
 	}
 
 	keep := created[2]
-	var revoked []string
+	var res sessions.Revoked
 	n, _ := e.count.trips(func() {
-		revoked, err = e.m.RevokeUser(e.ctx, tid, "alice", keep.Session.ID, sessions.Meta{Actor: "user"})
+		res, err = e.m.RevokeUser(e.ctx, tid, "alice", keep.Session.ID, sessions.Meta{Actor: "user"})
 	})
+	revoked := res.IDs
 	if err != nil {
 		t.Fatal(err)
 	}
 	if n != 1 {
 		t.Fatalf("RevokeUser made %d round trips, want 1", n)
 	}
-	if len(revoked) != 4 || slices.Contains(revoked, keep.Session.ID) {
+	if len(revoked) != 4 || res.Count != 4 || slices.Contains(revoked, keep.Session.ID) {
 		t.Fatalf("revoked %v", revoked)
 	}
 	for _, c := range created {
@@ -452,8 +466,8 @@ func TestListUserAndLogOutOtherDevices(t *testing.T) {
 	}
 
 	// Everywhere: no except.
-	revoked, err = e.m.RevokeUser(e.ctx, tid, "alice", "", sessions.Meta{})
-	if err != nil || len(revoked) != 1 || revoked[0] != keep.Session.ID {
+	res, err = e.m.RevokeUser(e.ctx, tid, "alice", "", sessions.Meta{})
+	if revoked = res.IDs; err != nil || len(revoked) != 1 || revoked[0] != keep.Session.ID {
 		t.Fatalf("revoke everywhere: %v %v", revoked, err)
 	}
 	if got := e.events.OfType(events.UserLoggedOut); len(got) != 1 {

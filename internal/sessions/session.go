@@ -39,8 +39,8 @@ type Meta struct {
 // ExpiryGrace is how long an expired session is remembered, so that verify
 // answers session_expired_idle or session_expired_absolute rather than
 // session_invalid: a store keeps an idle-expired session that long (never
-// past its absolute deadline), and keeps knowing an expired session's
-// absolute deadline that long past it.
+// past its absolute deadline), and, once it has dropped a session, still
+// reports its expiry once, until twice that after its idle deadline.
 const ExpiryGrace = 10 * time.Minute
 
 // Record is a session as a Store keeps it. Times are Unix milliseconds on

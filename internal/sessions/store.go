@@ -22,16 +22,25 @@ import (
 //
 // Sessions of one user share a bucket, and a store must be able to apply
 // every call to one bucket atomically (on Redis: one hash tag, one slot).
+// No call's work may grow with what one user or tenant holds: each does
+// O(1) work plus at most a bounded chunk (docs/architecture.md, "Redis
+// layout", states each bound).
+//
+// A session ended by a pending user revocation (RevokeUser, whose deletion
+// RevokeUserChunk finishes) is, for every call, as if it had been revoked.
 type Store interface {
 	// Prepare makes the store ready to serve every call in one round trip
 	// (on Redis: loads the scripts). Calling it is optional.
 	Prepare(ctx context.Context) error
 
 	// Create stores c.Record as c.Ref unless a session of that id exists
-	// (StatusExists); for a user's session it first forgets the user's dead
-	// sessions, then applies c.Cap.Room to the live ones: it evicts the
-	// oldest (CreateResult.Evicted, each id in exactly one result) or
-	// refuses (StatusLimit). The session is forgotten after its deadlines.
+	// (StatusExists); for a user's session it applies c.Cap.Room to the
+	// user's live sessions (under c.Limits): it evicts the oldest
+	// (CreateResult.Evicted, each id in exactly one result) or refuses
+	// (StatusLimit). Exact for a user with up to 128 sessions on record;
+	// beyond, it reads only the 128 oldest, so a dead session newer than
+	// those may still count, and it evicts at most 128 per call. The session
+	// is forgotten after its deadlines.
 	Create(ctx context.Context, c CreateCall) (CreateResult, error)
 
 	// Verify reads session c.Ref and, under Record.Effective(c.Limits),
@@ -62,8 +71,8 @@ type Store interface {
 	Claim(ctx context.Context, c ClaimCall) (ClaimResult, error)
 
 	// Get returns session ref as stored (Effective not applied), and false
-	// when there is none (including one whose deadlines passed but that the
-	// store has not dropped yet: the caller checks Expiry).
+	// when there is none (a session whose deadlines passed but that the
+	// store has not dropped yet is returned: the caller checks Expiry).
 	Get(ctx context.Context, ref Ref) (Record, bool, error)
 
 	// Patch replaces the data of session c.Ref and increments its version,
@@ -77,23 +86,37 @@ type Store interface {
 	// answers StatusMissing when there is none.
 	Revoke(ctx context.Context, ref Ref) (RevokeResult, error)
 
-	// RevokeUser deletes every session of c.UserID except c.Except, and
-	// returns the ids of those that were within their stored deadlines. With
-	// c.Except set and not a live session of the user, it deletes nothing
-	// and answers StatusMissing.
+	// RevokeUser ends every session of c.UserID except c.Except, at once:
+	// when it returns, none verifies, reads, lists, patches or regenerates
+	// (sessions created later are not affected). It deletes and reads at most
+	// c.Itemise of them itself, oldest first, and returns the ids of those
+	// that were within their stored deadlines (Revoked); Left is how many
+	// more the revocation covers (counted, not read: some may already have
+	// ended), which stay ended and are deleted by RevokeUserChunk. With
+	// c.Except set and not a live session of the user, it ends nothing and
+	// answers StatusMissing.
 	RevokeUser(ctx context.Context, c RevokeUserCall) (RevokeUserResult, error)
 
-	// Count returns how many sessions of the tenant have an absolute
-	// deadline after now (including some that ended idle), without reading
-	// the sessions.
+	// RevokeUserChunk deletes at most c.Max of the sessions a pending
+	// revocation of c.UserID covers, and answers StatusOK once none is left
+	// (then the revocation is complete), else StatusMore.
+	RevokeUserChunk(ctx context.Context, c RevokeChunkCall) (RevokeChunkResult, error)
+
+	// Count returns how many sessions of the tenant have an idle deadline
+	// after now (the deadline as of their last use: a policy tightened since
+	// applies once they are next used), without reading the sessions. It
+	// includes sessions a pending revocation ended.
 	Count(ctx context.Context, tenantID string, now int64) (int64, error)
 
 	// IndexEntries returns up to need sessions of the tenant in listing
-	// order (buckets in order; within one, by absolute deadline, then id)
+	// order (buckets in order; within one, by idle deadline, then id)
 	// strictly after after (from the start of after.Bucket when after.ID is
-	// ""), whose absolute deadline is after now, with their deadlines as
+	// ""), whose idle deadline is after now, with their idle deadlines as
 	// Score; and the position to continue from (Bucket NumBuckets: the walk
-	// is over). The sessions may since have ended.
+	// is over). The sessions may since have ended. A session used during a
+	// walk moves later in it, so a walk returns every session live for its
+	// whole length at least once (a used one possibly twice), except one
+	// whose deadline a tightened policy moved back.
 	IndexEntries(ctx context.Context, tenantID string, after Position, need int, now int64) ([]Position, Position, error)
 
 	// UserEntries returns up to need sessions of userID, whose bucket is
@@ -102,12 +125,15 @@ type Store interface {
 	UserEntries(ctx context.Context, tenantID, userID string, after Position, need int) ([]Position, error)
 
 	// Records reads the sessions at, in order: found[i] is false when at[i]
-	// has no session, whose entry it then forgets (in the user's index when
-	// userID is set; in the bucket index once past ExpiryGrace).
+	// has no session (or a pending revocation ended it); an entry whose
+	// session's key is gone it then forgets (in the user's index when userID
+	// is set, else in the bucket index).
 	Records(ctx context.Context, tenantID string, at []Position, userID string, now int64) (recs []Record, found []bool, err error)
 
 	// PurgeBuckets deletes every session of the tenant in buckets
-	// [first, first+n), with their indexes. It touches no other tenant.
+	// [first, first+n), with their indexes, a bounded chunk per bucket per
+	// store command, repeated until the buckets are empty. It touches no
+	// other tenant.
 	PurgeBuckets(ctx context.Context, tenantID string, first Bucket, n int) error
 }
 
@@ -126,6 +152,7 @@ const (
 	StatusLimit           Status = "limit"
 	StatusConflict        Status = "conflict"
 	StatusExists          Status = "exists"
+	StatusMore            Status = "more" // a chunked call has more to do
 )
 
 // Ref names one session of a tenant: the bucket of its keys and its id.
@@ -141,8 +168,8 @@ func refOf(tenantID, id string) Ref {
 }
 
 // Position is an entry of a listing: session ID in Bucket, with Score its
-// absolute deadline (tenant listing) or created_at (a user's listing), in
-// Unix ms.
+// index score (Unix ms): its idle deadline (tenant listing) or created_at
+// (a user's listing).
 type Position struct {
 	Bucket Bucket
 	Score  int64
@@ -153,7 +180,8 @@ type Position struct {
 type CreateCall struct {
 	Ref    Ref
 	Record Record
-	Cap    Cap // applies when Record.UserID is set
+	Cap    Cap    // applies when Record.UserID is set
+	Limits Limits // the policy's, to tell the user's live sessions
 	Now    int64
 }
 
@@ -258,12 +286,30 @@ type RevokeUserCall struct {
 	Bucket   Bucket // the user's
 	UserID   string
 	Except   string // "" for none
+	Itemise  int    // at most this many sessions are read and returned
 	Now      int64
 }
 
-// RevokeUserResult is RevokeUser's outcome: StatusOK with the Revoked ids,
-// or StatusMissing.
+// RevokeUserResult is RevokeUser's outcome: StatusOK with the Revoked ids
+// (at most Itemise) and Left, the other sessions covered, whose deletion
+// RevokeUserChunk finishes; or StatusMissing.
 type RevokeUserResult struct {
 	Status  Status
 	Revoked []string
+	Left    int64
+}
+
+// RevokeChunkCall is a Store.RevokeUserChunk request.
+type RevokeChunkCall struct {
+	TenantID string
+	Bucket   Bucket // the user's
+	UserID   string
+	Max      int // at most this many sessions deleted
+}
+
+// RevokeChunkResult is RevokeUserChunk's outcome: StatusMore or StatusOK
+// (none left), with how many sessions it Deleted.
+type RevokeChunkResult struct {
+	Status  Status
+	Deleted int64
 }

@@ -31,7 +31,9 @@ func ArgNames() map[string][]string {
 		patchScript.name:      names(patchArgs(sessions.PatchCall{})),
 		revokeScript.name:     names(revokeArgs(sessions.Ref{})),
 		revokeUserScript.name: names(revokeUserArgs(sessions.RevokeUserCall{})),
+		revokeMoreScript.name: names(revokeMoreArgs(sessions.RevokeChunkCall{})),
 		purgeScript.name:      names(purgeArgs()),
+		getScript.name:        names(getArgs(sessions.Ref{})),
 	}
 	if len(m) != len(allScripts) {
 		panic("a script has no argument list")

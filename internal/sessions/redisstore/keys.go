@@ -7,7 +7,8 @@ import "github.com/sessiond/sessiond/internal/sessions"
 //
 //	P:{T:B}:s:<sid>    string  one session, packed (codec.go)
 //	P:{T:B}:u:<user>   zset    the user's session ids, score = created_at (ms)
-//	P:{T:B}:idx        zset    every session id in the bucket, score = absolute deadline (ms)
+//	P:{T:B}:idx        zset    every session id in the bucket, score = idle deadline (ms; idx_score in common.lua)
+//	P:{T:B}:r:<user>   string  a pending revocation of the user: "<cutoff ms>:<kept sid>"
 //
 // Every key of a bucket shares the hash tag {T:B}, so the scripts that
 // touch them run in one Cluster slot. Tenant ids, user ids and session ids

@@ -21,7 +21,8 @@ const (
 	purgeBatch = 64  // at most this many purge scripts per pipeline
 )
 
-// Count implements sessions.Store: 1024 ZCOUNTs in 4 pipelined round trips.
+// Count implements sessions.Store: 1024 ZCOUNTs of the entries scored
+// after now (idle deadline) in 4 pipelined round trips.
 func (s *Store) Count(ctx context.Context, tenantID string, now int64) (int64, error) {
 	after := "(" + strconv.FormatInt(now, 10)
 	var total int64
@@ -42,7 +43,7 @@ func (s *Store) Count(ctx context.Context, tenantID string, now int64) (int64, e
 }
 
 // IndexEntries implements sessions.Store over the bucket indexes (score =
-// absolute deadline).
+// idle deadline, so only live sessions lie after now).
 func (s *Store) IndexEntries(ctx context.Context, tenantID string, after sessions.Position, need int, now int64) ([]sessions.Position, sessions.Position, error) {
 	var out []sessions.Position
 	b := after.Bucket
@@ -127,83 +128,134 @@ func (s *Store) entriesAfter(ctx context.Context, key, start string, after sessi
 	}
 }
 
-// Records implements sessions.Store: one pipeline of GETs, then, when some
-// sessions are gone, one best-effort pipeline of ZREMs.
+// Records implements sessions.Store: one pipeline of get.lua calls, then,
+// when some sessions are gone, one best-effort pipeline of ZREMs.
 func (s *Store) Records(ctx context.Context, tenantID string, at []sessions.Position, userID string, now int64) ([]sessions.Record, []bool, error) {
 	if len(at) == 0 {
 		return nil, nil, nil
 	}
-	pipe := s.rdb.Pipeline()
-	cmds := make([]*redis.StringCmd, len(at))
+	calls := make([]call, len(at))
 	for i, p := range at {
-		cmds[i] = pipe.Get(ctx, s.keys(tenantID, p.Bucket).session(p.ID))
+		calls[i] = call{keys: []string{s.keys(tenantID, p.Bucket).session(p.ID)}, args: values(getArgs(sessions.Ref{ID: p.ID}))}
 	}
-	_, _ = pipe.Exec(ctx) // each command's error is read below
+	reps, err := s.runAll(ctx, getScript, calls)
+	if err != nil {
+		return nil, nil, err
+	}
 	recs := make([]sessions.Record, len(at))
 	found := make([]bool, len(at))
 	var gone []sessions.Position
-	for i, cmd := range cmds {
-		if err := readError(cmd.Err()); err != nil {
-			return nil, nil, err
-		}
-		rec, err := decodeRecord(cmd.Val())
-		if err != nil {
-			gone = append(gone, at[i])
+	for i, rep := range reps {
+		if rep.status != sessions.StatusOK {
+			if rep.n == 0 { // no key at all
+				gone = append(gone, at[i])
+			}
 			continue
 		}
-		recs[i], found[i] = rec, true
+		if recs[i], err = rep.record(); err != nil {
+			return nil, nil, err
+		}
+		found[i] = true
 	}
 	if len(gone) > 0 {
-		s.forget(ctx, tenantID, gone, userID, now)
+		s.forget(ctx, tenantID, gone, userID)
 	}
 	return recs, found, nil
 }
 
-// forget removes the index entries of sessions that are gone, best effort
-// (they are dead either way): from the user's index at once, from the
-// bucket index once it no longer needs them to report an expiry.
-func (s *Store) forget(ctx context.Context, tenantID string, gone []sessions.Position, userID string, now int64) {
+// forget removes the index entries of sessions whose key is gone, best
+// effort (they are dead either way): from the user's index, or from the
+// bucket index (a listing reads only entries scored after now, whose keys
+// Redis has not expired, so verify has nothing to report about them).
+func (s *Store) forget(ctx context.Context, tenantID string, gone []sessions.Position, userID string) {
 	clean := s.rdb.Pipeline()
 	for _, p := range gone {
 		ks := s.keys(tenantID, p.Bucket)
-		switch {
-		case userID != "":
+		if userID != "" {
 			clean.ZRem(ctx, ks.user(userID), p.ID)
-		case p.Score+sessions.ExpiryGrace.Milliseconds() <= now:
+		} else {
 			clean.ZRem(ctx, ks.index(), p.ID)
 		}
 	}
 	_, _ = clean.Exec(ctx)
 }
 
-// PurgeBuckets implements sessions.Store with purge.lua, one script per
-// bucket, pipelined.
+// call is one script call of a pipeline.
+type call struct {
+	keys []string
+	args []any
+}
+
+// runAll runs sc once per call in one pipeline (one round trip; again,
+// once, after loading the script if Redis did not know it) and reads the
+// replies in order.
+func (s *Store) runAll(ctx context.Context, sc script, calls []call) ([]reply, error) {
+	for attempt := 0; ; attempt++ {
+		pipe := s.rdb.Pipeline()
+		cmds := make([]*redis.Cmd, len(calls))
+		for i, c := range calls {
+			cmds[i] = sc.EvalSha(ctx, pipe, c.keys, c.args...)
+		}
+		_, _ = pipe.Exec(ctx) // each command's error is read below
+		reps := make([]reply, len(calls))
+		for i, cmd := range cmds {
+			v, err := cmd.Result()
+			if err != nil && attempt == 0 && redis.HasErrorPrefix(err, "NOSCRIPT") {
+				if err := sc.Load(ctx, s.rdb).Err(); err != nil {
+					return nil, unavailable(err)
+				}
+				reps = nil
+				break
+			}
+			if err != nil {
+				return nil, unavailable(err)
+			}
+			if reps[i], err = parseReply(v); err != nil {
+				return nil, err
+			}
+		}
+		if reps != nil {
+			return reps, nil
+		}
+	}
+}
+
+// PurgeBuckets implements sessions.Store with purge.lua: a pipeline of one
+// script per bucket, each deleting at most purgeChunk sessions, repeated
+// for the buckets that still hold some.
 func (s *Store) PurgeBuckets(ctx context.Context, tenantID string, first sessions.Bucket, n int) error {
 	for done := 0; done < n; done += purgeBatch {
-		if err := s.purge(ctx, tenantID, first+sessions.Bucket(done), min(purgeBatch, n-done)); err != nil {
-			return err
+		var left []sessions.Bucket
+		for i := range min(purgeBatch, n-done) {
+			left = append(left, first+sessions.Bucket(done+i))
+		}
+		for len(left) > 0 {
+			var err error
+			if left, err = s.purge(ctx, tenantID, left); err != nil {
+				return err
+			}
 		}
 	}
 	return nil
 }
 
-func (s *Store) purge(ctx context.Context, tenantID string, first sessions.Bucket, n int) error {
-	pipe := s.rdb.Pipeline()
-	cmds := make([]*redis.Cmd, n)
-	for i := range n {
-		cmds[i] = purgeScript.EvalSha(ctx, pipe, []string{s.keys(tenantID, first+sessions.Bucket(i)).index()}, values(purgeArgs())...)
+// purge runs one purge chunk in each bucket and returns those with more.
+func (s *Store) purge(ctx context.Context, tenantID string, buckets []sessions.Bucket) ([]sessions.Bucket, error) {
+	calls := make([]call, len(buckets))
+	for i, b := range buckets {
+		calls[i] = call{keys: []string{s.keys(tenantID, b).index()}, args: values(purgeArgs())}
 	}
-	_, _ = pipe.Exec(ctx)
-	for i, cmd := range cmds {
-		err := cmd.Err()
-		if err != nil && redis.HasErrorPrefix(err, "NOSCRIPT") {
-			err = purgeScript.Run(ctx, s.rdb, []string{s.keys(tenantID, first+sessions.Bucket(i)).index()}, values(purgeArgs())...).Err()
-		}
-		if err != nil {
-			return unavailable(err)
+	reps, err := s.runAll(ctx, purgeScript, calls)
+	if err != nil {
+		return nil, err
+	}
+	var more []sessions.Bucket
+	for i, rep := range reps {
+		if rep.status == sessions.StatusMore {
+			more = append(more, buckets[i])
 		}
 	}
-	return nil
+	return more, nil
 }
 
 func member(v any) string {

@@ -16,7 +16,7 @@ import (
 // Each names its arguments at its top, `local a = {name = ARGV[i], ...}`;
 // the functions below build them in the same order, by the same names
 // (TestScriptArgumentsMatchTheirLuaNames holds the two together), and every
-// script answers {status, uid, session, ids} (common.lua's reply()), read
+// script answers {status, uid, session, ids, n} (common.lua's reply()), read
 // back by parseReply.
 //
 //go:embed lua/*.lua
@@ -51,8 +51,11 @@ var (
 	patchScript      = newScript("patch")
 	revokeScript     = newScript("revoke")
 	revokeUserScript = newScript("revoke_user")
+	revokeMoreScript = newScript("revoke_more")
 	purgeScript      = newScript("purge")
-	allScripts       = []script{createScript, verifyScript, regenerateScript, claimScript, patchScript, revokeScript, revokeUserScript, purgeScript}
+	getScript        = newScript("get")
+	allScripts       = []script{createScript, verifyScript, regenerateScript, claimScript, patchScript, revokeScript,
+		revokeUserScript, revokeMoreScript, purgeScript, getScript}
 )
 
 // arg is one script argument, named as in the script's header.
@@ -79,7 +82,7 @@ func flag(b bool) string {
 func createArgs(c sessions.CreateCall) []arg {
 	return []arg{
 		{"now", c.Now}, {"sid", c.Ref.ID}, {"max", c.Cap.Max}, {"evict_oldest", flag(c.Cap.EvictOldest)},
-		{"session", encodeRecord(c.Record)},
+		{"session", encodeRecord(c.Record)}, {"pidle", c.Limits.IdleTimeout}, {"pabs", c.Limits.AbsoluteTimeout},
 	}
 }
 
@@ -105,7 +108,7 @@ func claimArgs(c sessions.ClaimCall) []arg {
 }
 
 func patchArgs(c sessions.PatchCall) []arg {
-	return []arg{{"now", c.Now}, {"version", c.Version}, {"data", c.Data}}
+	return []arg{{"now", c.Now}, {"sid", c.Ref.ID}, {"version", c.Version}, {"data", c.Data}}
 }
 
 func revokeArgs(ref sessions.Ref) []arg {
@@ -113,10 +116,19 @@ func revokeArgs(ref sessions.Ref) []arg {
 }
 
 func revokeUserArgs(c sessions.RevokeUserCall) []arg {
-	return []arg{{"now", c.Now}, {"uid", c.UserID}, {"except", c.Except}}
+	return []arg{{"now", c.Now}, {"uid", c.UserID}, {"except", c.Except}, {"itemise", c.Itemise}}
 }
 
-func purgeArgs() []arg { return nil }
+func revokeMoreArgs(c sessions.RevokeChunkCall) []arg {
+	return []arg{{"uid", c.UserID}, {"limit", c.Max}}
+}
+
+// purgeChunk is how many sessions of a bucket one purge script deletes.
+const purgeChunk = 128
+
+func purgeArgs() []arg { return []arg{{"limit", purgeChunk}} }
+
+func getArgs(ref sessions.Ref) []arg { return []arg{{"sid", ref.ID}} }
 
 // reply is every script's answer (common.lua's reply()).
 type reply struct {
@@ -124,22 +136,24 @@ type reply struct {
 	uid     string
 	session string // encoded; "" when none
 	ids     []string
+	n       int64
 }
 
 // parseReply reads a script's reply, or returns fault.Internal.
 func parseReply(v any) (reply, error) {
 	list, ok := v.([]any)
-	if !ok || len(list) != 4 {
+	if !ok || len(list) != 5 {
 		return reply{}, errUnexpected
 	}
 	status, ok1 := list[0].(string)
 	uid, ok2 := list[1].(string)
 	session, ok3 := list[2].(string)
 	ids, ok4 := list[3].([]any)
-	if !ok1 || !ok2 || !ok3 || !ok4 {
+	n, ok5 := list[4].(int64)
+	if !ok1 || !ok2 || !ok3 || !ok4 || !ok5 {
 		return reply{}, errUnexpected
 	}
-	r := reply{status: sessions.Status(status), uid: uid, session: session, ids: make([]string, 0, len(ids))}
+	r := reply{status: sessions.Status(status), uid: uid, session: session, ids: make([]string, 0, len(ids)), n: n}
 	for _, id := range ids {
 		s, ok := id.(string)
 		if !ok {

@@ -12,7 +12,6 @@ package redisstore
 
 import (
 	"context"
-	"errors"
 
 	"github.com/redis/go-redis/v9"
 
@@ -114,15 +113,16 @@ func (s *Store) Claim(ctx context.Context, c sessions.ClaimCall) (sessions.Claim
 	return res, err
 }
 
-// Get implements sessions.Store with one GET. A key that does not hold a
-// session of this layout (one written by an older sessiond) is no session.
+// Get implements sessions.Store with get.lua (the session, unless a pending
+// revocation ended it): one round trip. A key that does not hold a session
+// of this layout (one written by an older sessiond) is no session.
 func (s *Store) Get(ctx context.Context, ref sessions.Ref) (sessions.Record, bool, error) {
-	v, err := s.rdb.Get(ctx, s.keys(ref.TenantID, ref.Bucket).session(ref.ID)).Result()
-	if err := readError(err); err != nil {
+	rep, err := s.run(ctx, getScript, []string{s.keys(ref.TenantID, ref.Bucket).session(ref.ID)}, getArgs(ref))
+	if err != nil || rep.status != sessions.StatusOK {
 		return sessions.Record{}, false, err
 	}
-	rec, err := decodeRecord(v)
-	return rec, err == nil, nil
+	rec, err := rep.record()
+	return rec, err == nil, err
 }
 
 // Patch implements sessions.Store with patch.lua.
@@ -150,22 +150,23 @@ func (s *Store) Revoke(ctx context.Context, ref sessions.Ref) (sessions.RevokeRe
 }
 
 // RevokeUser implements sessions.Store with revoke_user.lua: one round
-// trip.
+// trip, which writes the user's revocation marker when more sessions are
+// left than it deletes itself.
 func (s *Store) RevokeUser(ctx context.Context, c sessions.RevokeUserCall) (sessions.RevokeUserResult, error) {
 	ks := s.keys(c.TenantID, c.Bucket)
 	rep, err := s.run(ctx, revokeUserScript, []string{ks.user(c.UserID), ks.index()}, revokeUserArgs(c))
 	if err != nil {
 		return sessions.RevokeUserResult{}, err
 	}
-	return sessions.RevokeUserResult{Status: rep.status, Revoked: rep.ids}, nil
+	return sessions.RevokeUserResult{Status: rep.status, Revoked: rep.ids, Left: rep.n}, nil
 }
 
-// readError maps a GET's error: none for a value or no key, none for a key
-// of another type (a session of an older layout: no session),
-// fault.Unavailable for anything else.
-func readError(err error) error {
-	if err == nil || errors.Is(err, redis.Nil) || redis.HasErrorPrefix(err, "WRONGTYPE") {
-		return nil
+// RevokeUserChunk implements sessions.Store with revoke_more.lua.
+func (s *Store) RevokeUserChunk(ctx context.Context, c sessions.RevokeChunkCall) (sessions.RevokeChunkResult, error) {
+	ks := s.keys(c.TenantID, c.Bucket)
+	rep, err := s.run(ctx, revokeMoreScript, []string{ks.user(c.UserID), ks.index()}, revokeMoreArgs(c))
+	if err != nil {
+		return sessions.RevokeChunkResult{}, err
 	}
-	return unavailable(err)
+	return sessions.RevokeChunkResult{Status: rep.status, Deleted: rep.n}, nil
 }

@@ -157,7 +157,10 @@ export interface Readiness {
 }
 
 export interface RevokedSessions {
+  /** The ids of the sessions ended that were still live, oldest first, for a user with at most 100 sessions on record: all of them. For a user with more, only the first 100 ended are listed. */
   revoked: Array<SessionIDValue>;
+  /** How many sessions were ended: the listed ones, plus the others the call covered (not read, so some of those may already have expired). Equal to the length of `revoked` when at most 100 are listed. */
+  count: number;
 }
 
 export type Scope = "sessions" | "admin";

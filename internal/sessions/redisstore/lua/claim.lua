@@ -1,6 +1,6 @@
 -- claim: take a session out of Redis and return it under the policy, to be
 -- created again in another bucket (sessions.Store.Claim). Of concurrent
--- claims of one session, exactly one gets it.
+-- claims of one session, exactly one gets it. Work: O(log N).
 -- KEYS[1] the session, KEYS[2] the bucket index.
 local a = {
   now = tonumber(ARGV[1]),
@@ -12,7 +12,10 @@ local a = {
 -- the uid) or 'missing'.
 local r = read(KEYS[1])
 if not r then return reply(gone(KEYS[2], a.sid, a.now)) end
-drop(base_of(KEYS[2]), a.sid, r.uid)
+local base = base_of(KEYS[2])
+local ended = revoked(base, a.sid, r)
+drop(base, a.sid, r.uid)
+if ended then return reply('missing') end
 effective(r, a.pidle, a.pabs)
 local why = expiry(r, a.now)
 if why ~= 'ok' then return reply(why, r.uid) end

@@ -8,18 +8,29 @@
 -- Each script names its arguments once, at its top (local a = {...}), in
 -- the order scripts.go passes them, and answers with reply().
 
+-- Work bounds: every script does O(1) work plus at most one bounded chunk
+-- over a user's or a bucket's entries, whatever the user or tenant holds.
+local CAP_WALK = 128      -- oldest entries of a user's index make_room reads at the cap
+local FORGET_CHUNK = 128  -- dead index entries one script forgets
+local REPORT_MS = 2 * GRACE_MS -- an index entry is forgotten this long after its score
+
 local function skey(base, sid) return base .. 's:' .. sid end
 local function ukey(base, uid) return base .. 'u:' .. uid end
+local function mkey(base, uid) return base .. 'r:' .. uid end
 
 -- base_of returns "P:{T:B}:" from the bucket's "P:{T:B}:idx" key.
 local function base_of(idxkey) return string.sub(idxkey, 1, -4) end
 
--- reply is every script's answer: {status, uid, session, ids}. status is a
--- sessions.Status word; uid the session's user ('' when unknown); session
--- an encoded session ('' when none); ids a list whose meaning each script
--- states.
-local function reply(status, uid, session, ids)
-  return {status, uid or '', session or '', ids or {}}
+-- base_of_session returns "P:{T:B}:" from a session's "P:{T:B}:s:<sid>" key
+-- (session ids never hold ':').
+local function base_of_session(key) return string.match(key, '^(.*:)s:[^:]*$') end
+
+-- reply is every script's answer: {status, uid, session, ids, n}. status
+-- is a sessions.Status word; uid the session's user ('' when unknown);
+-- session an encoded session ('' when none); ids a list and n a number whose
+-- meaning each script states (0 when it states none).
+local function reply(status, uid, session, ids, n)
+  return {status, uid or '', session or '', ids or {}, n or 0}
 end
 
 -- The session value: a msgpack array, always of 14 fields in this order
@@ -132,6 +143,17 @@ local function key_deadline(r)
   return math.min(r.iexp + GRACE_MS, r.exp)
 end
 
+-- idx_score is session r's score in the bucket index: its idle deadline
+-- (never past its absolute one), so the entries scored after now are the
+-- live sessions; its lowest bit says what the key's Redis expiry is (odd:
+-- the idle deadline plus the grace; even: the absolute deadline), which
+-- moves it by at most 1 ms.
+local function idx_score(r)
+  local s = r.iexp - r.iexp % 2
+  if r.iexp + GRACE_MS < r.exp then s = s + 1 end
+  return s
+end
+
 -- store writes session r at key and returns its encoding. With expire, the
 -- key expires at key_deadline(r), relative to the application's now
 -- (PX, so Redis's own clock never matters; a deadline already past deletes
@@ -164,67 +186,182 @@ local function drop(base, sid, uid)
   if uid and uid ~= '' then redis.call('ZREM', ukey(base, uid), sid) end
 end
 
--- dead reports whether session sid is gone or past one of its deadlines.
-local function dead(base, sid, now)
-  local r = read(skey(base, sid))
-  return not r or expiry(r, now) ~= 'ok'
+-- marker returns the user's pending revocation ("log out everywhere" or
+-- "other devices" whose deletion is still under way), {cutoff = ms, except
+-- = sid or ''}, or nil. It ends every session of the user whose score in the
+-- user's index is at most cutoff, except the one kept. One GET.
+local function marker(base, uid)
+  if uid == '' then return nil end
+  local v = redis.call('GET', mkey(base, uid))
+  if not v then return nil end
+  local sep = string.find(v, ':', 1, true)
+  return {cutoff = tonumber(string.sub(v, 1, sep - 1)), except = string.sub(v, sep + 1)}
 end
 
--- gone says why session sid has no value: 'missing' (never issued, or
--- revoked: revocation removes the index entry too), or, when Redis expired
--- the key, 'expired_absolute' / 'expired_idle' told apart by the absolute
--- deadline the bucket index still holds for GRACE_MS (reported once).
+-- covered reports whether marker m ends session sid of uid (O(log N)). A
+-- session of a user missing from the user's index is treated as ended.
+local function covered(base, sid, uid, m)
+  if not m or sid == m.except then return false end
+  local s = redis.call('ZSCORE', ukey(base, uid), sid)
+  return not s or tonumber(s) <= m.cutoff
+end
+
+-- revoked reports whether a pending revocation of its user ends session sid
+-- (record r): one GET, and a ZSCORE when there is one.
+local function revoked(base, sid, r)
+  return covered(base, sid, r.uid, marker(base, r.uid))
+end
+
+-- gone says why session sid has no value: 'missing' (never issued, revoked:
+-- revocation removes the index entry too, or forgotten), or, when Redis
+-- expired the key, what its index score says the key's expiry was
+-- (idx_score): the absolute deadline, 'expired_absolute', or the idle
+-- deadline plus the grace, 'expired_idle'. Reported once, and only until
+-- REPORT_MS after the score.
 local function gone(idxkey, sid, now)
-  local deadline = redis.call('ZSCORE', idxkey, sid)
-  if not deadline then return 'missing' end
+  local s = redis.call('ZSCORE', idxkey, sid)
+  if not s then return 'missing' end
   redis.call('ZREM', idxkey, sid)
-  if now >= tonumber(deadline) then return 'expired_absolute' end
-  return 'expired_idle'
+  s = tonumber(s)
+  if now >= s + REPORT_MS then return 'missing' end
+  if s % 2 == 1 then return 'expired_idle' end
+  return 'expired_absolute'
 end
 
--- make_room enforces the per-user cap before one session of uid is added.
--- It first removes the user's dead sessions (all of them under a cap; the 16
--- oldest when unlimited, to keep the work bounded). exclude is a session that
--- is about to be replaced and does not count. It returns false when room()
--- refuses, else true and the evicted ids, oldest first.
-local function make_room(base, uid, now, max, evict_oldest, exclude)
+-- forget_dead removes at most FORGET_CHUNK bucket index entries scored more
+-- than REPORT_MS ago: their keys expired long since, and verify no longer
+-- reports them.
+local function forget_dead(idxkey, now)
+  local old = redis.call('ZRANGE', idxkey, '-inf', now - REPORT_MS, 'BYSCORE', 'LIMIT', 0, FORGET_CHUNK)
+  if #old > 0 then redis.call('ZREM', idxkey, unpack(old)) end
+end
+
+-- live_count is how many entries of the user's index uk count toward the
+-- cap, without reading a session (O(log N)): all of them, less those a
+-- pending revocation m ends, less exclude (a session being replaced).
+local function live_count(uk, m, exclude)
+  local n = redis.call('ZCARD', uk)
+  if m then
+    n = n - redis.call('ZCOUNT', uk, '-inf', m.cutoff)
+    if m.except ~= '' and redis.call('ZSCORE', uk, m.except) then n = n + 1 end
+  end
+  if exclude ~= '' and redis.call('ZSCORE', uk, exclude) then n = n - 1 end
+  return n
+end
+
+-- oldest returns at most CAP_WALK of the user's oldest entries that count
+-- toward the cap (the one a pending revocation keeps first; then, in index
+-- order, those after its cutoff).
+local function oldest(uk, m)
+  local out, lo = {}, '-inf'
+  if m then
+    lo = '(' .. string.format('%d', m.cutoff)
+    if m.except ~= '' and redis.call('ZSCORE', uk, m.except) then out[1] = m.except end
+  end
+  for _, sid in ipairs(redis.call('ZRANGE', uk, lo, '+inf', 'BYSCORE', 'LIMIT', 0, CAP_WALK - #out)) do
+    out[#out + 1] = sid
+  end
+  return out
+end
+
+-- make_room enforces the per-user cap before one session of uid is added,
+-- with bounded work whatever the user holds (at most FORGET_CHUNK + CAP_WALK
+-- entries, CAP_WALK GETs). It forgets up to FORGET_CHUNK entries that are
+-- certainly dead: created at or before now - the policy's absolute timeout
+-- pabs (Record.Effective ends every session there). Then it counts the
+-- other entries (live_count); under the cap that is all. At the cap it reads
+-- the CAP_WALK oldest, forgets the dead ones among them (under the policy's
+-- limits; their keys expire on their own, and the bucket index still
+-- reports them), counts again, and evicts the oldest live ones read
+-- (evict_oldest) or refuses. Exact for a user with at most CAP_WALK entries;
+-- beyond, a dead entry newer than the CAP_WALK oldest counts as live until
+-- it is among them or certainly dead, and at most CAP_WALK sessions are
+-- evicted per call. exclude is a session about to be replaced, which does
+-- not count. It returns false when room() refuses, else true and the
+-- evicted ids, oldest first.
+local function make_room(base, uid, now, max, evict_oldest, exclude, pidle, pabs)
   local evicted = {}
   if uid == '' then return true, evicted end
   local uk = ukey(base, uid)
-  local stop = -1
-  if max <= 0 then stop = 15 end
-  local live = {}
-  for _, sid in ipairs(redis.call('ZRANGE', uk, 0, stop)) do
-    if dead(base, sid, now) then
-      -- Expired, not revoked: the bucket index keeps it for the grace.
-      redis.call('DEL', skey(base, sid))
-      redis.call('ZREM', uk, sid)
-    elseif sid ~= exclude then
-      live[#live + 1] = sid
+  local old = redis.call('ZRANGE', uk, '-inf', now - pabs * 1000, 'BYSCORE', 'LIMIT', 0, FORGET_CHUNK)
+  if #old > 0 then redis.call('ZREM', uk, unpack(old)) end
+  if max <= 0 then return true, evicted end
+  local m = marker(base, uid)
+  local live = live_count(uk, m, exclude)
+  local evict, ok = room(live, max, evict_oldest)
+  if ok and evict == 0 then return true, evicted end
+  local cands = {}
+  for _, sid in ipairs(oldest(uk, m)) do
+    if sid ~= exclude then
+      local r = read(skey(base, sid))
+      if not r or expiry(effective(r, pidle, pabs), now) ~= 'ok' then
+        redis.call('ZREM', uk, sid)
+        live = live - 1
+      else
+        cands[#cands + 1] = sid
+      end
     end
   end
-  local evict, ok = room(#live, max, evict_oldest)
+  evict, ok = room(live, max, evict_oldest)
   if not ok then return false, evicted end
-  for i = 1, evict do
-    drop(base, live[i], uid)
-    evicted[#evicted + 1] = live[i]
+  for i = 1, math.min(evict, #cands) do
+    drop(base, cands[i], uid)
+    evicted[#evicted + 1] = cands[i]
   end
   return true, evicted
 end
 
--- put stores session r as sid, indexes it, and returns its encoding. The
--- bucket index holds its absolute deadline, and outlives its newest entry
--- by GRACE_MS; the user's index holds its created_at.
+-- put stores session r as sid and indexes it: in the bucket index by
+-- idx_score (the index outlives its newest entry by GRACE_MS past the
+-- absolute deadline), in the user's by created_at, or just after the cutoff
+-- of a pending revocation of the user when that is later, so the
+-- revocation never covers it. It returns the encoding.
 local function put(base, sid, r, now)
   local v = store(skey(base, sid), r, now, true)
   local idx = base .. 'idx'
-  redis.call('ZADD', idx, r.exp, sid)
+  redis.call('ZADD', idx, idx_score(r), sid)
   extend_to(idx, r.exp + GRACE_MS, now)
   if r.uid ~= '' then
     local uk = ukey(base, r.uid)
-    redis.call('ZADD', uk, r.ca, sid)
+    local score, m = r.ca, marker(base, r.uid)
+    if m and score <= m.cutoff then score = m.cutoff + 1 end
+    redis.call('ZADD', uk, score, sid)
     extend_to(uk, r.exp, now)
   end
   return v
 end
 
+-- end_covered ends, oldest first, at most limit sessions of uid whose score
+-- in the user's index is at most cutoff, except the one kept (at most
+-- limit + 1 entries, one DEL and two ZREMs). With prior, a marker already
+-- pending before this revocation, it also reads each one it ends and
+-- returns, as live, those that were within their stored deadlines and not
+-- ended by prior (so at most limit GETs); without reading (read false) it
+-- returns none. It returns the ids ended, the live ones among them, and how
+-- many covered entries are left.
+local function end_covered(base, uid, cutoff, except, limit, now, read_them, prior)
+  local uk = ukey(base, uid)
+  local ids = redis.call('ZRANGE', uk, '-inf', cutoff, 'BYSCORE', 'LIMIT', 0, limit + 1, 'WITHSCORES')
+  local ended, live = {}, {}
+  for i = 1, #ids, 2 do
+    local sid = ids[i]
+    if sid ~= except and #ended < limit then
+      ended[#ended + 1] = sid
+      if read_them then
+        local r = read(skey(base, sid))
+        local before = prior and sid ~= prior.except and tonumber(ids[i + 1]) <= prior.cutoff
+        if r and not before and expiry(r, now) == 'ok' then live[#live + 1] = sid end
+      end
+    end
+  end
+  if #ended > 0 then
+    local keys = {}
+    for i, sid in ipairs(ended) do keys[i] = skey(base, sid) end
+    redis.call('DEL', unpack(keys))
+    redis.call('ZREM', base .. 'idx', unpack(ended))
+    redis.call('ZREM', uk, unpack(ended))
+  end
+  local left = redis.call('ZCOUNT', uk, '-inf', cutoff)
+  if except ~= '' and redis.call('ZSCORE', uk, except) then left = left - 1 end
+  return ended, live, left
+end

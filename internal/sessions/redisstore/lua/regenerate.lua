@@ -1,6 +1,7 @@
 -- regenerate: replace a session by its renewal in the same bucket,
 -- atomically (sessions.Store.Regenerate). The old session dies; the new one
--- keeps the device and the data (renew()).
+-- keeps the device and the data (renew()). Work: make_room's bound, plus
+-- O(log N).
 -- KEYS[1] the old session, KEYS[2] the new session, KEYS[3] the bucket
 -- index, KEYS[4] the new user's index (when the user changes).
 local a = {
@@ -22,6 +23,10 @@ local base = base_of(KEYS[3])
 local r = read(KEYS[1])
 if not r then return reply(gone(KEYS[3], a.old_sid, a.now)) end
 local old_uid = r.uid
+if revoked(base, a.old_sid, r) then
+  drop(base, a.old_sid, old_uid)
+  return reply('missing')
+end
 effective(r, a.pidle, a.pabs)
 local why = expiry(r, a.now)
 if why ~= 'ok' then
@@ -30,7 +35,7 @@ if why ~= 'ok' then
 end
 local uid = a.uid
 if uid == '' then uid = old_uid end
-local ok, evicted = make_room(base, uid, a.now, a.max, a.evict_oldest, a.old_sid)
+local ok, evicted = make_room(base, uid, a.now, a.max, a.evict_oldest, a.old_sid, a.pidle, a.pabs)
 if not ok then return reply('limit', old_uid) end
 drop(base, a.old_sid, old_uid)
 renew(r, a.now, a.uid, a.set_auth, a.pabs)

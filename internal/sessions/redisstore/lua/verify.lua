@@ -1,6 +1,7 @@
 -- verify: read, check, slide and re-expire one session in one round trip
 -- (sessions.Store.Verify). Every check runs before any write, so a failed
--- check never slides the timer.
+-- check never slides the timer. Work: O(log N) (a GET of the session and
+-- of its user's pending revocation, at most one ZSCORE, one ZADD).
 -- KEYS[1] the session, KEYS[2] the bucket index.
 local a = {
   now = tonumber(ARGV[1]),
@@ -21,12 +22,17 @@ local a = {
 -- 'reauth', 'expired_absolute', 'expired_idle' (with the uid) or 'missing'.
 local r = read(KEYS[1])
 if not r then return reply(gone(KEYS[2], a.sid, a.now)) end
+local base = base_of(KEYS[2])
+if revoked(base, a.sid, r) then
+  drop(base, a.sid, r.uid)
+  return reply('missing')
+end
 local idle, exp = r.idle, r.exp
 effective(r, a.pidle, a.pabs)
 local tightened = r.idle ~= idle or r.exp ~= exp
 local why = expiry(r, a.now)
 if why ~= 'ok' then
-  drop(base_of(KEYS[2]), a.sid, r.uid)
+  drop(base, a.sid, r.uid)
   return reply(why, r.uid)
 end
 local mismatched, enforce = {}, false
@@ -42,5 +48,6 @@ if needs_reauth(a.now, r.at, a.max_auth_age) then return reply('reauth', r.uid) 
 r.ls = a.now
 if a.rolling then r.iexp = slide(a.now, r.idle, r.exp) end
 if a.kid ~= '' then r.kid = a.kid end
-if tightened then redis.call('ZADD', KEYS[2], 'XX', r.exp, a.sid) end
-return reply('ok', r.uid, store(KEYS[1], r, a.now, a.rolling or tightened), mismatched)
+local moved = a.rolling or tightened
+if moved then redis.call('ZADD', KEYS[2], 'XX', idx_score(r), a.sid) end
+return reply('ok', r.uid, store(KEYS[1], r, a.now, moved), mismatched)
