@@ -54,10 +54,13 @@ type Gauge struct {
 }
 
 // EventWriter is the source of the security event writer's counts
-// (*events.Writer).
+// (*events.Writer); see its methods.
 type EventWriter interface {
-	Dropped() int64
+	Drops() []events.TenantCount
+	Suppressed() []events.TenantCount
+	Written() int64
 	WriteFailures() int64
+	SpoolDepth() int64
 }
 
 // Options says what a Registry reports besides what it counts itself. Every
@@ -65,8 +68,9 @@ type EventWriter interface {
 type Options struct {
 	// Gauges are read at every scrape.
 	Gauges []Gauge
-	// Events reports sessiond_events_dropped_total and
-	// sessiond_events_write_failures_total.
+	// Events reports the event writer: sessiond_events_dropped_total,
+	// sessiond_events_suppressed_total, sessiond_events_written_total,
+	// sessiond_events_write_failures_total and sessiond_events_spool_depth.
 	Events EventWriter
 	// Pool reports the PostgreSQL connection pool (see PoolStater).
 	Pool PoolStater
@@ -105,15 +109,8 @@ func New(o Options) *Registry {
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	if o.Events != nil {
-		r.reg.MustRegister(
-			prometheus.NewCounterFunc(prometheus.CounterOpts{
-				Name: "sessiond_events_dropped_total",
-				Help: "Security events not stored, because the write queue was full or the database refused them (they were still logged).",
-			}, func() float64 { return float64(o.Events.Dropped()) }),
-			prometheus.NewCounterFunc(prometheus.CounterOpts{
-				Name: "sessiond_events_write_failures_total",
-				Help: "Failed writes of security events to the database: each refused batch, then each event that failed alone.",
-			}, func() float64 { return float64(o.Events.WriteFailures()) }))
+		r.reg.MustRegister(newEventsCollector(o.Events))
+		r.labelOrder["sessiond_events_dropped_total"] = dropLabels
 	}
 	if o.Pool != nil {
 		r.reg.MustRegister(newPoolCollector(o.Pool))

@@ -1,6 +1,7 @@
 package postgres_test
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -13,6 +14,17 @@ import (
 	"github.com/sessiond/sessiond/internal/postgres"
 	"github.com/sessiond/sessiond/internal/postgres/pgtest"
 )
+
+// listedAfter reports whether a comes after b in a listing: older, or as
+// old with a smaller id.
+func listedAfter(a, b events.Event) bool {
+	ai, aok := events.ParseID(a.ID)
+	bi, bok := events.ParseID(b.ID)
+	if !aok || !bok {
+		return false
+	}
+	return a.Time.Before(b.Time) || (a.Time.Equal(b.Time) && bytes.Compare(ai[:], bi[:]) < 0)
+}
 
 func asFault(err error, target **fault.Error) bool { return errors.As(err, target) }
 
@@ -94,8 +106,8 @@ func TestEventsBatchWriteAndPagingNewestFirst(t *testing.T) {
 		}
 		for i, e := range got {
 			src := batch[n-1-i] // written in order, so ids follow the batch
-			if i > 0 && e.ID >= got[i-1].ID {
-				t.Fatalf("event %d (id %d) is not older than the one before (id %d)", i, e.ID, got[i-1].ID)
+			if i > 0 && !listedAfter(e, got[i-1]) {
+				t.Fatalf("event %d (%v, %s) is not older than the one before (%v, %s)", i, e.Time, e.ID, got[i-1].Time, got[i-1].ID)
 			}
 			src.ID = e.ID
 			if !reflect.DeepEqual(e, src) {
@@ -159,7 +171,7 @@ func TestEventsBatchWriteAndPagingNewestFirst(t *testing.T) {
 				t.Fatalf("listed %d events, want %d", len(got), want)
 			}
 			for i, e := range got {
-				if e.TenantID != tc.filter.TenantID || (tc.keep != nil && !tc.keep(e)) || (i > 0 && e.ID >= got[i-1].ID) {
+				if e.TenantID != tc.filter.TenantID || (tc.keep != nil && !tc.keep(e)) || (i > 0 && !listedAfter(e, got[i-1])) {
 					t.Fatalf("event %d = %+v does not match the filter in order", i, e)
 				}
 			}
