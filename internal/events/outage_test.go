@@ -27,7 +27,7 @@ type proxiedDB struct {
 	proxy  *testkit.Proxy
 }
 
-func newProxiedDB(t *testing.T) proxiedDB {
+func newProxiedDB(t testing.TB) proxiedDB {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
@@ -77,13 +77,13 @@ func (db proxiedDB) stored(t *testing.T, tenantID string) (inOrder []string, dis
 	return inOrder, distinctIDs
 }
 
-func newSpool(t *testing.T) *redisspool.Spool {
+func newSpool(t testing.TB) *redisspool.Spool {
 	t.Helper()
 	rdb := testkit.Redis(t)
 	return redisspool.New(rdb, testkit.Prefix(t, rdb), 0)
 }
 
-func runWriter(t *testing.T, store events.Store, o events.WriterOptions) *events.Writer {
+func runWriter(t testing.TB, store events.Store, o events.WriterOptions) *events.Writer {
 	t.Helper()
 	w := events.NewWriter(store, slog.New(slog.NewJSONHandler(&testkit.Buffer{}, nil)), o)
 	ctx, cancel := context.WithCancel(context.Background())
