@@ -127,7 +127,7 @@ type tenantState struct {
 // WriterOptions tunes a Writer; zero values take the defaults.
 type WriterOptions struct {
 	QueueSize       int           // events waiting in memory, all tenants; default 20000
-	TenantQueueSize int           // events waiting in memory, per tenant; default QueueSize/10
+	TenantQueueSize int           // events waiting in memory, per tenant; default QueueSize/4
 	BatchSize       int           // default 500
 	Interval        time.Duration // longest a queued event waits, default 200ms
 	// WriteTimeout bounds one write to the Store; past it the batch goes to
@@ -148,7 +148,7 @@ func NewWriter(store Store, log *slog.Logger, o WriterOptions) *Writer {
 		o.QueueSize = 20000
 	}
 	if o.TenantQueueSize <= 0 {
-		o.TenantQueueSize = max(o.QueueSize/10, 1)
+		o.TenantQueueSize = max(o.QueueSize/4, 1)
 	}
 	if o.BatchSize <= 0 {
 		o.BatchSize = 500
@@ -212,7 +212,7 @@ func (w *Writer) enqueue(e Event, limit int) {
 	w.mu.Lock()
 	t := w.tenant(e.TenantID)
 	if summary, ok := t.rollMinute(w.now()); ok {
-		w.push(t, summary)
+		w.pushSummary(t, summary)
 	}
 	t.count++
 	if limit > 0 && t.count > limit {
@@ -359,9 +359,16 @@ func (w *Writer) summarize(all bool) {
 			summary, ok = t.summary(now)
 		}
 		if ok {
-			w.push(t, summary)
+			w.pushSummary(t, summary)
 		}
 	}
+}
+
+// pushSummary logs an EventsSuppressed event and queues it, whatever the
+// bounds (there is one per tenant and minute). Called with mu held.
+func (w *Writer) pushSummary(t *tenantState, summary Event) {
+	w.logEvent(summary)
+	w.push(t, summary)
 }
 
 // Drops returns how many events were not stored, per tenant and reason
@@ -711,7 +718,7 @@ func (w *Writer) drainSpool(ctx context.Context) {
 		left := w.storeBatch(ctx, batch)
 		done := len(entries)
 		if len(left) > 0 { // remove only the entries before the first unwritten one
-			done = slices.IndexFunc(entries, func(en SpoolEntry) bool { return en.Err == nil && en.Event.ID == left[0].ID })
+			done = max(slices.IndexFunc(entries, func(en SpoolEntry) bool { return en.Err == nil && en.Event.ID == left[0].ID }), 0)
 		}
 		if done > 0 {
 			_, depth, err := w.spool.Remove(ctx, entries[:done])

@@ -3,7 +3,8 @@
 // format: every security event by tenant, type and reason (so session
 // creation rate, evictions, expiries, verify failures by reason and failed
 // admin logins), HTTP requests by surface, method and status with a latency
-// histogram, security events the writer dropped and its failed writes, the
+// histogram, the security event writer (events dropped by tenant and reason,
+// suppressed over a tenant's ceiling, written, failed writes, spool depth), the
 // PostgreSQL connection pool, and the Go runtime and process. All methods are
 // safe for concurrent use; counting takes no lock shared by all requests.
 package metrics
