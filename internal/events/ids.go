@@ -48,3 +48,20 @@ func (e Event) ForTenant() Event {
 	}
 	return e
 }
+
+// ForTenantList returns list with ForTenant applied to each event, and
+// also without the IP and user agent of every event whose actor
+// isOperator reports (an operator signed in to the admin UI acts as
+// "admin:<email>", which only the caller can tell from a tenant admin).
+// list itself is not modified.
+func ForTenantList(list []Event, isOperator func(actor string) bool) []Event {
+	out := make([]Event, len(list))
+	for i, e := range list {
+		e = e.ForTenant()
+		if e.Actor != "" && isOperator(e.Actor) {
+			e.IP, e.UserAgent = "", ""
+		}
+		out[i] = e
+	}
+	return out
+}

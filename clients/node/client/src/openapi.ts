@@ -73,9 +73,9 @@ export interface Event {
   user_id?: string;
   /** The public session id; never a token. */
   session_id?: string;
-  /** Never the operator's: an event whose actor is operator has no ip. */
+  /** Never an operator's: an event an operator caused (through the operator token or the admin UI) has no ip. */
   ip?: string;
-  /** Never the operator's: an event whose actor is operator has no user_agent. */
+  /** Never an operator's: an event an operator caused has no user_agent. */
   user_agent?: string;
   /** Who acted: operator, api_key:<id>, admin:<email>. */
   actor?: string;
