@@ -8,6 +8,12 @@
 //	benchfill create  -url U -key K -n N [-c 64] [-per-user 2] [-data] [-prefix P] [-tokens F] [-sample M] [-users F]
 //	benchfill create  -express -url U -n N ...
 //	benchfill latency -url U -key K -tokens F [-n 2000] [-prefix P]
+//	benchfill load         -url U -key K -mode create|forge -n N -duration D [-rate R] [-c C] ...
+//	benchfill probe-data   -url U -key K -max BYTES
+//	benchfill revoke-user  -url U -key K -user ID [-delay D]
+//	benchfill count-events -url U -key K [-type T] [-prefix P] [-marker ID]
+//	benchfill policy       -url U -key K [-set N=JSON,...] [-max N=CEILING,...] [-zero N,...]
+//	benchfill balance -upstream U -upstream U... [-listen A] [-every 100ms]
 //
 // create makes N sessions, -per-user of them (devices) for each user
 // "<prefix>-<i>", each with a 118-character user agent and an IP (and, with
@@ -21,6 +27,13 @@
 // creates (new users, same device info and data as create -data), one request
 // at a time, and prints p50 and p99 of each; it then deletes the sessions it
 // created, so the tenant's size is what it was.
+//
+// load, probe-data, revoke-user, count-events and policy are the noisy
+// tenant's side of scripts/bench --noisy (noisy.go); they print one line of
+// shell assignments and only talk to loopback addresses. create waits out
+// 429 answers (Retry-After), so fills complete under a tenant rate limit.
+// balance is the load balancer of the drain scenario (scripts/bench.d/drain):
+// internal/testkit/balancer, which also uses only the standard library.
 package main
 
 import (
@@ -36,6 +49,7 @@ import (
 	"net/http"
 	"os"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -54,7 +68,7 @@ func main() {
 		fail(fmt.Errorf("user agent is %d characters, data %d bytes; want 118 and 45", len(UserAgent), len(Data)))
 	}
 	if len(os.Args) < 2 {
-		fail(errors.New("usage: benchfill freeport | create ... | latency ..."))
+		fail(errors.New("usage: benchfill freeport | create | latency | load | probe-data | revoke-user | count-events | policy ..."))
 	}
 	var err error
 	switch os.Args[1] {
@@ -64,6 +78,18 @@ func main() {
 		err = create(os.Args[2:])
 	case "latency":
 		err = latency(os.Args[2:])
+	case "load":
+		err = loadCmd(os.Args[2:])
+	case "probe-data":
+		err = probeDataCmd(os.Args[2:])
+	case "revoke-user":
+		err = revokeUserCmd(os.Args[2:])
+	case "count-events":
+		err = countEventsCmd(os.Args[2:])
+	case "policy":
+		err = policyCmd(os.Args[2:])
+	case "balance":
+		err = balance(os.Args[2:])
 	default:
 		err = fmt.Errorf("unknown command %q", os.Args[1])
 	}
@@ -111,9 +137,16 @@ func (c *client) do(method, path string, body []byte, out any) error {
 
 // send is do that also returns the response's headers.
 func (c *client) send(method, path string, body []byte, out any) (http.Header, error) {
+	_, h, err := c.exchange(method, path, body, out)
+	return h, err
+}
+
+// exchange is send that also returns the response's status (0 when there
+// was no response).
+func (c *client) exchange(method, path string, body []byte, out any) (int, http.Header, error) {
 	req, err := http.NewRequest(method, c.base+path, bytes.NewReader(body))
 	if err != nil {
-		return nil, err
+		return 0, nil, err
 	}
 	if c.key != "" {
 		req.Header.Set("Authorization", "Bearer "+c.key)
@@ -123,20 +156,58 @@ func (c *client) send(method, path string, body []byte, out any) (http.Header, e
 	}
 	resp, err := c.http.Do(req)
 	if err != nil {
-		return nil, err
+		return 0, nil, err
 	}
 	defer resp.Body.Close()
 	raw, err := io.ReadAll(resp.Body)
 	if err != nil {
-		return nil, err
+		return resp.StatusCode, nil, err
 	}
 	if resp.StatusCode/100 != 2 {
-		return nil, fmt.Errorf("%s %s: %d %s", method, path, resp.StatusCode, bytes.TrimSpace(raw))
+		return resp.StatusCode, resp.Header, &statusError{method: method, path: path, status: resp.StatusCode,
+			retryAfter: resp.Header.Get("Retry-After"), body: string(bytes.TrimSpace(raw))}
 	}
 	if out != nil {
-		return resp.Header, json.Unmarshal(raw, out)
+		return resp.StatusCode, resp.Header, json.Unmarshal(raw, out)
 	}
-	return resp.Header, nil
+	return resp.StatusCode, resp.Header, nil
+}
+
+// statusError is a non-2xx answer.
+type statusError struct {
+	method, path, retryAfter, body string
+	status                         int
+}
+
+func (e *statusError) Error() string {
+	return fmt.Sprintf("%s %s: %d %s", e.method, e.path, e.status, e.body)
+}
+
+// statusOf is the HTTP status of a non-2xx answer, 0 for any other error.
+func statusOf(err error) int {
+	var se *statusError
+	if errors.As(err, &se) {
+		return se.status
+	}
+	return 0
+}
+
+// doPatient is do that waits out 429 answers (a rate limit on the tenant):
+// it sleeps for Retry-After (1 s when absent, at most 10 s) and retries, at
+// most 30 times, so a fill completes under any rate limit it can live with.
+func (c *client) doPatient(method, path string, body []byte, out any) error {
+	for attempt := 0; ; attempt++ {
+		err := c.do(method, path, body, out)
+		var se *statusError
+		if attempt >= 30 || !errors.As(err, &se) || se.status != http.StatusTooManyRequests {
+			return err
+		}
+		wait := time.Second
+		if s, perr := strconv.Atoi(se.retryAfter); perr == nil && s > 0 {
+			wait = time.Duration(min(s, 10)) * time.Second
+		}
+		time.Sleep(wait)
+	}
 }
 
 // expressLogin logs in to the Express comparison app and returns its sid cookie's value.
@@ -213,7 +284,7 @@ func create(args []string) error {
 				if *express {
 					out.Token, err = c.expressLogin(createBody(user, i, *withData))
 				} else {
-					err = c.do(http.MethodPost, "/v1/sessions", createBody(user, i, *withData), &out)
+					err = c.doPatient(http.MethodPost, "/v1/sessions", createBody(user, i, *withData), &out)
 				}
 				if err != nil {
 					failed.Add(1)

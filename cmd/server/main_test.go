@@ -32,6 +32,7 @@ func testEnv(t *testing.T, extra map[string]string) func(string) string {
 		"SESSIOND_REDIS_PREFIX":   testkit.Prefix(t, testkit.Redis(t)),
 		"SESSIOND_OPERATOR_TOKEN": "op_" + secrets.Encode(secrets.Random(32)),
 		"SESSIOND_MASTER_KEY":     base64.StdEncoding.EncodeToString(secrets.Random(32)),
+		"SESSIOND_DRAIN_DELAY":    "100ms", // the drain runs, briefly
 	}
 	for k, v := range extra {
 		if v == "" {
@@ -236,12 +237,8 @@ func TestDockerfileBinary(t *testing.T) {
 	assertStatic(t, bin)
 
 	getenv := testEnv(t, nil)
-	var env []string
-	for _, k := range []string{"SESSIOND_ADDR", "DATABASE_URL", "REDIS_URL", "SESSIOND_REDIS_PREFIX", "SESSIOND_OPERATOR_TOKEN", "SESSIOND_MASTER_KEY"} {
-		env = append(env, k+"="+getenv(k))
-	}
 	cmd := execCommand(t, bin, "serve")
-	cmd.Env = env
+	cmd.Env = processEnv(getenv)
 	stdout, _ := cmd.StdoutPipe()
 	cmd.Stderr = io.Discard
 	if err := cmd.Start(); err != nil {

@@ -12,11 +12,15 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/redis/go-redis/v9"
+
 	"github.com/sessiond/sessiond/internal/app"
 	"github.com/sessiond/sessiond/internal/config"
+	"github.com/sessiond/sessiond/internal/redisconn"
 )
 
-// serve runs the API until ctx ends, then drains in-flight requests.
+// serve runs the API until ctx ends, then drains (drain.go) and waits for
+// in-flight requests.
 func serve(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	started := time.Now()
 	cfg, err := serveConfig(args, getenv, stderr)
@@ -24,6 +28,9 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		return err
 	}
 	log := newLogger(stderr, cfg.LogLevel)
+	// go-redis's own messages (pool, dial, cluster) join the JSON log as
+	// warnings instead of plain lines on stderr.
+	redis.SetLogger(redisconn.NewLogger(log))
 
 	a, err := app.Open(ctx, cfg, log, app.Options{Version: version})
 	if err != nil {
@@ -39,7 +46,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	if err != nil {
 		return fmt.Errorf("SESSIOND_ADDR: %w", err)
 	}
-	srv := newHTTPServer(handler, cfg, log)
+	srv := newHTTPServer(closeWhileDraining(handler, a.Draining), cfg, log)
 	url := announce(ln, cfg, log, stdout, started)
 	if cfg.Dev {
 		if err := devSetup(ctx, a, cfg, url, stdout); err != nil {
@@ -47,7 +54,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 			return err
 		}
 	}
-	return serveUntilDone(ctx, srv, ln, cfg, log)
+	return serveUntilDone(ctx, srv, ln, cfg, a.StartDrain, log)
 }
 
 // serveConfig reads the configuration for `serve [--dev]`: the environment,
@@ -114,9 +121,10 @@ func devSetup(ctx context.Context, a *app.App, cfg config.Config, url string, st
 }
 
 // serveUntilDone serves on ln until ctx ends or serving fails; then it
-// stops accepting and waits up to SESSIOND_SHUTDOWN_TIMEOUT for in-flight
+// drains for SESSIOND_DRAIN_DELAY (startDrain makes /readyz fail), stops
+// accepting and waits up to SESSIOND_SHUTDOWN_TIMEOUT for in-flight
 // requests.
-func serveUntilDone(ctx context.Context, srv *http.Server, ln net.Listener, cfg config.Config, log *slog.Logger) error {
+func serveUntilDone(ctx context.Context, srv *http.Server, ln net.Listener, cfg config.Config, startDrain func(), log *slog.Logger) error {
 	serveErr := make(chan error, 1)
 	go func() {
 		if cfg.TLSCert != "" {
@@ -131,7 +139,10 @@ func serveUntilDone(ctx context.Context, srv *http.Server, ln net.Listener, cfg 
 		return err
 	case <-ctx.Done():
 	}
-	log.Info("shutting down: draining in-flight requests", slog.Duration("timeout", cfg.ShutdownGrace))
+	if err := drain(startDrain, cfg.DrainDelay, serveErr, log); err != nil {
+		return err
+	}
+	log.Info("shutting down: no longer accepting; waiting for in-flight requests", slog.Duration("timeout", cfg.ShutdownGrace))
 	shutdownCtx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownGrace)
 	defer cancel()
 	if err := srv.Shutdown(shutdownCtx); err != nil {

@@ -43,6 +43,16 @@ func (s *server) changePassword(w http.ResponseWriter, r *http.Request, c *reqCt
 	ended, err := s.accounts.ChangePassword(r.Context(), c.P, passwordChange{
 		Current: f.Get("current_password"), New: f.Get("new_password"), Confirm: f.Get("confirm_password"),
 	}, s.caller(r))
+	if isRetryLater(err) {
+		d, lerr := s.accountData(r, c)
+		if lerr != nil {
+			return lerr
+		}
+		d.Errors = map[string]string{"current_password": "was wrong too many times. Try again in " + retryAfter(w, err) + "."}
+		s.render(w, r, c, http.StatusTooManyRequests, "account", page{Title: "My account", Nav: "account", Data: d,
+			Flash: &flash{Kind: "error", Text: "Your password was not changed."}})
+		return nil
+	}
 	if fe := fieldErrors(err); fe != nil {
 		d, lerr := s.accountData(r, c)
 		if lerr != nil {

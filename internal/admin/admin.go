@@ -54,9 +54,12 @@ type Deps struct {
 	// NewLimiter makes a named failure limit shared by every instance
 	// (internal/limits on Redis).
 	NewLimiter func(name string, limit int, window time.Duration) Limiter
+	// DeviceKey signs the known-device cookies (at least 32 bytes, the same
+	// on every instance; app derives it from the master key).
+	DeviceKey []byte
 }
 
-// Limiter bounds the attempts of each key (a client IP, an account) in a
+// Limiter bounds the attempts of each key (a source, an account) in a
 // window, shared by every instance. Its methods return fault.Unavailable
 // when the shared store cannot be reached.
 type Limiter interface {
@@ -74,19 +77,55 @@ type Limiter interface {
 	Reset(ctx context.Context, key string) error
 }
 
-// LoginLimits bound failed sign-ins. Per client IP the limit is hard:
-// PerIP failures in a Window, then 429 until they age out. Per account
-// (email) failures are slowed down, never locked out: PerAccount failures
-// pass freely, then the account's next attempt must wait a delay after its
-// latest failure that doubles from one second up to MaxDelay (429 with
-// Retry-After only within that delay, whoever asks); an account without a
-// failure for a Window starts afresh. Each limit records one
-// admin.login_failed event (reason rate_limited) per window.
+// LoginLimits bound failed sign-ins and password changes (wrong current
+// passwords count as failed sign-ins). A source is a client IP: an IPv4
+// address, or an IPv6 /64 (web.SourceKey).
+//
+// From a browser that is not a known device of the account:
+//   - per source, a hard limit: PerIP failures (any accounts) in a sliding
+//     Window, then 429 until they age out;
+//   - per (account, source) pair, a delay: PerPair failures pass freely,
+//     then each attempt must come a delay after the pair's latest failure
+//     that doubles from one second up to MaxDelay; a pair without a failure
+//     for a Window starts afresh. An attacker's failures slow only the
+//     attacker's own pair, never the same account from another source;
+//   - per account, a ceiling: PerAccount failures from every source in a
+//     sliding Window, then 429 for every browser that is not a known device
+//     until they age out. It exceeds PerIP, so one source alone can never
+//     reach it.
+//
+// A known device (its signed cookie from a successful sign-in of that
+// account) skips all three and has a delay of its own, as a pair's: PerPair
+// free failures, then doubling up to MaxDelay.
+//
+// Each limit records one admin.login_failed (or
+// admin.password_change_failed) event with reason rate_limited per Window.
 type LoginLimits struct {
 	PerIP      int           // default 20
-	PerAccount int           // default 5
+	PerPair    int           // default 5
+	PerAccount int           // default 5 × PerIP (100)
 	Window     time.Duration // default 15 min
 	MaxDelay   time.Duration // default 1 min
+}
+
+// withDefaults fills the zero fields of l.
+func (l LoginLimits) withDefaults() LoginLimits {
+	if l.PerIP <= 0 {
+		l.PerIP = 20
+	}
+	if l.PerPair <= 0 {
+		l.PerPair = 5
+	}
+	if l.PerAccount <= 0 {
+		l.PerAccount = 5 * l.PerIP
+	}
+	if l.Window <= 0 {
+		l.Window = 15 * time.Minute
+	}
+	if l.MaxDelay <= 0 {
+		l.MaxDelay = time.Minute
+	}
+	return l
 }
 
 type server struct {
@@ -103,18 +142,10 @@ func New(d Deps) (http.Handler, error) {
 	if d.Now == nil {
 		d.Now = time.Now
 	}
-	if d.Limits.PerIP <= 0 {
-		d.Limits.PerIP = 20
+	if len(d.DeviceKey) < 32 {
+		return nil, fmt.Errorf("admin UI: the known-device cookie key must have 32 bytes or more")
 	}
-	if d.Limits.PerAccount <= 0 {
-		d.Limits.PerAccount = 5
-	}
-	if d.Limits.Window <= 0 {
-		d.Limits.Window = 15 * time.Minute
-	}
-	if d.Limits.MaxDelay <= 0 {
-		d.Limits.MaxDelay = time.Minute
-	}
+	d.Limits = d.Limits.withDefaults()
 	a, err := loadAssets()
 	if err != nil {
 		return nil, err
@@ -122,9 +153,11 @@ func New(d Deps) (http.Handler, error) {
 	s := &server{Deps: d, assets: a}
 	s.accounts = &accounts{
 		tenants: d.Tenants, sessions: d.Sessions, events: d.Events, now: s.now,
-		ipLimit:  d.NewLimiter("admin-login-ip", d.Limits.PerIP, d.Limits.Window),
-		accLimit: d.NewLimiter("admin-login-account", d.Limits.PerAccount, d.Limits.Window),
-		maxDelay: d.Limits.MaxDelay,
+		devices: devices{key: d.DeviceKey}, maxDelay: d.Limits.MaxDelay,
+		ipLimit:      d.NewLimiter("admin-login-ip", d.Limits.PerIP, d.Limits.Window),
+		pairLimit:    d.NewLimiter("admin-login-pair", d.Limits.PerPair, d.Limits.Window),
+		accountLimit: d.NewLimiter("admin-login-account-ceiling", d.Limits.PerAccount, d.Limits.Window),
+		deviceLimit:  d.NewLimiter("admin-login-device", d.Limits.PerPair, d.Limits.Window),
 	}
 	if s.pages, err = s.parsePages(); err != nil {
 		return nil, fmt.Errorf("admin UI templates: %w", err)

@@ -109,7 +109,7 @@ func (s *server) sameOrigin(r *http.Request) bool {
 
 // caller is who sent r, for the use cases and their events.
 func (s *server) caller(r *http.Request) caller {
-	return caller{IP: s.clientIP(r), UserAgent: r.UserAgent(), Device: s.device(r)}
+	return caller{IP: s.clientIP(r), UserAgent: r.UserAgent(), Device: s.device(r), DeviceCookie: s.deviceCookie(r)}
 }
 
 func (s *server) meta(r *http.Request, p *principal) sessions.Meta {

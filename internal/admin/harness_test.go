@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/http/cookiejar"
 	"net/http/httptest"
+	"net/netip"
 	"net/url"
 	"regexp"
 	"strings"
@@ -36,11 +37,18 @@ type envOptions struct {
 	tls    bool // serve over HTTPS (httptest's certificate)
 	dev    bool // allow plain HTTP (serve --dev)
 	limits admin.LoginLimits
+	// behindProxy trusts loopback peers' X-Forwarded-For, so clients made
+	// with newClientVia appear to come from any address.
+	behindProxy bool
 }
 
 func newEnv(t testing.TB, o envOptions) *env {
 	t.Helper()
-	return wrapServer(t, apptest.Start(t, apptest.Options{TLS: o.tls, Dev: o.dev, AdminLimits: o.limits}))
+	var trusted []netip.Prefix
+	if o.behindProxy {
+		trusted = []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8"), netip.MustParsePrefix("::1/128")}
+	}
+	return wrapServer(t, apptest.Start(t, apptest.Options{TLS: o.tls, Dev: o.dev, AdminLimits: o.limits, TrustedProxies: trusted}))
 }
 
 func wrapServer(t testing.TB, s *apptest.Server) *env {
@@ -141,6 +149,7 @@ type client struct {
 	t    testing.TB
 	http *http.Client
 	csrf string // from the last page that had a form
+	via  string // X-Forwarded-For of every request ("" none)
 }
 
 func (e *env) newClient() *client {
@@ -164,6 +173,15 @@ func (e *env) newClientFrom(ip string) *client {
 	return c
 }
 
+// newClientVia is a browser whose requests reach the server through a
+// trusted proxy that says they come from ip (any address, IPv6 too; the
+// env needs behindProxy).
+func (e *env) newClientVia(ip string) *client {
+	c := e.newClient()
+	c.via = ip
+	return c
+}
+
 // page is one answer of the admin UI.
 type page struct {
 	Status int
@@ -176,6 +194,9 @@ var csrfField = regexp.MustCompile(`name="csrf" value="([^"]+)"`)
 func (c *client) do(r *http.Request) page {
 	c.t.Helper()
 	r.Header.Set("User-Agent", "admin-test/1.0 (X11; Linux x86_64)")
+	if c.via != "" {
+		r.Header.Set("X-Forwarded-For", c.via)
+	}
 	res, err := c.http.Do(r)
 	if err != nil {
 		c.t.Fatalf("%s %s: %v", r.Method, r.URL.Path, err)
@@ -264,6 +285,16 @@ func (c *client) login(email, password string) {
 		c.t.Fatalf("login as %s: %d %s", email, p.Status, p.Body)
 	}
 	c.get(p.Header.Get("Location")) // pick up the CSRF token
+}
+
+// setCookie puts a cookie in the browser's jar, or removes it (value "").
+func (c *client) setCookie(name, value string) {
+	u, _ := url.Parse(c.e.srv.URL)
+	ck := &http.Cookie{Name: name, Value: value, Path: "/"}
+	if value == "" {
+		ck.MaxAge = -1
+	}
+	c.http.Jar.SetCookies(u, []*http.Cookie{ck})
 }
 
 func (c *client) cookie(name string) *http.Cookie {

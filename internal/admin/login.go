@@ -46,12 +46,9 @@ func (s *server) login(w http.ResponseWriter, r *http.Request, c *reqCtx) error 
 	res, err := s.accounts.SignIn(r.Context(), signInRequest{
 		Email: email, Password: r.PostForm.Get("password"), Caller: s.caller(r), Replaces: c.P,
 	})
-	var later *retryLater
 	switch {
-	case errors.As(err, &later):
-		secs := int((later.Wait + time.Second - 1) / time.Second)
-		w.Header().Set("Retry-After", strconv.Itoa(max(secs, 1)))
-		data.Error = "Too many failed sign-in attempts. Try again in " + humanSeconds(max(secs, 1)) + "."
+	case isRetryLater(err):
+		data.Error = "Too many failed sign-in attempts. Try again in " + retryAfter(w, err) + "."
 		s.render(w, r, nil, http.StatusTooManyRequests, "login", page{Title: "Sign in", Data: data})
 		return nil
 	case fault.Is(err, fault.Unauthorized):
@@ -66,6 +63,7 @@ func (s *server) login(w http.ResponseWriter, r *http.Request, c *reqCtx) error 
 		return err
 	}
 	s.setSessionCookie(w, r, res.Token)
+	s.setDeviceCookie(w, r, res.DeviceCookie)
 	return s.redirect(w, r, localPath(next, s.homeOf(res.Principal)), "signed_in", flashSafe(res.Principal.Email))
 }
 
@@ -89,6 +87,22 @@ func (s *server) homeOf(p *principal) string {
 		return "/admin/tenants"
 	}
 	return "/admin/t/" + p.TenantID + "/"
+}
+
+// isRetryLater reports whether err is a refusal by a sign-in limit.
+func isRetryLater(err error) bool {
+	var later *retryLater
+	return errors.As(err, &later)
+}
+
+// retryAfter sets the Retry-After header of a refusal by a sign-in limit
+// (whole seconds, at least 1) and returns the wait in words.
+func retryAfter(w http.ResponseWriter, err error) string {
+	var later *retryLater
+	errors.As(err, &later)
+	secs := max(int((later.Wait+time.Second-1)/time.Second), 1)
+	w.Header().Set("Retry-After", strconv.Itoa(secs))
+	return humanSeconds(secs)
 }
 
 // flashSafe returns s if a flash message may carry it, else "".

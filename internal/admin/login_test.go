@@ -116,24 +116,26 @@ func TestCookieFlagsOverTLS(t *testing.T) {
 	c := e.newClient()
 	p := c.post("/admin/login", url.Values{"email": {"ops@acme.example"}, "password": {password}})
 	wantStatus(t, "login", p, http.StatusSeeOther)
-	var raw string
-	for _, sc := range p.Header.Values("Set-Cookie") {
-		if strings.HasPrefix(sc, "__Host-sessiond_admin=") {
-			raw = sc
+	for _, name := range []string{"__Host-sessiond_admin", "__Host-sessiond_device"} {
+		var raw string
+		for _, sc := range p.Header.Values("Set-Cookie") {
+			if strings.HasPrefix(sc, name+"=") {
+				raw = sc
+			}
 		}
-	}
-	if raw == "" {
-		t.Fatalf("no __Host-sessiond_admin cookie in %q", p.Header.Values("Set-Cookie"))
-	}
-	ck, err := http.ParseSetCookie(raw)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !ck.Secure || !ck.HttpOnly || ck.SameSite != http.SameSiteStrictMode || ck.Path != "/" || ck.Domain != "" {
-		t.Fatalf("cookie flags: %q", raw)
-	}
-	if strings.Contains(strings.ToLower(raw), "domain=") {
-		t.Fatalf("cookie has a Domain: %q", raw)
+		if raw == "" {
+			t.Fatalf("no %s cookie in %q", name, p.Header.Values("Set-Cookie"))
+		}
+		ck, err := http.ParseSetCookie(raw)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !ck.Secure || !ck.HttpOnly || ck.SameSite != http.SameSiteStrictMode || ck.Path != "/" || ck.Domain != "" {
+			t.Fatalf("cookie flags: %q", raw)
+		}
+		if strings.Contains(strings.ToLower(raw), "domain=") {
+			t.Fatalf("cookie has a Domain: %q", raw)
+		}
 	}
 	home := c.get(p.Header.Get("Location"))
 	wantStatus(t, "dashboard over TLS", home, http.StatusOK)
@@ -156,7 +158,7 @@ func TestPlainHTTPIsRefusedOutsideDevMode(t *testing.T) {
 }
 
 func TestFailedSignInsAreRateLimited(t *testing.T) {
-	e := newEnv(t, envOptions{dev: true, limits: admin.LoginLimits{PerIP: 8, PerAccount: 3}})
+	e := newEnv(t, envOptions{dev: true, limits: admin.LoginLimits{PerIP: 8, PerPair: 3}})
 	a := e.createTenant("Acme")
 	e.createAdmin(a.ID, "ops@acme.example", password)
 	c := e.newClient()
@@ -209,7 +211,7 @@ func TestFailedSignInsAreRateLimited(t *testing.T) {
 // The limits are shared through Redis: failures spread over two replicas
 // add up, so more replicas give an attacker no more attempts.
 func TestSignInLimitsHoldAcrossInstances(t *testing.T) {
-	one := newEnv(t, envOptions{dev: true, limits: admin.LoginLimits{PerIP: 50, PerAccount: 4}})
+	one := newEnv(t, envOptions{dev: true, limits: admin.LoginLimits{PerIP: 50, PerPair: 4}})
 	two := one.sibling()
 	a := one.createTenant("Acme")
 	one.createAdmin(a.ID, "ops@acme.example", password)

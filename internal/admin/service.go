@@ -12,6 +12,7 @@ import (
 	"github.com/sessiond/sessiond/internal/fault"
 	"github.com/sessiond/sessiond/internal/sessions"
 	"github.com/sessiond/sessiond/internal/tenants"
+	"github.com/sessiond/sessiond/internal/web"
 )
 
 // accounts holds the admin UI's account use cases, apart from HTTP: signing
@@ -22,10 +23,12 @@ type accounts struct {
 	sessions *sessions.Manager
 	events   events.Recorder
 	now      func() time.Time
-	// ipLimit is a hard limit of failed sign-ins per client IP; accLimit
-	// slows the failures of one account down (a growing delay).
-	ipLimit, accLimit Limiter
-	maxDelay          time.Duration
+	devices  devices
+	// The limits of LoginLimits: hard per source (ipLimit) and per account
+	// (accountLimit), delays per (account, source) pair (pairLimit) and
+	// per known device (deviceLimit), growing up to maxDelay.
+	ipLimit, pairLimit, accountLimit, deviceLimit Limiter
+	maxDelay                                      time.Duration
 }
 
 // caller is who is asking, as the HTTP adapter saw them.
@@ -33,6 +36,8 @@ type caller struct {
 	IP        string
 	UserAgent string
 	Device    sessions.Device
+	// DeviceCookie is the known-device cookie the browser sent ("" none).
+	DeviceCookie string
 }
 
 // signInRequest is one sign-in attempt.
@@ -44,10 +49,12 @@ type signInRequest struct {
 	Replaces *principal
 }
 
-// signedIn is a successful sign-in: the new admin session.
+// signedIn is a successful sign-in: the new admin session, and the
+// known-device cookie to store in the browser.
 type signedIn struct {
-	Principal *principal
-	Token     string
+	Principal    *principal
+	Token        string
+	DeviceCookie string
 }
 
 // errRateLimited is the fault of a sign-in refused by a limit.
@@ -61,45 +68,34 @@ func (e *retryLater) Error() string { return fmt.Sprintf("%v; retry in %v", errR
 func (e *retryLater) Unwrap() error { return errRateLimited }
 
 // SignIn checks an admin's email and password and, if they are right,
-// creates a new admin session (a sessiond session in the system tenant)
-// and revokes the one it replaces.
+// creates a new admin session (a sessiond session in the system tenant),
+// revokes the one it replaces, and makes the browser a known device of the
+// account (signedIn.DeviceCookie).
 //
-// Every attempt reserves its place in both limits before the password is
-// checked, atomically, so concurrent attempts cannot outrun them: the
-// client IP's hard limit, then the account's delay. An attempt past either
-// is refused without a check (*retryLater, fault.RateLimited), with one
-// admin.login_failed event (reason rate_limited) per window. A wrong
-// password keeps both reservations; a right one gives them back and clears
-// the account's delay. Emails that cannot be an admin's (not UTF-8, NUL) are
-// wrong without a database lookup, but cost the same hash check and count
-// the same.
+// Every attempt reserves its place in each of its limits (LoginLimits:
+// the device's delay for a known device, else the source's hard limit, the
+// pair's delay and the account's ceiling) before the password is checked,
+// each atomically, so concurrent attempts cannot outrun them. An attempt
+// past one is refused without a check (*retryLater, fault.RateLimited),
+// giving back the places it took, with one admin.login_failed event
+// (reason rate_limited, limit ip, account_ip, account or device) per
+// window. A wrong password keeps its places; a right one gives the hard
+// limits' back and clears its pair's (or device's) delay. Emails that cannot
+// be an admin's (not UTF-8, NUL) are wrong without a database lookup, but
+// cost the same hash check and count the same.
 //
 // Errors: *retryLater, fault.Unauthorized, fault.Forbidden (suspended
 // tenant), fault.Unavailable.
 func (a *accounts) SignIn(ctx context.Context, in signInRequest) (signedIn, error) {
 	now := a.now()
 	account := strings.ToLower(in.Email)
-	ipID, wait, first, err := a.ipLimit.Reserve(ctx, in.Caller.IP, now, 0)
+	device := a.devices.known(in.Caller.DeviceCookie, account, now)
+	held, err := a.reserve(ctx, a.limitsOf(account, in.Caller, device), now, func(limit string) {
+		a.recordLogin(in.Caller, a.tenantOf(ctx, in.Email), events.AdminLoginFailed, "", in.Email,
+			map[string]string{"reason": "rate_limited", "limit": limit})
+	})
 	if err != nil {
 		return signedIn{}, err
-	}
-	if ipID == "" {
-		if first {
-			a.recordLogin(in.Caller, a.tenantOf(ctx, in.Email), events.AdminLoginFailed, "", in.Email,
-				map[string]string{"reason": "rate_limited", "limit": "ip"})
-		}
-		return signedIn{}, &retryLater{Wait: wait}
-	}
-	accID, wait, first, err := a.accLimit.Reserve(ctx, account, now, a.maxDelay)
-	if err == nil && accID == "" {
-		if first {
-			a.recordLogin(in.Caller, a.tenantOf(ctx, in.Email), events.AdminLoginFailed, "", in.Email,
-				map[string]string{"reason": "rate_limited", "limit": "account"})
-		}
-		err = &retryLater{Wait: wait}
-	}
-	if err != nil {
-		return signedIn{}, errors.Join(err, a.ipLimit.Release(ctx, in.Caller.IP, ipID))
 	}
 
 	ad, err := a.tenants.AuthenticateAdmin(ctx, lookupEmail(in.Email), in.Password)
@@ -112,11 +108,11 @@ func (a *accounts) SignIn(ctx context.Context, in signInRequest) (signedIn, erro
 		a.recordLogin(in.Caller, tenantID, events.AdminLoginFailed, ad.ID, in.Email, map[string]string{"reason": reason})
 		return signedIn{}, err
 	case err != nil && !fault.Is(err, fault.Forbidden):
-		// Not checked (a dependency failed): give both places back.
-		return signedIn{}, errors.Join(err, a.ipLimit.Release(ctx, in.Caller.IP, ipID), a.accLimit.Release(ctx, account, accID))
+		// Not checked (a dependency failed): give the places back.
+		return signedIn{}, errors.Join(err, held.release(ctx))
 	}
 	// The password was right (the tenant may still be suspended).
-	if lerr := errors.Join(a.ipLimit.Release(ctx, in.Caller.IP, ipID), a.accLimit.Reset(ctx, account)); lerr != nil {
+	if lerr := held.succeeded(ctx); lerr != nil {
 		return signedIn{}, lerr
 	}
 	if err != nil {
@@ -136,9 +132,86 @@ func (a *accounts) SignIn(ctx context.Context, in signInRequest) (signedIn, erro
 	}
 	a.recordLogin(in.Caller, ad.TenantID, events.AdminLoginSucceeded, ad.ID, ad.Email, map[string]string{"admin_session_id": created.Session.ID})
 	return signedIn{
-		Principal: &principal{AdminID: ad.ID, TenantID: ad.TenantID, Role: ad.Role(), Email: ad.Email, SessionID: created.Session.ID},
-		Token:     created.Token,
+		Principal:    &principal{AdminID: ad.ID, TenantID: ad.TenantID, Role: ad.Role(), Email: ad.Email, SessionID: created.Session.ID},
+		Token:        created.Token,
+		DeviceCookie: a.devices.issue(account, device, now),
 	}, nil
+}
+
+// limitStep is one limit an attempt passes, and its reservation there.
+type limitStep struct {
+	name     string // the rate_limited event's "limit" detail
+	lim      Limiter
+	key      string
+	maxDelay time.Duration // 0: a hard limit; else a delay
+	id       string        // the reservation, once made
+}
+
+// limitsOf are the limits, in order, of an attempt on account from c:
+// the device's delay for a known device, else the source's hard limit
+// (IPv6 by /64), the (account, source) pair's delay and the account's
+// ceiling (see LoginLimits).
+func (a *accounts) limitsOf(account string, c caller, device string) []limitStep {
+	if device != "" {
+		return []limitStep{{name: "device", lim: a.deviceLimit, key: account + "\x00" + device, maxDelay: a.maxDelay}}
+	}
+	source := web.SourceKey(c.IP)
+	return []limitStep{
+		{name: "ip", lim: a.ipLimit, key: source},
+		{name: "account_ip", lim: a.pairLimit, key: account + "\x00" + source, maxDelay: a.maxDelay},
+		{name: "account", lim: a.accountLimit, key: account},
+	}
+}
+
+// held are the places an attempt reserved, one per limit.
+type held []limitStep
+
+// reserve reserves the attempt's place in every one of steps, in order,
+// before its password is checked. When one refuses, it gives back the
+// places already taken, calls refused(limit) if it is that limit's first
+// refusal in its window, and returns *retryLater.
+//
+// Errors: *retryLater, fault.Unavailable.
+func (a *accounts) reserve(ctx context.Context, steps []limitStep, now time.Time, refused func(limit string)) (held, error) {
+	var h held
+	for _, st := range steps {
+		id, wait, first, err := st.lim.Reserve(ctx, st.key, now, st.maxDelay)
+		if err == nil && id == "" {
+			if first {
+				refused(st.name)
+			}
+			err = &retryLater{Wait: wait}
+		}
+		if err != nil {
+			return nil, errors.Join(err, h.release(ctx))
+		}
+		st.id = id
+		h = append(h, st)
+	}
+	return h, nil
+}
+
+// release gives every place back: the attempt was not checked.
+func (h held) release(ctx context.Context) error {
+	var errs []error
+	for _, st := range h {
+		errs = append(errs, st.lim.Release(ctx, st.key, st.id))
+	}
+	return errors.Join(errs...)
+}
+
+// succeeded settles a right password: the hard limits' places are given
+// back and the pair's (or device's) delay starts afresh.
+func (h held) succeeded(ctx context.Context) error {
+	var errs []error
+	for _, st := range h {
+		if st.maxDelay > 0 {
+			errs = append(errs, st.lim.Reset(ctx, st.key))
+		} else {
+			errs = append(errs, st.lim.Release(ctx, st.key, st.id))
+		}
+	}
+	return errors.Join(errs...)
 }
 
 // lookupEmail is the email to look an admin up by: email itself, or "" (no
@@ -199,21 +272,62 @@ type passwordChange struct {
 // a session someone else holds does not outlive the old password. It
 // returns how many sessions it ended.
 //
+// The current password is checked under the sign-in limits of the account
+// and the caller (SignIn): a wrong one counts as a failed sign-in and is an
+// admin.password_change_failed event (reason bad_password); past a limit
+// the change is refused unchecked (*retryLater), with one such event
+// (reason rate_limited) per window. A new password that is refused on its
+// own (confirmation, length, weakness) is refused before any check.
+//
 // Errors: fault.InvalidRequest naming confirm_password (does not match),
-// current_password (wrong) or new_password (too short); fault.NotFound;
-// fault.Unavailable (the password may then have changed while the other
-// sessions were not ended: "Log out my other devices" ends them).
+// new_password (too short or weak) or current_password (wrong);
+// *retryLater; fault.NotFound; fault.Unavailable (the password may then
+// have changed while the other sessions were not ended: "Log out my other
+// devices" ends them).
 func (a *accounts) ChangePassword(ctx context.Context, p *principal, in passwordChange, c caller) (int, error) {
 	if in.New != in.Confirm {
 		return 0, errMissing("confirm_password", "does not match the new password")
 	}
-	actor := tenants.Actor{IP: c.IP, UserAgent: c.UserAgent, Name: "admin:" + p.Email}
-	if err := a.tenants.ChangeAdminPassword(ctx, p.AdminID, in.Current, in.New, actor); err != nil {
+	if err := tenants.ValidatePassword("new_password", in.New, p.Email); err != nil {
 		return 0, err
 	}
+	now := a.now()
+	account := strings.ToLower(p.Email)
+	device := a.devices.known(c.DeviceCookie, account, now)
+	held, err := a.reserve(ctx, a.limitsOf(account, c, device), now, func(limit string) {
+		a.recordPasswordChangeFailed(c, p, map[string]string{"reason": "rate_limited", "limit": limit})
+	})
+	if err != nil {
+		return 0, err
+	}
+	actor := tenants.Actor{IP: c.IP, UserAgent: c.UserAgent, Name: "admin:" + p.Email}
+	err = a.tenants.ChangeAdminPassword(ctx, p.AdminID, in.Current, in.New, actor)
+	switch {
+	case fieldErrors(err)["current_password"] != "":
+		a.recordPasswordChangeFailed(c, p, map[string]string{"reason": "bad_password"})
+		return 0, err
+	case err != nil && !fault.Is(err, fault.InvalidRequest):
+		// Not checked, or not known to be (a dependency failed).
+		return 0, errors.Join(err, held.release(ctx))
+	case err != nil:
+		return 0, errors.Join(err, held.succeeded(ctx))
+	}
+	// The password has changed: should the limiter fail here, this pair's
+	// delay and places merely age out, so its error is not the caller's.
+	_ = held.succeeded(ctx)
 	ended, err := a.sessions.RevokeUser(ctx, tenants.SystemTenantID, p.AdminID, p.SessionID, sessionMeta(c, p))
 	if err != nil {
 		return 0, fmt.Errorf("password changed, ending the other sessions: %w", err)
 	}
 	return len(ended), nil
+}
+
+// recordPasswordChangeFailed records an admin.password_change_failed event
+// in the admin's tenant.
+func (a *accounts) recordPasswordChangeFailed(c caller, p *principal, detail map[string]string) {
+	detail["admin_id"] = p.AdminID
+	a.events.Record(events.Event{
+		TenantID: p.TenantID, Type: events.AdminPasswordChangeFailed, Time: a.now(), IP: c.IP, UserAgent: c.UserAgent,
+		Actor: "admin:" + p.Email, Detail: detail,
+	})
 }

@@ -45,8 +45,8 @@ func TestConcurrentWrongPasswordsAreCheckedAtMostTheLimit(t *testing.T) {
 		limits admin.LoginLimits
 		email  func(i int) string
 	}{
-		{"one account", admin.LoginLimits{PerIP: 100, PerAccount: 5}, func(int) string { return "ops@acme.example" }},
-		{"one IP", admin.LoginLimits{PerIP: 5, PerAccount: 100}, func(i int) string { return "nobody" + strconv.Itoa(i) + "@acme.example" }},
+		{"one account", admin.LoginLimits{PerIP: 100, PerPair: 5}, func(int) string { return "ops@acme.example" }},
+		{"one IP", admin.LoginLimits{PerIP: 5, PerPair: 100}, func(i int) string { return "nobody" + strconv.Itoa(i) + "@acme.example" }},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			e := newEnv(t, envOptions{dev: true, limits: c.limits})
@@ -76,15 +76,16 @@ func TestConcurrentWrongPasswordsAreCheckedAtMostTheLimit(t *testing.T) {
 	}
 }
 
-// Failures slow an account down instead of locking it: each attempt past
-// the free ones waits a doubling delay (capped), and only attempts within
-// that delay are refused, so the right password works as soon as it has
-// passed, from anywhere.
-func TestFailedSignInsSlowAnAccountDownWithoutLockingItOut(t *testing.T) {
-	e := newEnv(t, envOptions{dev: true, limits: admin.LoginLimits{PerIP: 100, PerAccount: 3, MaxDelay: 20 * time.Second}})
+// Failures slow an (account, source) pair down instead of locking the
+// account: each attempt past the free ones waits a doubling delay (capped),
+// and only that pair's attempts within the delay are refused, so the right
+// password from another source works at once, and from the attacker's
+// source as soon as the delay has passed.
+func TestFailedSignInsSlowAnAccountAndSourceDownWithoutLockingItOut(t *testing.T) {
+	e := newEnv(t, envOptions{dev: true, limits: admin.LoginLimits{PerIP: 100, PerPair: 3, MaxDelay: 20 * time.Second}})
 	a := e.createTenant("Acme")
 	e.createAdmin(a.ID, "ops@acme.example", password)
-	attacker, owner := e.newClientFrom("127.0.0.2"), e.newClientFrom("127.0.0.3")
+	attacker := e.newClientFrom("127.0.0.2")
 	wrong := func(i int) page {
 		return attacker.post("/admin/login", url.Values{"email": {"ops@acme.example"}, "password": {"wrong password " + strconv.Itoa(i)}})
 	}
@@ -108,28 +109,68 @@ func TestFailedSignInsSlowAnAccountDownWithoutLockingItOut(t *testing.T) {
 		t.Fatalf("delays %v, want %v (doubling, capped)", delays, want)
 	}
 
-	t.Run("the right password within the delay waits too", func(t *testing.T) {
-		p := owner.post("/admin/login", url.Values{"email": {"ops@acme.example"}, "password": {password}})
+	t.Run("the right password from another source gets in within the delay", func(t *testing.T) {
+		e.newClientFrom("127.0.0.3").login("ops@acme.example", password)
+	})
+	t.Run("the right password from the attacker's source waits", func(t *testing.T) {
+		p := e.newClientFrom("127.0.0.2").post("/admin/login", url.Values{"email": {"ops@acme.example"}, "password": {password}})
 		wantStatus(t, "right password within the delay", p, http.StatusTooManyRequests)
 		if got := p.Header.Get("Retry-After"); got != "20" {
 			t.Fatalf("Retry-After = %q, want 20 (the cap)", got)
 		}
 	})
-	t.Run("and works from a new IP once it has passed", func(t *testing.T) {
+	t.Run("and gets in once it has passed", func(t *testing.T) {
 		e.clock.Advance(20 * time.Second)
-		owner.login("ops@acme.example", password)
+		e.newClientFrom("127.0.0.2").login("ops@acme.example", password)
 	})
-	t.Run("a success clears the account's delay", func(t *testing.T) {
+	t.Run("a success clears its pair's delay", func(t *testing.T) {
 		for i := 0; i < 3; i++ {
 			wantStatus(t, "a free attempt again", wrong(100+i), http.StatusUnauthorized)
 		}
 	})
 }
 
+// The black-box probe that found the old per-account delay holdable: an
+// attacker sends a wrong password at once, and again the moment each of
+// its delays ends, for half an hour (30 times the maximum delay, two
+// windows); whenever the attacker is being made to wait, the real admin
+// signs in from another IP, from a browser that has never signed in (no
+// known-device cookie). With the default limits the admin gets in every
+// time.
+func TestAnAttackerCannotHoldTheSignInShut(t *testing.T) {
+	e := newEnv(t, envOptions{dev: true})
+	a := e.createTenant("Acme")
+	e.createAdmin(a.ID, "ops@acme.example", password)
+	attacker := e.newClientFrom("127.0.0.2")
+	start := e.clock.Now()
+	statuses, signIns := map[int]int{}, 0
+	for i := 0; e.clock.Now().Sub(start) < 30*time.Minute; i++ {
+		p := attacker.post("/admin/login", url.Values{"email": {"ops@acme.example"}, "password": {"wrong password " + strconv.Itoa(i)}})
+		statuses[p.Status]++
+		if p.Status != http.StatusTooManyRequests {
+			continue
+		}
+		owner := e.newClientFrom("127.0.0.3")
+		if got := owner.post("/admin/login", url.Values{"email": {"ops@acme.example"}, "password": {password}}); got.Status != http.StatusSeeOther {
+			t.Fatalf("after %v of attack (attacker's statuses %v), the admin's sign-in: %d, want 303", e.clock.Now().Sub(start), statuses, got.Status)
+		}
+		signIns++
+		wait, err := strconv.Atoi(p.Header.Get("Retry-After"))
+		if err != nil {
+			t.Fatalf("Retry-After %q", p.Header.Get("Retry-After"))
+		}
+		e.clock.Advance(time.Duration(wait) * time.Second) // the moment the delay ends
+	}
+	t.Logf("over %v: attacker's statuses %v, the admin signed in %d times", e.clock.Now().Sub(start), statuses, signIns)
+	if statuses[http.StatusUnauthorized] < 20 || signIns < 20 {
+		t.Fatalf("attacker's statuses %v, %d sign-ins: the attack did not run into the limits", statuses, signIns)
+	}
+}
+
 // Per IP the limit is hard: past it, even a right password from that IP is
 // refused until the failures age out, while other IPs are unaffected.
 func TestFailedSignInsHaveAHardLimitPerIP(t *testing.T) {
-	e := newEnv(t, envOptions{dev: true, limits: admin.LoginLimits{PerIP: 4, PerAccount: 100, Window: 10 * time.Minute}})
+	e := newEnv(t, envOptions{dev: true, limits: admin.LoginLimits{PerIP: 4, PerPair: 100, Window: 10 * time.Minute}})
 	a := e.createTenant("Acme")
 	e.createAdmin(a.ID, "ops@acme.example", password)
 	noisy := e.newClientFrom("127.0.0.2")

@@ -16,7 +16,7 @@ import (
 // refuses them (a 500). In the sign-in form they are a failed sign-in like
 // any other: 401, counted by the limits, recorded.
 func TestSignInWithBytesThatAreNotTextIsAFailureThatCounts(t *testing.T) {
-	e := newEnv(t, envOptions{dev: true, limits: admin.LoginLimits{PerIP: 4, PerAccount: 100}})
+	e := newEnv(t, envOptions{dev: true, limits: admin.LoginLimits{PerIP: 4, PerPair: 100}})
 	a := e.createTenant("Acme")
 	e.createAdmin(a.ID, "ops@acme.example", password)
 	c := e.newClient()

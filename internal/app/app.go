@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net/http"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -52,6 +53,7 @@ type App struct {
 	eventsDone     <-chan struct{}
 	adminLimits    admin.LoginLimits
 	now            func() time.Time
+	draining       atomic.Bool // set by StartDrain
 }
 
 // Options adjust an App for tests.
@@ -184,7 +186,7 @@ func (a *App) Handler() (http.Handler, error) {
 			"redis":    func(ctx context.Context) error { return a.Redis.Ping(ctx).Err() },
 		},
 		Log: a.Log, TrustedProxies: a.Config.TrustedProxies, MaxBodyBytes: a.Config.MaxBodyBytes,
-		Version: a.Version,
+		Version: a.Version, Draining: a.Draining,
 		Metrics: a.Metrics.WriteText,
 	})
 	if err != nil {
@@ -195,6 +197,7 @@ func (a *App) Handler() (http.Handler, error) {
 		Events: a.Metrics.Recorder(a.Events), EventStore: a.Store, Counter: a.Store,
 		Log: a.Log, Now: a.now, TrustedProxies: a.Config.TrustedProxies, PublicOrigin: a.Config.PublicOrigin,
 		Dev: a.Config.Dev, Limits: a.adminLimits,
+		DeviceKey: secrets.Derive(a.Config.MasterKey, "sessiond admin known-device cookies"),
 		NewLimiter: func(name string, limit int, window time.Duration) admin.Limiter {
 			return limits.New(a.Redis, a.Config.RedisPrefix, name, limit, window)
 		},
@@ -219,6 +222,14 @@ func (a *App) Handler() (http.Handler, error) {
 	})
 	return web.WithRequestID(web.WithAccessLog(a.Log, a.Metrics.Middleware(surface, mux))), nil
 }
+
+// StartDrain marks this instance as going away: from now on /readyz answers
+// 503 "draining" (so load balancers stop sending it traffic) while every
+// other route is served as before. It cannot be undone.
+func (a *App) StartDrain() { a.draining.Store(true) }
+
+// Draining reports whether StartDrain was called.
+func (a *App) Draining() bool { return a.draining.Load() }
 
 // PruneEvents deletes the security events older than the retention
 // (SESSIOND_EVENT_RETENTION) and returns how many. Replicas take turns: one

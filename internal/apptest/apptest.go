@@ -7,6 +7,7 @@ import (
 	"context"
 	"log/slog"
 	"net/http/httptest"
+	"net/netip"
 	"testing"
 	"time"
 
@@ -39,6 +40,8 @@ type Options struct {
 	TLS         bool          // serve HTTPS with httptest's certificate
 	Dev         bool          // serve --dev (admin UI over plain HTTP)
 	AdminLimits admin.LoginLimits
+	// TrustedProxies are believed in X-Forwarded-For (default none).
+	TrustedProxies []netip.Prefix
 }
 
 // Server is a running sessiond.
@@ -74,7 +77,7 @@ func Start(tb testing.TB, o Options) *Server {
 			DatabaseURL: o.DatabaseURL, RedisURL: o.RedisURL, RedisCAFile: o.RedisCA, RedisCluster: o.Cluster,
 			RedisPrefix: o.Prefix, OperatorToken: OperatorToken, MasterKey: o.MasterKey,
 			MaxBodyBytes: 64 << 10, CacheRefresh: o.Refresh, LogLevel: "debug", Dev: o.Dev,
-			EventSpoolMax: config.DefaultEventSpoolMax,
+			TrustedProxies: o.TrustedProxies, EventSpoolMax: config.DefaultEventSpoolMax,
 		},
 		Clock: testkit.NewClock(),
 		Logs:  &testkit.Buffer{},

@@ -40,6 +40,7 @@ type Config struct {
 	LogLevel       string        // SESSIOND_LOG_LEVEL
 	MaxBodyBytes   int64         // SESSIOND_MAX_BODY_BYTES
 	ShutdownGrace  time.Duration // SESSIOND_SHUTDOWN_TIMEOUT
+	DrainDelay     time.Duration // SESSIOND_DRAIN_DELAY; 0 skips the drain
 	CacheRefresh   time.Duration // SESSIOND_CACHE_REFRESH
 	EventRetention time.Duration // SESSIOND_EVENT_RETENTION; 0 keeps events forever
 	AdminIdle      time.Duration // SESSIOND_ADMIN_IDLE_TIMEOUT
@@ -108,6 +109,7 @@ var Vars = []Var{
 	{"SESSIOND_LOG_LEVEL", "info", "debug, info, warn or error", false},
 	{"SESSIOND_MAX_BODY_BYTES", strconv.Itoa(DefaultMaxBodyBytes), "largest request body; larger gets 413", false},
 	{"SESSIOND_SHUTDOWN_TIMEOUT", "15s", "how long SIGTERM waits for in-flight requests", false},
+	{"SESSIOND_DRAIN_DELAY", "5s", "after SIGTERM, how long /readyz answers 503 (so load balancers stop sending) while requests are still served, each with Connection: close, before the shutdown; 0 skips it", false},
 	{"SESSIOND_CACHE_REFRESH", "30s", "full tenant-cache refresh interval (changes also arrive by pub/sub)", false},
 	{"SESSIOND_EVENT_RETENTION", "2160h", "security events older than this are deleted, hourly (0 keeps them forever)", false},
 	{"SESSIOND_ADMIN_IDLE_TIMEOUT", "15m", "admin UI sessions end after this long without a request", false},
@@ -141,6 +143,7 @@ func Load(getenv func(string) string) (Config, error) {
 		LogLevel:       e.oneOf("SESSIOND_LOG_LEVEL", "debug", "info", "warn", "error"),
 		MaxBodyBytes:   e.atLeast("SESSIOND_MAX_BODY_BYTES", 1024, "want a whole number of bytes, at least 1024"),
 		ShutdownGrace:  e.duration("SESSIOND_SHUTDOWN_TIMEOUT", false),
+		DrainDelay:     e.duration("SESSIOND_DRAIN_DELAY", true),
 		CacheRefresh:   e.duration("SESSIOND_CACHE_REFRESH", false),
 		EventRetention: e.duration("SESSIOND_EVENT_RETENTION", true),
 		AdminIdle:      e.duration("SESSIOND_ADMIN_IDLE_TIMEOUT", false),

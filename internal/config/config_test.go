@@ -66,6 +66,7 @@ func TestBadValuesAreNamed(t *testing.T) {
 		"a master key that is not base64":      {map[string]string{"SESSIOND_MASTER_KEY": "not base64!"}, "SESSIOND_MASTER_KEY"},
 		"a proxy list with a non-CIDR":         {map[string]string{"SESSIOND_TRUSTED_PROXIES": "10.0.0.0/8, banana"}, "SESSIOND_TRUSTED_PROXIES"},
 		"a duration that does not parse":       {map[string]string{"SESSIOND_SHUTDOWN_TIMEOUT": "soon"}, "SESSIOND_SHUTDOWN_TIMEOUT"},
+		"a negative drain delay":               {map[string]string{"SESSIOND_DRAIN_DELAY": "-1s"}, "SESSIOND_DRAIN_DELAY"},
 		"an unknown log level":                 {map[string]string{"SESSIOND_LOG_LEVEL": "loud"}, "SESSIOND_LOG_LEVEL"},
 		"a tiny body limit":                    {map[string]string{"SESSIOND_MAX_BODY_BYTES": "10"}, "SESSIOND_MAX_BODY_BYTES"},
 		"a cluster flag that is not a bool":    {map[string]string{"REDIS_CLUSTER": "maybe"}, "REDIS_CLUSTER"},
@@ -198,7 +199,7 @@ func TestLoadReadsExactlyTheVariablesInVars(t *testing.T) {
 	want := config.Config{
 		Addr: config.DefaultAddr, DatabaseURL: config.DefaultDatabaseURL, RedisURL: config.DefaultRedisURL,
 		RedisPrefix: config.DefaultRedisPrefix, DataDir: config.DefaultDataDir, LogLevel: "info",
-		MaxBodyBytes: config.DefaultMaxBodyBytes, ShutdownGrace: 15 * time.Second, CacheRefresh: 30 * time.Second,
+		MaxBodyBytes: config.DefaultMaxBodyBytes, ShutdownGrace: 15 * time.Second, DrainDelay: 5 * time.Second, CacheRefresh: 30 * time.Second,
 		EventRetention: 2160 * time.Hour, AdminIdle: 15 * time.Minute, AdminAbsolute: 8 * time.Hour,
 		GuessLimit: config.DefaultGuessLimit, GuessLimitPerCaller: config.DefaultGuessLimitPerCaller,
 		EventsPerMinute: config.DefaultEventsPerMinute, EventSpoolMax: config.DefaultEventSpoolMax,

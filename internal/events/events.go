@@ -38,7 +38,11 @@ const (
 	AdminLoginFailed      Type = "admin.login_failed"
 	AdminCreated          Type = "admin.created"
 	AdminPasswordChanged  Type = "admin.password_changed"
-	AdminDeleted          Type = "admin.deleted"
+	// AdminPasswordChangeFailed is a password change refused for a wrong
+	// current password (reason bad_password) or by a sign-in limit
+	// (reason rate_limited).
+	AdminPasswordChangeFailed Type = "admin.password_change_failed"
+	AdminDeleted              Type = "admin.deleted"
 	// EventsSuppressed summarises, once per minute, the events of a tenant
 	// that were over its events-per-minute ceiling and so were not stored
 	// one by one: its detail maps each suppressed type to how many.
@@ -52,7 +56,7 @@ var types = []Type{
 	VerifyRejected, CSRFMismatch, ReauthRequired, BindingMismatch,
 	GuessingThrottled, KeyRotated, KeyRetired, PolicyChanged,
 	APIKeyCreated, APIKeyRevoked, TenantCreated, TenantUpdated,
-	AdminLoginSucceeded, AdminLoginFailed, AdminCreated, AdminPasswordChanged, AdminDeleted,
+	AdminLoginSucceeded, AdminLoginFailed, AdminCreated, AdminPasswordChanged, AdminPasswordChangeFailed, AdminDeleted,
 	EventsSuppressed,
 }
 

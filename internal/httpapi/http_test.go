@@ -25,6 +25,33 @@ func TestHealthReadinessAndSpec(t *testing.T) {
 	}
 }
 
+// TestReadyzFailsWhileDrainingAndEverythingElseIsServed: once the instance
+// starts draining (SIGTERM), /readyz answers 503 "draining" with Retry-After
+// so load balancers take it out of rotation, while /healthz (liveness) and the
+// API keep answering as before.
+func TestReadyzFailsWhileDrainingAndEverythingElseIsServed(t *testing.T) {
+	e := newEnv(t)
+	e.app.StartDrain()
+	r := e.do(req{method: "GET", path: "/readyz"})
+	var body struct {
+		Status string            `json:"status"`
+		Checks map[string]string `json:"checks"`
+	}
+	r.decode(t, &body)
+	if r.Status != http.StatusServiceUnavailable || body.Status != "draining" || r.Header.Get("Retry-After") == "" {
+		t.Fatalf("readyz while draining = %d %s (Retry-After %q)", r.Status, r.Body, r.Header.Get("Retry-After"))
+	}
+	if body.Checks["postgres"] != "ok" || body.Checks["redis"] != "ok" {
+		t.Fatalf("the checks are still reported while draining: %s", r.Body)
+	}
+	if r := e.do(req{method: "GET", path: "/healthz"}); r.Status != http.StatusOK {
+		t.Fatalf("healthz while draining = %d", r.Status)
+	}
+	if r := e.do(req{method: "GET", path: "/v1/tenants", token: operatorToken}); r.Status != http.StatusOK {
+		t.Fatalf("the API while draining = %d %s", r.Status, r.Body)
+	}
+}
+
 func TestRequestHygiene(t *testing.T) {
 	e := newEnv(t)
 	a := e.createTenant("Acme")

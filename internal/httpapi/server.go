@@ -45,6 +45,9 @@ type Deps struct {
 	Version        string
 	// Metrics writes the Prometheus text exposition for GET /metrics.
 	Metrics func(io.Writer) error
+	// Draining reports that the instance is shutting down: /readyz then
+	// answers 503 "draining" whatever its checks say. Nil: never.
+	Draining func() bool
 }
 
 type server struct {
@@ -290,6 +293,10 @@ func (s *server) healthz(w http.ResponseWriter, r *http.Request) error {
 	return writeJSON(w, http.StatusOK, map[string]string{"status": "ok", "version": s.Version})
 }
 
+// readyz answers 200 "ready" when every dependency answers, 503
+// "unavailable" when one does not, and 503 "draining" once the instance is
+// shutting down (its checks are still reported), so that a load balancer
+// stops routing to it while it finishes serving.
 func (s *server) readyz(w http.ResponseWriter, r *http.Request) error {
 	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
 	defer cancel()
@@ -301,6 +308,9 @@ func (s *server) readyz(w http.ResponseWriter, r *http.Request) error {
 			status, code = "unavailable", http.StatusServiceUnavailable
 			s.Log.Warn("readiness check failed", slog.String("check", name), slog.String("error", err.Error()))
 		}
+	}
+	if s.Draining != nil && s.Draining() {
+		status, code = "draining", http.StatusServiceUnavailable
 	}
 	if code != http.StatusOK {
 		w.Header().Set("Retry-After", "2")

@@ -6,6 +6,7 @@ package secrets
 import (
 	"crypto/aes"
 	"crypto/cipher"
+	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
 	"crypto/subtle"
@@ -46,6 +47,15 @@ func NewID(prefix string) string { return prefix + Encode(Random(10)) }
 func Hash(s string) []byte {
 	h := sha256.Sum256([]byte(s))
 	return h[:]
+}
+
+// Derive returns a 32-byte key for one purpose from key: the HMAC-SHA-256
+// of purpose under key. Keys derived for different purposes are
+// independent, and none reveals key.
+func Derive(key []byte, purpose string) []byte {
+	m := hmac.New(sha256.New, key)
+	m.Write([]byte(purpose))
+	return m.Sum(nil)
 }
 
 // Equal compares two hashes in constant time.

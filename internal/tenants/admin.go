@@ -85,14 +85,19 @@ func ValidateEmail(email string) error {
 	return nil
 }
 
-// ValidatePassword checks a new password: 12 to 1024 characters of valid
-// UTF-8. It never repeats the password in its message.
-func ValidatePassword(field, password string) error {
+// ValidatePassword checks a new password of the admin with this email: 12
+// to 1024 characters of valid UTF-8, and none of the weak passwords
+// passwords.Weakness refuses (common, repeated, sequential, the email). Its
+// fault.InvalidRequest names field and the rule broken, never the password.
+func ValidatePassword(field, password, email string) error {
 	if !utf8.ValidString(password) || len(password) > MaxPasswordLen {
 		return fault.Invalid(field, "must be valid UTF-8 of at most %d bytes", MaxPasswordLen)
 	}
 	if utf8.RuneCountInString(password) < MinPasswordLen {
 		return fault.Invalid(field, "must be at least %d characters", MinPasswordLen)
+	}
+	if why := passwords.Weakness(password, email); why != "" {
+		return fault.Invalid(field, "%s", why)
 	}
 	return nil
 }
@@ -107,7 +112,7 @@ func (s *Service) CreateAdmin(ctx context.Context, tenantID, email, password str
 	if err := ValidateEmail(email); err != nil {
 		return Admin{}, err
 	}
-	if err := ValidatePassword("password", password); err != nil {
+	if err := ValidatePassword("password", password, email); err != nil {
 		return Admin{}, err
 	}
 	if _, ok := s.Cache.Tenant(tenantID); !ok {
@@ -189,7 +194,8 @@ func (s *Service) AdminTenantActive(a Admin) error {
 // session engine is not a tenants dependency).
 //
 // Errors: fault.InvalidRequest naming "current_password" (wrong) or
-// "new_password" (too short), fault.NotFound, fault.Unavailable.
+// "new_password" (too short or weak: ValidatePassword), fault.NotFound,
+// fault.Unavailable.
 func (s *Service) ChangeAdminPassword(ctx context.Context, adminID, current, next string, actor Actor) error {
 	a, err := s.Admins.GetAdmin(ctx, adminID)
 	if err != nil {
@@ -198,7 +204,7 @@ func (s *Service) ChangeAdminPassword(ctx context.Context, adminID, current, nex
 	if ok, _ := passwords.Check(current, a.PasswordHash); !ok || len(current) > MaxPasswordLen {
 		return fault.Invalid("current_password", "is not your current password")
 	}
-	if err := ValidatePassword("new_password", next); err != nil {
+	if err := ValidatePassword("new_password", next, a.Email); err != nil {
 		return err
 	}
 	if err := s.Admins.SetAdminPassword(ctx, adminID, passwords.Hash(next, s.Passwords), s.now()); err != nil {

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/sessiond/sessiond/internal/fault"
+	"github.com/sessiond/sessiond/internal/passwords"
 	"github.com/sessiond/sessiond/internal/secrets"
 	"github.com/sessiond/sessiond/internal/tenants"
 )
@@ -271,19 +272,25 @@ func TestValidatePassword(t *testing.T) {
 		password string
 		message  string // "" means valid
 	}{
-		{"12 characters are enough", "abcdefghijkl", ""},
-		{"11 characters are too few", "abcdefghijk", "must be at least 12 characters"},
-		{"characters are counted, not bytes: 12 é are enough", strings.Repeat("é", 12), ""},
+		{"12 characters are enough", "vKq8-Lm2p-Zr", ""},
+		{"11 characters are too few", "vKq8-Lm2p-Z", "must be at least 12 characters"},
+		{"characters are counted, not bytes: 12 are enough", "éüñøçßåëïœæ7", ""},
 		{"characters are counted, not bytes: 11 é (22 bytes) are too few", strings.Repeat("é", 11), "must be at least 12 characters"},
-		{"1024 bytes are allowed", strings.Repeat("p", 1024), ""},
+		{"1024 bytes are allowed", strings.Repeat("vKq8-Lm2p-Zr7w", 74)[:1023] + "!", ""},
 		{"1025 bytes are refused", strings.Repeat("p", 1025), "must be valid UTF-8 of at most 1024 bytes"},
 		{"513 é (1026 bytes) are refused", strings.Repeat("é", 513), "must be valid UTF-8 of at most 1024 bytes"},
 		{"invalid UTF-8 is refused", "abcdefghijkl\xff", "must be valid UTF-8 of at most 1024 bytes"},
 		{"an empty password is refused", "", "must be at least 12 characters"},
+		{"one character repeated is refused", "aaaaaaaaaaaa", passwords.WeakRepeated},
+		{"a short pattern repeated is refused", "abcabcabcabc", passwords.WeakRepeated},
+		{"a sequence is refused", "123456789012", passwords.WeakSequence},
+		{"a common password with digits added is refused", "password1234", passwords.WeakCommon},
+		{"the admin's email is refused, whatever its case", "Ada@Acme.example", passwords.WeakEmail},
+		{"the email's local part is refused", "ada!!!!!!!!!!!", passwords.WeakEmail},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			err := tenants.ValidatePassword("new_password", tt.password)
+			err := tenants.ValidatePassword("new_password", tt.password, "ada@acme.example")
 			if tt.message == "" {
 				if err != nil {
 					t.Fatalf("ValidatePassword = %v, want nil", err)

@@ -914,6 +914,8 @@ func TestAdmins(t *testing.T) {
 		{"the same email in another tenant is a conflict", other.ID, "ADA@ACME.EXAMPLE", password, fault.Conflict, ""},
 		{"an email with a display name is invalid", tn.ID, "Ada <x@acme.example>", password, fault.InvalidRequest, "email"},
 		{"a short password is invalid", tn.ID, "bob@acme.example", "short", fault.InvalidRequest, "password"},
+		{"a common password is invalid", tn.ID, "bob@acme.example", "Password1234", fault.InvalidRequest, "password"},
+		{"the admin's own email as the password is invalid", tn.ID, "bob@acme.example", "bob@acme.example", fault.InvalidRequest, "password"},
 		{"an unknown tenant is not found", "tn_aaaaaaaaaaaaaaaa", "bob@acme.example", password, fault.NotFound, ""},
 	}
 	for _, tt := range refused {
@@ -983,9 +985,11 @@ func TestAdmins(t *testing.T) {
 		}
 		h.MustEvents(t, "")
 	})
-	t.Run("a new password too short is refused", func(t *testing.T) {
-		err := h.svc.ChangeAdminPassword(ctx, admin.ID, password, "short", testActor)
-		MustInvalidFields(t, err, "new_password")
+	t.Run("a new password too short or weak is refused", func(t *testing.T) {
+		for _, weak := range []string{"short", "aaaaaaaaaaaa", "qwertyuiop12", "ada@acme.example"} {
+			err := h.svc.ChangeAdminPassword(ctx, admin.ID, password, weak, testActor)
+			MustInvalidFields(t, err, "new_password")
+		}
 		h.MustEvents(t, "")
 	})
 	t.Run("a changed password replaces the old one", func(t *testing.T) {

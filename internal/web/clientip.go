@@ -68,3 +68,21 @@ func isTrusted(a netip.Addr, trusted []netip.Prefix) bool {
 	}
 	return false
 }
+
+// SourceKey is the key a per-source limit counts a client address under:
+// an IPv4 address (or an IPv4-mapped IPv6 one) is itself, an IPv6 address
+// is its /64 network ("2001:db8:1:2::/64"), since one subscriber is
+// usually given a whole /64 and could otherwise take a fresh budget from
+// every address in it. A string that is not an address (a unix socket
+// peer) is returned unchanged, so it still counts as one source.
+func SourceKey(ip string) string {
+	a, err := netip.ParseAddr(ip)
+	if err != nil {
+		return ip
+	}
+	a = a.Unmap().WithZone("")
+	if a.Is4() {
+		return a.String()
+	}
+	return netip.PrefixFrom(a, 64).Masked().String()
+}

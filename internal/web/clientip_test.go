@@ -56,3 +56,19 @@ func TestIsHTTPSBelievesXForwardedProtoOnlyFromTrustedProxies(t *testing.T) {
 		})
 	}
 }
+
+func TestSourceKeyGroupsIPv6ByItsSlash64(t *testing.T) {
+	for _, c := range []struct{ ip, want string }{
+		{"203.0.113.5", "203.0.113.5"},
+		{"::ffff:203.0.113.5", "203.0.113.5"},
+		{"2001:db8:1:2::a", "2001:db8:1:2::/64"},
+		{"2001:db8:1:2:ffff:ffff:ffff:ffff", "2001:db8:1:2::/64"},
+		{"2001:db8:1:3::a", "2001:db8:1:3::/64"},
+		{"fe80::1%eth0", "fe80::/64"},
+		{"@", "@"},
+	} {
+		if got := SourceKey(c.ip); got != c.want {
+			t.Errorf("SourceKey(%q) = %q, want %q", c.ip, got, c.want)
+		}
+	}
+}

@@ -88,7 +88,7 @@ export interface EventList {
   next_cursor: string;
 }
 
-export type EventType = "session.created" | "session.regenerated" | "session.revoked" | "session.evicted" | "session.expired" | "session.others_revoked" | "session.user_revoked" | "session.limit_rejected" | "verify.rejected" | "verify.csrf_mismatch" | "verify.reauth_required" | "verify.binding_mismatch" | "verify.rate_limited" | "key.rotated" | "key.retired" | "policy.changed" | "api_key.created" | "api_key.revoked" | "tenant.created" | "tenant.updated" | "admin.login_succeeded" | "admin.login_failed" | "admin.created" | "admin.password_changed" | "admin.deleted" | "events.suppressed";
+export type EventType = "session.created" | "session.regenerated" | "session.revoked" | "session.evicted" | "session.expired" | "session.others_revoked" | "session.user_revoked" | "session.limit_rejected" | "verify.rejected" | "verify.csrf_mismatch" | "verify.reauth_required" | "verify.binding_mismatch" | "verify.rate_limited" | "key.rotated" | "key.retired" | "policy.changed" | "api_key.created" | "api_key.revoked" | "tenant.created" | "tenant.updated" | "admin.login_succeeded" | "admin.login_failed" | "admin.created" | "admin.password_changed" | "admin.password_change_failed" | "admin.deleted" | "events.suppressed";
 
 export interface Health {
   status: "ok";
@@ -151,7 +151,7 @@ export interface Problem {
 }
 
 export interface Readiness {
-  status: "ready" | "unavailable";
+  status: "ready" | "unavailable" | "draining";
   checks: {
     /** "ok" or what failed */
     postgres: string;
