@@ -6,7 +6,8 @@
 -- get a random eid; rows inserted without one (an older binary during a
 -- rolling upgrade) get one by default.
 --
--- Listings are newest first by (time, eid), with an index per filter shape.
+-- Listings are newest first by (time, id), with an index per filter shape;
+-- a listing's cursor names its last event by eid and time, never by id.
 --
 -- The operator's IP and user agent are no longer stored on events whose
 -- actor is the operator (tenants read these events); existing rows lose
@@ -24,8 +25,8 @@ DROP INDEX IF EXISTS events_tenant;
 DROP INDEX IF EXISTS events_tenant_type;
 DROP INDEX IF EXISTS events_tenant_user;
 DROP INDEX IF EXISTS events_tenant_time;
-CREATE INDEX events_tenant_time_eid ON events (tenant_id, time, eid);
-CREATE INDEX events_tenant_type_time_eid ON events (tenant_id, type, time, eid);
-CREATE INDEX events_tenant_user_time_eid ON events (tenant_id, user_id, time, eid) WHERE user_id IS NOT NULL;
+CREATE INDEX events_tenant_time_id ON events (tenant_id, time, id);
+CREATE INDEX events_tenant_type_time_id ON events (tenant_id, type, time, id);
+CREATE INDEX events_tenant_user_time_id ON events (tenant_id, user_id, time, id) WHERE user_id IS NOT NULL;
 
 COMMIT;

@@ -84,7 +84,7 @@ func uuidText(b [16]byte) string {
 }
 
 // ListEvents returns the events of f.TenantID, always and only that tenant,
-// newest first (by time, then id), optionally only those of type f.Type and
+// newest first (by time, then the order stored), optionally only those of type f.Type and
 // of user f.UserID, after f.Cursor; at most f.Limit (default 50, at most
 // 200). The second result is the cursor of the next page, or "" when there
 // is none: it holds only the time and id of the page's last event, so it
@@ -121,11 +121,14 @@ func (s *Store) ListEvents(ctx context.Context, f events.Filter) ([]events.Event
 		add("user_id = ?", f.UserID)
 	}
 	if before != nil {
-		add("(time, eid) < (?, ?)", before.time, uuidText(before.id))
+		// Ties in time keep the order stored; the cursor names its event by
+		// eid, so the internal insert number never leaves the database.
+		add("(time, id) < (?, coalesce((SELECT id FROM events WHERE tenant_id = $1 AND eid = ? AND time = ?), 0))",
+			before.time, uuidText(before.id), before.time)
 	}
 	args = append(args, limit+1)
 	sql := `SELECT eid, ` + strings.Join(eventColumns, ", ") + ` FROM events WHERE ` +
-		strings.Join(where, " AND ") + ` ORDER BY time DESC, eid DESC LIMIT $` + strconv.Itoa(len(args))
+		strings.Join(where, " AND ") + ` ORDER BY time DESC, id DESC LIMIT $` + strconv.Itoa(len(args))
 
 	rows, err := s.pool.Query(ctx, sql, args...)
 	if err != nil {

@@ -147,3 +147,26 @@ func TestWritingAnEventTwiceStoresItOnce(t *testing.T) {
 		t.Fatalf("stored %d events, %v; want 3, each once", len(got), err)
 	}
 }
+
+func TestEventsOfTheSameTimeListInTheOrderStoredAcrossPages(t *testing.T) {
+	ctx := context.Background()
+	s := mustStore(t)
+	at := testNow()
+	var batch []events.Event
+	for i := range 10 {
+		batch = append(batch, events.Event{ID: events.NewID(), TenantID: "tn_a", Type: events.SessionCreated, Time: at, SessionID: fmt.Sprintf("s%d", i)})
+	}
+	batch = append(batch, events.Event{ID: events.NewID(), TenantID: "tn_a", Type: events.SessionCreated, Time: at.Add(-time.Second), SessionID: "older"})
+	if err := s.WriteEvents(ctx, batch); err != nil {
+		t.Fatal(err)
+	}
+	got := listAll(t, s, events.Filter{TenantID: "tn_a", Limit: 3}, 3)
+	var order []string
+	for _, e := range got {
+		order = append(order, e.SessionID)
+	}
+	want := []string{"s9", "s8", "s7", "s6", "s5", "s4", "s3", "s2", "s1", "s0", "older"}
+	if !reflect.DeepEqual(order, want) {
+		t.Fatalf("listed %q, want %q", order, want)
+	}
+}

@@ -1,7 +1,6 @@
 package postgres_test
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -15,16 +14,9 @@ import (
 	"github.com/sessiond/sessiond/internal/postgres/pgtest"
 )
 
-// listedAfter reports whether a comes after b in a listing: older, or as
-// old with a smaller id.
-func listedAfter(a, b events.Event) bool {
-	ai, aok := events.ParseID(a.ID)
-	bi, bok := events.ParseID(b.ID)
-	if !aok || !bok {
-		return false
-	}
-	return a.Time.Before(b.Time) || (a.Time.Equal(b.Time) && bytes.Compare(ai[:], bi[:]) < 0)
-}
+// listedAfter reports whether a may come after b in a listing: not newer.
+// (Events of the same time keep the order stored.)
+func listedAfter(a, b events.Event) bool { return !a.Time.After(b.Time) }
 
 func asFault(err error, target **fault.Error) bool { return errors.As(err, target) }
 
