@@ -19,7 +19,8 @@ type eventsData struct {
 }
 
 // eventsPage lists the tenant's security events, newest first, filtered by
-// type and user.
+// type and user. Events an operator caused show no operator IP or user
+// agent, except to operators.
 func (s *server) eventsPage(w http.ResponseWriter, r *http.Request, c *reqCtx) error {
 	q := r.URL.Query()
 	d := eventsData{Type: q.Get("type"), UserID: q.Get("user_id"), Types: events.Types(), Errors: map[string]string{}}
@@ -53,6 +54,13 @@ func (s *server) eventsPage(w http.ResponseWriter, r *http.Request, c *reqCtx) e
 			}
 			d.Errors["cursor"] = "That page link is no longer valid; start again from the first page."
 			status = http.StatusBadRequest
+		}
+		if !c.P.IsOperator() && len(list) > 0 {
+			isOperator, err := s.Tenants.OperatorActors(r.Context())
+			if err != nil {
+				return err
+			}
+			list = events.ForTenantList(list, isOperator)
 		}
 		d.Events = list
 		if next != "" {

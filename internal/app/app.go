@@ -18,6 +18,7 @@ import (
 	"github.com/sessiond/sessiond/internal/admin"
 	"github.com/sessiond/sessiond/internal/config"
 	"github.com/sessiond/sessiond/internal/events"
+	"github.com/sessiond/sessiond/internal/events/redisspool"
 	"github.com/sessiond/sessiond/internal/httpapi"
 	"github.com/sessiond/sessiond/internal/limits"
 	"github.com/sessiond/sessiond/internal/metrics"
@@ -67,6 +68,25 @@ type Options struct {
 	Passwords passwords.Params
 	// AdminLimits bound failed admin sign-ins (default admin.LoginLimits{}).
 	AdminLimits admin.LoginLimits
+	// EventsPerMinute is a tenant's ceiling of stored security events per
+	// minute (0 unlimited); default: SESSIOND_EVENTS_PER_MINUTE for every
+	// tenant.
+	EventsPerMinute func(tenantID string) int
+}
+
+// eventWriterOptions configures the security event writer: the clock, the
+// per-tenant ceiling, and the Redis spool (unless SESSIOND_EVENT_SPOOL_MAX
+// is 0).
+func (a *App) eventWriterOptions(o Options) events.WriterOptions {
+	wo := events.WriterOptions{Now: o.Now, EventsPerMinute: o.EventsPerMinute}
+	if wo.EventsPerMinute == nil {
+		limit := a.Config.EventsPerMinute
+		wo.EventsPerMinute = func(string) int { return limit }
+	}
+	if a.Config.EventSpoolMax > 0 {
+		wo.Spool = redisspool.New(a.Redis, a.Config.RedisPrefix, a.Config.EventSpoolMax)
+	}
+	return wo
 }
 
 // Open connects to PostgreSQL (creating the database and applying
@@ -108,7 +128,7 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger, o Options) (
 		return nil, fmt.Errorf("loading tenants: %w", err)
 	}
 	a.Notifier = redisconn.NewNotifier(a.Redis, cfg.RedisPrefix, log)
-	a.Events = events.NewWriter(a.Store, log, events.WriterOptions{})
+	a.Events = events.NewWriter(a.Store, log, a.eventWriterOptions(o))
 	a.Metrics = metrics.New(metrics.Options{Events: a.Events, Pool: a.Pool, Gauges: []metrics.Gauge{{
 		Name: "sessiond_tenants", Help: "Tenants in this instance's cache.",
 		Value: func() float64 { return float64(a.Cache.Len()) },

@@ -77,7 +77,7 @@ func Start(tb testing.TB, o Options) *Server {
 			DatabaseURL: o.DatabaseURL, RedisURL: o.RedisURL, RedisCAFile: o.RedisCA, RedisCluster: o.Cluster,
 			RedisPrefix: o.Prefix, OperatorToken: OperatorToken, MasterKey: o.MasterKey,
 			MaxBodyBytes: 64 << 10, CacheRefresh: o.Refresh, LogLevel: "debug", Dev: o.Dev,
-			TrustedProxies: o.TrustedProxies,
+			TrustedProxies: o.TrustedProxies, EventSpoolMax: config.DefaultEventSpoolMax,
 		},
 		Clock: testkit.NewClock(),
 		Logs:  &testkit.Buffer{},

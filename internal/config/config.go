@@ -50,6 +50,14 @@ type Config struct {
 	// app sends no device IP (SESSIOND_GUESS_LIMIT,
 	// SESSIOND_GUESS_LIMIT_PER_CALLER).
 	GuessLimit, GuessLimitPerCaller int
+	// EventsPerMinute is each tenant's default ceiling of security events
+	// stored one by one per minute; 0 is unlimited
+	// (SESSIOND_EVENTS_PER_MINUTE).
+	EventsPerMinute int
+	// EventSpoolMax bounds the Redis spool of security events kept while
+	// PostgreSQL is unavailable; 0 turns the spool off
+	// (SESSIOND_EVENT_SPOOL_MAX).
+	EventSpoolMax int64
 	// Dev is set by `serve --dev`, never by the environment: the admin UI
 	// then works over plain HTTP (no Secure cookie, with a banner saying so).
 	Dev bool
@@ -72,6 +80,9 @@ const (
 	// DefaultGuessLimit and DefaultGuessLimitPerCaller are the engine's.
 	DefaultGuessLimit          = sessions.DefaultGuessLimit
 	DefaultGuessLimitPerCaller = sessions.DefaultGuessLimitPerCaller
+	// DefaultEventsPerMinute and DefaultEventSpoolMax: see Config.
+	DefaultEventsPerMinute = 6000
+	DefaultEventSpoolMax   = 1_000_000
 )
 
 // Var describes one environment variable, for `sessiond help` and the README.
@@ -105,6 +116,8 @@ var Vars = []Var{
 	{"SESSIOND_ADMIN_ABSOLUTE_TIMEOUT", "8h", "admin UI sessions end this long after sign-in, whatever the activity", false},
 	{"SESSIOND_GUESS_LIMIT", strconv.Itoa(DefaultGuessLimit), "forged session tokens a minute from one end user (the device.ip the app sends) before further forgeries from it get 429; valid tokens are never refused", false},
 	{"SESSIOND_GUESS_LIMIT_PER_CALLER", strconv.Itoa(DefaultGuessLimitPerCaller), "the same budget per API caller IP, for calls that send no device.ip", false},
+	{"SESSIOND_EVENTS_PER_MINUTE", strconv.Itoa(DefaultEventsPerMinute), "security events a tenant may have stored one by one per minute; beyond it they are counted, and one events.suppressed event a minute holds the counts per type (0 is unlimited)", false},
+	{"SESSIOND_EVENT_SPOOL_MAX", strconv.Itoa(DefaultEventSpoolMax), "security events kept in Redis (under SESSIOND_REDIS_PREFIX) while PostgreSQL is unavailable, written back in order when it returns (0 turns the spool off)", false},
 }
 
 // Load reads the configuration through getenv. Every variable's default is
@@ -138,6 +151,8 @@ func Load(getenv func(string) string) (Config, error) {
 		GuessLimit:     int(e.atLeast("SESSIOND_GUESS_LIMIT", 1, "want a whole number, at least 1")),
 		GuessLimitPerCaller: int(e.atLeast("SESSIOND_GUESS_LIMIT_PER_CALLER", 1,
 			"want a whole number, at least 1")),
+		EventsPerMinute: int(e.atLeast("SESSIOND_EVENTS_PER_MINUTE", 0, "want a whole number, 0 (unlimited) or more")),
+		EventSpoolMax:   e.atLeast("SESSIOND_EVENT_SPOOL_MAX", 0, "want a whole number of events, 0 (no spool) or more"),
 	}
 	return c, errors.Join(e.errs...)
 }

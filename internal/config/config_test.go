@@ -202,6 +202,7 @@ func TestLoadReadsExactlyTheVariablesInVars(t *testing.T) {
 		MaxBodyBytes: config.DefaultMaxBodyBytes, ShutdownGrace: 15 * time.Second, DrainDelay: 5 * time.Second, CacheRefresh: 30 * time.Second,
 		EventRetention: 2160 * time.Hour, AdminIdle: 15 * time.Minute, AdminAbsolute: 8 * time.Hour,
 		GuessLimit: config.DefaultGuessLimit, GuessLimitPerCaller: config.DefaultGuessLimitPerCaller,
+		EventsPerMinute: config.DefaultEventsPerMinute, EventSpoolMax: config.DefaultEventSpoolMax,
 	}
 	if !reflect.DeepEqual(c, want) {
 		t.Fatalf("defaults:\n got %+v\nwant %+v", c, want)

@@ -43,6 +43,10 @@ const (
 	// (reason rate_limited).
 	AdminPasswordChangeFailed Type = "admin.password_change_failed"
 	AdminDeleted              Type = "admin.deleted"
+	// EventsSuppressed summarises, once per minute, the events of a tenant
+	// that were over its events-per-minute ceiling and so were not stored
+	// one by one: its detail maps each suppressed type to how many.
+	EventsSuppressed Type = "events.suppressed"
 )
 
 // types is every event type once, grouped by subject.
@@ -53,10 +57,12 @@ var types = []Type{
 	GuessingThrottled, KeyRotated, KeyRetired, PolicyChanged,
 	APIKeyCreated, APIKeyRevoked, TenantCreated, TenantUpdated,
 	AdminLoginSucceeded, AdminLoginFailed, AdminCreated, AdminPasswordChanged, AdminPasswordChangeFailed, AdminDeleted,
+	EventsSuppressed,
 }
 
 // Types returns every event type, each once, in a stable order grouped by
-// subject (sessions, verify, keys and policy, API keys, tenants, admins).
+// subject (sessions, verify, keys and policy, API keys, tenants, admins,
+// the event log itself).
 // It is the one list of event types: the OpenAPI enum and the admin UI's
 // filter are checked against it. The caller may modify the result.
 func Types() []Type { return slices.Clone(types) }
@@ -66,7 +72,9 @@ func (t Type) Known() bool { return slices.Contains(types, t) }
 
 // Event is one security event.
 type Event struct {
-	ID        int64             `json:"id"`
+	// ID is the event's unique id (see NewID), given when it is recorded;
+	// it is what makes storing the event twice harmless.
+	ID        string            `json:"id"`
 	TenantID  string            `json:"tenant_id"`
 	Type      Type              `json:"type"`
 	Time      time.Time         `json:"time"`

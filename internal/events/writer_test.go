@@ -39,7 +39,7 @@ func (g *gatedStore) WriteEvents(ctx context.Context, batch []events.Event) erro
 func TestWriterBatchesAndNeverBlocksWhenFull(t *testing.T) {
 	store := &gatedStore{Store: postgres.NewStore(pgtest.New(t)), gate: make(chan struct{})}
 	logs := &testkit.Buffer{}
-	w := events.NewWriter(store, slog.New(slog.NewJSONHandler(logs, nil)), events.WriterOptions{QueueSize: 50, BatchSize: 20, Interval: 10 * time.Millisecond})
+	w := events.NewWriter(store, slog.New(slog.NewJSONHandler(logs, nil)), events.WriterOptions{QueueSize: 50, TenantQueueSize: 50, BatchSize: 20, Interval: 10 * time.Millisecond})
 	ctx, cancel := context.WithCancel(context.Background())
 	go w.Run(ctx)
 
@@ -219,16 +219,28 @@ func TestWriterStoresARefusedBatchOneByOneAndCountsOnlyTheLost(t *testing.T) {
 	}
 }
 
-func TestWriterCountsEveryEventAsDroppedWhenTheDatabaseIsGone(t *testing.T) {
+func TestWriterKeepsEventsInMemoryWhileTheDatabaseIsGoneAndCountsOnlyWhatDoesNotFit(t *testing.T) {
 	pool := pgtest.New(t)
 	store := postgres.NewStore(pool)
-	pool.Close()
-	w := startWriter(t, store, &testkit.Buffer{})
+	pool.Close() // no database, and no spool
+	w := events.NewWriter(store, slog.New(slog.NewJSONHandler(&testkit.Buffer{}, nil)),
+		events.WriterOptions{QueueSize: 20, TenantQueueSize: 20, BatchSize: 5, Interval: time.Hour})
+	ctx, cancel := context.WithCancel(context.Background())
+	go w.Run(ctx)
+	t.Cleanup(func() { cancel(); <-w.Done() })
 	for range 10 {
 		w.Record(events.Event{TenantID: "tn_a", Type: events.SessionCreated})
 	}
 	flush(t, w)
-	if w.Dropped() != 10 || w.WriteFailures() != 11 {
-		t.Errorf("dropped %d, write failures %d; want 10 and 11 (the batch, then each event)", w.Dropped(), w.WriteFailures())
+	if w.Dropped() != 0 {
+		t.Fatalf("dropped %d of 10 events that fit in memory", w.Dropped())
+	}
+	// One batch (5) is held for a retry, 5 wait: room for 15 more.
+	for range 30 {
+		w.Record(events.Event{TenantID: "tn_a", Type: events.SessionCreated})
+	}
+	want := []events.TenantCount{{TenantID: "tn_a", Reason: events.DropStorageUnavailable, Count: 15}}
+	if got := w.Drops(); !reflect.DeepEqual(got, want) {
+		t.Errorf("drops %+v, want %+v", got, want)
 	}
 }

@@ -6,6 +6,8 @@ import (
 	"github.com/sessiond/sessiond/internal/events"
 )
 
+// listEvents lists the caller's tenant's events, newest first; events an
+// operator caused show no operator IP or user agent.
 func (s *server) listEvents(w http.ResponseWriter, r *http.Request) error {
 	q := r.URL.Query()
 	page := pageOf(r)
@@ -19,8 +21,10 @@ func (s *server) listEvents(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	if list == nil {
-		list = []events.Event{}
+	isOperator, err := s.Tenants.OperatorActors(r.Context())
+	if err != nil {
+		return err
 	}
+	list = events.ForTenantList(list, isOperator)
 	return writeJSON(w, http.StatusOK, map[string]any{"events": list, "next_cursor": next})
 }

@@ -46,11 +46,14 @@ func TestMetricsCountWhatHappened(t *testing.T) {
 		`sessiond_events_total{` + tenant + `,type="verify.rejected",reason="forged"}`:  1,
 		`sessiond_events_total{` + tenant + `,type="policy.changed",reason=""}`:         1,
 		`sessiond_http_requests_total{surface="api",method="POST",code="401"}`:          2,
-		`sessiond_events_dropped_total`:                                                 0,
+		`sessiond_events_spool_depth`: 0,
 	} {
 		if got := metric(body, sample); got != want {
 			t.Errorf("%s = %v, want %v", sample, got, want)
 		}
+	}
+	if strings.Contains(body, "\nsessiond_events_dropped_total{") {
+		t.Error("events were dropped")
 	}
 	if got := metric(body, `sessiond_tenants`); got < 2 { // Acme and the system tenant
 		t.Errorf("sessiond_tenants = %v", got)

@@ -3,7 +3,8 @@
 // format: every security event by tenant, type and reason (so session
 // creation rate, evictions, expiries, verify failures by reason and failed
 // admin logins), HTTP requests by surface, method and status with a latency
-// histogram, security events the writer dropped and its failed writes, the
+// histogram, the security event writer (events dropped by tenant and reason,
+// suppressed over a tenant's ceiling, written, failed writes, spool depth), the
 // PostgreSQL connection pool, and the Go runtime and process. All methods are
 // safe for concurrent use; counting takes no lock shared by all requests.
 package metrics
@@ -54,10 +55,13 @@ type Gauge struct {
 }
 
 // EventWriter is the source of the security event writer's counts
-// (*events.Writer).
+// (*events.Writer); see its methods.
 type EventWriter interface {
-	Dropped() int64
+	Drops() []events.TenantCount
+	Suppressed() []events.TenantCount
+	Written() int64
 	WriteFailures() int64
+	SpoolDepth() int64
 }
 
 // Options says what a Registry reports besides what it counts itself. Every
@@ -65,8 +69,9 @@ type EventWriter interface {
 type Options struct {
 	// Gauges are read at every scrape.
 	Gauges []Gauge
-	// Events reports sessiond_events_dropped_total and
-	// sessiond_events_write_failures_total.
+	// Events reports the event writer: sessiond_events_dropped_total,
+	// sessiond_events_suppressed_total, sessiond_events_written_total,
+	// sessiond_events_write_failures_total and sessiond_events_spool_depth.
 	Events EventWriter
 	// Pool reports the PostgreSQL connection pool (see PoolStater).
 	Pool PoolStater
@@ -105,15 +110,8 @@ func New(o Options) *Registry {
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	if o.Events != nil {
-		r.reg.MustRegister(
-			prometheus.NewCounterFunc(prometheus.CounterOpts{
-				Name: "sessiond_events_dropped_total",
-				Help: "Security events not stored, because the write queue was full or the database refused them (they were still logged).",
-			}, func() float64 { return float64(o.Events.Dropped()) }),
-			prometheus.NewCounterFunc(prometheus.CounterOpts{
-				Name: "sessiond_events_write_failures_total",
-				Help: "Failed writes of security events to the database: each refused batch, then each event that failed alone.",
-			}, func() float64 { return float64(o.Events.WriteFailures()) }))
+		r.reg.MustRegister(newEventsCollector(o.Events))
+		r.labelOrder["sessiond_events_dropped_total"] = dropLabels
 	}
 	if o.Pool != nil {
 		r.reg.MustRegister(newPoolCollector(o.Pool))

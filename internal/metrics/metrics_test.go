@@ -24,8 +24,18 @@ import (
 // writerCounts stands in for the event writer's counters.
 type writerCounts struct{ dropped, failures atomic.Int64 }
 
-func (w *writerCounts) Dropped() int64       { return w.dropped.Load() }
+func (w *writerCounts) Drops() []events.TenantCount {
+	return []events.TenantCount{
+		{TenantID: "tn_a", Reason: events.DropTenantQueueFull, Count: w.dropped.Load()},
+		{TenantID: "tn_b", Reason: events.DropSpoolFull, Count: 1},
+	}
+}
+func (w *writerCounts) Suppressed() []events.TenantCount {
+	return []events.TenantCount{{TenantID: "tn_a", Count: 40}}
+}
+func (w *writerCounts) Written() int64       { return 11 }
 func (w *writerCounts) WriteFailures() int64 { return w.failures.Load() }
+func (w *writerCounts) SpoolDepth() int64    { return 5 }
 
 // scrape returns the registry's exposition, as text and parsed.
 func scrape(tb testing.TB, r *metrics.Registry) (string, map[string]*dto.MetricFamily) {
@@ -128,7 +138,11 @@ func TestExposition(t *testing.T) {
 			{"sessiond_http_requests_total", map[string]string{"surface": "admin", "method": "POST", "code": "303"}, 1},
 			{"sessiond_http_request_duration_seconds", map[string]string{"surface": "api"}, 4},
 			{"sessiond_http_request_duration_seconds", map[string]string{"surface": "admin"}, 1},
-			{"sessiond_events_dropped_total", map[string]string{}, 3},
+			{"sessiond_events_dropped_total", map[string]string{"tenant_id": "tn_a", "reason": "tenant_queue_full"}, 3},
+			{"sessiond_events_dropped_total", map[string]string{"tenant_id": "tn_b", "reason": "spool_full"}, 1},
+			{"sessiond_events_suppressed_total", map[string]string{"tenant_id": "tn_a"}, 40},
+			{"sessiond_events_written_total", map[string]string{}, 11},
+			{"sessiond_events_spool_depth", map[string]string{}, 5},
 			{"sessiond_events_write_failures_total", map[string]string{}, 2},
 			{"sessiond_tenants", map[string]string{}, 7},
 		} {
@@ -144,6 +158,9 @@ func TestExposition(t *testing.T) {
 			"sessiond_http_request_duration_seconds": dto.MetricType_HISTOGRAM,
 			"sessiond_events_dropped_total":          dto.MetricType_COUNTER,
 			"sessiond_events_write_failures_total":   dto.MetricType_COUNTER,
+			"sessiond_events_suppressed_total":       dto.MetricType_COUNTER,
+			"sessiond_events_written_total":          dto.MetricType_COUNTER,
+			"sessiond_events_spool_depth":            dto.MetricType_GAUGE,
 			"sessiond_tenants":                       dto.MetricType_GAUGE,
 			"sessiond_postgres_pool_connections":     dto.MetricType_GAUGE,
 			"sessiond_postgres_pool_acquires_total":  dto.MetricType_COUNTER,
@@ -186,7 +203,7 @@ func TestExposition(t *testing.T) {
 		for _, line := range []string{
 			`sessiond_events_total{tenant_id="tn_a",type="session.created",reason=""} 2`,
 			`sessiond_http_requests_total{surface="admin",method="POST",code="303"} 1`,
-			`sessiond_events_dropped_total 3`,
+			`sessiond_events_dropped_total{tenant_id="tn_a",reason="tenant_queue_full"} 3`,
 		} {
 			if !strings.Contains(text, "\n"+line+"\n") {
 				t.Errorf("no line %s", line)

@@ -2,15 +2,16 @@ package postgres
 
 import (
 	"context"
+	"encoding/base64"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"strconv"
 	"strings"
 	"time"
 
-	"github.com/jackc/pgx/v5"
-
 	"github.com/sessiond/sessiond/internal/events"
+	"github.com/sessiond/sessiond/internal/fault"
 )
 
 var _ events.Store = (*Store)(nil)
@@ -23,43 +24,72 @@ const (
 
 var eventColumns = []string{"tenant_id", "type", "time", "user_id", "session_id", "ip", "user_agent", "actor", "detail"}
 
-// WriteEvents stores batch in one round trip (COPY), all or nothing: one
+// insertEvents inserts the rows of parallel arrays in array order, skipping
+// any whose eid is already stored.
+const insertEvents = `INSERT INTO events (eid, tenant_id, type, time, user_id, session_id, ip, user_agent, actor, detail)
+	SELECT eid, tenant_id, type, time, user_id, session_id, ip, user_agent, actor, detail::jsonb
+	FROM unnest($1::uuid[], $2::text[], $3::text[], $4::timestamptz[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[], $10::text[])
+		WITH ORDINALITY AS u(eid, tenant_id, type, time, user_id, session_id, ip, user_agent, actor, detail, n)
+	ORDER BY n
+	ON CONFLICT (eid) DO NOTHING`
+
+// WriteEvents stores batch in one statement, in order, all or nothing: one
 // event PostgreSQL refuses (text that is not valid UTF-8 or holds NUL, see
 // events.Event.Sanitized; a time out of timestamptz's range) fails the whole
-// batch. Empty optional fields are stored as NULL; a zero Time is stored as
-// the current time. The events' IDs are assigned by the database and ignored
-// here.
+// batch. It is idempotent: an event whose ID is already stored is skipped,
+// so a retried batch is stored exactly once. An event without a valid ID
+// (see events.NewID) gets a new one. Empty optional fields are stored as
+// NULL; a zero Time is stored as the current time. Connection failures and
+// timeouts are fault.Unavailable.
 func (s *Store) WriteEvents(ctx context.Context, batch []events.Event) error {
 	if len(batch) == 0 {
 		return nil
 	}
 	now := time.Now().UTC()
-	_, err := s.pool.CopyFrom(ctx, pgx.Identifier{"events"}, eventColumns,
-		pgx.CopyFromSlice(len(batch), func(i int) ([]any, error) {
-			e := batch[i]
-			at := e.Time
-			if at.IsZero() {
-				at = now
+	n := len(batch)
+	var (
+		eids                                                  = make([]string, n)
+		tenantIDs, types                                      = make([]string, n), make([]string, n)
+		times                                                 = make([]time.Time, n)
+		userIDs, sessionIDs, ips, userAgents, actors, details = make([]*string, n), make([]*string, n), make([]*string, n), make([]*string, n), make([]*string, n), make([]*string, n)
+	)
+	for i, e := range batch {
+		id, ok := events.ParseID(e.ID)
+		if !ok {
+			id, _ = events.ParseID(events.NewID())
+		}
+		eids[i] = uuidText(id)
+		tenantIDs[i], types[i], times[i] = e.TenantID, string(e.Type), e.Time
+		if e.Time.IsZero() {
+			times[i] = now
+		}
+		userIDs[i], sessionIDs[i], ips[i], userAgents[i], actors[i] = optional(e.UserID), optional(e.SessionID), optional(e.IP), optional(e.UserAgent), optional(e.Actor)
+		if len(e.Detail) > 0 {
+			b, err := json.Marshal(e.Detail)
+			if err != nil {
+				return fmt.Errorf("encode detail of event %d: %w", i, err)
 			}
-			var detail any
-			if len(e.Detail) > 0 {
-				b, err := json.Marshal(e.Detail)
-				if err != nil {
-					return nil, fmt.Errorf("encode detail of event %d: %w", i, err)
-				}
-				detail = b
-			}
-			return []any{e.TenantID, string(e.Type), at, nullable(e.UserID), nullable(e.SessionID),
-				nullable(e.IP), nullable(e.UserAgent), nullable(e.Actor), detail}, nil
-		}))
+			d := string(b)
+			details[i] = &d
+		}
+	}
+	_, err := s.pool.Exec(ctx, insertEvents, eids, tenantIDs, types, times, userIDs, sessionIDs, ips, userAgents, actors, details)
 	return mapErr(err, fmt.Sprintf("write %d events", len(batch)), "event")
 }
 
+// uuidText is b in PostgreSQL's uuid text form.
+func uuidText(b [16]byte) string {
+	h := hex.EncodeToString(b[:])
+	return h[0:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:]
+}
+
 // ListEvents returns the events of f.TenantID, always and only that tenant,
-// newest first, optionally only those of type f.Type and of user f.UserID,
-// after f.Cursor; at most f.Limit (default 50, at most 200). The second
-// result is the cursor of the next page, or "" when there is none. A cursor
-// this method did not return is fault.InvalidRequest naming "cursor".
+// newest first (by time, then the order stored), optionally only those of type f.Type and
+// of user f.UserID, after f.Cursor; at most f.Limit (default 50, at most
+// 200). The second result is the cursor of the next page, or "" when there
+// is none: it holds only the time and id of the page's last event, so it
+// says nothing of other tenants. A cursor this method did not return is
+// fault.InvalidRequest naming "cursor".
 func (s *Store) ListEvents(ctx context.Context, f events.Filter) ([]events.Event, string, error) {
 	limit := f.Limit
 	if limit <= 0 {
@@ -68,7 +98,7 @@ func (s *Store) ListEvents(ctx context.Context, f events.Filter) ([]events.Event
 	if limit > maxEventsLimit {
 		limit = maxEventsLimit
 	}
-	before, err := decodeCursor(cursorEvents, f.Cursor)
+	before, err := decodeEventCursor(f.Cursor)
 	if err != nil {
 		return nil, "", err
 	}
@@ -77,9 +107,12 @@ func (s *Store) ListEvents(ctx context.Context, f events.Filter) ([]events.Event
 	// gets its own plan and uses its index.
 	where := []string{"tenant_id = $1"}
 	args := []any{f.TenantID}
-	add := func(cond string, v any) {
-		args = append(args, v)
-		where = append(where, strings.ReplaceAll(cond, "?", "$"+strconv.Itoa(len(args))))
+	add := func(cond string, v ...any) {
+		for _, a := range v {
+			args = append(args, a)
+			cond = strings.Replace(cond, "?", "$"+strconv.Itoa(len(args)), 1)
+		}
+		where = append(where, cond)
 	}
 	if f.Type != "" {
 		add("type = ?", string(f.Type))
@@ -87,12 +120,15 @@ func (s *Store) ListEvents(ctx context.Context, f events.Filter) ([]events.Event
 	if f.UserID != "" {
 		add("user_id = ?", f.UserID)
 	}
-	if before > 0 {
-		add("id < ?", before)
+	if before != nil {
+		// Ties in time keep the order stored; the cursor names its event by
+		// eid, so the internal insert number never leaves the database.
+		add("(time, id) < (?, coalesce((SELECT id FROM events WHERE tenant_id = $1 AND eid = ? AND time = ?), 0))",
+			before.time, uuidText(before.id), before.time)
 	}
 	args = append(args, limit+1)
-	sql := `SELECT id, ` + strings.Join(eventColumns, ", ") + ` FROM events WHERE ` +
-		strings.Join(where, " AND ") + ` ORDER BY id DESC LIMIT $` + strconv.Itoa(len(args))
+	sql := `SELECT eid, ` + strings.Join(eventColumns, ", ") + ` FROM events WHERE ` +
+		strings.Join(where, " AND ") + ` ORDER BY time DESC, id DESC LIMIT $` + strconv.Itoa(len(args))
 
 	rows, err := s.pool.Query(ctx, sql, args...)
 	if err != nil {
@@ -100,26 +136,29 @@ func (s *Store) ListEvents(ctx context.Context, f events.Filter) ([]events.Event
 	}
 	defer rows.Close()
 	out := make([]events.Event, 0, limit)
+	var last [16]byte
 	for rows.Next() {
 		if len(out) == limit {
-			return out, encodeCursor(cursorEvents, out[len(out)-1].ID), nil
+			return out, encodeEventCursor(out[len(out)-1].Time, last), nil
 		}
 		var (
 			e                                       events.Event
+			eid                                     [16]byte
 			userID, sessionID, ip, userAgent, actor *string
 			detail                                  []byte
 		)
-		if err := rows.Scan(&e.ID, &e.TenantID, &e.Type, &e.Time, &userID, &sessionID, &ip, &userAgent, &actor, &detail); err != nil {
+		if err := rows.Scan(&eid, &e.TenantID, &e.Type, &e.Time, &userID, &sessionID, &ip, &userAgent, &actor, &detail); err != nil {
 			return nil, "", mapErr(err, "list events", "event")
 		}
+		e.ID, last = events.FormatID(eid), eid
 		e.Time = e.Time.UTC()
 		e.UserID, e.SessionID, e.IP, e.UserAgent, e.Actor = deref(userID), deref(sessionID), deref(ip), deref(userAgent), deref(actor)
 		if detail != nil {
 			if err := json.Unmarshal(detail, &e.Detail); err != nil {
-				return nil, "", fmt.Errorf("postgres: list events: decode detail of event %d: %w", e.ID, err)
+				return nil, "", fmt.Errorf("postgres: list events: decode detail of event %s: %w", e.ID, err)
 			}
 		}
-		out = append(out, e)
+		out = append(out, e.ForTenant())
 	}
 	if err := rows.Err(); err != nil {
 		return nil, "", mapErr(err, "list events", "event")
@@ -127,12 +166,56 @@ func (s *Store) ListEvents(ctx context.Context, f events.Filter) ([]events.Event
 	return out, "", nil
 }
 
-// nullable maps "" to SQL NULL.
-func nullable(s string) any {
+// eventPosition is where a page of events ends: its last event's time and
+// id.
+type eventPosition struct {
+	time time.Time
+	id   [16]byte
+}
+
+// encodeEventCursor returns the opaque cursor after the event at t with id:
+// base64url of the events kind letter, t in Unix microseconds, "." and the
+// id's hex.
+func encodeEventCursor(t time.Time, id [16]byte) string {
+	return base64.RawURLEncoding.EncodeToString([]byte(cursorEvents + strconv.FormatInt(t.UnixMicro(), 10) + "." + hex.EncodeToString(id[:])))
+}
+
+// decodeEventCursor returns the position in cursor, nil for "", and a
+// fault.InvalidRequest error naming "cursor" when it is not one of ours.
+func decodeEventCursor(cursor string) (*eventPosition, error) {
+	if cursor == "" {
+		return nil, nil
+	}
+	bad := fault.Invalid("cursor", "is not a cursor returned by this listing")
+	raw, err := base64.RawURLEncoding.DecodeString(cursor)
+	if err != nil {
+		return nil, bad
+	}
+	rest, ok := strings.CutPrefix(string(raw), cursorEvents)
+	if !ok {
+		return nil, bad
+	}
+	micros, idHex, ok := strings.Cut(rest, ".")
+	if !ok {
+		return nil, bad
+	}
+	us, err := strconv.ParseInt(micros, 10, 64)
+	if err != nil || strconv.FormatInt(us, 10) != micros {
+		return nil, bad
+	}
+	id, err := hex.DecodeString(idHex)
+	if err != nil || len(id) != 16 || hex.EncodeToString(id) != idHex {
+		return nil, bad
+	}
+	return &eventPosition{time: time.UnixMicro(us).UTC(), id: [16]byte(id)}, nil
+}
+
+// optional maps "" to nil (SQL NULL in an array).
+func optional(s string) *string {
 	if s == "" {
 		return nil
 	}
-	return s
+	return &s
 }
 
 func deref(s *string) string {

@@ -14,6 +14,10 @@ import (
 	"github.com/sessiond/sessiond/internal/postgres/pgtest"
 )
 
+// listedAfter reports whether a may come after b in a listing: not newer.
+// (Events of the same time keep the order stored.)
+func listedAfter(a, b events.Event) bool { return !a.Time.After(b.Time) }
+
 func asFault(err error, target **fault.Error) bool { return errors.As(err, target) }
 
 // encodeEventsCursorLike returns a real events cursor, which other listings
@@ -94,8 +98,8 @@ func TestEventsBatchWriteAndPagingNewestFirst(t *testing.T) {
 		}
 		for i, e := range got {
 			src := batch[n-1-i] // written in order, so ids follow the batch
-			if i > 0 && e.ID >= got[i-1].ID {
-				t.Fatalf("event %d (id %d) is not older than the one before (id %d)", i, e.ID, got[i-1].ID)
+			if i > 0 && !listedAfter(e, got[i-1]) {
+				t.Fatalf("event %d (%v, %s) is not older than the one before (%v, %s)", i, e.Time, e.ID, got[i-1].Time, got[i-1].ID)
 			}
 			src.ID = e.ID
 			if !reflect.DeepEqual(e, src) {
@@ -159,7 +163,7 @@ func TestEventsBatchWriteAndPagingNewestFirst(t *testing.T) {
 				t.Fatalf("listed %d events, want %d", len(got), want)
 			}
 			for i, e := range got {
-				if e.TenantID != tc.filter.TenantID || (tc.keep != nil && !tc.keep(e)) || (i > 0 && e.ID >= got[i-1].ID) {
+				if e.TenantID != tc.filter.TenantID || (tc.keep != nil && !tc.keep(e)) || (i > 0 && !listedAfter(e, got[i-1])) {
 					t.Fatalf("event %d = %+v does not match the filter in order", i, e)
 				}
 			}

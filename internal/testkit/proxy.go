@@ -18,6 +18,7 @@ type Proxy struct {
 	mu    sync.Mutex
 	ln    net.Listener
 	conns map[net.Conn]struct{}
+	thaw  chan struct{} // non-nil while frozen (freeze.go)
 }
 
 // NewProxy starts a proxy to target and stops it when the test ends.
@@ -49,6 +50,7 @@ func (p *Proxy) Start() {
 
 // Stop refuses new connections and cuts open ones.
 func (p *Proxy) Stop() {
+	p.Thaw()
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.ln != nil {
@@ -77,6 +79,7 @@ func (p *Proxy) serve(ln net.Listener) {
 }
 
 func (p *Proxy) pipe(client net.Conn) {
+	p.waitThawed()
 	server, err := net.Dial("tcp", p.target)
 	if err != nil {
 		_ = client.Close()
@@ -86,8 +89,8 @@ func (p *Proxy) pipe(client net.Conn) {
 		return
 	}
 	done := make(chan struct{}, 2)
-	go func() { _, _ = io.Copy(server, client); done <- struct{}{} }()
-	go func() { _, _ = io.Copy(client, server); done <- struct{}{} }()
+	go func() { _, _ = io.Copy(thawedWriter{p, server}, client); done <- struct{}{} }()
+	go func() { _, _ = io.Copy(thawedWriter{p, client}, server); done <- struct{}{} }()
 	<-done
 	_ = client.Close()
 	_ = server.Close()

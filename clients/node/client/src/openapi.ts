@@ -65,17 +65,21 @@ export interface DeviceIn {
 }
 
 export interface Event {
-  id: number;
+  /** The event's unique, random id (opaque; it carries no sequence, so it says nothing of other tenants' volume). Until migration 0004 it was an integer from a deployment-wide sequence; events stored before it got an id of this form. */
+  id: string;
   tenant_id: string;
   type: EventType;
   time: Timestamp;
   user_id?: string;
   /** The public session id; never a token. */
   session_id?: string;
+  /** Never an operator's: an event an operator caused (through the operator token or the admin UI) has no ip. */
   ip?: string;
+  /** Never an operator's: an event an operator caused has no user_agent. */
   user_agent?: string;
   /** Who acted: operator, api_key:<id>, admin:<email>. */
   actor?: string;
+  /** Type-specific details, such as reason. For events.suppressed (the tenant's events over its events-per-minute ceiling in the minute ending at time, not stored one by one): each suppressed event type and how many, e.g. {"verify.rejected": "94500"}. */
   detail?: { [key: string]: string };
 }
 
@@ -84,7 +88,7 @@ export interface EventList {
   next_cursor: string;
 }
 
-export type EventType = "session.created" | "session.regenerated" | "session.revoked" | "session.evicted" | "session.expired" | "session.others_revoked" | "session.user_revoked" | "session.limit_rejected" | "verify.rejected" | "verify.csrf_mismatch" | "verify.reauth_required" | "verify.binding_mismatch" | "verify.rate_limited" | "key.rotated" | "key.retired" | "policy.changed" | "api_key.created" | "api_key.revoked" | "tenant.created" | "tenant.updated" | "admin.login_succeeded" | "admin.login_failed" | "admin.created" | "admin.password_changed" | "admin.password_change_failed" | "admin.deleted";
+export type EventType = "session.created" | "session.regenerated" | "session.revoked" | "session.evicted" | "session.expired" | "session.others_revoked" | "session.user_revoked" | "session.limit_rejected" | "verify.rejected" | "verify.csrf_mismatch" | "verify.reauth_required" | "verify.binding_mismatch" | "verify.rate_limited" | "key.rotated" | "key.retired" | "policy.changed" | "api_key.created" | "api_key.revoked" | "tenant.created" | "tenant.updated" | "admin.login_succeeded" | "admin.login_failed" | "admin.created" | "admin.password_changed" | "admin.password_change_failed" | "admin.deleted" | "events.suppressed";
 
 export interface Health {
   status: "ok";
