@@ -251,6 +251,8 @@ func (c *Cache) Reload(ctx context.Context, tenantID string) error {
 // retry (Run) reloads it, so the change is never hidden by the cache.
 func (c *Cache) Refresh(ctx context.Context, tenantID string) error {
 	err := c.Reload(ctx, tenantID)
+	// A re-read from before the change must not be reused after it.
+	c.snaps.forget(tenantID)
 	if err != nil {
 		c.changed(tenantID)
 	}
@@ -356,6 +358,7 @@ func (c *Cache) publishLocked() {
 // changed marks tenantID pending (it is read from the store until
 // reloaded) and wakes the reloader.
 func (c *Cache) changed(tenantID string) {
+	c.snaps.forget(tenantID)
 	c.state.Lock()
 	c.gen++
 	c.dirty[tenantID] = c.gen

@@ -59,6 +59,13 @@ func (g *coalescer[T]) do(key string, read func(context.Context) (T, error)) (T,
 	return c.val, c.err
 }
 
+// forget makes the next call for key read anew.
+func (g *coalescer[T]) forget(key string) {
+	g.mu.Lock()
+	delete(g.calls, key)
+	g.mu.Unlock()
+}
+
 // failed reports whether c finished with an error other than NotFound.
 func (c *call[T]) failed() bool {
 	select {
