@@ -6,6 +6,7 @@ import (
 	"os"
 	"slices"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -146,7 +147,7 @@ func TestAWriterThatCannotReachRedisAnswersPromptlyAndTheOthersStillLearn(t *tes
 		t.Run(f.name, func(t *testing.T) {
 			p := testkit.StartFaultProxy(t, redisAddr(t))
 			a := newEnv(t, apptest.Options{RedisURL: via(t, testkit.RedisURL(), p.Addr(), "")})
-			b := replica(t, a, apptest.Options{})
+			b := replica(t, a, apptest.Options{RedisURL: testkit.RedisURL()})
 			tn := a.createTenant("Acme")
 			k := a.createAPIKey(tn.APIKey, "temp", "admin")
 			settled(t, b, k.Secret)
@@ -159,6 +160,9 @@ func TestAWriterThatCannotReachRedisAnswersPromptlyAndTheOthersStillLearn(t *tes
 			// Generous: a publish waiting on go-redis's timeouts takes 10 s.
 			if took := time.Since(start); took > 5*time.Second {
 				t.Fatalf("the revoke took %s with Redis %s for the writer", took, f.name)
+			}
+			if !strings.Contains(a.logs.String(), "tenant change not yet published") {
+				t.Fatal("a did not log that its notice is still unsent")
 			}
 			p.Restore()
 			// b's subscription is healthy, so it learns from a's retried notice.
