@@ -56,7 +56,7 @@ func (s steady) Subscribe(ctx context.Context, l tenants.Listener) {
 
 // confirmedCache runs c on a steady subscription until the test ends and
 // waits until it is confirmed current.
-func confirmedCache(t *testing.T, c *tenants.Cache, now func() time.Time) {
+func confirmedCache(t testing.TB, c *tenants.Cache, now func() time.Time) {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
@@ -127,5 +127,37 @@ func TestCacheNeverAppliesAnOlderReloadLast(t *testing.T) {
 	}
 	if _, err := cache.Authenticate(secret); !fault.Is(err, fault.Unauthorized) {
 		t.Fatalf("the revoked API key authenticates again after the reloads: %v", err)
+	}
+}
+
+// BenchmarkAuthenticateConfirmed is the request path's cost while the
+// cache is confirmed current: memory only, no database read.
+func BenchmarkAuthenticateConfirmed(b *testing.B) {
+	ctx := context.Background()
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	store := postgres.NewStore(pgtest.New(b))
+	sealer, err := secrets.NewSealer(secrets.Random(32))
+	if err != nil {
+		b.Fatal(err)
+	}
+	clock := testkit.NewClock()
+	cache := tenants.NewCache(store, sealer, log, tenants.CacheOptions{Now: clock.Now})
+	svc := &tenants.Service{Store: store, Cache: cache, Sealer: sealer, Notifier: quiet{}, Events: quiet{}, Log: log}
+	_, _, secret, err := svc.CreateTenant(ctx, "Acme", tenants.Actor{Name: "test"})
+	if err != nil {
+		b.Fatal(err)
+	}
+	runCtx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	go cache.Run(runCtx, steady{now: clock.Now})
+	for !cache.Confirmed() {
+		time.Sleep(time.Millisecond)
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for b.Loop() {
+		if _, err := cache.Authenticate(secret); err != nil {
+			b.Fatal(err)
+		}
 	}
 }
