@@ -295,9 +295,12 @@ func (s *server) inTenant(h handler) http.Handler {
 		if tid == tenants.SystemTenantID || (!c.P.IsOperator() && tid != c.P.TenantID) {
 			return errNotFound
 		}
-		snap, ok := s.Cache.Tenant(tid)
-		if !ok {
+		snap, err := s.Cache.Lookup(tid)
+		if fault.Is(err, fault.NotFound) {
 			return errNotFound
+		}
+		if err != nil {
+			return err
 		}
 		c.Tenant, c.TenantID = snap, tid
 		return h(w, r, c)

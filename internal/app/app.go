@@ -123,15 +123,29 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger, o Options) (
 	}
 
 	a.Store = postgres.NewStore(a.Pool)
-	a.Cache = tenants.NewCache(a.Store, sealer, log)
+	now := o.Now
+	if now == nil {
+		now = time.Now
+	}
+	a.Cache = tenants.NewCache(a.Store, sealer, log, tenants.CacheOptions{
+		StaleAfter: cfg.CacheStaleAfter, Refresh: cfg.CacheRefresh, Now: now,
+	})
 	if err := a.Cache.LoadAll(ctx); err != nil {
 		return nil, fmt.Errorf("loading tenants: %w", err)
 	}
-	a.Notifier = redisconn.NewNotifier(a.Redis, cfg.RedisPrefix, log)
+	a.Notifier = redisconn.NewNotifier(a.Redis, cfg.RedisPrefix, log, notifierOptions(cfg.CacheStaleAfter, now))
 	a.Events = events.NewWriter(a.Store, log, a.eventWriterOptions(o))
 	a.Metrics = metrics.New(metrics.Options{Events: a.Events, Pool: a.Pool, Gauges: []metrics.Gauge{{
 		Name: "sessiond_tenants", Help: "Tenants in this instance's cache.",
 		Value: func() float64 { return float64(a.Cache.Len()) },
+	}, {
+		Name: "sessiond_tenant_cache_confirmed", Help: "1 while this instance's tenant cache is confirmed current (SESSIOND_CACHE_STALE_AFTER), else 0: requests then read their tenant from PostgreSQL.",
+		Value: func() float64 {
+			if a.Cache.Confirmed() {
+				return 1
+			}
+			return 0
+		},
 	}}})
 	recorder := a.Metrics.Recorder(a.Events)
 	a.Sessions = sessions.NewManager(redisstore.New(a.Redis, redisstore.Options{Prefix: cfg.RedisPrefix}), a.Cache, sessions.Options{
@@ -173,7 +187,7 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger, o Options) (
 	a.stopBackground = stop
 	a.eventsDone = a.Events.Done()
 	go a.Events.Run(bg)
-	go a.Cache.Run(bg, a.Notifier, cfg.CacheRefresh)
+	go a.Cache.Run(bg, a.Notifier)
 	a.purgesDone = make(chan struct{})
 	go func() { defer close(a.purgesDone); a.Purges.Run(bg) }()
 	if cfg.EventRetention > 0 {
@@ -181,6 +195,16 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger, o Options) (
 	}
 	ok = true
 	return a, nil
+}
+
+// notifierOptions derive the subscription's watch from the staleness bound:
+// PINGs at least four times within it (every 500 ms at most), and a
+// subscription silent for the whole bound is made anew.
+func notifierOptions(staleAfter time.Duration, now func() time.Time) redisconn.NotifierOptions {
+	if staleAfter <= 0 {
+		staleAfter = tenants.DefaultStaleAfter
+	}
+	return redisconn.NotifierOptions{Now: now, PingEvery: min(500*time.Millisecond, staleAfter/4), DeadAfter: staleAfter}
 }
 
 // Handler returns the HTTP API, with the admin UI under /admin.

@@ -35,16 +35,19 @@ type Config struct {
 	// PublicOrigin is SESSIOND_PUBLIC_URL as a browser Origin
 	// ("https://sessions.example.com", no default port, no path); "" when
 	// unset.
-	PublicOrigin   string
-	DataDir        string        // SESSIOND_DATA_DIR (dev mode)
-	LogLevel       string        // SESSIOND_LOG_LEVEL
-	MaxBodyBytes   int64         // SESSIOND_MAX_BODY_BYTES
-	ShutdownGrace  time.Duration // SESSIOND_SHUTDOWN_TIMEOUT
-	DrainDelay     time.Duration // SESSIOND_DRAIN_DELAY; 0 skips the drain
-	CacheRefresh   time.Duration // SESSIOND_CACHE_REFRESH
-	EventRetention time.Duration // SESSIOND_EVENT_RETENTION; 0 keeps events forever
-	AdminIdle      time.Duration // SESSIOND_ADMIN_IDLE_TIMEOUT
-	AdminAbsolute  time.Duration // SESSIOND_ADMIN_ABSOLUTE_TIMEOUT
+	PublicOrigin  string
+	DataDir       string        // SESSIOND_DATA_DIR (dev mode)
+	LogLevel      string        // SESSIOND_LOG_LEVEL
+	MaxBodyBytes  int64         // SESSIOND_MAX_BODY_BYTES
+	ShutdownGrace time.Duration // SESSIOND_SHUTDOWN_TIMEOUT
+	DrainDelay    time.Duration // SESSIOND_DRAIN_DELAY; 0 skips the drain
+	CacheRefresh  time.Duration // SESSIOND_CACHE_REFRESH
+	// CacheStaleAfter is SESSIOND_CACHE_STALE_AFTER: how long an instance
+	// answers from its tenant cache without confirming it is current.
+	CacheStaleAfter time.Duration
+	EventRetention  time.Duration // SESSIOND_EVENT_RETENTION; 0 keeps events forever
+	AdminIdle       time.Duration // SESSIOND_ADMIN_IDLE_TIMEOUT
+	AdminAbsolute   time.Duration // SESSIOND_ADMIN_ABSOLUTE_TIMEOUT
 	// GuessLimit and GuessLimitPerCaller: forged session tokens a minute
 	// from one end user's device IP, and from one API caller's IP when the
 	// app sends no device IP (SESSIOND_GUESS_LIMIT,
@@ -111,6 +114,7 @@ var Vars = []Var{
 	{"SESSIOND_SHUTDOWN_TIMEOUT", "15s", "how long SIGTERM waits for in-flight requests", false},
 	{"SESSIOND_DRAIN_DELAY", "5s", "after SIGTERM, how long /readyz answers 503 (so load balancers stop sending) while requests are still served, each with Connection: close, before the shutdown; 0 skips it", false},
 	{"SESSIOND_CACHE_REFRESH", "30s", "full tenant-cache refresh interval (changes also arrive by pub/sub)", false},
+	{"SESSIOND_CACHE_STALE_AFTER", "2s", "the most an instance lags behind a tenant change another instance published (at least 1s): past it, an instance that cannot confirm its cache reads the tenant from PostgreSQL, or answers 503", false},
 	{"SESSIOND_EVENT_RETENTION", "2160h", "security events older than this are deleted, hourly (0 keeps them forever)", false},
 	{"SESSIOND_ADMIN_IDLE_TIMEOUT", "15m", "admin UI sessions end after this long without a request", false},
 	{"SESSIOND_ADMIN_ABSOLUTE_TIMEOUT", "8h", "admin UI sessions end this long after sign-in, whatever the activity", false},
@@ -127,28 +131,29 @@ var Vars = []Var{
 func Load(getenv func(string) string) (Config, error) {
 	e := &reader{getenv: getenv}
 	c := Config{
-		Addr:           e.text("SESSIOND_ADDR"),
-		DatabaseURL:    e.secret("DATABASE_URL"),
-		RedisURL:       e.secret("REDIS_URL"),
-		RedisCluster:   e.boolean("REDIS_CLUSTER"),
-		RedisCAFile:    e.text("REDIS_CA_FILE"),
-		RedisPrefix:    e.text("SESSIOND_REDIS_PREFIX"),
-		OperatorToken:  e.secret("SESSIOND_OPERATOR_TOKEN"),
-		MasterKey:      e.masterKey("SESSIOND_MASTER_KEY"),
-		TLSCert:        e.text("SESSIOND_TLS_CERT"),
-		TLSKey:         e.text("SESSIOND_TLS_KEY"),
-		TrustedProxies: e.prefixes("SESSIOND_TRUSTED_PROXIES"),
-		PublicOrigin:   e.origin("SESSIOND_PUBLIC_URL"),
-		DataDir:        e.text("SESSIOND_DATA_DIR"),
-		LogLevel:       e.oneOf("SESSIOND_LOG_LEVEL", "debug", "info", "warn", "error"),
-		MaxBodyBytes:   e.atLeast("SESSIOND_MAX_BODY_BYTES", 1024, "want a whole number of bytes, at least 1024"),
-		ShutdownGrace:  e.duration("SESSIOND_SHUTDOWN_TIMEOUT", false),
-		DrainDelay:     e.duration("SESSIOND_DRAIN_DELAY", true),
-		CacheRefresh:   e.duration("SESSIOND_CACHE_REFRESH", false),
-		EventRetention: e.duration("SESSIOND_EVENT_RETENTION", true),
-		AdminIdle:      e.duration("SESSIOND_ADMIN_IDLE_TIMEOUT", false),
-		AdminAbsolute:  e.duration("SESSIOND_ADMIN_ABSOLUTE_TIMEOUT", false),
-		GuessLimit:     int(e.atLeast("SESSIOND_GUESS_LIMIT", 1, "want a whole number, at least 1")),
+		Addr:            e.text("SESSIOND_ADDR"),
+		DatabaseURL:     e.secret("DATABASE_URL"),
+		RedisURL:        e.secret("REDIS_URL"),
+		RedisCluster:    e.boolean("REDIS_CLUSTER"),
+		RedisCAFile:     e.text("REDIS_CA_FILE"),
+		RedisPrefix:     e.text("SESSIOND_REDIS_PREFIX"),
+		OperatorToken:   e.secret("SESSIOND_OPERATOR_TOKEN"),
+		MasterKey:       e.masterKey("SESSIOND_MASTER_KEY"),
+		TLSCert:         e.text("SESSIOND_TLS_CERT"),
+		TLSKey:          e.text("SESSIOND_TLS_KEY"),
+		TrustedProxies:  e.prefixes("SESSIOND_TRUSTED_PROXIES"),
+		PublicOrigin:    e.origin("SESSIOND_PUBLIC_URL"),
+		DataDir:         e.text("SESSIOND_DATA_DIR"),
+		LogLevel:        e.oneOf("SESSIOND_LOG_LEVEL", "debug", "info", "warn", "error"),
+		MaxBodyBytes:    e.atLeast("SESSIOND_MAX_BODY_BYTES", 1024, "want a whole number of bytes, at least 1024"),
+		ShutdownGrace:   e.duration("SESSIOND_SHUTDOWN_TIMEOUT", false),
+		DrainDelay:      e.duration("SESSIOND_DRAIN_DELAY", true),
+		CacheRefresh:    e.duration("SESSIOND_CACHE_REFRESH", false),
+		CacheStaleAfter: e.atLeastDuration("SESSIOND_CACHE_STALE_AFTER", time.Second),
+		EventRetention:  e.duration("SESSIOND_EVENT_RETENTION", true),
+		AdminIdle:       e.duration("SESSIOND_ADMIN_IDLE_TIMEOUT", false),
+		AdminAbsolute:   e.duration("SESSIOND_ADMIN_ABSOLUTE_TIMEOUT", false),
+		GuessLimit:      int(e.atLeast("SESSIOND_GUESS_LIMIT", 1, "want a whole number, at least 1")),
 		GuessLimitPerCaller: int(e.atLeast("SESSIOND_GUESS_LIMIT_PER_CALLER", 1,
 			"want a whole number, at least 1")),
 		EventsPerMinute: int(e.atLeast("SESSIOND_EVENTS_PER_MINUTE", 0, "want a whole number, 0 (unlimited) or more")),
@@ -224,6 +229,15 @@ func (e *reader) duration(name string, zeroOK bool) time.Duration {
 	d, err := time.ParseDuration(e.text(name))
 	if err != nil || d < 0 || (d == 0 && !zeroOK) {
 		e.fail(name, "want a positive duration like 30s")
+	}
+	return d
+}
+
+// atLeastDuration parses name as a duration of at least min.
+func (e *reader) atLeastDuration(name string, min time.Duration) time.Duration {
+	d, err := time.ParseDuration(e.text(name))
+	if err != nil || d < min {
+		e.fail(name, "want a duration of at least %s, like 2s", min)
 	}
 	return d
 }

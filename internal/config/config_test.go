@@ -25,6 +25,9 @@ func TestDefaults(t *testing.T) {
 	if c.Addr != config.DefaultAddr || c.DatabaseURL != config.DefaultDatabaseURL || c.RedisURL != config.DefaultRedisURL || c.RedisPrefix != "sd" {
 		t.Fatalf("defaults = %+v", c)
 	}
+	if c.CacheStaleAfter != 2*time.Second {
+		t.Fatalf("SESSIOND_CACHE_STALE_AFTER defaults to %s, want 2s", c.CacheStaleAfter)
+	}
 	if err := c.Validate(); err == nil || !strings.Contains(err.Error(), "sessiond keygen") {
 		t.Fatalf("missing secrets must fail validation and say how to fix it: %v", err)
 	}
@@ -70,6 +73,7 @@ func TestBadValuesAreNamed(t *testing.T) {
 		"an unknown log level":                 {map[string]string{"SESSIOND_LOG_LEVEL": "loud"}, "SESSIOND_LOG_LEVEL"},
 		"a tiny body limit":                    {map[string]string{"SESSIOND_MAX_BODY_BYTES": "10"}, "SESSIOND_MAX_BODY_BYTES"},
 		"a cluster flag that is not a bool":    {map[string]string{"REDIS_CLUSTER": "maybe"}, "REDIS_CLUSTER"},
+		"a staleness bound under a second":     {map[string]string{"SESSIOND_CACHE_STALE_AFTER": "500ms"}, "SESSIOND_CACHE_STALE_AFTER"},
 	} {
 		t.Run(name, func(t *testing.T) {
 			_, err := config.Load(env(c.env))
@@ -200,7 +204,8 @@ func TestLoadReadsExactlyTheVariablesInVars(t *testing.T) {
 		Addr: config.DefaultAddr, DatabaseURL: config.DefaultDatabaseURL, RedisURL: config.DefaultRedisURL,
 		RedisPrefix: config.DefaultRedisPrefix, DataDir: config.DefaultDataDir, LogLevel: "info",
 		MaxBodyBytes: config.DefaultMaxBodyBytes, ShutdownGrace: 15 * time.Second, DrainDelay: 5 * time.Second, CacheRefresh: 30 * time.Second,
-		EventRetention: 2160 * time.Hour, AdminIdle: 15 * time.Minute, AdminAbsolute: 8 * time.Hour,
+		CacheStaleAfter: 2 * time.Second,
+		EventRetention:  2160 * time.Hour, AdminIdle: 15 * time.Minute, AdminAbsolute: 8 * time.Hour,
 		GuessLimit: config.DefaultGuessLimit, GuessLimitPerCaller: config.DefaultGuessLimitPerCaller,
 		EventsPerMinute: config.DefaultEventsPerMinute, EventSpoolMax: config.DefaultEventSpoolMax,
 	}

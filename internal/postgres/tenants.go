@@ -202,6 +202,14 @@ func (s *Store) LoadState(ctx context.Context, id string) (tenants.State, error)
 	return st, nil
 }
 
+// APIKeyTenant returns the tenant of API key id, revoked or not; a missing
+// key is fault.NotFound.
+func (s *Store) APIKeyTenant(ctx context.Context, id string) (string, error) {
+	var tenantID string
+	err := s.pool.QueryRow(ctx, `SELECT tenant_id FROM api_keys WHERE id = $1`, id).Scan(&tenantID)
+	return tenantID, mapErr(err, "find the tenant of an API key", "API key")
+}
+
 // LoadAllStates returns the state of every tenant, the system tenant
 // included, in creation order, as LoadState would and from one consistent
 // snapshot.

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/sessiond/sessiond/internal/redisconn"
+	"github.com/sessiond/sessiond/internal/tenants"
 	"github.com/sessiond/sessiond/internal/testkit"
 )
 
@@ -15,7 +16,12 @@ import (
 func listen(t *testing.T, ctx context.Context, n *redisconn.Notifier) <-chan string {
 	t.Helper()
 	heard, ready := make(chan string, 10), make(chan struct{}, 1)
-	go n.Subscribe(ctx, func(id string) { heard <- id }, func() { ready <- struct{}{} })
+	go n.Subscribe(ctx, tenants.Listener{
+		Changed: func(id string) { heard <- id },
+		Ready:   func() { ready <- struct{}{} },
+		Alive:   func(time.Time) {},
+		Lost:    func() {},
+	})
 	select {
 	case <-ready:
 	case <-time.After(5 * time.Second):
@@ -30,9 +36,9 @@ func TestNoticesReachOtherInstancesOnly(t *testing.T) {
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	one := redisconn.NewNotifier(rdb, prefix, log)
-	two := redisconn.NewNotifier(rdb, prefix, log)
-	elsewhere := redisconn.NewNotifier(rdb, prefix+"x", log)
+	one := redisconn.NewNotifier(rdb, prefix, log, redisconn.NotifierOptions{})
+	two := redisconn.NewNotifier(rdb, prefix, log, redisconn.NotifierOptions{})
+	elsewhere := redisconn.NewNotifier(rdb, prefix+"x", log, redisconn.NotifierOptions{})
 	heardByOne, heardByTwo, heardElsewhere := listen(t, ctx, one), listen(t, ctx, two), listen(t, ctx, elsewhere)
 
 	if err := one.Publish(ctx, "tn_aaaaaaaaaaaaaaaa"); err != nil {

@@ -6,15 +6,19 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
+	"errors"
 	"fmt"
 	"log/slog"
 	"os"
+	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/redis/go-redis/v9"
 
 	"github.com/sessiond/sessiond/internal/secrets"
+	"github.com/sessiond/sessiond/internal/tenants"
 )
 
 // Options say how to reach Redis.
@@ -91,35 +95,143 @@ func failFast() (maxRetries, dialRetries int, dialBackoff time.Duration) {
 // "<prefix>:tenants". A notice is "<instance id> <tenant id>"; an instance
 // does not hear its own, since it has applied the change already. It
 // implements tenants.Notifier.
+//
+// The subscription is watched: a PING goes down the subscribed connection
+// every PingEvery, and a connection that brings no reply (or anything else)
+// for DeadAfter is dropped and subscribed anew, so a half-open or frozen
+// connection is noticed within seconds, not when TCP keepalive gives up.
+// Each answered PING tells the listener that every notice published before
+// that PING was sent has been delivered.
 type Notifier struct {
 	rdb     redis.UniversalClient
 	channel string
 	id      string
 	log     *slog.Logger
+	o       NotifierOptions
+
+	mu       sync.Mutex
+	unsent   map[string]struct{} // tenant ids whose notice failed, retried in the background
+	retrying bool
+}
+
+// NotifierOptions tune a Notifier; zero values take the defaults.
+type NotifierOptions struct {
+	// Now stamps the PINGs (the clock the listener measures staleness on).
+	// Default time.Now.
+	Now func() time.Time
+	// PingEvery is the interval of PINGs on the subscription. Default 500 ms.
+	PingEvery time.Duration
+	// DeadAfter is how long a subscription may bring nothing before it is
+	// dropped and made anew. Default 2 s.
+	DeadAfter time.Duration
+	// PublishWait bounds how long Publish waits for Redis; a notice not sent
+	// by then is retried in the background. Default 500 ms.
+	PublishWait time.Duration
 }
 
 // NewNotifier returns a Notifier on the channel for prefix, with a random
 // instance id.
-func NewNotifier(rdb redis.UniversalClient, prefix string, log *slog.Logger) *Notifier {
-	return &Notifier{rdb: rdb, channel: prefix + ":tenants", id: secrets.Encode(secrets.Random(8)), log: log}
+func NewNotifier(rdb redis.UniversalClient, prefix string, log *slog.Logger, o NotifierOptions) *Notifier {
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if o.PingEvery <= 0 {
+		o.PingEvery = 500 * time.Millisecond
+	}
+	if o.DeadAfter <= 0 {
+		o.DeadAfter = 2 * time.Second
+	}
+	if o.PublishWait <= 0 {
+		o.PublishWait = 500 * time.Millisecond
+	}
+	return &Notifier{rdb: rdb, channel: prefix + ":tenants", id: secrets.Encode(secrets.Random(8)), log: log, o: o,
+		unsent: map[string]struct{}{}}
 }
 
-// Publish sends tenantID to every other subscribed instance.
+// Publish sends tenantID to every other subscribed instance. It returns
+// within PublishWait: if Redis has not taken the notice by then (it is down,
+// frozen or slow), Publish returns an error and keeps sending the notice in
+// the background, with backoff, until Redis takes it or the client is
+// closed.
 func (n *Notifier) Publish(ctx context.Context, tenantID string) error {
+	done := make(chan error, 1)
+	go func() { done <- n.send(context.WithoutCancel(ctx), tenantID) }()
+	var err error
+	select {
+	case err = <-done:
+	case <-time.After(n.o.PublishWait):
+		err = fmt.Errorf("redis did not take the notice within %s", n.o.PublishWait)
+	}
+	if err != nil {
+		n.retry(tenantID)
+	}
+	return err
+}
+
+func (n *Notifier) send(ctx context.Context, tenantID string) error {
 	return n.rdb.Publish(ctx, n.channel, n.id+" "+tenantID).Err()
 }
 
-// Subscribe delivers notices to onChange until ctx ends, and calls onReady
-// each time the subscription is established, including after Redis comes
-// back from an outage (messages sent meanwhile are lost, so the subscriber
-// should resynchronise then).
-func (n *Notifier) Subscribe(ctx context.Context, onChange func(string), onReady func()) {
+// retry queues tenantID's notice and makes sure one goroutine sends the
+// queued notices.
+func (n *Notifier) retry(tenantID string) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	n.unsent[tenantID] = struct{}{}
+	if !n.retrying {
+		n.retrying = true
+		go n.resend()
+	}
+}
+
+// resend sends the queued notices until none is left, backing off while
+// Redis refuses them; it gives up only when the client is closed.
+func (n *Notifier) resend() {
+	backoff := 100 * time.Millisecond
+	for {
+		n.mu.Lock()
+		var id string
+		for id = range n.unsent {
+			break
+		}
+		if id == "" {
+			n.retrying = false
+			n.mu.Unlock()
+			return
+		}
+		delete(n.unsent, id)
+		n.mu.Unlock()
+		err := n.send(context.Background(), id)
+		switch {
+		case err == nil:
+			backoff = 100 * time.Millisecond
+			continue
+		case errors.Is(err, redis.ErrClosed):
+			n.mu.Lock()
+			n.unsent, n.retrying = map[string]struct{}{}, false
+			n.mu.Unlock()
+			return
+		}
+		n.mu.Lock()
+		n.unsent[id] = struct{}{}
+		n.mu.Unlock()
+		time.Sleep(backoff)
+		backoff = min(backoff*2, 5*time.Second)
+	}
+}
+
+// Subscribe delivers notices to l until ctx ends (see tenants.Listener):
+// Ready each time the subscription is established, including after Redis
+// comes back from an outage (messages sent meanwhile are lost, so the
+// listener should resynchronise then), Changed for every notice, Alive for
+// every answered PING, and Lost when the subscription is dropped.
+func (n *Notifier) Subscribe(ctx context.Context, l tenants.Listener) {
 	backoff := 100 * time.Millisecond
 	for ctx.Err() == nil {
 		ps := n.rdb.Subscribe(ctx, n.channel)
-		// Receive the subscription confirmation, so onReady runs only when
+		// Receive the subscription confirmation, so Ready runs only when
 		// notices can no longer be missed.
-		if _, err := ps.Receive(ctx); err != nil {
+		if err := n.confirm(ctx, ps); err != nil {
 			_ = ps.Close()
 			if ctx.Err() != nil {
 				return
@@ -134,26 +246,90 @@ func (n *Notifier) Subscribe(ctx context.Context, onChange func(string), onReady
 			continue
 		}
 		backoff = 100 * time.Millisecond
-		onReady()
-		n.receive(ctx, ps, onChange)
+		l.Ready()
+		err := n.watch(ctx, ps, l)
+		l.Lost()
 		_ = ps.Close()
+		if ctx.Err() == nil {
+			n.log.Warn("tenant notices: subscription lost; resubscribing", slog.String("error", err.Error()))
+		}
 	}
 }
 
-// receive reads messages until the connection breaks or ctx ends.
-func (n *Notifier) receive(ctx context.Context, ps *redis.PubSub, onChange func(string)) {
-	for {
-		msg, err := ps.ReceiveMessage(ctx)
-		if err != nil {
-			if ctx.Err() == nil {
-				n.log.Warn("tenant notices: subscription lost; resubscribing", slog.String("error", err.Error()))
+func (n *Notifier) confirm(ctx context.Context, ps *redis.PubSub) error {
+	msg, err := ps.ReceiveTimeout(ctx, n.o.DeadAfter)
+	if err != nil {
+		return err
+	}
+	if _, ok := msg.(*redis.Subscription); !ok {
+		return fmt.Errorf("unexpected %T before the subscription", msg)
+	}
+	return nil
+}
+
+// watch pings the subscription and reads it until it breaks, goes quiet
+// for DeadAfter, is reconnected behind our back, or ctx ends.
+func (n *Notifier) watch(ctx context.Context, ps *redis.PubSub, l tenants.Listener) error {
+	wctx, stop := context.WithCancel(ctx)
+	defer stop()
+	var (
+		mu   sync.Mutex
+		sent = map[string]time.Time{} // ping payload → when it was sent
+		seq  uint64
+	)
+	pingErr := make(chan error, 1)
+	go func() {
+		t := time.NewTicker(n.o.PingEvery)
+		defer t.Stop()
+		for {
+			mu.Lock()
+			seq++
+			payload := strconv.FormatUint(seq, 10)
+			sent[payload] = n.o.Now()
+			mu.Unlock()
+			if err := ps.Ping(wctx, payload); err != nil {
+				pingErr <- err
+				return
 			}
-			return
+			select {
+			case <-wctx.Done():
+				return
+			case <-t.C:
+			}
 		}
-		sender, tenantID, ok := strings.Cut(msg.Payload, " ")
-		if !ok || sender == n.id {
-			continue
+	}()
+	for {
+		msg, err := ps.ReceiveTimeout(wctx, n.o.DeadAfter)
+		if err != nil {
+			select {
+			case perr := <-pingErr:
+				return fmt.Errorf("ping: %w", perr)
+			default:
+			}
+			return err
 		}
-		onChange(tenantID)
+		switch m := msg.(type) {
+		case *redis.Pong:
+			mu.Lock()
+			at, ok := sent[m.Payload]
+			for p, t := range sent {
+				if !t.After(at) {
+					delete(sent, p)
+				}
+			}
+			mu.Unlock()
+			if ok {
+				l.Alive(at)
+			}
+		case *redis.Message:
+			sender, tenantID, ok := strings.Cut(m.Payload, " ")
+			if ok && sender != n.id {
+				l.Changed(tenantID)
+			}
+		case *redis.Subscription:
+			// go-redis reconnected and subscribed again by itself: notices
+			// may have been lost in between.
+			return errors.New("the connection was replaced")
+		}
 	}
 }

@@ -35,11 +35,14 @@ type tenantMap struct {
 	m  map[string]*tenants.Snapshot
 }
 
-func (t *tenantMap) Tenant(id string) (*tenants.Snapshot, bool) {
+func (t *tenantMap) Lookup(id string) (*tenants.Snapshot, error) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	s, ok := t.m[id]
-	return s, ok
+	if !ok {
+		return nil, fault.New(fault.NotFound, "tenant not found")
+	}
+	return s, nil
 }
 
 func (t *tenantMap) put(s *tenants.Snapshot) {

@@ -19,10 +19,11 @@ import (
 	"github.com/sessiond/sessiond/internal/tenants"
 )
 
-// TenantSource gives the engine a tenant's policy and keyring. It is
-// satisfied by *tenants.Cache.
+// TenantSource gives the engine a tenant's policy and keyring as they
+// stand: fault.NotFound for a missing tenant, fault.Unavailable when it
+// cannot tell. It is satisfied by *tenants.Cache.
 type TenantSource interface {
-	Tenant(id string) (*tenants.Snapshot, bool)
+	Lookup(id string) (*tenants.Snapshot, error)
 }
 
 // Options configure a Manager. Zero values take the defaults.
@@ -111,9 +112,12 @@ func (m *Manager) tenant(tenantID string) (*tenants.Snapshot, error) {
 	if !validTenantID(tenantID) {
 		return nil, fault.New(fault.Forbidden, "unknown tenant")
 	}
-	snap, ok := m.tenants.Tenant(tenantID)
-	if !ok || snap == nil {
+	snap, err := m.tenants.Lookup(tenantID)
+	if fault.Is(err, fault.NotFound) || (err == nil && snap == nil) {
 		return nil, fault.New(fault.Forbidden, "unknown tenant")
+	}
+	if err != nil {
+		return nil, err
 	}
 	if snap.Tenant.Status != tenants.Active {
 		return nil, fault.New(fault.Forbidden, "tenant is suspended")

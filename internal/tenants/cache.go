@@ -4,7 +4,10 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"maps"
+	"math"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/sessiond/sessiond/internal/fault"
@@ -13,12 +16,29 @@ import (
 
 // Notifier carries "tenant changed" messages between sessiond instances.
 type Notifier interface {
-	// Publish tells every instance that tenantID changed.
+	// Publish tells every instance that tenantID changed. It must return
+	// promptly even when the message bus is unreachable (retrying in the
+	// background is the Notifier's business).
 	Publish(ctx context.Context, tenantID string) error
-	// Subscribe calls onChange for every published tenant id until ctx ends.
-	// It calls onReady each time the subscription is (re)established, so the
-	// subscriber can reload whatever it may have missed meanwhile.
-	Subscribe(ctx context.Context, onChange func(tenantID string), onReady func())
+	// Subscribe reports to l what it hears until ctx ends.
+	Subscribe(ctx context.Context, l Listener)
+}
+
+// Listener receives what a Notifier's subscription hears. A Notifier calls
+// it from one goroutine, in the order things happen, and each call must
+// return quickly.
+type Listener struct {
+	// Ready: the subscription is (re)established; notices published from
+	// now on are delivered. Those published before may have been missed.
+	Ready func()
+	// Changed: another instance changed tenantID.
+	Changed func(tenantID string)
+	// Alive: every notice published before asOf has been delivered
+	// (through Changed) since the last Ready. asOf is on the clock of
+	// CacheOptions.Now.
+	Alive func(asOf time.Time)
+	// Lost: the subscription broke; notices may be missed until Ready.
+	Lost func()
 }
 
 // Snapshot is the cached, immutable view of one tenant. Keys is the whole
@@ -70,13 +90,26 @@ type apiKeyEntry struct {
 }
 
 // Cache holds every tenant's snapshot in memory, so that authenticating an
-// API key, reading a policy or finding a signing key never waits on the
-// database. It stays current through a Notifier and a periodic full refresh,
-// and keeps serving what it has while the database is down.
+// API key, reading a policy or finding a signing key does not wait on the
+// database. It stays current through a Notifier and a periodic full reload.
+//
+// It answers from memory only while it is confirmed current: its
+// subscription answered a PING sent less than StaleAfter ago, the full
+// reload after the subscription's latest (re)connect succeeded, and the
+// tenant asked for has no reload pending after a notice. Otherwise it
+// re-reads that tenant from the store (concurrent requests share one read,
+// with a short timeout), and answers fault.Unavailable when the store
+// cannot be reached either. So once another instance has published a change,
+// this one never answers from the state before it for longer than
+// StaleAfter, whatever happens to its own connections. While confirmed, the
+// request path costs a clock read and two atomic loads more than a map
+// lookup.
 type Cache struct {
 	store  Store
 	sealer *secrets.Sealer
 	log    *slog.Logger
+	o      CacheOptions
+	origin time.Time // the offsets below count from it, on o.Now
 
 	// loading serialises LoadAll and Reload, read and apply, so each reads
 	// the store only after the previous one has applied: a reload that read
@@ -86,14 +119,83 @@ type Cache struct {
 	mu      sync.RWMutex
 	tenants map[string]*Snapshot
 	apiKeys map[string]apiKeyEntry
+
+	// confirmedUntil is the offset (ns after origin) until which the cache
+	// is confirmed current (notConfirmed when it is not); pending counts the
+	// tenants with a reload outstanding.
+	confirmedUntil atomic.Int64
+	pending        atomic.Int64
+
+	state     sync.Mutex
+	connected bool
+	epoch     uint64            // subscriptions established so far
+	loaded    uint64            // the epoch whose full reload succeeded
+	alive     bool              // a PING was answered on this subscription
+	aliveAt   int64             // offset of the latest answered PING
+	dirty     map[string]uint64 // tenant → generation of its latest notice
+	gen       uint64
+	fullDue   bool // the periodic full reload is due
+	wake      chan struct{}
+
+	snaps  *coalescer[*Snapshot] // re-reads of one tenant
+	owners *coalescer[string]    // which tenant an unknown API key belongs to
 }
 
-// NewCache returns an empty cache; call LoadAll before serving.
-func NewCache(store Store, sealer *secrets.Sealer, log *slog.Logger) *Cache {
-	return &Cache{
-		store: store, sealer: sealer, log: log,
-		tenants: map[string]*Snapshot{}, apiKeys: map[string]apiKeyEntry{},
+// CacheOptions tune a Cache; zero values take the defaults.
+type CacheOptions struct {
+	// StaleAfter bounds how long the cache answers from memory without a
+	// confirmation (DefaultStaleAfter).
+	StaleAfter time.Duration
+	// Refresh is the interval of the periodic full reload (DefaultRefresh).
+	Refresh time.Duration
+	// Now is the clock StaleAfter is measured on (time.Now); the Notifier's
+	// Alive times must come from the same clock.
+	Now func() time.Time
+}
+
+const (
+	// DefaultStaleAfter is the default CacheOptions.StaleAfter.
+	DefaultStaleAfter = 2 * time.Second
+	// DefaultRefresh is the default CacheOptions.Refresh.
+	DefaultRefresh = 30 * time.Second
+
+	notConfirmed = math.MinInt64
+	// readTimeout bounds a request's re-read of one tenant.
+	readTimeout = time.Second
+	// tenantReloadTimeout and fullReloadTimeout bound one background
+	// reload, so a hung database cannot hold the reload lock for long.
+	tenantReloadTimeout = 5 * time.Second
+	fullReloadTimeout   = 30 * time.Second
+	// Background reloads that fail are retried after a delay that doubles
+	// from minBackoff up to maxBackoff.
+	minBackoff = 100 * time.Millisecond
+	maxBackoff = 5 * time.Second
+)
+
+// NewCache returns an empty cache; call LoadAll before serving and Run to
+// keep it current. Until Run's subscription is confirmed, every request
+// reads the store.
+func NewCache(store Store, sealer *secrets.Sealer, log *slog.Logger, o CacheOptions) *Cache {
+	if o.StaleAfter <= 0 {
+		o.StaleAfter = DefaultStaleAfter
 	}
+	if o.Refresh <= 0 {
+		o.Refresh = DefaultRefresh
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	// A re-read is reused for a quarter of the bound, so answers from it are
+	// never older than the bound either.
+	reuse := o.StaleAfter / 4
+	c := &Cache{
+		store: store, sealer: sealer, log: log, o: o, origin: o.Now(),
+		tenants: map[string]*Snapshot{}, apiKeys: map[string]apiKeyEntry{},
+		dirty: map[string]uint64{}, wake: make(chan struct{}, 1),
+		snaps: newCoalescer[*Snapshot](reuse), owners: newCoalescer[string](reuse),
+	}
+	c.confirmedUntil.Store(notConfirmed)
+	return c
 }
 
 // LoadAll replaces the cache's contents with every tenant in the store.
@@ -147,37 +249,187 @@ func (c *Cache) Reload(ctx context.Context, tenantID string) error {
 	return nil
 }
 
-// Run keeps the cache current until ctx ends: it reloads a tenant when a
-// change is published, everything when the subscription (re)connects, and
-// everything every refresh interval in case a message was lost.
-func (c *Cache) Run(ctx context.Context, n Notifier, refresh time.Duration) {
-	reload := func(what string, load func(context.Context) error) {
-		// Bounded, so a hung database cannot hold the reload lock for long.
-		lctx, cancel := context.WithTimeout(ctx, reloadTimeout)
-		defer cancel()
-		if err := load(lctx); err != nil && ctx.Err() == nil {
-			c.log.Warn("tenant cache: "+what+" failed; serving the cached copy", slog.String("error", err.Error()))
-		}
+// Refresh reloads a tenant this instance has just changed. If that fails,
+// the tenant is read from the store on every request until a background
+// retry (Run) reloads it, so the change is never hidden by the cache.
+func (c *Cache) Refresh(ctx context.Context, tenantID string) error {
+	err := c.Reload(ctx, tenantID)
+	// A re-read from before the change must not be reused after it.
+	c.snaps.forget(tenantID)
+	if err != nil {
+		c.changed(tenantID)
 	}
-	go n.Subscribe(ctx, func(tenantID string) {
-		reload("reload of "+tenantID, func(ctx context.Context) error { return c.Reload(ctx, tenantID) })
-	}, func() {
-		reload("full reload", c.LoadAll)
-	})
-	t := time.NewTicker(refresh)
-	defer t.Stop()
+	return err
+}
+
+// Run keeps the cache current until ctx ends: it marks a tenant pending
+// and reloads it when a change is published, reloads everything when the
+// subscription (re)connects and every Refresh, and retries every reload
+// that fails, with backoff, until it succeeds or a newer one supersedes it.
+func (c *Cache) Run(ctx context.Context, n Notifier) {
+	go n.Subscribe(ctx, Listener{Ready: c.ready, Changed: c.changed, Alive: c.confirm, Lost: c.lost})
+	tick := time.NewTicker(c.o.Refresh)
+	defer tick.Stop()
+	backoff := minBackoff
 	for {
+		err := c.catchUp(ctx)
+		if ctx.Err() != nil {
+			return
+		}
+		wake, retry := c.wake, (<-chan time.Time)(nil)
+		if err != nil {
+			c.log.Warn("tenant cache: reload failed; the tenants concerned are read from the database until a retry succeeds",
+				slog.String("error", err.Error()), slog.Duration("retry_in", backoff))
+			wake, retry = nil, time.After(backoff)
+			backoff = min(backoff*2, maxBackoff)
+		} else {
+			backoff = minBackoff
+		}
 		select {
 		case <-ctx.Done():
 			return
-		case <-t.C:
-			reload("periodic reload", c.LoadAll)
+		case <-wake:
+		case <-retry:
+		case <-tick.C:
+			c.state.Lock()
+			c.fullDue = true
+			c.state.Unlock()
 		}
 	}
 }
 
-// reloadTimeout bounds one background reload.
-const reloadTimeout = 30 * time.Second
+// catchUp runs the reloads outstanding: everything, if the subscription has
+// none since it connected or the periodic one is due, then each pending
+// tenant. It stops at the first failure.
+func (c *Cache) catchUp(ctx context.Context) error {
+	for {
+		c.state.Lock()
+		full := c.fullDue || (c.connected && c.loaded != c.epoch)
+		epoch, dirty := c.epoch, maps.Clone(c.dirty)
+		c.state.Unlock()
+		switch {
+		case full:
+			lctx, cancel := context.WithTimeout(ctx, fullReloadTimeout)
+			err := c.LoadAll(lctx)
+			cancel()
+			if err != nil {
+				return fmt.Errorf("full reload: %w", err)
+			}
+			c.state.Lock()
+			c.fullDue, c.loaded = false, epoch
+			c.settleLocked(dirty)
+			c.state.Unlock()
+		case len(dirty) > 0:
+			for id, gen := range dirty {
+				lctx, cancel := context.WithTimeout(ctx, tenantReloadTimeout)
+				err := c.Reload(lctx, id)
+				cancel()
+				if err != nil {
+					return fmt.Errorf("reload of %s: %w", id, err)
+				}
+				c.state.Lock()
+				c.settleLocked(map[string]uint64{id: gen})
+				c.state.Unlock()
+			}
+		default:
+			return nil
+		}
+	}
+}
+
+// settleLocked clears the tenants whose reload read the store after their
+// latest notice (done holds the generations as they were when it started).
+func (c *Cache) settleLocked(done map[string]uint64) {
+	for id, gen := range done {
+		if c.dirty[id] == gen {
+			delete(c.dirty, id)
+		}
+	}
+	c.pending.Store(int64(len(c.dirty)))
+	c.publishLocked()
+}
+
+// publishLocked sets confirmedUntil from the subscription's state.
+func (c *Cache) publishLocked() {
+	if c.connected && c.alive && c.loaded == c.epoch {
+		c.confirmedUntil.Store(c.aliveAt + int64(c.o.StaleAfter))
+	} else {
+		c.confirmedUntil.Store(notConfirmed)
+	}
+}
+
+// changed marks tenantID pending (it is read from the store until
+// reloaded) and wakes the reloader.
+func (c *Cache) changed(tenantID string) {
+	c.snaps.forget(tenantID)
+	c.state.Lock()
+	c.gen++
+	c.dirty[tenantID] = c.gen
+	c.pending.Store(int64(len(c.dirty)))
+	c.state.Unlock()
+	c.poke()
+}
+
+func (c *Cache) ready() {
+	c.state.Lock()
+	c.connected, c.alive = true, false
+	c.epoch++
+	c.publishLocked()
+	c.state.Unlock()
+	c.poke()
+}
+
+func (c *Cache) lost() {
+	c.state.Lock()
+	c.connected, c.alive = false, false
+	c.publishLocked()
+	c.state.Unlock()
+}
+
+func (c *Cache) confirm(asOf time.Time) {
+	c.state.Lock()
+	if c.connected {
+		c.alive, c.aliveAt = true, c.offset(asOf)
+		c.publishLocked()
+	}
+	c.state.Unlock()
+}
+
+func (c *Cache) poke() {
+	select {
+	case c.wake <- struct{}{}:
+	default:
+	}
+}
+
+func (c *Cache) offset(t time.Time) int64 { return int64(t.Sub(c.origin)) }
+
+// confirmed reports whether the cache is confirmed current now.
+func (c *Cache) confirmed() bool {
+	return c.offset(c.o.Now()) < c.confirmedUntil.Load()
+}
+
+// current reports whether tenantID may be answered from memory.
+func (c *Cache) current(tenantID string) bool {
+	if !c.confirmed() {
+		return false
+	}
+	if c.pending.Load() == 0 {
+		return true
+	}
+	c.state.Lock()
+	_, dirty := c.dirty[tenantID]
+	c.state.Unlock()
+	return !dirty
+}
+
+// Confirmed reports whether the cache is confirmed current for every
+// tenant (for metrics and tests).
+func (c *Cache) Confirmed() bool { return c.confirmed() && c.pending.Load() == 0 }
+
+// ConfirmedFor reports whether requests for tenantID are answered from
+// memory now.
+func (c *Cache) ConfirmedFor(tenantID string) bool { return c.current(tenantID) }
 
 // Len returns the number of cached tenants.
 func (c *Cache) Len() int {
@@ -186,18 +438,42 @@ func (c *Cache) Len() int {
 	return len(c.tenants)
 }
 
-// Tenant returns the cached snapshot of a tenant.
-func (c *Cache) Tenant(id string) (*Snapshot, bool) {
+// Lookup returns a tenant's current snapshot: from memory while the cache
+// is confirmed current for it, else read from the store. A missing tenant
+// is fault.NotFound; fault.Unavailable when the cache is not confirmed and
+// the store cannot be read.
+func (c *Cache) Lookup(id string) (*Snapshot, error) {
+	if !c.current(id) {
+		return c.snaps.do(id, func(ctx context.Context) (*Snapshot, error) {
+			st, err := c.store.LoadState(ctx, id)
+			if err != nil {
+				return nil, err
+			}
+			return c.snapshot(st)
+		})
+	}
 	c.mu.RLock()
-	defer c.mu.RUnlock()
 	s, ok := c.tenants[id]
-	return s, ok
+	c.mu.RUnlock()
+	if !ok {
+		return nil, fault.New(fault.NotFound, "tenant not found")
+	}
+	return s, nil
+}
+
+// Tenant is Lookup for callers that need only whether the tenant can be
+// had now: ok is false for a missing tenant and when it cannot be read.
+func (c *Cache) Tenant(id string) (*Snapshot, bool) {
+	s, err := c.Lookup(id)
+	return s, err == nil
 }
 
 // Authenticate resolves an API key secret to its tenant. It returns
 // fault.Unauthorized for an unknown, malformed or revoked key and
-// fault.Forbidden if the tenant is suspended. The secret's hash is compared
-// in constant time.
+// fault.Forbidden if the tenant is suspended, from memory while the cache is
+// confirmed current for the key's tenant, else from the store
+// (fault.Unavailable when that cannot be read). The secret's hash is
+// compared in constant time.
 func (c *Cache) Authenticate(secret string) (Principal, error) {
 	id, ok := parseAPIKeySecret(secret)
 	if !ok {
@@ -210,13 +486,55 @@ func (c *Cache) Authenticate(secret string) (Principal, error) {
 		snap = c.tenants[entry.tenantID]
 	}
 	c.mu.RUnlock()
-	if !found || !secrets.Equal(entry.hash, secrets.Hash(secret)) || snap == nil {
+	switch {
+	case found && c.current(entry.tenantID):
+	case !found && c.Confirmed():
+		return Principal{}, fault.New(fault.Unauthorized, "missing or invalid API key")
+	default:
+		var err error
+		if entry, snap, err = c.readAPIKey(id, entry.tenantID); err != nil {
+			return Principal{}, err
+		}
+	}
+	if snap == nil || entry.hash == nil || !secrets.Equal(entry.hash, secrets.Hash(secret)) {
 		return Principal{}, fault.New(fault.Unauthorized, "missing or invalid API key")
 	}
 	if snap.Tenant.Status != Active {
 		return Principal{}, fault.New(fault.Forbidden, "tenant is suspended")
 	}
 	return Principal{TenantID: entry.tenantID, APIKeyID: id, Scopes: entry.scopes}, nil
+}
+
+// readAPIKey finds API key id as it stands, when memory cannot be trusted
+// for it: its tenant (tenantID, or looked up in the store when the cache
+// does not know the key) and that tenant's current snapshot. An unknown or
+// revoked key gives an empty entry.
+func (c *Cache) readAPIKey(id, tenantID string) (apiKeyEntry, *Snapshot, error) {
+	if tenantID == "" {
+		var err error
+		tenantID, err = c.owners.do(id, func(ctx context.Context) (string, error) {
+			return c.store.APIKeyTenant(ctx, id)
+		})
+		if fault.Is(err, fault.NotFound) {
+			return apiKeyEntry{}, nil, nil
+		}
+		if err != nil {
+			return apiKeyEntry{}, nil, err
+		}
+	}
+	snap, err := c.Lookup(tenantID)
+	if fault.Is(err, fault.NotFound) {
+		return apiKeyEntry{}, nil, nil
+	}
+	if err != nil {
+		return apiKeyEntry{}, nil, err
+	}
+	for _, k := range snap.APIKeys {
+		if k.ID == id {
+			return apiKeyEntry{tenantID: tenantID, hash: k.SecretHash, scopes: k.Scopes}, snap, nil
+		}
+	}
+	return apiKeyEntry{}, nil, nil
 }
 
 func (c *Cache) dropLocked(tenantID string) {

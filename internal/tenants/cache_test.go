@@ -14,6 +14,7 @@ import (
 	"github.com/sessiond/sessiond/internal/postgres/pgtest"
 	"github.com/sessiond/sessiond/internal/secrets"
 	"github.com/sessiond/sessiond/internal/tenants"
+	"github.com/sessiond/sessiond/internal/testkit"
 )
 
 // stallingStore is the real PostgreSQL store, except that while armed, a
@@ -37,9 +38,37 @@ func (s *stallingStore) LoadState(ctx context.Context, id string) (tenants.State
 
 type quiet struct{}
 
-func (quiet) Publish(context.Context, string) error           { return nil }
-func (quiet) Subscribe(context.Context, func(string), func()) {}
-func (quiet) Record(events.Event)                             {}
+func (quiet) Publish(context.Context, string) error       { return nil }
+func (quiet) Subscribe(context.Context, tenants.Listener) {}
+func (quiet) Record(events.Event)                         {}
+
+// steady is a subscription that connects once and stays healthy: every
+// notice published before the clock's time has been delivered (there are
+// none). It lets a cache be confirmed current without Redis, for tests of
+// what the cache holds in memory.
+type steady struct{ now func() time.Time }
+
+func (steady) Publish(context.Context, string) error { return nil }
+func (s steady) Subscribe(ctx context.Context, l tenants.Listener) {
+	l.Ready()
+	l.Alive(s.now())
+}
+
+// confirmedCache runs c on a steady subscription until the test ends and
+// waits until it is confirmed current.
+func confirmedCache(t testing.TB, c *tenants.Cache, now func() time.Time) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	go c.Run(ctx, steady{now: now})
+	deadline := time.Now().Add(10 * time.Second)
+	for !c.Confirmed() {
+		if time.Now().After(deadline) {
+			t.Fatal("the cache never became confirmed")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
 
 // A reload that read the store before a change must never be applied after
 // one that read it after the change: a revoked API key would come back.
@@ -51,7 +80,7 @@ func TestCacheNeverAppliesAnOlderReloadLast(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	writer := &tenants.Service{Store: store, Cache: tenants.NewCache(store, sealer, log), Sealer: sealer,
+	writer := &tenants.Service{Store: store, Cache: tenants.NewCache(store, sealer, log, tenants.CacheOptions{}), Sealer: sealer,
 		Notifier: quiet{}, Events: quiet{}, Log: log}
 	tn, key, secret, err := writer.CreateTenant(ctx, "Acme", tenants.Actor{Name: "test"})
 	if err != nil {
@@ -59,10 +88,13 @@ func TestCacheNeverAppliesAnOlderReloadLast(t *testing.T) {
 	}
 
 	stalling := &stallingStore{Store: store, read: make(chan struct{}), release: make(chan struct{})}
-	cache := tenants.NewCache(stalling, sealer, log)
+	clock := testkit.NewClock()
+	cache := tenants.NewCache(stalling, sealer, log, tenants.CacheOptions{Now: clock.Now})
 	if err := cache.LoadAll(ctx); err != nil {
 		t.Fatal(err)
 	}
+	// Confirmed, so Authenticate below answers from memory.
+	confirmedCache(t, cache, clock.Now)
 	stalling.armed.Store(true)
 	older := make(chan error, 1)
 	go func() { older <- cache.Reload(ctx, tn.ID) }() // reads: the key is live
@@ -95,5 +127,37 @@ func TestCacheNeverAppliesAnOlderReloadLast(t *testing.T) {
 	}
 	if _, err := cache.Authenticate(secret); !fault.Is(err, fault.Unauthorized) {
 		t.Fatalf("the revoked API key authenticates again after the reloads: %v", err)
+	}
+}
+
+// BenchmarkAuthenticateConfirmed is the request path's cost while the
+// cache is confirmed current: memory only, no database read.
+func BenchmarkAuthenticateConfirmed(b *testing.B) {
+	ctx := context.Background()
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	store := postgres.NewStore(pgtest.New(b))
+	sealer, err := secrets.NewSealer(secrets.Random(32))
+	if err != nil {
+		b.Fatal(err)
+	}
+	clock := testkit.NewClock()
+	cache := tenants.NewCache(store, sealer, log, tenants.CacheOptions{Now: clock.Now})
+	svc := &tenants.Service{Store: store, Cache: cache, Sealer: sealer, Notifier: quiet{}, Events: quiet{}, Log: log}
+	_, _, secret, err := svc.CreateTenant(ctx, "Acme", tenants.Actor{Name: "test"})
+	if err != nil {
+		b.Fatal(err)
+	}
+	runCtx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	go cache.Run(runCtx, steady{now: clock.Now})
+	for !cache.Confirmed() {
+		time.Sleep(time.Millisecond)
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for b.Loop() {
+		if _, err := cache.Authenticate(secret); err != nil {
+			b.Fatal(err)
+		}
 	}
 }

@@ -283,11 +283,7 @@ func (s *Service) RevokeAPIKey(ctx context.Context, tenantID, id string, actor A
 }
 
 func (s *Service) snapshot(tenantID string) (*Snapshot, error) {
-	snap, ok := s.Cache.Tenant(tenantID)
-	if !ok {
-		return nil, fault.New(fault.NotFound, "tenant not found")
-	}
-	return snap, nil
+	return s.Cache.Lookup(tenantID)
 }
 
 func (s *Service) newKey(tenantID string, now time.Time) Key {
@@ -300,14 +296,17 @@ func (s *Service) newKey(tenantID string, now time.Time) Key {
 }
 
 // changed refreshes this instance's cache and tells the others. The write
-// has already succeeded, so failures here are logged, not returned: the
-// periodic refresh repairs them.
+// has already succeeded, so failures here are logged, not returned: a
+// failed local reload leaves the tenant read from the store until a retry
+// succeeds (Cache.Refresh), and a notice Redis did not take promptly is
+// retried by the Notifier in the background, so neither holds up the
+// answer for long.
 func (s *Service) changed(ctx context.Context, tenantID string) {
-	if err := s.Cache.Reload(ctx, tenantID); err != nil {
-		s.Log.Warn("tenant cache: reload after write failed", slog.String("tenant_id", tenantID), slog.String("error", err.Error()))
+	if err := s.Cache.Refresh(ctx, tenantID); err != nil {
+		s.Log.Warn("tenant cache: reload after write failed; retrying in the background", slog.String("tenant_id", tenantID), slog.String("error", err.Error()))
 	}
 	if err := s.Notifier.Publish(ctx, tenantID); err != nil {
-		s.Log.Warn("tenant change not published; other instances catch up at their next refresh", slog.String("tenant_id", tenantID), slog.String("error", err.Error()))
+		s.Log.Warn("tenant change not yet published; retrying in the background", slog.String("tenant_id", tenantID), slog.String("error", err.Error()))
 	}
 }
 

@@ -39,7 +39,7 @@ func (p *publishLog) Publish(_ context.Context, id string) error {
 	return nil
 }
 
-func (p *publishLog) Subscribe(context.Context, func(string), func()) {}
+func (p *publishLog) Subscribe(context.Context, tenants.Listener) {}
 
 func (p *publishLog) Take() []string {
 	p.mu.Lock()
@@ -130,7 +130,7 @@ func MustHarness(tb testing.TB) *harness {
 	}
 	h.worker = tenants.NewPurgeWorker(store, h.purges, log, h.clock.Now)
 	h.svc = &tenants.Service{
-		Store: store, Cache: tenants.NewCache(store, sealer, log), Sealer: sealer,
+		Store: store, Cache: tenants.NewCache(store, sealer, log, tenants.CacheOptions{}), Sealer: sealer,
 		Notifier: h.published, Events: h.events, Purges: h.worker,
 		EndAdminSessions: h.ended.End, Log: log, Now: h.clock.Now,
 		Admins: store, Passwords: cheapPasswords,

@@ -125,6 +125,9 @@ type Store interface {
 	LoadState(ctx context.Context, id string) (State, error)
 	// LoadAllStates returns the state of every tenant.
 	LoadAllStates(ctx context.Context) ([]State, error)
+	// APIKeyTenant returns the id of the tenant API key id belongs to
+	// (revoked or not); fault.NotFound if there is no such key.
+	APIKeyTenant(ctx context.Context, id string) (string, error)
 
 	PutPolicy(ctx context.Context, tenantID string, p Policy, now time.Time) error
 
