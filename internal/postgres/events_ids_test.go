@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io/fs"
 	"reflect"
+	"slices"
 	"testing"
 	"time"
 
@@ -19,12 +20,24 @@ func TestEventsStoredBeforeMigration0004StillListWithIDs(t *testing.T) {
 	pool := pgtest.New(t)
 	// Back to the schema of version 3, with rows written as sessiond wrote
 	// them then (the database numbers them).
-	down, err := fs.ReadFile(migrations.FS, "0004_event_ids.down.sql")
+	// Every later migration is undone, newest first.
+	downs, err := fs.Glob(migrations.FS, "*.down.sql")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := pool.Exec(ctx, string(down)); err != nil {
-		t.Fatal(err)
+	slices.Sort(downs)
+	slices.Reverse(downs)
+	for _, name := range downs {
+		if name < "0004" {
+			break
+		}
+		down, err := fs.ReadFile(migrations.FS, name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := pool.Exec(ctx, string(down)); err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
 	}
 	if _, err := pool.Exec(ctx, `UPDATE schema_migrations SET version = 3`); err != nil {
 		t.Fatal(err)
