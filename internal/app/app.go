@@ -98,6 +98,7 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger, o Options) (
 
 	a.Store = postgres.NewStore(a.Pool)
 	a.Cache = tenants.NewCache(a.Store, sealer, log)
+	a.Cache.SetDefaultLimits(cfg.Ceilings)
 	if err := a.Cache.LoadAll(ctx); err != nil {
 		return nil, fmt.Errorf("loading tenants: %w", err)
 	}
@@ -166,6 +167,7 @@ func (a *App) Handler() (http.Handler, error) {
 		Log: a.Log, TrustedProxies: a.Config.TrustedProxies, MaxBodyBytes: a.Config.MaxBodyBytes,
 		Version: a.Version,
 		Metrics: a.Metrics.WriteText,
+		Now:     a.now,
 	})
 	if err != nil {
 		return nil, err

@@ -45,12 +45,15 @@ type Deps struct {
 	Version        string
 	// Metrics writes the Prometheus text exposition for GET /metrics.
 	Metrics func(io.Writer) error
+	// Now is the clock of the per-tenant rate limits (default time.Now).
+	Now func() time.Time
 }
 
 type server struct {
 	Deps
 	operatorHash []byte
 	validator    *validator
+	limiter      *rateLimiter
 }
 
 // handlerFunc is a handler that returns its error for the one place that
@@ -76,7 +79,10 @@ func New(d Deps) (http.Handler, error) {
 	if d.MaxBodyBytes <= 0 {
 		d.MaxBodyBytes = 1 << 20
 	}
-	s := &server{Deps: d, operatorHash: secrets.Hash(d.OperatorToken), validator: v}
+	if d.Now == nil {
+		d.Now = time.Now
+	}
+	s := &server{Deps: d, operatorHash: secrets.Hash(d.OperatorToken), validator: v, limiter: &rateLimiter{now: d.Now}}
 
 	// SkipClean: a path with "." or ".." segments is matched as sent, never
 	// redirected to another resource (/v1/users/../sessions is a bad user
@@ -177,8 +183,9 @@ func (s *server) routes(r *router) {
 }
 
 // endpoint wraps a handler with the per-route chain: naming the route
-// (its template, for the access log), body limit, authentication, then
-// validation against the OpenAPI document. Errors from any step become
+// (its template, for the access log), body limit, authentication, the
+// tenant's request rate (API-key routes), then validation against the
+// OpenAPI document. Errors from any step become
 // problem+json. A route with a compiled body check (fast) skips the
 // document's validator for the bodies its check accepts.
 func (s *server) endpoint(route string, need access, fast fastBody, h handlerFunc) http.Handler {
@@ -190,6 +197,9 @@ func (s *server) endpoint(route string, need access, fast fastBody, h handlerFun
 			if authed, err = s.authenticate(r, need); err == nil {
 				r = authed
 			}
+		}
+		if err == nil && (need == tenantSessions || need == tenantAdmin) {
+			err = s.limitRate(w, r)
 		}
 		if err == nil {
 			err = s.validated(w, r, body, need, fast, h)

@@ -24,10 +24,27 @@ type Notifier interface {
 // Snapshot is the cached, immutable view of one tenant. Keys hold their
 // plaintext secrets. Callers must not modify a Snapshot.
 type Snapshot struct {
-	Tenant  Tenant
-	Policy  Policy
+	Tenant Tenant
+	// Policy is the effective policy: the tenant's stored policy clamped
+	// to Limits (Policy.Clamp), which is what the engine applies and GET
+	// /v1/policy shows.
+	Policy Policy
+	// Limits are the tenant's ceilings: its overrides on the deployment
+	// defaults (every ceiling at its largest for the system tenant).
+	Limits  Limits
 	Keys    []Key
 	APIKeys []APIKey
+}
+
+// RetiringAt returns how many keys of the keyring are still retiring at now.
+func (s *Snapshot) RetiringAt(now time.Time) int {
+	n := 0
+	for _, k := range s.Keys {
+		if k.At(now).State == KeyRetiring {
+			n++
+		}
+	}
+	return n
 }
 
 // ActiveKey returns the key that signs new tokens.
@@ -55,6 +72,8 @@ type Principal struct {
 	TenantID string
 	APIKeyID string
 	Scopes   []Scope
+	// RequestsPerSecond is the tenant's request-rate ceiling.
+	RequestsPerSecond int
 }
 
 // Has reports whether the principal carries scope.
@@ -80,17 +99,36 @@ type Cache struct {
 	// an older state can never be applied after one that read a newer one.
 	loading sync.Mutex
 
-	mu      sync.RWMutex
-	tenants map[string]*Snapshot
-	apiKeys map[string]apiKeyEntry
+	mu       sync.RWMutex
+	tenants  map[string]*Snapshot
+	apiKeys  map[string]apiKeyEntry
+	defaults Limits
 }
 
-// NewCache returns an empty cache; call LoadAll before serving.
+// NewCache returns an empty cache whose tenants' ceilings default to
+// DefaultLimits; call LoadAll before serving.
 func NewCache(store Store, sealer *secrets.Sealer, log *slog.Logger) *Cache {
 	return &Cache{
 		store: store, sealer: sealer, log: log,
 		tenants: map[string]*Snapshot{}, apiKeys: map[string]apiKeyEntry{},
+		defaults: DefaultLimits(),
 	}
+}
+
+// SetDefaultLimits sets the deployment's default ceilings (fields not set
+// take DefaultLimits). It applies from the next load, so call it before
+// LoadAll.
+func (c *Cache) SetDefaultLimits(l Limits) {
+	c.mu.Lock()
+	c.defaults = l.OrDefault()
+	c.mu.Unlock()
+}
+
+// DefaultLimits returns the deployment's default ceilings.
+func (c *Cache) DefaultLimits() Limits {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	return c.defaults
 }
 
 // LoadAll replaces the cache's contents with every tenant in the store.
@@ -213,7 +251,8 @@ func (c *Cache) Authenticate(secret string) (Principal, error) {
 	if snap.Tenant.Status != Active {
 		return Principal{}, fault.New(fault.Forbidden, "tenant is suspended")
 	}
-	return Principal{TenantID: entry.tenantID, APIKeyID: id, Scopes: entry.scopes}, nil
+	return Principal{TenantID: entry.tenantID, APIKeyID: id, Scopes: entry.scopes,
+		RequestsPerSecond: snap.Limits.RequestsPerSecond}, nil
 }
 
 func (c *Cache) dropLocked(tenantID string) {
@@ -246,7 +285,11 @@ func (c *Cache) snapshot(st State) (*Snapshot, error) {
 			live = append(live, k)
 		}
 	}
-	return &Snapshot{Tenant: st.Tenant, Policy: st.Policy, Keys: keys, APIKeys: live}, nil
+	limits := st.Tenant.Limits.Apply(c.DefaultLimits())
+	if st.Tenant.ID == SystemTenantID {
+		limits = unbounded()
+	}
+	return &Snapshot{Tenant: st.Tenant, Policy: st.Policy.Clamp(limits), Limits: limits, Keys: keys, APIKeys: live}, nil
 }
 
 func indexAPIKeys(m map[string]apiKeyEntry, s *Snapshot) {
