@@ -300,3 +300,58 @@ func TestTenantRequestRateLimit(t *testing.T) {
 		t.Fatalf("operator call = %d", r.Status)
 	}
 }
+
+// A tenant at its live_sessions ceiling cannot create more sessions (409
+// session_limit_reached naming the ceiling); another tenant can; ending
+// sessions makes room again once they are counted.
+func TestLiveSessionsCeiling(t *testing.T) {
+	e := newEnv(t)
+	a, b := e.createTenant("Acme"), e.createTenant("Globex")
+	e.setLimits(a.ID, map[string]any{"live_sessions": 3})
+	create := func(tn tenant, user string) resp {
+		return e.do(req{method: "POST", path: "/v1/sessions", token: tn.APIKey, body: map[string]any{"user_id": user}})
+	}
+	var ids []string
+	for i := range 3 {
+		r := create(a, "u"+strconv.Itoa(i))
+		if r.Status != http.StatusCreated {
+			t.Fatalf("session %d of 3 = %d %s", i+1, r.Status, r.Body)
+		}
+		var out struct {
+			Session struct{ ID string } `json:"session"`
+		}
+		r.decode(t, &out)
+		ids = append(ids, out.Session.ID)
+	}
+	// This instance counts its own creates at once, whatever the last count
+	// from Redis said.
+	r := create(a, "u3")
+	if r.Status != http.StatusConflict || r.code(t) != "session_limit_reached" || !strings.Contains(string(r.Body), "live_sessions") {
+		t.Fatalf("a fourth session = %d %s", r.Status, r.Body)
+	}
+	if r := create(b, "u0"); r.Status != http.StatusCreated {
+		t.Fatalf("the other tenant = %d %s", r.Status, r.Body)
+	}
+	// Another instance's count comes from Redis.
+	other := e.sibling()
+	if r := other.do(req{method: "POST", path: "/v1/sessions", token: a.APIKey, body: map[string]any{"user_id": "u9"}}); r.Status != http.StatusCreated {
+		t.Fatalf("the sibling's first create, before its first count = %d %s", r.Status, r.Body)
+	}
+	eventually(t, 5*time.Second, "the sibling counts the tenant's sessions", func() bool {
+		r := other.do(req{method: "POST", path: "/v1/sessions", token: a.APIKey, body: map[string]any{"user_id": "u9"}})
+		return r.Status == http.StatusConflict
+	})
+	// Ended sessions are seen at the next count.
+	for _, id := range ids {
+		if r := e.do(req{method: "DELETE", path: "/v1/sessions/" + id, token: a.APIKey}); r.Status != http.StatusNoContent {
+			t.Fatalf("revoke = %d", r.Status)
+		}
+	}
+	if r := e.do(req{method: "DELETE", path: "/v1/users/u9/sessions", token: a.APIKey}); r.Status != http.StatusOK {
+		t.Fatalf("revoke u9 = %d", r.Status)
+	}
+	e.clock.Advance(5 * time.Second)
+	eventually(t, 5*time.Second, "the count sees the revoked sessions", func() bool {
+		return create(a, "u4").Status == http.StatusCreated
+	})
+}

@@ -35,7 +35,13 @@ func (l *rateLimiter) take(tenantID string, rate int) (ok bool, wait time.Durati
 	now := l.now().UnixNano()
 	for {
 		old := tat.Load()
-		next := max(old, now) + interval
+		base := max(old, now)
+		if old-now > burst {
+			// Only a clock that stepped back puts the bucket further
+			// ahead than it holds: start it again from now.
+			base = now
+		}
+		next := base + interval
 		if next-now > burst {
 			return false, time.Duration(next - now - burst)
 		}

@@ -54,6 +54,7 @@ type server struct {
 	operatorHash []byte
 	validator    *validator
 	limiter      *rateLimiter
+	live         *liveCounts
 }
 
 // handlerFunc is a handler that returns its error for the one place that
@@ -83,6 +84,7 @@ func New(d Deps) (http.Handler, error) {
 		d.Now = time.Now
 	}
 	s := &server{Deps: d, operatorHash: secrets.Hash(d.OperatorToken), validator: v, limiter: &rateLimiter{now: d.Now}}
+	s.live = &liveCounts{count: d.Sessions.Count, now: d.Now, log: d.Log}
 
 	// SkipClean: a path with "." or ".." segments is matched as sent, never
 	// redirected to another resource (/v1/users/../sessions is a bad user
