@@ -297,3 +297,13 @@ func indexAPIKeys(m map[string]apiKeyEntry, s *Snapshot) {
 		m[k.ID] = apiKeyEntry{tenantID: s.Tenant.ID, hash: k.SecretHash, scopes: k.Scopes}
 	}
 }
+
+// EventsPerMinute returns the events_per_minute ceiling of a tenant, or 0
+// for a tenant the cache does not hold (an event writer takes it as a
+// func(tenantID string) int).
+func (c *Cache) EventsPerMinute(tenantID string) int {
+	if s, ok := c.Tenant(tenantID); ok {
+		return s.Limits.EventsPerMinute
+	}
+	return 0
+}
