@@ -114,6 +114,13 @@ func TestDefaultPolicyFitsTheDefaultCeilings(t *testing.T) {
 	if r := e.do(req{method: "PUT", path: "/v1/policy", token: a.APIKey, body: p}); r.Status != http.StatusOK {
 		t.Fatalf("putting the default policy back = %d %s", r.Status, r.Body)
 	}
+	// The policy was stored as the tenant saw it: raising its ceilings
+	// later does not change it.
+	b := e.createTenant("Globex")
+	e.setLimits(b.ID, map[string]any{"max_data_bytes": 65536, "max_sessions_per_user": 1000, "absolute_timeout": 86400})
+	if p := e.policyOf(b.APIKey); p.MaxDataBytes != 4096 || p.MaxSessionsPerUser != 10 || p.AbsoluteTimeout != 3600 {
+		t.Fatalf("after the ceilings are raised = %+v, want the policy as created", p)
+	}
 }
 
 // PUT /v1/policy above a ceiling is 400 naming the field, the ceiling and
