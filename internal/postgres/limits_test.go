@@ -89,3 +89,31 @@ func TestRotateKeyStopsAtTheRetiringCeiling(t *testing.T) {
 		t.Fatalf("a rotation once the grace periods ended: %v", err)
 	}
 }
+
+// A rotation marks retired the retiring keys whose grace ended, so the
+// cache stops decrypting them; keys still in their grace are kept.
+func TestRotateKeyRetiresEndedKeys(t *testing.T) {
+	ctx := context.Background()
+	s, sealer, now := mustStore(t), mustSealer(t), testNow()
+	a := mustCreateTenant(t, s, sealer, "Acme", now)
+	for _, grace := range []time.Duration{0, time.Hour} {
+		k, _ := newKey(t, sealer, a.Tenant.ID, now)
+		if err := s.RotateKey(ctx, a.Tenant.ID, k, now.Add(grace), now, 0); err != nil {
+			t.Fatal(err)
+		}
+	}
+	k, _ := newKey(t, sealer, a.Tenant.ID, now)
+	if err := s.RotateKey(ctx, a.Tenant.ID, k, now.Add(time.Hour), now.Add(time.Minute), 0); err != nil {
+		t.Fatal(err)
+	}
+	states := map[tenants.KeyState]int{}
+	for _, k := range mustLoadState(t, s, a.Tenant.ID).Keys {
+		states[k.State]++
+		if k.State == tenants.KeyRetired && (k.RetiredAt == nil || !k.RetiredAt.Equal(now)) {
+			t.Fatalf("retired key %+v: retired_at should be the end of its grace", k)
+		}
+	}
+	if states[tenants.KeyActive] != 1 || states[tenants.KeyRetiring] != 2 || states[tenants.KeyRetired] != 1 {
+		t.Fatalf("key states = %v, want 1 active, 2 retiring (in grace), 1 retired", states)
+	}
+}

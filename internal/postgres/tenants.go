@@ -280,7 +280,8 @@ func (s *Store) PutPolicy(ctx context.Context, tenantID string, p tenants.Policy
 // RotateKey, in one transaction that locks the tenant's keyring, moves the
 // tenant's active key (if any) to retiring until retiresAt and stores next as
 // the active key (its State is ignored). Concurrent rotations serialise; the
-// keyring never has two active keys. With maxRetiring > 0, a keyring that
+// keyring never has two active keys. Retiring keys whose grace ended by now
+// are marked retired (as Key.At reports them). With maxRetiring > 0, a keyring that
 // already holds maxRetiring keys still retiring at now is left unchanged
 // and the answer is tenants.ErrTooManyRetiring (fault.Conflict), checked
 // under the same lock, so concurrent rotations cannot pass the ceiling. A
@@ -294,6 +295,13 @@ func (s *Store) RotateKey(ctx context.Context, tenantID string, next tenants.Key
 		}
 		if _, err := tx.Exec(ctx, `SELECT kid FROM signing_keys WHERE tenant_id = $1 FOR UPDATE`, tenantID); err != nil {
 			return mapErr(err, "rotate key: lock keyring", "signing key")
+		}
+		// Keys whose grace period ended are retired for good (one row per
+		// earlier rotation at most), so reloads stop decrypting them.
+		if _, err := tx.Exec(ctx,
+			`UPDATE signing_keys SET state = 'retired', retired_at = retires_at
+			 WHERE tenant_id = $1 AND state = 'retiring' AND retires_at <= $2`, tenantID, now); err != nil {
+			return mapErr(err, "rotate key: retire ended keys", "signing key")
 		}
 		if maxRetiring > 0 {
 			var retiring int

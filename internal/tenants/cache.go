@@ -34,6 +34,10 @@ type Snapshot struct {
 	Limits  Limits
 	Keys    []Key
 	APIKeys []APIKey
+
+	// keyIndex maps a kid to its place in Keys (built by the Cache), so a
+	// token's key is found in one lookup however long the keyring grew.
+	keyIndex map[string]int
 }
 
 // RetiringAt returns how many keys of the keyring are still retiring at now.
@@ -57,8 +61,16 @@ func (s *Snapshot) ActiveKey() (Key, bool) {
 	return Key{}, false
 }
 
-// Key returns the key with id kid as it stands at now.
+// Key returns the key with id kid as it stands at now: one map lookup in a
+// snapshot from the Cache, a walk of Keys in one built by hand.
 func (s *Snapshot) Key(kid string, now time.Time) (Key, bool) {
+	if s.keyIndex != nil {
+		i, ok := s.keyIndex[kid]
+		if !ok {
+			return Key{}, false
+		}
+		return s.Keys[i].At(now), true
+	}
 	for _, k := range s.Keys {
 		if k.ID == kid {
 			return k.At(now), true
@@ -268,7 +280,9 @@ func (c *Cache) dropLocked(tenantID string) {
 
 func (c *Cache) snapshot(st State) (*Snapshot, error) {
 	keys := make([]Key, len(st.Keys))
+	index := make(map[string]int, len(st.Keys))
 	for i, k := range st.Keys {
+		index[k.ID] = i
 		if k.State != KeyRetired {
 			secret, err := c.sealer.Open(k.SealedSecret, sealAAD(k.TenantID, k.ID))
 			if err != nil {
@@ -289,7 +303,7 @@ func (c *Cache) snapshot(st State) (*Snapshot, error) {
 	if st.Tenant.ID == SystemTenantID {
 		limits = unbounded()
 	}
-	return &Snapshot{Tenant: st.Tenant, Policy: st.Policy.Clamp(limits), Limits: limits, Keys: keys, APIKeys: live}, nil
+	return &Snapshot{Tenant: st.Tenant, Policy: st.Policy.Clamp(limits), Limits: limits, Keys: keys, APIKeys: live, keyIndex: index}, nil
 }
 
 func indexAPIKeys(m map[string]apiKeyEntry, s *Snapshot) {
