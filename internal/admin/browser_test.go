@@ -146,7 +146,7 @@ func seed(t *testing.T, e *env, a tenant) []apiSession {
 	t.Helper()
 	// Long timeouts, so a day of traffic is still live at the end.
 	if st := e.api("PUT", "/v1/policy", a.APIKey, map[string]any{"idle_timeout": 43200, "absolute_timeout": 172800,
-		"max_sessions_per_user": 0, "on_limit": "evict_oldest", "rolling": true,
+		"max_sessions_per_user": 1000, "on_limit": "evict_oldest", "rolling": true,
 		"binding": map[string]any{"user_agent": "off", "ip": "off"}, "max_data_bytes": 16384}, nil); st != http.StatusOK {
 		t.Fatalf("policy: %d", st)
 	}

@@ -14,6 +14,36 @@ import (
 type policyForm struct {
 	Values map[string]string
 	Errors map[string]string
+	// Ceilings are the operator's ceilings on the tenant, shown with the
+	// form: the policy cannot exceed the first four.
+	Ceilings []ceilingRow
+}
+
+// ceilingRow is one of the operator's ceilings as the policy page shows it.
+type ceilingRow struct {
+	Name, Label, Value, Bounds string
+}
+
+// ceilingLabels name each ceiling (tenants.LimitFields) on the page, with
+// what it bounds.
+var ceilingLabels = map[string][2]string{
+	"max_data_bytes":        {"Max data bytes", "the policy's max data bytes"},
+	"max_sessions_per_user": {"Max sessions per user", "the policy's cap (0, unlimited, is above it)"},
+	"idle_timeout":          {"Idle timeout", "the policy's idle timeout, seconds"},
+	"absolute_timeout":      {"Absolute timeout", "the policy's absolute timeout, seconds"},
+	"live_sessions":         {"Live sessions", "the tenant's live sessions (checked every few seconds)"},
+	"retiring_keys":         {"Retiring keys", "retiring signing keys; a rotation at it is refused"},
+	"events_per_minute":     {"Events a minute", "security events stored a minute"},
+	"requests_per_second":   {"Requests a second", "API requests a second, per instance"},
+}
+
+func ceilingRows(l tenants.Limits) []ceilingRow {
+	rows := make([]ceilingRow, 0, len(tenants.LimitFields))
+	for _, f := range tenants.LimitFields {
+		lbl := ceilingLabels[f.Name]
+		rows = append(rows, ceilingRow{Name: f.Name, Label: lbl[0], Value: strconv.Itoa(f.Get(l)), Bounds: lbl[1]})
+	}
+	return rows
 }
 
 func policyValues(p tenants.Policy) map[string]string {
@@ -31,16 +61,16 @@ func policyValues(p tenants.Policy) map[string]string {
 
 func (s *server) policyPage(w http.ResponseWriter, r *http.Request, c *reqCtx) error {
 	s.render(w, r, c, http.StatusOK, "policy", page{Title: "Policy", Nav: "policy",
-		Data: policyForm{Values: policyValues(c.Tenant.Policy)}})
+		Data: policyForm{Values: policyValues(c.Tenant.Policy), Ceilings: ceilingRows(c.Tenant.Limits)}})
 	return nil
 }
 
 // savePolicy replaces the policy through tenants.Service, which validates
-// it exactly as PUT /v1/policy does; its field errors are shown next to the
-// fields.
+// it exactly as PUT /v1/policy does, ceilings included; its field errors
+// are shown next to the fields.
 func (s *server) savePolicy(w http.ResponseWriter, r *http.Request, c *reqCtx) error {
 	f := r.PostForm
-	form := policyForm{Values: map[string]string{}, Errors: map[string]string{}}
+	form := policyForm{Values: map[string]string{}, Errors: map[string]string{}, Ceilings: ceilingRows(c.Tenant.Limits)}
 	integer := func(name string) int {
 		v := strings.TrimSpace(f.Get(name))
 		form.Values[name] = v

@@ -69,8 +69,8 @@ type Options struct {
 	// AdminLimits bound failed admin sign-ins (default admin.LoginLimits{}).
 	AdminLimits admin.LoginLimits
 	// EventsPerMinute is a tenant's ceiling of stored security events per
-	// minute (0 unlimited); default: SESSIOND_EVENTS_PER_MINUTE for every
-	// tenant.
+	// minute (0 unlimited); default: the tenant's events_per_minute ceiling
+	// (SESSIOND_CEILING_EVENTS_PER_MINUTE unless the operator set its own).
 	EventsPerMinute func(tenantID string) int
 }
 
@@ -80,8 +80,7 @@ type Options struct {
 func (a *App) eventWriterOptions(o Options) events.WriterOptions {
 	wo := events.WriterOptions{Now: o.Now, EventsPerMinute: o.EventsPerMinute}
 	if wo.EventsPerMinute == nil {
-		limit := a.Config.EventsPerMinute
-		wo.EventsPerMinute = func(string) int { return limit }
+		wo.EventsPerMinute = a.Cache.EventsPerMinute
 	}
 	if a.Config.EventSpoolMax > 0 {
 		wo.Spool = redisspool.New(a.Redis, a.Config.RedisPrefix, a.Config.EventSpoolMax)
@@ -130,6 +129,7 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger, o Options) (
 	a.Cache = tenants.NewCache(a.Store, sealer, log, tenants.CacheOptions{
 		StaleAfter: cfg.CacheStaleAfter, Refresh: cfg.CacheRefresh, Now: now,
 	})
+	a.Cache.SetDefaultLimits(cfg.Ceilings)
 	if err := a.Cache.LoadAll(ctx); err != nil {
 		return nil, fmt.Errorf("loading tenants: %w", err)
 	}
@@ -219,6 +219,7 @@ func (a *App) Handler() (http.Handler, error) {
 		Log: a.Log, TrustedProxies: a.Config.TrustedProxies, MaxBodyBytes: a.Config.MaxBodyBytes,
 		Version: a.Version, Draining: a.Draining,
 		Metrics: a.Metrics.WriteText,
+		Now:     a.now,
 	})
 	if err != nil {
 		return nil, err

@@ -42,6 +42,11 @@ type Options struct {
 	AdminLimits admin.LoginLimits
 	// TrustedProxies are believed in X-Forwarded-For (default none).
 	TrustedProxies []netip.Prefix
+	// Ceilings are the deployment's default ceilings; unset fields take
+	// tenants.DefaultLimits, except requests_per_second, which defaults to
+	// its largest value so that tests and benchmarks under the stopped test
+	// clock never reach it (rate-limit tests set a tenant's own).
+	Ceilings tenants.Limits
 }
 
 // Server is a running sessiond.
@@ -72,12 +77,16 @@ func Start(tb testing.TB, o Options) *Server {
 	if o.Refresh == 0 {
 		o.Refresh = time.Hour
 	}
+	if o.Ceilings.RequestsPerSecond == 0 {
+		o.Ceilings.RequestsPerSecond = 10_000_000
+	}
 	s := &Server{
 		Config: config.Config{
 			DatabaseURL: o.DatabaseURL, RedisURL: o.RedisURL, RedisCAFile: o.RedisCA, RedisCluster: o.Cluster,
 			RedisPrefix: o.Prefix, OperatorToken: OperatorToken, MasterKey: o.MasterKey,
 			MaxBodyBytes: 64 << 10, CacheRefresh: o.Refresh, LogLevel: "debug", Dev: o.Dev,
 			TrustedProxies: o.TrustedProxies, EventSpoolMax: config.DefaultEventSpoolMax,
+			Ceilings: o.Ceilings.OrDefault(),
 		},
 		Clock: testkit.NewClock(),
 		Logs:  &testkit.Buffer{},

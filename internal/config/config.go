@@ -17,6 +17,7 @@ import (
 
 	"github.com/sessiond/sessiond/internal/secrets"
 	"github.com/sessiond/sessiond/internal/sessions"
+	"github.com/sessiond/sessiond/internal/tenants"
 )
 
 // Config is the whole configuration of `sessiond serve`.
@@ -53,14 +54,13 @@ type Config struct {
 	// app sends no device IP (SESSIOND_GUESS_LIMIT,
 	// SESSIOND_GUESS_LIMIT_PER_CALLER).
 	GuessLimit, GuessLimitPerCaller int
-	// EventsPerMinute is each tenant's default ceiling of security events
-	// stored one by one per minute; 0 is unlimited
-	// (SESSIOND_EVENTS_PER_MINUTE).
-	EventsPerMinute int
 	// EventSpoolMax bounds the Redis spool of security events kept while
 	// PostgreSQL is unavailable; 0 turns the spool off
 	// (SESSIOND_EVENT_SPOOL_MAX).
 	EventSpoolMax int64
+	// Ceilings are the deployment's default operator ceilings of every
+	// tenant without its own (SESSIOND_CEILING_*).
+	Ceilings tenants.Limits
 	// Dev is set by `serve --dev`, never by the environment: the admin UI
 	// then works over plain HTTP (no Secure cookie, with a banner saying so).
 	Dev bool
@@ -83,9 +83,8 @@ const (
 	// DefaultGuessLimit and DefaultGuessLimitPerCaller are the engine's.
 	DefaultGuessLimit          = sessions.DefaultGuessLimit
 	DefaultGuessLimitPerCaller = sessions.DefaultGuessLimitPerCaller
-	// DefaultEventsPerMinute and DefaultEventSpoolMax: see Config.
-	DefaultEventsPerMinute = 6000
-	DefaultEventSpoolMax   = 1_000_000
+	// DefaultEventSpoolMax: see Config.
+	DefaultEventSpoolMax = 1_000_000
 )
 
 // Var describes one environment variable, for `sessiond help` and the README.
@@ -120,8 +119,15 @@ var Vars = []Var{
 	{"SESSIOND_ADMIN_ABSOLUTE_TIMEOUT", "8h", "admin UI sessions end this long after sign-in, whatever the activity", false},
 	{"SESSIOND_GUESS_LIMIT", strconv.Itoa(DefaultGuessLimit), "forged session tokens a minute from one end user (the device.ip the app sends) before further forgeries from it get 429; valid tokens are never refused", false},
 	{"SESSIOND_GUESS_LIMIT_PER_CALLER", strconv.Itoa(DefaultGuessLimitPerCaller), "the same budget per API caller IP, for calls that send no device.ip", false},
-	{"SESSIOND_EVENTS_PER_MINUTE", strconv.Itoa(DefaultEventsPerMinute), "security events a tenant may have stored one by one per minute; beyond it they are counted, and one events.suppressed event a minute holds the counts per type (0 is unlimited)", false},
 	{"SESSIOND_EVENT_SPOOL_MAX", strconv.Itoa(DefaultEventSpoolMax), "security events kept in Redis (under SESSIOND_REDIS_PREFIX) while PostgreSQL is unavailable, written back in order when it returns (0 turns the spool off)", false},
+	{"SESSIOND_CEILING_MAX_DATA_BYTES", strconv.Itoa(tenants.DefaultCeilingMaxDataBytes), "default ceiling of a tenant's max_data_bytes policy (the operator sets each tenant's own with PATCH /v1/tenants/{id})", false},
+	{"SESSIOND_CEILING_MAX_SESSIONS_PER_USER", strconv.Itoa(tenants.DefaultCeilingMaxSessionsPerUser), "default ceiling of a tenant's max_sessions_per_user (0, unlimited, is above it)", false},
+	{"SESSIOND_CEILING_IDLE_TIMEOUT", "24h", "default ceiling of a tenant's idle_timeout (whole seconds)", false},
+	{"SESSIOND_CEILING_ABSOLUTE_TIMEOUT", "720h", "default ceiling of a tenant's absolute_timeout (whole seconds; 720h = 30 days)", false},
+	{"SESSIOND_CEILING_LIVE_SESSIONS", strconv.Itoa(tenants.DefaultCeilingLiveSessions), "default ceiling of a tenant's live sessions (approximate: counted every few seconds)", false},
+	{"SESSIOND_CEILING_RETIRING_KEYS", strconv.Itoa(tenants.DefaultCeilingRetiringKeys), "default ceiling of a tenant's retiring signing keys; a rotation at it gets 409", false},
+	{"SESSIOND_CEILING_EVENTS_PER_MINUTE", strconv.Itoa(tenants.DefaultCeilingEventsPerMinute), "default ceiling of the security events a minute stored for a tenant", false},
+	{"SESSIOND_CEILING_REQUESTS_PER_SECOND", strconv.Itoa(tenants.DefaultCeilingRequestsPerSecond), "default ceiling of a tenant's API requests a second, per instance (N instances allow N times as many); past it 429", false},
 }
 
 // Load reads the configuration through getenv. Every variable's default is
@@ -156,10 +162,42 @@ func Load(getenv func(string) string) (Config, error) {
 		GuessLimit:      int(e.atLeast("SESSIOND_GUESS_LIMIT", 1, "want a whole number, at least 1")),
 		GuessLimitPerCaller: int(e.atLeast("SESSIOND_GUESS_LIMIT_PER_CALLER", 1,
 			"want a whole number, at least 1")),
-		EventsPerMinute: int(e.atLeast("SESSIOND_EVENTS_PER_MINUTE", 0, "want a whole number, 0 (unlimited) or more")),
-		EventSpoolMax:   e.atLeast("SESSIOND_EVENT_SPOOL_MAX", 0, "want a whole number of events, 0 (no spool) or more"),
+		EventSpoolMax: e.atLeast("SESSIOND_EVENT_SPOOL_MAX", 0, "want a whole number of events, 0 (no spool) or more"),
+		Ceilings:      e.ceilings(),
 	}
 	return c, errors.Join(e.errs...)
+}
+
+// ceilings reads the SESSIOND_CEILING_* variables, one per tenants
+// ceiling: SESSIOND_CEILING_ and its name in upper case, a duration for the
+// timeouts (whole seconds) and a whole number for the others, each within
+// its ceiling's range.
+func (e *reader) ceilings() tenants.Limits {
+	var l tenants.Limits
+	for _, f := range tenants.LimitFields {
+		name := "SESSIOND_CEILING_" + strings.ToUpper(f.Name)
+		want := fmt.Sprintf("want a whole number from %d to %d", f.Min, f.Max)
+		var n int64
+		if f.Unit == "seconds" {
+			want = fmt.Sprintf("want a duration of whole seconds from 1s to %v", time.Duration(f.Max)*time.Second)
+			d, err := time.ParseDuration(e.text(name))
+			if err != nil || d%time.Second != 0 {
+				n = -1
+			} else {
+				n = int64(d / time.Second)
+			}
+		} else if v, err := strconv.ParseInt(e.text(name), 10, 64); err == nil {
+			n = v
+		} else {
+			n = -1
+		}
+		if n < int64(f.Min) || n > int64(f.Max) {
+			e.fail(name, "%s", want)
+			continue
+		}
+		f.Set(&l, int(n))
+	}
+	return l
 }
 
 // reader reads variables through getenv, each with its default from Vars,

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/sessiond/sessiond/internal/config"
+	"github.com/sessiond/sessiond/internal/tenants"
 )
 
 func env(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
@@ -207,9 +208,39 @@ func TestLoadReadsExactlyTheVariablesInVars(t *testing.T) {
 		CacheStaleAfter: 2 * time.Second,
 		EventRetention:  2160 * time.Hour, AdminIdle: 15 * time.Minute, AdminAbsolute: 8 * time.Hour,
 		GuessLimit: config.DefaultGuessLimit, GuessLimitPerCaller: config.DefaultGuessLimitPerCaller,
-		EventsPerMinute: config.DefaultEventsPerMinute, EventSpoolMax: config.DefaultEventSpoolMax,
+		EventSpoolMax: config.DefaultEventSpoolMax,
+		Ceilings:      tenants.DefaultLimits(),
 	}
 	if !reflect.DeepEqual(c, want) {
 		t.Fatalf("defaults:\n got %+v\nwant %+v", c, want)
+	}
+}
+
+// The SESSIOND_CEILING_* variables set the deployment's default ceilings,
+// within each ceiling's range; timeouts are durations of whole seconds.
+func TestCeilings(t *testing.T) {
+	c, err := config.Load(env(map[string]string{
+		"SESSIOND_CEILING_MAX_DATA_BYTES": "4096", "SESSIOND_CEILING_IDLE_TIMEOUT": "90s",
+		"SESSIOND_CEILING_REQUESTS_PER_SECOND": "7",
+	}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := tenants.DefaultLimits()
+	want.MaxDataBytes, want.IdleTimeout, want.RequestsPerSecond = 4096, 90, 7
+	if c.Ceilings != want {
+		t.Fatalf("ceilings = %+v, want %+v", c.Ceilings, want)
+	}
+	for name, v := range map[string]string{
+		"SESSIOND_CEILING_MAX_DATA_BYTES":      "2000000", // above 1 MiB
+		"SESSIOND_CEILING_RETIRING_KEYS":       "0",
+		"SESSIOND_CEILING_LIVE_SESSIONS":       "many",
+		"SESSIOND_CEILING_ABSOLUTE_TIMEOUT":    "1.5s",
+		"SESSIOND_CEILING_IDLE_TIMEOUT":        "9601h", // above 400 days
+		"SESSIOND_CEILING_REQUESTS_PER_SECOND": "-1",
+	} {
+		if _, err := config.Load(env(map[string]string{name: v})); err == nil || !strings.Contains(err.Error(), name) {
+			t.Errorf("%s=%s: err = %v, want it named", name, v, err)
+		}
 	}
 }

@@ -60,7 +60,7 @@ func writeProblem(w http.ResponseWriter, r *http.Request, err error) {
 		p.Type, p.Title = typeOf(fault.Internal), titleOf(fault.Internal)
 	case fe.Code == fault.Unavailable:
 		w.Header().Set("Retry-After", "2")
-	case fe.Code == fault.RateLimited:
+	case fe.Code == fault.RateLimited && w.Header().Get("Retry-After") == "":
 		w.Header().Set("Retry-After", "60")
 	}
 	h := w.Header()

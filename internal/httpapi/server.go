@@ -48,12 +48,16 @@ type Deps struct {
 	// Draining reports that the instance is shutting down: /readyz then
 	// answers 503 "draining" whatever its checks say. Nil: never.
 	Draining func() bool
+	// Now is the clock of the per-tenant rate limits (default time.Now).
+	Now func() time.Time
 }
 
 type server struct {
 	Deps
 	operatorHash []byte
 	validator    *validator
+	limiter      *rateLimiter
+	live         *liveCounts
 }
 
 // handlerFunc is a handler that returns its error for the one place that
@@ -79,7 +83,11 @@ func New(d Deps) (http.Handler, error) {
 	if d.MaxBodyBytes <= 0 {
 		d.MaxBodyBytes = 1 << 20
 	}
-	s := &server{Deps: d, operatorHash: secrets.Hash(d.OperatorToken), validator: v}
+	if d.Now == nil {
+		d.Now = time.Now
+	}
+	s := &server{Deps: d, operatorHash: secrets.Hash(d.OperatorToken), validator: v, limiter: &rateLimiter{now: d.Now}}
+	s.live = &liveCounts{count: d.Sessions.Count, now: d.Now, log: d.Log}
 
 	// SkipClean: a path with "." or ".." segments is matched as sent, never
 	// redirected to another resource (/v1/users/../sessions is a bad user
@@ -180,8 +188,9 @@ func (s *server) routes(r *router) {
 }
 
 // endpoint wraps a handler with the per-route chain: naming the route
-// (its template, for the access log), body limit, authentication, then
-// validation against the OpenAPI document. Errors from any step become
+// (its template, for the access log), body limit, authentication, the
+// tenant's request rate (API-key routes), then validation against the
+// OpenAPI document. Errors from any step become
 // problem+json. A route with a compiled body check (fast) skips the
 // document's validator for the bodies its check accepts.
 func (s *server) endpoint(route string, need access, fast fastBody, h handlerFunc) http.Handler {
@@ -193,6 +202,9 @@ func (s *server) endpoint(route string, need access, fast fastBody, h handlerFun
 			if authed, err = s.authenticate(r, need); err == nil {
 				r = authed
 			}
+		}
+		if err == nil && (need == tenantSessions || need == tenantAdmin) {
+			err = s.limitRate(w, r)
 		}
 		if err == nil {
 			err = s.validated(w, r, body, need, fast, h)

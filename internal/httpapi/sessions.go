@@ -45,13 +45,18 @@ func (s *server) meta(r *http.Request) sessions.Meta {
 }
 
 func (s *server) createSession(w http.ResponseWriter, r *http.Request, req *sessionCreateRequest) error {
-	out, err := s.Sessions.Create(r.Context(), principal(r).TenantID, sessions.CreateParams{
+	tenantID := principal(r).TenantID
+	if snap, ok := s.Cache.Tenant(tenantID); ok && s.live.full(tenantID, snap.Limits.LiveSessions) {
+		return errLiveSessionsCeiling(snap.Limits.LiveSessions)
+	}
+	out, err := s.Sessions.Create(r.Context(), tenantID, sessions.CreateParams{
 		UserID: req.UserID, Data: req.Data, Device: sessions.Device{UserAgent: req.Device.UserAgent, IP: req.Device.IP},
 		IdleTimeout: req.IdleTimeout, AbsoluteTimeout: req.AbsoluteTimeout,
 	}, s.meta(r))
 	if err != nil {
 		return err
 	}
+	s.live.created(tenantID, len(out.Evicted))
 	if out.Evicted == nil {
 		out.Evicted = []string{}
 	}

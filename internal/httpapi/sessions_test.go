@@ -68,7 +68,7 @@ func (e *env) verify(key, token string, extra map[string]any) resp {
 func (e *env) putPolicy(key string, change func(map[string]any)) {
 	e.t.Helper()
 	p := map[string]any{
-		"idle_timeout": 1800, "absolute_timeout": 28800, "max_sessions_per_user": 0,
+		"idle_timeout": 1800, "absolute_timeout": 28800, "max_sessions_per_user": 1000,
 		"on_limit": "evict_oldest", "rolling": true,
 		"binding": map[string]any{"user_agent": "off", "ip": "off"}, "max_data_bytes": 16384,
 	}

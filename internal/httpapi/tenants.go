@@ -10,7 +10,19 @@ import (
 )
 
 type tenantCreateRequest struct {
-	Name string `json:"name"`
+	Name   string              `json:"name"`
+	Limits tenants.LimitsPatch `json:"limits"`
+}
+
+// tenantView is a tenant as the operator API shows it: with its effective
+// ceilings (its own, else the deployment defaults).
+type tenantView struct {
+	tenants.Tenant
+	Limits tenants.Limits `json:"limits"`
+}
+
+func (s *server) view(t tenants.Tenant) tenantView {
+	return tenantView{Tenant: t, Limits: s.Tenants.Limits(t)}
 }
 
 type apiKeyCreated struct {
@@ -23,13 +35,13 @@ func (s *server) createTenant(w http.ResponseWriter, r *http.Request) error {
 	if err := decodeJSON(r, &req); err != nil {
 		return err
 	}
-	t, ak, secret, err := s.Tenants.CreateTenant(r.Context(), req.Name, s.actor(r))
+	t, ak, secret, err := s.Tenants.CreateTenantWithLimits(r.Context(), req.Name, req.Limits, s.actor(r))
 	if err != nil {
 		return err
 	}
 	noStore(w)
 	return writeJSON(w, http.StatusCreated, map[string]any{
-		"tenant":  t,
+		"tenant":  s.view(t),
 		"api_key": apiKeyCreated{APIKey: ak, Secret: secret},
 	})
 }
@@ -39,10 +51,11 @@ func (s *server) listTenants(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	if list == nil {
-		list = []tenants.Tenant{}
+	views := make([]tenantView, len(list))
+	for i, t := range list {
+		views[i] = s.view(t)
 	}
-	return writeJSON(w, http.StatusOK, map[string]any{"tenants": list, "next_cursor": next})
+	return writeJSON(w, http.StatusOK, map[string]any{"tenants": views, "next_cursor": next})
 }
 
 func (s *server) getTenant(w http.ResponseWriter, r *http.Request) error {
@@ -50,7 +63,7 @@ func (s *server) getTenant(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	return writeJSON(w, http.StatusOK, t)
+	return writeJSON(w, http.StatusOK, s.view(t))
 }
 
 func (s *server) updateTenant(w http.ResponseWriter, r *http.Request) error {
@@ -62,7 +75,7 @@ func (s *server) updateTenant(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	return writeJSON(w, http.StatusOK, t)
+	return writeJSON(w, http.StatusOK, s.view(t))
 }
 
 func (s *server) deleteTenant(w http.ResponseWriter, r *http.Request) error {

@@ -54,7 +54,7 @@ func TestNoPlaintextSecretIsStored(t *testing.T) {
 	a := mustCreateTenant(t, s, sealer, "A", now)
 	addSecret("signing secret "+a.Key.ID, a.KeySecret)
 	next, nextSecret := newKey(t, sealer, a.Tenant.ID, now)
-	if err := s.RotateKey(ctx, a.Tenant.ID, next, now.Add(time.Hour)); err != nil {
+	if err := s.RotateKey(ctx, a.Tenant.ID, next, now.Add(time.Hour), time.Time{}, 0); err != nil {
 		t.Fatal(err)
 	}
 	addSecret("signing secret "+next.ID, nextSecret)

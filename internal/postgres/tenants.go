@@ -28,7 +28,7 @@ func NewStore(pool *pgxpool.Pool) *Store { return &Store{pool: pool} }
 var _ tenants.Store = (*Store)(nil)
 
 const (
-	tenantColumns = `id, name, status, created_at, updated_at`
+	tenantColumns = `id, name, status, created_at, updated_at, limits`
 	keyColumns    = `tenant_id, kid, state, sealed_secret, created_at, retires_at, retired_at`
 	apiKeyColumns = `id, tenant_id, name, scopes, prefix, secret_hash, created_at, revoked_at`
 )
@@ -42,10 +42,14 @@ func (s *Store) CreateTenant(ctx context.Context, t tenants.Tenant, p tenants.Po
 	if err != nil {
 		return fmt.Errorf("postgres: create tenant: encode policy: %w", err)
 	}
+	limits, err := json.Marshal(t.Limits)
+	if err != nil {
+		return fmt.Errorf("postgres: create tenant: encode limits: %w", err)
+	}
 	err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		if _, err := tx.Exec(ctx,
-			`INSERT INTO tenants (id, name, status, policy, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6)`,
-			t.ID, t.Name, string(t.Status), policy, t.CreatedAt, t.UpdatedAt); err != nil {
+			`INSERT INTO tenants (id, name, status, policy, limits, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7)`,
+			t.ID, t.Name, string(t.Status), policy, limits, t.CreatedAt, t.UpdatedAt); err != nil {
 			return mapErr(err, "create tenant", "tenant")
 		}
 		if _, err := tx.Exec(ctx,
@@ -92,14 +96,18 @@ func (s *Store) ListTenants(ctx context.Context, page tenants.Page) ([]tenants.T
 			return out, encodeCursor(cursorTenants, lastSeq), nil
 		}
 		var (
-			seq int64
-			t   tenants.Tenant
+			seq    int64
+			t      tenants.Tenant
+			limits []byte
 		)
-		if err := rows.Scan(&seq, &t.ID, &t.Name, &t.Status, &t.CreatedAt, &t.UpdatedAt); err != nil {
+		if err := rows.Scan(append([]any{&seq}, tenantDest(&t, &limits)...)...); err != nil {
 			return nil, "", mapErr(err, "list tenants", "tenant")
 		}
 		lastSeq = seq
-		out = append(out, utcTenant(t))
+		if t, err = finishTenant(t, limits); err != nil {
+			return nil, "", err
+		}
+		out = append(out, t)
 	}
 	if err := rows.Err(); err != nil {
 		return nil, "", mapErr(err, "list tenants", "tenant")
@@ -109,18 +117,32 @@ func (s *Store) ListTenants(ctx context.Context, page tenants.Page) ([]tenants.T
 
 // UpdateTenant applies the non-nil fields of patch to tenant id, sets its
 // updated_at to now, and returns the tenant as stored, in one transaction
-// that holds the tenant's row. Suspending also stores a pending purge job
-// (tenant_purges), restarting any earlier one; resuming while the tenant's
-// purge job is not done is fault.Conflict and changes nothing. A missing
-// tenant is fault.NotFound.
+// that holds the tenant's row. patch.Limits sets its numbers and removes its
+// nulls from the tenant's overrides in the same statement (concurrent patches
+// of different ceilings both apply); it is not validated here. Suspending also
+// stores a pending purge job (tenant_purges), restarting any earlier one;
+// resuming while the tenant's purge job is not done is fault.Conflict and
+// changes nothing. A missing tenant is fault.NotFound.
 func (s *Store) UpdateTenant(ctx context.Context, id string, patch tenants.TenantPatch, now time.Time) (tenants.Tenant, error) {
 	var status *string
 	if patch.Status != nil {
 		st := string(*patch.Status)
 		status = &st
 	}
+	set, unset := map[string]int{}, []string{}
+	for name, v := range patch.Limits {
+		if v == nil {
+			unset = append(unset, name)
+		} else {
+			set[name] = *v
+		}
+	}
+	setJSON, err := json.Marshal(set)
+	if err != nil {
+		return tenants.Tenant{}, fmt.Errorf("postgres: update tenant: encode limits: %w", err)
+	}
 	var t tenants.Tenant
-	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+	err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		// The row lock orders this change after any concurrent one, so the
 		// purge check below sees a suspension committed meanwhile.
 		if _, err := scanTenant(tx.QueryRow(ctx, `SELECT `+tenantColumns+` FROM tenants WHERE id = $1 FOR UPDATE`, id)); err != nil {
@@ -131,11 +153,11 @@ func (s *Store) UpdateTenant(ctx context.Context, id string, patch tenants.Tenan
 				return err
 			}
 		}
-		var err error
 		t, err = scanTenant(tx.QueryRow(ctx,
-			`UPDATE tenants SET name = coalesce($2, name), status = coalesce($3, status), updated_at = $4
+			`UPDATE tenants SET name = coalesce($2, name), status = coalesce($3, status), updated_at = $4,
+			        limits = (limits || $5::jsonb) - $6::text[]
 			 WHERE id = $1 RETURNING `+tenantColumns,
-			id, patch.Name, status, now))
+			id, patch.Name, status, now, setJSON, unset))
 		if err != nil {
 			return err
 		}
@@ -175,12 +197,15 @@ func (s *Store) DeleteTenant(ctx context.Context, id string, now time.Time) erro
 func (s *Store) LoadState(ctx context.Context, id string) (tenants.State, error) {
 	var st tenants.State
 	err := readSnapshot(ctx, s.pool, func(tx pgx.Tx) error {
-		var policy []byte
+		var policy, limits []byte
 		row := tx.QueryRow(ctx, `SELECT `+tenantColumns+`, policy FROM tenants WHERE id = $1`, id)
-		if err := row.Scan(&st.Tenant.ID, &st.Tenant.Name, &st.Tenant.Status, &st.Tenant.CreatedAt, &st.Tenant.UpdatedAt, &policy); err != nil {
+		if err := row.Scan(append(tenantDest(&st.Tenant, &limits), &policy)...); err != nil {
 			return mapErr(err, "load tenant state", "tenant")
 		}
-		st.Tenant = utcTenant(st.Tenant)
+		var err error
+		if st.Tenant, err = finishTenant(st.Tenant, limits); err != nil {
+			return err
+		}
 		if err := json.Unmarshal(policy, &st.Policy); err != nil {
 			return fmt.Errorf("postgres: load tenant state: decode policy of %s: %w", id, err)
 		}
@@ -223,14 +248,18 @@ func (s *Store) LoadAllStates(ctx context.Context) ([]tenants.State, error) {
 		index := map[string]int{}
 		for rows.Next() {
 			var (
-				st     tenants.State
-				policy []byte
+				st             tenants.State
+				policy, limits []byte
+				err            error
 			)
-			if err := rows.Scan(&st.Tenant.ID, &st.Tenant.Name, &st.Tenant.Status, &st.Tenant.CreatedAt, &st.Tenant.UpdatedAt, &policy); err != nil {
+			if err := rows.Scan(append(tenantDest(&st.Tenant, &limits), &policy)...); err != nil {
 				rows.Close()
 				return mapErr(err, "load all tenant states", "tenant")
 			}
-			st.Tenant = utcTenant(st.Tenant)
+			if st.Tenant, err = finishTenant(st.Tenant, limits); err != nil {
+				rows.Close()
+				return err
+			}
 			if err := json.Unmarshal(policy, &st.Policy); err != nil {
 				rows.Close()
 				return fmt.Errorf("postgres: load all tenant states: decode policy of %s: %w", st.Tenant.ID, err)
@@ -287,9 +316,14 @@ func (s *Store) PutPolicy(ctx context.Context, tenantID string, p tenants.Policy
 // RotateKey, in one transaction that locks the tenant's keyring, moves the
 // tenant's active key (if any) to retiring until retiresAt and stores next as
 // the active key (its State is ignored). Concurrent rotations serialise; the
-// keyring never has two active keys. A missing tenant is fault.NotFound; a
-// next.ID already in the keyring is fault.Conflict.
-func (s *Store) RotateKey(ctx context.Context, tenantID string, next tenants.Key, retiresAt time.Time) error {
+// keyring never has two active keys. Retiring keys whose grace ended by now
+// are marked retired (as Key.At reports them). With maxRetiring > 0, a keyring that
+// already holds maxRetiring keys still retiring at now is left unchanged
+// and the answer is tenants.ErrTooManyRetiring (fault.Conflict), checked
+// under the same lock, so concurrent rotations cannot pass the ceiling. A
+// missing tenant is fault.NotFound; a next.ID already in the keyring is
+// fault.Conflict.
+func (s *Store) RotateKey(ctx context.Context, tenantID string, next tenants.Key, retiresAt, now time.Time, maxRetiring int) error {
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		var one int
 		if err := tx.QueryRow(ctx, `SELECT 1 FROM tenants WHERE id = $1 FOR NO KEY UPDATE`, tenantID).Scan(&one); err != nil {
@@ -297,6 +331,24 @@ func (s *Store) RotateKey(ctx context.Context, tenantID string, next tenants.Key
 		}
 		if _, err := tx.Exec(ctx, `SELECT kid FROM signing_keys WHERE tenant_id = $1 FOR UPDATE`, tenantID); err != nil {
 			return mapErr(err, "rotate key: lock keyring", "signing key")
+		}
+		// Keys whose grace period ended are retired for good (one row per
+		// earlier rotation at most), so reloads stop decrypting them.
+		if _, err := tx.Exec(ctx,
+			`UPDATE signing_keys SET state = 'retired', retired_at = retires_at
+			 WHERE tenant_id = $1 AND state = 'retiring' AND retires_at <= $2`, tenantID, now); err != nil {
+			return mapErr(err, "rotate key: retire ended keys", "signing key")
+		}
+		if maxRetiring > 0 {
+			var retiring int
+			if err := tx.QueryRow(ctx,
+				`SELECT count(*) FROM signing_keys WHERE tenant_id = $1 AND state = 'retiring' AND retires_at > $2`,
+				tenantID, now).Scan(&retiring); err != nil {
+				return mapErr(err, "rotate key: count retiring keys", "signing key")
+			}
+			if retiring >= maxRetiring {
+				return tenants.ErrTooManyRetiring(maxRetiring)
+			}
 		}
 		if _, err := tx.Exec(ctx,
 			`UPDATE signing_keys SET state = 'retiring', retires_at = $2 WHERE tenant_id = $1 AND state = 'active'`,
@@ -392,9 +444,26 @@ func readSnapshot(ctx context.Context, pool *pgxpool.Pool, fn func(pgx.Tx) error
 }
 
 func scanTenant(row pgx.Row) (tenants.Tenant, error) {
-	var t tenants.Tenant
-	if err := row.Scan(&t.ID, &t.Name, &t.Status, &t.CreatedAt, &t.UpdatedAt); err != nil {
+	var (
+		t      tenants.Tenant
+		limits []byte
+	)
+	if err := row.Scan(tenantDest(&t, &limits)...); err != nil {
 		return tenants.Tenant{}, err
+	}
+	return finishTenant(t, limits)
+}
+
+// tenantDest is where a row of tenantColumns scans to: t's fields, and the
+// limits column's JSON into limits (finishTenant decodes it).
+func tenantDest(t *tenants.Tenant, limits *[]byte) []any {
+	return []any{&t.ID, &t.Name, &t.Status, &t.CreatedAt, &t.UpdatedAt, limits}
+}
+
+// finishTenant decodes the limits column into t and puts its times in UTC.
+func finishTenant(t tenants.Tenant, limits []byte) (tenants.Tenant, error) {
+	if err := json.Unmarshal(limits, &t.Limits); err != nil {
+		return tenants.Tenant{}, fmt.Errorf("postgres: decode limits of tenant %s: %w", t.ID, err)
 	}
 	return utcTenant(t), nil
 }

@@ -147,7 +147,7 @@ func TestTenantStoreRoundTrip(t *testing.T) {
 	t.Run("a rotation moves the active key to retiring and stores the next one as active", func(t *testing.T) {
 		next, _ := newKey(t, sealer, a.Tenant.ID, later)
 		retiresAt := later.Add(8 * time.Hour)
-		if err := s.RotateKey(ctx, a.Tenant.ID, next, retiresAt); err != nil {
+		if err := s.RotateKey(ctx, a.Tenant.ID, next, retiresAt, time.Time{}, 0); err != nil {
 			t.Fatal(err)
 		}
 		keys := mustLoadState(t, s, a.Tenant.ID).Keys
@@ -158,7 +158,7 @@ func TestTenantStoreRoundTrip(t *testing.T) {
 		if old.ID != a.Key.ID || old.State != tenants.KeyRetiring || old.RetiresAt == nil || !old.RetiresAt.Equal(retiresAt) {
 			t.Fatalf("old key = %+v, want retiring until %v", old, retiresAt)
 		}
-		wantCode(t, s.RotateKey(ctx, "tn_missing", next, retiresAt), fault.NotFound)
+		wantCode(t, s.RotateKey(ctx, "tn_missing", next, retiresAt, time.Time{}, 0), fault.NotFound)
 	})
 	t.Run("loading all states includes every tenant with its keys and API keys", func(t *testing.T) {
 		b := mustCreateTenant(t, s, sealer, "Beta", later)
@@ -258,7 +258,7 @@ func TestTenantsCannotReachEachOthersRows(t *testing.T) {
 	a := mustCreateTenant(t, s, sealer, "A", now)
 	// A gets a retiring key too, so RetireKey has something to retire.
 	next, _ := newKey(t, sealer, a.Tenant.ID, now)
-	if err := s.RotateKey(ctx, a.Tenant.ID, next, now.Add(time.Hour)); err != nil {
+	if err := s.RotateKey(ctx, a.Tenant.ID, next, now.Add(time.Hour), time.Time{}, 0); err != nil {
 		t.Fatal(err)
 	}
 	b := mustCreateTenant(t, s, sealer, "B", now)
@@ -295,7 +295,7 @@ func TestTenantsCannotReachEachOthersRows(t *testing.T) {
 		// touching A's row.
 		k, _ := newKey(t, sealer, b.Tenant.ID, later)
 		k.ID = a.Key.ID
-		if err := s.RotateKey(ctx, b.Tenant.ID, k, later.Add(time.Hour)); err != nil {
+		if err := s.RotateKey(ctx, b.Tenant.ID, k, later.Add(time.Hour), time.Time{}, 0); err != nil {
 			t.Fatal(err)
 		}
 		beforeB = mustLoadState(t, s, b.Tenant.ID)
@@ -338,7 +338,7 @@ func TestRotateKeyLeavesExactlyOneActiveKey(t *testing.T) {
 		var last tenants.Key
 		for range 3 {
 			last, _ = newKey(t, sealer, a.Tenant.ID, now)
-			if err := s.RotateKey(ctx, a.Tenant.ID, last, now.Add(time.Hour)); err != nil {
+			if err := s.RotateKey(ctx, a.Tenant.ID, last, now.Add(time.Hour), time.Time{}, 0); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -359,7 +359,7 @@ func TestRotateKeyLeavesExactlyOneActiveKey(t *testing.T) {
 		errs := make([]error, n)
 		for i := range n {
 			k, _ := newKey(t, sealer, a.Tenant.ID, now)
-			wg.Go(func() { errs[i] = s.RotateKey(ctx, a.Tenant.ID, k, now.Add(time.Hour)) })
+			wg.Go(func() { errs[i] = s.RotateKey(ctx, a.Tenant.ID, k, now.Add(time.Hour), time.Time{}, 0) })
 		}
 		wg.Wait()
 		for _, err := range errs {
@@ -383,12 +383,12 @@ func TestRetireKey(t *testing.T) {
 	a := mustCreateTenant(t, s, sealer, "A", now)
 	first := a.Key
 	second, _ := newKey(t, sealer, a.Tenant.ID, now)
-	if err := s.RotateKey(ctx, a.Tenant.ID, second, now.Add(time.Hour)); err != nil {
+	if err := s.RotateKey(ctx, a.Tenant.ID, second, now.Add(time.Hour), time.Time{}, 0); err != nil {
 		t.Fatal(err)
 	}
 	third, _ := newKey(t, sealer, a.Tenant.ID, now)
 	graceEnded := now.Add(-time.Minute)
-	if err := s.RotateKey(ctx, a.Tenant.ID, third, graceEnded); err != nil {
+	if err := s.RotateKey(ctx, a.Tenant.ID, third, graceEnded, time.Time{}, 0); err != nil {
 		t.Fatal(err)
 	}
 	// Now: third active, second retiring until now-1m (grace over), first retiring until now+1h.

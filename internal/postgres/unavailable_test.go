@@ -52,7 +52,7 @@ func TestADatabaseThatCannotBeReachedIsUnavailable(t *testing.T) {
 			{"LoadState", func(ctx context.Context) error { _, err := s.LoadState(ctx, "tn_a"); return err }},
 			{"LoadAllStates", func(ctx context.Context) error { _, err := s.LoadAllStates(ctx); return err }},
 			{"PutPolicy", func(ctx context.Context) error { return s.PutPolicy(ctx, "tn_a", tenants.DefaultPolicy(), now) }},
-			{"RotateKey", func(ctx context.Context) error { return s.RotateKey(ctx, "tn_a", key, now) }},
+			{"RotateKey", func(ctx context.Context) error { return s.RotateKey(ctx, "tn_a", key, now, time.Time{}, 0) }},
 			{"RetireKey", func(ctx context.Context) error { _, err := s.RetireKey(ctx, "tn_a", key.ID, now); return err }},
 			{"CreateAPIKey", func(ctx context.Context) error { return s.CreateAPIKey(ctx, ak) }},
 			{"RevokeAPIKey", func(ctx context.Context) error { return s.RevokeAPIKey(ctx, "tn_a", ak.ID, now) }},

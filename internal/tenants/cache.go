@@ -47,10 +47,31 @@ type Listener struct {
 // the cache), so that verify tells a retired key's token from a forgery.
 // Callers must not modify a Snapshot.
 type Snapshot struct {
-	Tenant  Tenant
-	Policy  Policy
+	Tenant Tenant
+	// Policy is the effective policy: the tenant's stored policy clamped
+	// to Limits (Policy.Clamp), which is what the engine applies and GET
+	// /v1/policy shows.
+	Policy Policy
+	// Limits are the tenant's ceilings: its overrides on the deployment
+	// defaults (every ceiling at its largest for the system tenant).
+	Limits  Limits
 	Keys    []Key
 	APIKeys []APIKey
+
+	// keyIndex maps a kid to its place in Keys (built by the Cache), so a
+	// token's key is found in one lookup however long the keyring grew.
+	keyIndex map[string]int
+}
+
+// RetiringAt returns how many keys of the keyring are still retiring at now.
+func (s *Snapshot) RetiringAt(now time.Time) int {
+	n := 0
+	for _, k := range s.Keys {
+		if k.At(now).State == KeyRetiring {
+			n++
+		}
+	}
+	return n
 }
 
 // ActiveKey returns the key that signs new tokens.
@@ -63,8 +84,16 @@ func (s *Snapshot) ActiveKey() (Key, bool) {
 	return Key{}, false
 }
 
-// Key returns the key with id kid as it stands at now.
+// Key returns the key with id kid as it stands at now: one map lookup in a
+// snapshot from the Cache, a walk of Keys in one built by hand.
 func (s *Snapshot) Key(kid string, now time.Time) (Key, bool) {
+	if s.keyIndex != nil {
+		i, ok := s.keyIndex[kid]
+		if !ok {
+			return Key{}, false
+		}
+		return s.Keys[i].At(now), true
+	}
 	for _, k := range s.Keys {
 		if k.ID == kid {
 			return k.At(now), true
@@ -78,6 +107,8 @@ type Principal struct {
 	TenantID string
 	APIKeyID string
 	Scopes   []Scope
+	// RequestsPerSecond is the tenant's request-rate ceiling.
+	RequestsPerSecond int
 }
 
 // Has reports whether the principal carries scope.
@@ -119,6 +150,8 @@ type Cache struct {
 	mu      sync.RWMutex
 	tenants map[string]*Snapshot
 	apiKeys map[string]apiKeyEntry
+	// defaults are the deployment's default ceilings (SetDefaultLimits).
+	defaults Limits
 
 	// confirmedUntil is the offset (ns after origin) until which the cache
 	// is confirmed current (notConfirmed when it is not); pending counts the
@@ -172,7 +205,8 @@ const (
 	maxBackoff = 5 * time.Second
 )
 
-// NewCache returns an empty cache; call LoadAll before serving and Run to
+// NewCache returns an empty cache whose tenants' ceilings default to
+// DefaultLimits; call LoadAll before serving and Run to
 // keep it current. Until Run's subscription is confirmed, every request
 // reads the store.
 func NewCache(store Store, sealer *secrets.Sealer, log *slog.Logger, o CacheOptions) *Cache {
@@ -191,11 +225,27 @@ func NewCache(store Store, sealer *secrets.Sealer, log *slog.Logger, o CacheOpti
 	c := &Cache{
 		store: store, sealer: sealer, log: log, o: o, origin: o.Now(),
 		tenants: map[string]*Snapshot{}, apiKeys: map[string]apiKeyEntry{},
-		dirty: map[string]uint64{}, wake: make(chan struct{}, 1),
+		dirty: map[string]uint64{}, wake: make(chan struct{}, 1), defaults: DefaultLimits(),
 		snaps: newCoalescer[*Snapshot](reuse), owners: newCoalescer[string](reuse),
 	}
 	c.confirmedUntil.Store(notConfirmed)
 	return c
+}
+
+// SetDefaultLimits sets the deployment's default ceilings (fields not set
+// take DefaultLimits). It applies from the next load, so call it before
+// LoadAll.
+func (c *Cache) SetDefaultLimits(l Limits) {
+	c.mu.Lock()
+	c.defaults = l.OrDefault()
+	c.mu.Unlock()
+}
+
+// DefaultLimits returns the deployment's default ceilings.
+func (c *Cache) DefaultLimits() Limits {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	return c.defaults
 }
 
 // LoadAll replaces the cache's contents with every tenant in the store.
@@ -502,7 +552,8 @@ func (c *Cache) Authenticate(secret string) (Principal, error) {
 	if snap.Tenant.Status != Active {
 		return Principal{}, fault.New(fault.Forbidden, "tenant is suspended")
 	}
-	return Principal{TenantID: entry.tenantID, APIKeyID: id, Scopes: entry.scopes}, nil
+	return Principal{TenantID: entry.tenantID, APIKeyID: id, Scopes: entry.scopes,
+		RequestsPerSecond: snap.Limits.RequestsPerSecond}, nil
 }
 
 // readAPIKey finds API key id as it stands, when memory cannot be trusted
@@ -550,7 +601,9 @@ func (c *Cache) dropLocked(tenantID string) {
 
 func (c *Cache) snapshot(st State) (*Snapshot, error) {
 	keys := make([]Key, len(st.Keys))
+	index := make(map[string]int, len(st.Keys))
 	for i, k := range st.Keys {
+		index[k.ID] = i
 		if k.State != KeyRetired {
 			secret, err := c.sealer.Open(k.SealedSecret, sealAAD(k.TenantID, k.ID))
 			if err != nil {
@@ -567,11 +620,29 @@ func (c *Cache) snapshot(st State) (*Snapshot, error) {
 			live = append(live, k)
 		}
 	}
-	return &Snapshot{Tenant: st.Tenant, Policy: st.Policy, Keys: keys, APIKeys: live}, nil
+	limits := st.Tenant.Limits.Apply(c.DefaultLimits())
+	if st.Tenant.ID == SystemTenantID {
+		limits = unbounded()
+	}
+	return &Snapshot{Tenant: st.Tenant, Policy: st.Policy.Clamp(limits), Limits: limits, Keys: keys, APIKeys: live, keyIndex: index}, nil
 }
 
 func indexAPIKeys(m map[string]apiKeyEntry, s *Snapshot) {
 	for _, k := range s.APIKeys {
 		m[k.ID] = apiKeyEntry{tenantID: s.Tenant.ID, hash: k.SecretHash, scopes: k.Scopes}
 	}
+}
+
+// EventsPerMinute returns the events_per_minute ceiling of a tenant as this
+// instance's memory holds it (never reading the store: the event writer
+// calls it on every event and must not wait), the deployment default for a
+// tenant the cache does not hold. An event writer takes it as a
+// func(tenantID string) int.
+func (c *Cache) EventsPerMinute(tenantID string) int {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	if s, ok := c.tenants[tenantID]; ok {
+		return s.Limits.EventsPerMinute
+	}
+	return c.defaults.EventsPerMinute
 }

@@ -3,6 +3,7 @@ package tenants
 import (
 	"context"
 	"log/slog"
+	"strconv"
 	"time"
 
 	"github.com/sessiond/sessiond/internal/events"
@@ -50,16 +51,28 @@ type Actor struct {
 // and a first API key with both scopes. It returns the API key secret, which
 // is shown once.
 func (s *Service) CreateTenant(ctx context.Context, name string, actor Actor) (Tenant, APIKey, string, error) {
+	return s.CreateTenantWithLimits(ctx, name, nil, actor)
+}
+
+// CreateTenantWithLimits is CreateTenant with the operator's own ceilings
+// for the tenant (nil: the deployment defaults). The default policy is
+// stored clamped to the tenant's ceilings, so it always fits them.
+func (s *Service) CreateTenantWithLimits(ctx context.Context, name string, limits LimitsPatch, actor Actor) (Tenant, APIKey, string, error) {
 	if err := ValidateName(name); err != nil {
 		return Tenant{}, APIKey{}, "", err
 	}
+	overrides, err := LimitOverrides{}.Patched(limits)
+	if err != nil {
+		return Tenant{}, APIKey{}, "", err
+	}
 	now := s.now()
-	t := Tenant{ID: secrets.NewID(IDPrefix), Name: name, Status: Active, CreatedAt: now, UpdatedAt: now}
+	t := Tenant{ID: secrets.NewID(IDPrefix), Name: name, Status: Active, CreatedAt: now, UpdatedAt: now, Limits: overrides}
 	ak, secret, err := NewAPIKey(t.ID, "default", []Scope{ScopeSessions, ScopeAdmin}, now)
 	if err != nil {
 		return Tenant{}, APIKey{}, "", err
 	}
-	if err := s.Store.CreateTenant(ctx, t, DefaultPolicy(), s.newKey(t.ID, now), ak); err != nil {
+	policy := DefaultPolicy().Clamp(s.Limits(t))
+	if err := s.Store.CreateTenant(ctx, t, policy, s.newKey(t.ID, now), ak); err != nil {
 		return Tenant{}, APIKey{}, "", err
 	}
 	s.changed(ctx, t.ID)
@@ -67,6 +80,10 @@ func (s *Service) CreateTenant(ctx context.Context, name string, actor Actor) (T
 	s.record(t.ID, events.APIKeyCreated, actor, map[string]string{"api_key_id": ak.ID})
 	return t, ak, secret, nil
 }
+
+// Limits returns t's effective ceilings: its overrides on the deployment
+// defaults.
+func (s *Service) Limits(t Tenant) Limits { return t.Limits.Apply(s.Cache.DefaultLimits()) }
 
 // GetTenant returns a tenant from the store (fault.NotFound if missing),
 // with its latest session purge when it had one.
@@ -119,6 +136,9 @@ func (s *Service) UpdateTenant(ctx context.Context, id string, patch TenantPatch
 	if patch.Status != nil && *patch.Status != Active && *patch.Status != Suspended {
 		return Tenant{}, fault.Invalid("status", `must be "active" or "suspended"`)
 	}
+	if _, err := (LimitOverrides{}).Patched(patch.Limits); err != nil {
+		return Tenant{}, err
+	}
 	ctx, cancel := detached(ctx)
 	defer cancel()
 	t, err := s.Store.UpdateTenant(ctx, id, patch, s.now())
@@ -135,6 +155,12 @@ func (s *Service) UpdateTenant(ctx context.Context, id string, patch TenantPatch
 	}
 	if patch.Name != nil {
 		detail["name"] = *patch.Name
+	}
+	for name, v := range patch.Limits {
+		detail["limits."+name] = "default"
+		if v != nil {
+			detail["limits."+name] = strconv.Itoa(*v)
+		}
 	}
 	s.record(id, events.TenantUpdated, actor, detail)
 	return t, nil
@@ -177,9 +203,27 @@ func (s *Service) Policy(tenantID string) (Policy, error) {
 	return snap.Policy, nil
 }
 
-// PutPolicy validates and replaces a tenant's policy.
+// Ceilings returns a tenant's ceilings from the cache.
+func (s *Service) Ceilings(tenantID string) (Limits, error) {
+	snap, err := s.snapshot(tenantID)
+	if err != nil {
+		return Limits{}, err
+	}
+	return snap.Limits, nil
+}
+
+// PutPolicy validates and replaces a tenant's policy. A policy above one
+// of the tenant's ceilings is fault.InvalidRequest naming each such field,
+// the ceiling and its value.
 func (s *Service) PutPolicy(ctx context.Context, tenantID string, p Policy, actor Actor) (Policy, error) {
 	if err := p.Validate(); err != nil {
+		return Policy{}, err
+	}
+	snap, err := s.snapshot(tenantID)
+	if err != nil {
+		return Policy{}, err
+	}
+	if err := p.Within(snap.Limits); err != nil {
 		return Policy{}, err
 	}
 	if err := s.Store.PutPolicy(ctx, tenantID, p, s.now()); err != nil {
@@ -211,7 +255,9 @@ const MaxGrace = MaxTimeoutSeconds
 
 // RotateKey makes a new active key. The old active key keeps verifying for
 // graceSeconds (default: the policy's absolute timeout, so no live session
-// is logged out) and then retires by itself.
+// is logged out) and then retires by itself. While the keyring already
+// holds the tenant's retiring_keys ceiling of retiring keys, it refuses
+// with fault.Conflict (retire one first).
 func (s *Service) RotateKey(ctx context.Context, tenantID string, graceSeconds *int, actor Actor) (Key, error) {
 	snap, err := s.snapshot(tenantID)
 	if err != nil {
@@ -226,13 +272,23 @@ func (s *Service) RotateKey(ctx context.Context, tenantID string, graceSeconds *
 	}
 	now := s.now()
 	next := s.newKey(tenantID, now)
-	if err := s.Store.RotateKey(ctx, tenantID, next, now.Add(time.Duration(grace)*time.Second)); err != nil {
+	if snap.RetiringAt(now) >= snap.Limits.RetiringKeys {
+		return Key{}, ErrTooManyRetiring(snap.Limits.RetiringKeys)
+	}
+	if err := s.Store.RotateKey(ctx, tenantID, next, now.Add(time.Duration(grace)*time.Second), now, snap.Limits.RetiringKeys); err != nil {
 		return Key{}, err
 	}
 	s.changed(ctx, tenantID)
 	s.record(tenantID, events.KeyRotated, actor, map[string]string{"kid": next.ID})
 	next.Secret, next.SealedSecret = nil, nil
 	return next, nil
+}
+
+// ErrTooManyRetiring is the refusal (fault.Conflict) of a rotation while
+// the keyring holds the retiring_keys ceiling of retiring keys; a Store's
+// RotateKey returns it too.
+func ErrTooManyRetiring(ceiling int) error {
+	return fault.New(fault.Conflict, "the keyring already has %d retiring keys, the operator's ceiling (retiring_keys); retire one first", ceiling)
 }
 
 // RetireKey retires a retiring key before its grace period ends. Tokens it

@@ -36,6 +36,10 @@ type Tenant struct {
 	CreatedAt time.Time    `json:"created_at"`
 	UpdatedAt time.Time    `json:"updated_at"`
 	Purge     *PurgeStatus `json:"purge,omitempty"`
+	// Limits are the operator's own ceilings on this tenant; the others
+	// follow the deployment defaults (Service.Limits applies them). Not part
+	// of the tenant's JSON: the API shows the effective limits.
+	Limits LimitOverrides `json:"-"`
 }
 
 // TenantPatch is a partial update of a tenant; nil fields are left as they
@@ -43,6 +47,8 @@ type Tenant struct {
 type TenantPatch struct {
 	Name   *string `json:"name,omitempty"`
 	Status *Status `json:"status,omitempty"`
+	// Limits changes the operator's ceilings (see LimitsPatch).
+	Limits LimitsPatch `json:"limits,omitempty"`
 }
 
 // IDPrefix starts every tenant id.
@@ -114,6 +120,8 @@ type Store interface {
 	// job for the tenant (restarting any earlier one) in the same
 	// transaction; resuming while the tenant's purge job is not done returns
 	// fault.Conflict and changes nothing.
+	// Its Limits must be valid (the Service checks them): a set value
+	// overrides the default, nil removes the override.
 	UpdateTenant(ctx context.Context, id string, patch TenantPatch, now time.Time) (Tenant, error)
 	// DeleteTenant deletes the tenant with everything it owns and stores a
 	// pending purge job for its sessions (which outlives the tenant), in one
@@ -132,8 +140,10 @@ type Store interface {
 	PutPolicy(ctx context.Context, tenantID string, p Policy, now time.Time) error
 
 	// RotateKey makes next the active key and moves the current active key to
-	// retiring until retiresAt, atomically.
-	RotateKey(ctx context.Context, tenantID string, next Key, retiresAt time.Time) error
+	// retiring until retiresAt, atomically. When maxRetiring > 0 and the
+	// keyring already holds maxRetiring keys still retiring at now, it
+	// changes nothing and returns fault.Conflict.
+	RotateKey(ctx context.Context, tenantID string, next Key, retiresAt, now time.Time, maxRetiring int) error
 	// RetireKey retires a retiring key now. It returns fault.Conflict for the
 	// active key.
 	RetireKey(ctx context.Context, tenantID, kid string, now time.Time) (Key, error)

@@ -113,12 +113,44 @@ export interface KeyRotate {
   grace_period?: number;
 }
 
+/** The operator's ceilings on a tenant, effective values (its own, else the deployment defaults). The tenant's policy cannot exceed the first four. */
+export interface Limits {
+  /** Ceiling of the policy's max_data_bytes (default 65536). */
+  max_data_bytes: number;
+  /** Ceiling of the policy's max_sessions_per_user (default 1000). */
+  max_sessions_per_user: number;
+  /** Ceiling of the policy's idle_timeout, seconds (default 86400). */
+  idle_timeout: number;
+  /** Ceiling of the policy's absolute_timeout, seconds (default 2592000). */
+  absolute_timeout: number;
+  /** Live sessions of the tenant; a create at it is 409 session_limit_reached (default 1000000; approximate, see createSession). */
+  live_sessions: number;
+  /** Retiring signing keys; a rotation at it is 409 (default 10). */
+  retiring_keys: number;
+  /** Security events a minute stored for the tenant (default 6000). */
+  events_per_minute: number;
+  /** API requests a second, per instance; past it 429 (default 1000). */
+  requests_per_second: number;
+}
+
+/** Ceilings to change; `null` returns one to the deployment default. */
+export interface LimitsPatch {
+  max_data_bytes?: number;
+  max_sessions_per_user?: number;
+  idle_timeout?: number;
+  absolute_timeout?: number;
+  live_sessions?: number;
+  retiring_keys?: number;
+  events_per_minute?: number;
+  requests_per_second?: number;
+}
+
 export interface Policy {
   /** Seconds without a verify before a session expires (default 1800). */
   idle_timeout: number;
   /** Seconds from creation after which a session always expires (default 28800). */
   absolute_timeout: number;
-  /** Live sessions per user; 0 is unlimited (default). */
+  /** Live sessions per user (default 100); 0 is unlimited, which no finite operator ceiling allows. */
   max_sessions_per_user: number;
   /** What a create over the limit does (default evict_oldest). */
   on_limit: "evict_oldest" | "reject";
@@ -243,11 +275,13 @@ export interface Tenant {
   status: "active" | "suspended";
   created_at: Timestamp;
   updated_at: Timestamp;
+  limits: Limits;
   purge?: TenantPurge;
 }
 
 export interface TenantCreate {
   name: string;
+  limits?: LimitsPatch;
 }
 
 export interface TenantCreated {
@@ -264,6 +298,7 @@ export interface TenantList {
 export interface TenantPatch {
   name?: string;
   status?: "active" | "suspended";
+  limits?: LimitsPatch;
 }
 
 /** The tenant's latest session purge (after a suspension); only in GET /v1/tenants/{tenant_id}. */
