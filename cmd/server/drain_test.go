@@ -24,7 +24,8 @@ import (
 
 // serveEnvKeys are the variables of testEnv that a sessiond process gets.
 var serveEnvKeys = []string{"SESSIOND_ADDR", "DATABASE_URL", "REDIS_URL", "SESSIOND_REDIS_PREFIX",
-	"SESSIOND_OPERATOR_TOKEN", "SESSIOND_MASTER_KEY", "SESSIOND_DRAIN_DELAY"}
+	"SESSIOND_OPERATOR_TOKEN", "SESSIOND_MASTER_KEY", "SESSIOND_DRAIN_DELAY",
+	"SESSIOND_CEILING_REQUESTS_PER_SECOND"}
 
 // processEnv is getenv's serveEnvKeys as a process environment.
 func processEnv(getenv func(string) string) []string {
@@ -213,7 +214,9 @@ func TestSIGTERMBehindALoadBalancerFailsNoRequest(t *testing.T) {
 		t.Skip("builds a binary and runs two sessiond processes under load")
 	}
 	bin := buildStatic(t)
-	getenv := testEnv(t, map[string]string{"SESSIOND_DRAIN_DELAY": "1s"})
+	getenv := testEnv(t, map[string]string{"SESSIOND_DRAIN_DELAY": "1s",
+		// The load is the test's own; no tenant rate limit may refuse it.
+		"SESSIOND_CEILING_REQUESTS_PER_SECOND": "10000000"})
 	stays := startProcess(t, bin, getenv)
 	leaves := startProcess(t, bin, getenv)
 	lb, front := startBalancer(t, stays.url, leaves.url)

@@ -31,7 +31,7 @@ func newPurgeEnv(t *testing.T, sessions int) *purgeEnv {
 	// Long timeouts, so that advancing the clock past the purge's backoffs
 	// expires nothing: the sessions must end by the purge.
 	pol := validPolicy()
-	pol["idle_timeout"], pol["absolute_timeout"], pol["max_sessions_per_user"] = 86400, 86400, 0
+	pol["idle_timeout"], pol["absolute_timeout"], pol["max_sessions_per_user"] = 86400, 86400, 1000
 	if r := e.do(req{method: "PUT", path: "/v1/policy", token: p.acme.APIKey, body: pol}); r.Status != http.StatusOK {
 		t.Fatalf("policy: %d %s", r.Status, r.Body)
 	}
