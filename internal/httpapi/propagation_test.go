@@ -161,7 +161,10 @@ func TestAWriterThatCannotReachRedisAnswersPromptlyAndTheOthersStillLearn(t *tes
 			if took := time.Since(start); took > 5*time.Second {
 				t.Fatalf("the revoke took %s with Redis %s for the writer", took, f.name)
 			}
-			if !strings.Contains(a.logs.String(), "tenant change not yet published") {
+			// Half-open spares connections made after it: a's pool may dial a
+			// new one and publish at once, which is as good. Frozen and cut
+			// leave no way through, so the notice must be held for a retry.
+			if f.name != "half-open" && !strings.Contains(a.logs.String(), "tenant change not yet published") {
 				t.Fatal("a did not log that its notice is still unsent")
 			}
 			p.Restore()
