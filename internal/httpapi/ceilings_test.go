@@ -10,16 +10,9 @@ import (
 	"github.com/sessiond/sessiond/internal/tenants"
 )
 
-type limits struct {
-	MaxDataBytes       int `json:"max_data_bytes"`
-	MaxSessionsPerUser int `json:"max_sessions_per_user"`
-	IdleTimeout        int `json:"idle_timeout"`
-	AbsoluteTimeout    int `json:"absolute_timeout"`
-	LiveSessions       int `json:"live_sessions"`
-	RetiringKeys       int `json:"retiring_keys"`
-	EventsPerMinute    int `json:"events_per_minute"`
-	RequestsPerSecond  int `json:"requests_per_second"`
-}
+// limits is the wire shape of a tenant's ceilings: tenants.Limits, whose
+// JSON names the spec fixes.
+type limits = tenants.Limits
 
 // setLimits changes a tenant's ceilings as the operator and returns them.
 func (e *env) setLimits(tenantID string, patch map[string]any) limits {
