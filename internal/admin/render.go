@@ -137,12 +137,12 @@ func (s *server) renderError(w http.ResponseWriter, r *http.Request, c *reqCtx, 
 	}})
 }
 
-// fail answers a handler's error: its code's status (web.StatusOf, the
-// table the API uses too) and its client-safe message; internal errors are
+// fail answers a handler's error: its code's status (fault's table,
+// which the API uses too) and its client-safe message; internal errors are
 // logged and shown only generically, with the request id.
 func (s *server) fail(w http.ResponseWriter, r *http.Request, c *reqCtx, err error) {
 	code := fault.CodeOf(err)
-	status := web.StatusOf(code)
+	status := code.Status()
 	msg := "Something went wrong on our side. It has been logged."
 	var fe *fault.Error
 	logAttrs := func() []any {

@@ -6,14 +6,16 @@ package fault
 import (
 	"errors"
 	"fmt"
+	"net/http"
 )
 
 // Code is a stable, machine-readable error code. The set is fixed by the
 // product contract (DESIGN.md, "Errors"); clients switch on it.
 type Code string
 
-// The stable codes. Their HTTP statuses are mapped in one table, in the HTTP
-// adapter.
+// The stable codes. Each one's HTTP status and problem title are in the
+// table below, the only list of them: the REST API, the admin UI and the
+// README's error list (checked by a test) all read it.
 const (
 	InvalidRequest         Code = "invalid_request"
 	Unauthorized           Code = "unauthorized"
@@ -36,6 +38,76 @@ const (
 	Unavailable            Code = "unavailable"
 	Internal               Code = "internal"
 )
+
+// meaning is what a code means on the wire.
+type meaning struct {
+	status int    // the HTTP status
+	title  string // the problem+json title
+}
+
+// codes is the one table of the stable codes, in the README's order.
+var codes = []struct {
+	code Code
+	meaning
+}{
+	{InvalidRequest, meaning{http.StatusBadRequest, "Invalid request"}},
+	{Unauthorized, meaning{http.StatusUnauthorized, "Unauthorized"}},
+	{Forbidden, meaning{http.StatusForbidden, "Forbidden"}},
+	{NotFound, meaning{http.StatusNotFound, "Not found"}},
+	{MethodNotAllowed, meaning{http.StatusMethodNotAllowed, "Method not allowed"}},
+	{Conflict, meaning{http.StatusConflict, "Conflict"}},
+	{UnsupportedMediaType, meaning{http.StatusUnsupportedMediaType, "Unsupported media type"}},
+	{SessionInvalid, meaning{http.StatusUnauthorized, "Session invalid"}},
+	{SessionExpiredIdle, meaning{http.StatusUnauthorized, "Session expired idle"}},
+	{SessionExpiredAbsolute, meaning{http.StatusUnauthorized, "Session expired absolute"}},
+	{CSRFMismatch, meaning{http.StatusForbidden, "Csrf mismatch"}},
+	{ReauthRequired, meaning{http.StatusForbidden, "Reauth required"}},
+	{BindingMismatch, meaning{http.StatusUnauthorized, "Binding mismatch"}},
+	{SessionLimitReached, meaning{http.StatusConflict, "Session limit reached"}},
+	{VersionConflict, meaning{http.StatusPreconditionFailed, "Version conflict"}},
+	{PreconditionRequired, meaning{http.StatusPreconditionRequired, "Precondition required"}},
+	{PayloadTooLarge, meaning{http.StatusRequestEntityTooLarge, "Payload too large"}},
+	{RateLimited, meaning{http.StatusTooManyRequests, "Rate limited"}},
+	{Unavailable, meaning{http.StatusServiceUnavailable, "Unavailable"}},
+	{Internal, meaning{http.StatusInternalServerError, "Internal"}},
+}
+
+var byCode = func() map[Code]meaning {
+	m := make(map[Code]meaning, len(codes))
+	for _, c := range codes {
+		m[c.code] = c.meaning
+	}
+	return m
+}()
+
+// Codes returns every stable code, in the table's order.
+func Codes() []Code {
+	list := make([]Code, len(codes))
+	for i, c := range codes {
+		list[i] = c.code
+	}
+	return list
+}
+
+// Status is the code's HTTP status; 500 for a code not in the table.
+func (c Code) Status() int {
+	if m, ok := byCode[c]; ok {
+		return m.status
+	}
+	return http.StatusInternalServerError
+}
+
+// Title is the code's problem+json title; Internal's for a code not in
+// the table (which is answered as internal).
+func (c Code) Title() string {
+	if m, ok := byCode[c]; ok {
+		return m.title
+	}
+	return byCode[Internal].title
+}
+
+// Type is the code's problem+json type URI.
+func (c Code) Type() string { return "urn:sessiond:problem:" + string(c) }
 
 // FieldError names one invalid input field, by JSON name or pointer, and
 // says what is wrong with it. It never repeats the value.

@@ -15,7 +15,6 @@ import (
 	"github.com/getkin/kin-openapi/openapi3"
 
 	"github.com/sessiond/sessiond/internal/fault"
-	"github.com/sessiond/sessiond/internal/web"
 )
 
 // checkedRoute is one route with a compiled body check, as the tests drive
@@ -291,7 +290,7 @@ func outcome(decoded any, err error) string {
 	if !errors.As(err, &fe) {
 		return "internal error " + err.Error()
 	}
-	return fmt.Sprintf("%d %s %q %v", web.StatusOf(fe.Code), fe.Code, fe.Message, fe.Fields)
+	return fmt.Sprintf("%d %s %q %v", fe.Code.Status(), fe.Code, fe.Message, fe.Fields)
 }
 
 // sameOutcome reports whether two paths answered alike: the same refusal,

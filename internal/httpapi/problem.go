@@ -4,7 +4,6 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
-	"strings"
 
 	"github.com/sessiond/sessiond/internal/fault"
 	"github.com/sessiond/sessiond/internal/web"
@@ -29,7 +28,7 @@ func writeError(w http.ResponseWriter, r *http.Request, log *slog.Logger, err er
 	switch code := fault.CodeOf(err); {
 	case code == fault.Unavailable:
 		log.Warn("dependency unavailable", slog.String("request_id", rid), slog.String("error", err.Error()))
-	case web.StatusOf(code) >= 500:
+	case code.Status() >= 500:
 		log.Error("internal error", slog.String("request_id", rid), slog.String("error", err.Error()))
 	}
 	writeProblem(w, r, err)
@@ -42,11 +41,11 @@ func writeProblem(w http.ResponseWriter, r *http.Request, err error) {
 	if !errors.As(err, &fe) {
 		fe = &fault.Error{Code: fault.Internal, Message: "internal error", Cause: err}
 	}
-	status := web.StatusOf(fe.Code)
+	status := fe.Code.Status()
 	rid := web.RequestID(r.Context())
 	p := problem{
-		Type:      typeOf(fe.Code),
-		Title:     titleOf(fe.Code),
+		Type:      fe.Code.Type(),
+		Title:     fe.Code.Title(),
 		Status:    status,
 		Detail:    fe.Message,
 		Code:      fe.Code,
@@ -57,7 +56,7 @@ func writeProblem(w http.ResponseWriter, r *http.Request, err error) {
 	case status >= 500 && fe.Code != fault.Unavailable:
 		p.Detail = "Internal error. Quote request id " + rid + " when reporting it."
 		p.Code = fault.Internal
-		p.Type, p.Title = typeOf(fault.Internal), titleOf(fault.Internal)
+		p.Type, p.Title = fault.Internal.Type(), fault.Internal.Title()
 	case fe.Code == fault.Unavailable:
 		w.Header().Set("Retry-After", "2")
 	case fe.Code == fault.RateLimited && w.Header().Get("Retry-After") == "":
@@ -72,44 +71,4 @@ func writeProblem(w http.ResponseWriter, r *http.Request, err error) {
 	_, _ = w.Write(b)
 	*bp = b
 	encodeBuffers.Put(bp)
-}
-
-// problemNames are the problem types and titles of the stable codes, made
-// once.
-var problemNames = func() map[fault.Code][2]string {
-	m := map[fault.Code][2]string{}
-	for _, c := range []fault.Code{
-		fault.InvalidRequest, fault.Unauthorized, fault.Forbidden, fault.NotFound, fault.Conflict,
-		fault.MethodNotAllowed, fault.UnsupportedMediaType, fault.SessionInvalid, fault.SessionExpiredIdle,
-		fault.SessionExpiredAbsolute, fault.CSRFMismatch, fault.ReauthRequired, fault.BindingMismatch,
-		fault.SessionLimitReached, fault.VersionConflict, fault.PreconditionRequired, fault.PayloadTooLarge,
-		fault.RateLimited, fault.Unavailable, fault.Internal,
-	} {
-		m[c] = [2]string{makeType(c), makeTitle(c)}
-	}
-	return m
-}()
-
-func typeOf(c fault.Code) string {
-	if n, ok := problemNames[c]; ok {
-		return n[0]
-	}
-	return makeType(c)
-}
-
-func titleOf(c fault.Code) string {
-	if n, ok := problemNames[c]; ok {
-		return n[1]
-	}
-	return makeTitle(c)
-}
-
-func makeType(c fault.Code) string { return "urn:sessiond:problem:" + string(c) }
-
-func makeTitle(c fault.Code) string {
-	s := strings.ReplaceAll(string(c), "_", " ")
-	if s == "" {
-		return "Error"
-	}
-	return strings.ToUpper(s[:1]) + s[1:]
 }

@@ -102,12 +102,3 @@ func TestRecoverPassesOnErrAbortHandler(t *testing.T) {
 	}()
 	h.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest("GET", "/", nil))
 }
-
-func TestStatusOfMapsCodesAndDefaultsTo500(t *testing.T) {
-	if got := web.StatusOf("no_such_code"); got != http.StatusInternalServerError {
-		t.Fatalf("unknown code → %d", got)
-	}
-	if got := web.StatusOf("rate_limited"); got != http.StatusTooManyRequests {
-		t.Fatalf("rate_limited → %d", got)
-	}
-}
