@@ -4,92 +4,37 @@ import (
 	"errors"
 	"math"
 	"net/netip"
-
-	"github.com/sessiond/sessiond/internal/sessions"
 )
 
-// A session is one Redis STRING: a MessagePack array of fields, always all
-// of them, in this order (common.lua's decode and encode use the same):
+// The stored session's layout is declared once, in layout/layout.go;
+// codec_gen.go (encodeRecord, decodeRecord) and lua/layout.lua (decode,
+// encode) are generated from it. This file holds what they run on: the
+// MessagePack forms, and how a time or an IP is stored.
 //
-//	 1 uid   user id, "" anonymous
-//	 2 ca    created_at, Unix ms
-//	 3 ls    last seen, ms after ca
-//	 4 at    auth_time, ms after ca; -1 never
-//	 5 exp   absolute deadline, ms after ca
-//	 6 idle  idle timeout, seconds
-//	 7 iexp  idle deadline, ms after ca
-//	 8 ver   data version
-//	 9 kid   the key that last signed the token
-//	10 ua    user agent
-//	11 ip    device IP, its 4 or 16 bytes; "" none
-//	12 ipb   the IP's binding key (sessions.Record.IPBinding), 3 or 6 bytes
-//	13 lbl   device label
-//	14 data  the app's JSON object
+// Only the msgpack forms cmsgpack writes are written (fixint and int/uint
+// 8..64, fixstr and str8/16/32; never bin, which cmsgpack cannot read);
+// reading also accepts bin and integral floats.
 //
-// Absent values are "" or 0 (at: -1), never nil, so Lua's cmsgpack keeps the
-// array an array. Only the msgpack forms cmsgpack writes are written
-// (fixint and int/uint 8..64, fixstr and str8/16/32; never bin, which
-// cmsgpack cannot read); reading also accepts bin and integral floats.
-const numFields = 14
+//go:generate go run ./layout/genlayout
 
 // errMalformed reports a value that is not a session of this layout.
 var errMalformed = errors.New("redisstore: malformed session value")
 
-// encodeRecord packs r. auth_time is never before created_at (see
-// sessions.Record), so its offset is never -1 unless it is unset.
-func encodeRecord(r sessions.Record) string {
-	at := int64(-1)
-	if r.AuthTime != 0 {
-		at = r.AuthTime - r.CreatedAt
+// sinceOrNever stores time t as ms after base, or -1 when t is 0 (never); t
+// is never before base (see sessions.Record.AuthTime).
+func sinceOrNever(t, base int64) int64 {
+	if t == 0 {
+		return -1
 	}
-	ca := r.CreatedAt
-	p := packer{b: make([]byte, 0, 64+len(r.UserAgent)+len(r.Label)+len(r.Data)+len(r.UserID))}
-	p.array(numFields)
-	p.str(r.UserID)
-	p.int(ca)
-	p.int(r.LastSeenAt - ca)
-	p.int(at)
-	p.int(r.ExpiresAt - ca)
-	p.int(r.IdleTimeout)
-	p.int(r.IdleExpiresAt - ca)
-	p.int(r.Version)
-	p.str(r.KeyID)
-	p.str(r.UserAgent)
-	p.str(ipBytes(r.IP))
-	p.str(r.IPBinding)
-	p.str(r.Label)
-	p.str(r.Data)
-	return string(p.b)
+	return t - base
 }
 
-// decodeRecord unpacks a session value, or returns errMalformed.
-func decodeRecord(s string) (sessions.Record, error) {
-	u := unpacker{b: s}
-	if u.array() != numFields {
-		return sessions.Record{}, errMalformed
+// orNever reverses sinceOrNever.
+func orNever(since, base int64) int64 {
+	if since == -1 {
+		return 0
 	}
-	var r sessions.Record
-	r.UserID = u.str()
-	r.CreatedAt = u.int()
-	ca := r.CreatedAt
-	r.LastSeenAt = ca + u.int()
-	if at := u.int(); at != -1 {
-		r.AuthTime = ca + at
-	}
-	r.ExpiresAt = ca + u.int()
-	r.IdleTimeout = u.int()
-	r.IdleExpiresAt = ca + u.int()
-	r.Version = u.int()
-	r.KeyID = u.str()
-	r.UserAgent = u.str()
-	r.IP = ipText(u.str())
-	r.IPBinding = u.str()
-	r.Label = u.str()
-	r.Data = u.str()
-	if u.bad || len(u.b) != 0 {
-		return sessions.Record{}, errMalformed
-	}
-	return r, nil
+	return base + since
 }
 
 // ipBytes returns the bytes of a canonical IP ("" for none or one that does

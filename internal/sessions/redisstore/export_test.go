@@ -4,7 +4,7 @@ import "github.com/sessiond/sessiond/internal/sessions"
 
 // Internals for the external tests.
 var (
-	// CommonLua is what every script starts with: GRACE_MS and common.lua.
+	// CommonLua is what every script starts with: GRACE_MS, layout.lua and common.lua.
 	CommonLua    = commonLua
 	EncodeRecord = encodeRecord
 	DecodeRecord = decodeRecord

@@ -5,7 +5,7 @@ import "github.com/sessiond/sessiond/internal/sessions"
 // Redis layout (docs/architecture.md, "Redis layout"), with P the prefix, T
 // the tenant and B the bucket:
 //
-//	P:{T:B}:s:<sid>    string  one session, packed (codec.go)
+//	P:{T:B}:s:<sid>    string  one session, packed (layout/layout.go)
 //	P:{T:B}:u:<user>   zset    the user's session ids, score = created_at (ms)
 //	P:{T:B}:idx        zset    every session id in the bucket, score = idle deadline (ms; idx_score in common.lua)
 //	P:{T:B}:r:<user>   string  a pending revocation of the user: "<cutoff ms>:<kept sid>"

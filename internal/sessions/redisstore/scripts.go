@@ -12,7 +12,8 @@ import (
 	"github.com/sessiond/sessiond/internal/sessions"
 )
 
-// The scripts, one per operation (lua/<name>.lua, after lua/common.lua).
+// The scripts, one per operation (lua/<name>.lua, after lua/layout.lua and
+// lua/common.lua).
 // Each names its arguments at its top, `local a = {name = ARGV[i], ...}`;
 // the functions below build them in the same order, by the same names
 // (TestScriptArgumentsMatchTheirLuaNames holds the two together), and every
@@ -22,8 +23,10 @@ import (
 //go:embed lua/*.lua
 var luaFS embed.FS
 
-// commonLua is lua/common.lua, with GRACE_MS defined before it.
-var commonLua = "local GRACE_MS = " + strconv.FormatInt(sessions.ExpiryGrace.Milliseconds(), 10) + "\n" + mustRead("common")
+// commonLua is lua/layout.lua and lua/common.lua, with GRACE_MS defined
+// before them.
+var commonLua = "local GRACE_MS = " + strconv.FormatInt(sessions.ExpiryGrace.Milliseconds(), 10) + "\n" +
+	mustRead("layout") + mustRead("common")
 
 func mustRead(name string) string {
 	b, err := luaFS.ReadFile("lua/" + name + ".lua")

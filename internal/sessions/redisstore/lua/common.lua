@@ -1,7 +1,9 @@
 -- common.lua is prepended to every session script, after GRACE_MS (from
 -- sessions.ExpiryGrace: how long an expired session is remembered, so that
--- verify can say "expired" rather than "invalid"). Keys are named as in
--- docs/architecture.md: base is "P:{T:B}:", the bucket's hash tag, and every
+-- verify can say "expired" rather than "invalid") and layout.lua (the
+-- session value's decode and encode, generated from layout/layout.go).
+-- Keys are named as in docs/architecture.md: base is "P:{T:B}:", the
+-- bucket's hash tag, and every
 -- key a script builds from base lies in the same Cluster slot as the KEYS it
 -- was given. Times are Unix milliseconds from the application's clock.
 --
@@ -31,31 +33,6 @@ local function base_of_session(key) return string.match(key, '^(.*:)s:[^:]*$') e
 -- meaning each script states (0 when it states none).
 local function reply(status, uid, session, ids, n)
   return {status, uid or '', session or '', ids or {}, n or 0}
-end
-
--- The session value: a msgpack array, always of 14 fields in this order
--- (codec.go has the same): 1 uid, 2 ca, 3 ls, 4 at, 5 exp, 6 idle, 7 iexp,
--- 8 ver, 9 kid, 10 ua, 11 ip, 12 ipb, 13 lbl, 14 data. ls, exp and iexp are
--- ms after ca; at is ms after ca, or -1 when the user never authenticated.
--- decode returns a table of named fields with absolute times (at 0: never),
--- or nil for anything else.
-local function decode(s)
-  local ok, f = pcall(cmsgpack.unpack, s)
-  if not ok or type(f) ~= 'table' or #f ~= 14 then return nil end
-  local ca = f[2]
-  local at = 0
-  if f[4] ~= -1 then at = ca + f[4] end
-  return {uid = f[1], ca = ca, ls = ca + f[3], at = at, exp = ca + f[5], idle = f[6],
-    iexp = ca + f[7], ver = f[8], kid = f[9], ua = f[10], ip = f[11], ipb = f[12],
-    lbl = f[13], data = f[14]}
-end
-
--- encode reverses decode.
-local function encode(r)
-  local at = -1
-  if r.at ~= 0 then at = r.at - r.ca end
-  return cmsgpack.pack({r.uid, r.ca, r.ls - r.ca, at, r.exp - r.ca, r.idle,
-    r.iexp - r.ca, r.ver, r.kid, r.ua, r.ip, r.ipb, r.lbl, r.data})
 end
 
 -- read returns the session at key, or nil when there is none (or the key
