@@ -81,9 +81,26 @@ func tenantCmd(ctx context.Context, args []string, getenv func(string) string, s
 	return nil
 }
 
-func keygen(stdout io.Writer) error {
-	fmt.Fprintf(stdout, "SESSIOND_OPERATOR_TOKEN=%s\nSESSIOND_MASTER_KEY=%s\n", newOperatorToken(), newMasterKey())
-	return nil
+// keygen prints new secrets: with no argument both, as NAME=value lines
+// (for an env file); with "master-key" or "operator-token" that one value
+// alone, for a secret file (`sessiond keygen master-key > secrets/master_key`).
+func keygen(args []string, stdout, stderr io.Writer) error {
+	if len(args) == 0 {
+		fmt.Fprintf(stdout, "SESSIOND_OPERATOR_TOKEN=%s\nSESSIOND_MASTER_KEY=%s\n", newOperatorToken(), newMasterKey())
+		return nil
+	}
+	if len(args) == 1 {
+		switch args[0] {
+		case "master-key":
+			fmt.Fprintln(stdout, newMasterKey())
+			return nil
+		case "operator-token":
+			fmt.Fprintln(stdout, newOperatorToken())
+			return nil
+		}
+	}
+	fmt.Fprintln(stderr, "usage: sessiond keygen [master-key | operator-token]")
+	return errUsage
 }
 
 // healthcheck asks the local server's /healthz; the container image uses it.

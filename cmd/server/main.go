@@ -36,7 +36,9 @@ Usage:
   sessiond tenant create --name N   create a tenant and print its first API key once
   sessiond admin create (--tenant ID | --operator) --email E
                                     create an admin UI account (password from stdin or --password-file)
-  sessiond keygen                   print a new operator token and master key
+  sessiond keygen                   print a new operator token and master key (NAME=value lines)
+  sessiond keygen master-key|operator-token
+                                    print one new secret alone, for a secret file
   sessiond healthcheck              exit 0 if the local server answers /healthz
   sessiond version                  print the version
 
@@ -60,7 +62,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	case "admin":
 		return adminCmd(ctx, args[1:], getenv, os.Stdin, stdout, stderr)
 	case "keygen":
-		return keygen(stdout)
+		return keygen(args[1:], stdout, stderr)
 	case "healthcheck":
 		return healthcheck(ctx, getenv)
 	case "version", "--version":

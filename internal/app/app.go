@@ -5,6 +5,7 @@ package app
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -131,6 +132,9 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger, o Options) (
 	})
 	a.Cache.SetDefaultLimits(cfg.Ceilings)
 	if err := a.Cache.LoadAll(ctx); err != nil {
+		if errors.Is(err, secrets.ErrUnseal) {
+			return nil, masterKeyMismatch(cfg)
+		}
 		return nil, fmt.Errorf("loading tenants: %w", err)
 	}
 	a.Notifier = redisconn.NewNotifier(a.Redis, cfg.RedisPrefix, log, notifierOptions(cfg.CacheStaleAfter, now))
@@ -195,6 +199,20 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger, o Options) (
 	}
 	ok = true
 	return a, nil
+}
+
+// masterKeyMismatch says in plain words what a master key that cannot
+// open the keys stored in the database means, usually a routine mistake (a
+// second checkout, a deleted data directory, another deployment's secret),
+// and the two ways out.
+func masterKeyMismatch(cfg config.Config) error {
+	where := "the SESSIOND_MASTER_KEY (or SESSIOND_MASTER_KEY_FILE) it was first started with"
+	if cfg.Dev {
+		where = fmt.Sprintf("%s/master_key of the checkout that created it, or that value in SESSIOND_MASTER_KEY", cfg.DataDir)
+	}
+	return fmt.Errorf("this database was sealed with a different master key: the tenants' signing keys stored in it "+
+		"cannot be opened with this SESSIOND_MASTER_KEY (nothing was changed). Use the key it was created with (%s), "+
+		"or point DATABASE_URL at a new database", where)
 }
 
 // notifierOptions derive the subscription's watch from the staleness bound:

@@ -11,6 +11,7 @@ import (
 	"net/netip"
 	"net/url"
 	"os"
+	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -74,12 +75,10 @@ const (
 	DefaultRedisPrefix  = "sd"
 	DefaultDataDir      = ".sessiond"
 	MinOperatorTokenLen = 32
-	// MinOperatorTokenBits is the least estimated entropy of an operator
-	// token (see OperatorTokenBits), and MinOperatorTokenChars the least
-	// number of distinct characters in it.
-	MinOperatorTokenBits  = 128
-	MinOperatorTokenChars = 10
-	DefaultMaxBodyBytes   = 1 << 20
+	// MinOperatorTokenBits is the least an operator token must carry by the
+	// size of its alphabet (see OperatorTokenBits).
+	MinOperatorTokenBits = 128
+	DefaultMaxBodyBytes  = 1 << 20
 	// DefaultGuessLimit and DefaultGuessLimitPerCaller are the engine's.
 	DefaultGuessLimit          = sessions.DefaultGuessLimit
 	DefaultGuessLimitPerCaller = sessions.DefaultGuessLimitPerCaller
@@ -101,7 +100,7 @@ var Vars = []Var{
 	{"REDIS_CLUSTER", "false", "true for Redis Cluster (more seeds as addr= query parameters)", false},
 	{"REDIS_CA_FILE", "", "PEM CA bundle to trust for rediss:// (private CA)", false},
 	{"SESSIOND_REDIS_PREFIX", DefaultRedisPrefix, "prefix of every Redis key and channel", false},
-	{"SESSIOND_OPERATOR_TOKEN", "(required)", "operator bearer token: at least 32 characters, no surrounding whitespace, about 128 bits of entropy or more (`sessiond keygen`)", true},
+	{"SESSIOND_OPERATOR_TOKEN", "(required)", "operator bearer token: at least 32 printable characters carrying at least 128 bits by the size of their alphabet (32 hex characters do), no run of 8 repeated or sequential characters and no repeated 8-character block (`sessiond keygen operator-token`, or `openssl rand -hex 32`)", true},
 	{"SESSIOND_MASTER_KEY", "(required)", "base64 of 32 random bytes; encrypts keyring secrets at rest", true},
 	{"SESSIOND_TLS_CERT", "", "TLS certificate file; serve HTTPS when set with SESSIOND_TLS_KEY", false},
 	{"SESSIOND_TLS_KEY", "", "TLS private key file", false},
@@ -246,12 +245,64 @@ func (e *reader) secret(name string) string {
 			e.errs = append(e.errs, fmt.Errorf("%s_FILE: %w", name, err))
 			return ""
 		}
-		v = strings.TrimSpace(string(b))
+		if v, err = fileSecret(name, string(b)); err != nil {
+			e.errs = append(e.errs, fmt.Errorf("%s_FILE (%s): %w", name, file, err))
+			return ""
+		}
 	}
 	if v == "" {
 		return defaultOf(name)
 	}
 	return v
+}
+
+// assignment matches a line NAME=value whose NAME looks like an
+// environment variable (upper case, at least one underscore), so a base64
+// value ending in "=" is never taken for one.
+var assignment = regexp.MustCompile(`^(?:export\s+)?([A-Z][A-Z0-9]*(?:_[A-Z0-9]+)+)=(.+)$`)
+
+// fileSecret is the secret a name_FILE holds: the file's trimmed contents,
+// or the value of a single line "name=value" (what `sessiond keygen`
+// prints) when it names this variable. A line naming another variable, or
+// several lines, is refused with what the file holds and how to fix it.
+func fileSecret(name, contents string) (string, error) {
+	v := strings.TrimSpace(contents)
+	fix := "put only the value in it"
+	if k := keygenName(name); k != "" {
+		fix += fmt.Sprintf(", e.g. `sessiond keygen %s > FILE`", k)
+	}
+	lines := strings.Split(v, "\n")
+	if len(lines) > 1 {
+		n := 0
+		for _, l := range lines {
+			if assignment.MatchString(strings.TrimSpace(l)) {
+				n++
+			}
+		}
+		if n > 0 {
+			return "", fmt.Errorf("the file holds %d lines of KEY=value (the output of plain `sessiond keygen`); %s", n, fix)
+		}
+		return "", fmt.Errorf("the file holds %d lines; a secret file holds one value; %s", len(lines), fix)
+	}
+	m := assignment.FindStringSubmatch(v)
+	if m == nil {
+		return v, nil
+	}
+	if m[1] != name {
+		return "", fmt.Errorf("the file holds %s=…, a value for another variable; %s", m[1], fix)
+	}
+	return strings.TrimSpace(m[2]), nil
+}
+
+// keygenName is the `sessiond keygen` argument that makes name's value.
+func keygenName(name string) string {
+	switch name {
+	case "SESSIOND_MASTER_KEY":
+		return "master-key"
+	case "SESSIOND_OPERATOR_TOKEN":
+		return "operator-token"
+	}
+	return ""
 }
 
 func (e *reader) boolean(name string) bool {
@@ -308,7 +359,7 @@ func (e *reader) masterKey(name string) []byte {
 	}
 	key, err := base64.StdEncoding.DecodeString(mk)
 	if err != nil {
-		e.fail(name, "not base64; make one with `sessiond keygen`")
+		e.fail(name, "not base64; make one with `sessiond keygen master-key`")
 	}
 	return key
 }
@@ -359,7 +410,7 @@ func (c Config) Validate() error {
 		if len(c.MasterKey) > 0 {
 			what = fmt.Sprintf("decodes to %d bytes; exactly %d are required", len(c.MasterKey), secrets.MasterKeySize)
 		}
-		errs = append(errs, fmt.Errorf("SESSIOND_MASTER_KEY %s; make one with `sessiond keygen` (or run `sessiond serve --dev`)", what))
+		errs = append(errs, fmt.Errorf("SESSIOND_MASTER_KEY %s; make one with `sessiond keygen master-key` (or run `sessiond serve --dev`)", what))
 	}
 	if c.AdminIdle > c.AdminAbsolute {
 		errs = append(errs, errors.New("SESSIOND_ADMIN_IDLE_TIMEOUT must not exceed SESSIOND_ADMIN_ABSOLUTE_TIMEOUT"))
@@ -372,16 +423,14 @@ func (c Config) Validate() error {
 
 // checkOperatorToken refuses an operator token that is missing, shorter
 // than MinOperatorTokenLen, has surrounding whitespace (the API trims a
-// bearer credential, so it could never match), has fewer than
-// MinOperatorTokenChars distinct characters, or an estimated entropy under
-// MinOperatorTokenBits. `sessiond keygen` tokens (32 random bytes) pass with
-// room to spare; a hand-made or 128-bit hex token does not.
+// bearer credential, so it could never match) or characters outside
+// printable ASCII, carries fewer than MinOperatorTokenBits by the size of
+// its alphabet (OperatorTokenBits), or holds a pattern no random source
+// makes (tokenPattern). The rule judges where a token comes from, not how
+// its sample happens to look: `openssl rand -hex 16` (128 bits) and
+// `sessiond keygen` tokens pass, a typed sequence does not.
 func checkOperatorToken(tok string) error {
-	fix := "; make one with `sessiond keygen` (or run `sessiond serve --dev`)"
-	distinct := map[rune]bool{}
-	for _, r := range tok {
-		distinct[r] = true
-	}
+	fix := "; make one with `sessiond keygen operator-token` or `openssl rand -hex 32` (or run `sessiond serve --dev`)"
 	var what string
 	switch {
 	case tok == "":
@@ -390,35 +439,123 @@ func checkOperatorToken(tok string) error {
 		what = "has leading or trailing whitespace; remove it"
 	case len(tok) < MinOperatorTokenLen:
 		what = fmt.Sprintf("is %d characters; at least %d are required", len(tok), MinOperatorTokenLen)
-	case len(distinct) == 1:
-		what = "is one character repeated"
-	case len(distinct) < MinOperatorTokenChars:
-		what = fmt.Sprintf("has only %d distinct characters; at least %d are required", len(distinct), MinOperatorTokenChars)
+	case !printableASCII(tok):
+		what = "has characters outside printable ASCII"
 	case OperatorTokenBits(tok) < MinOperatorTokenBits:
-		what = fmt.Sprintf("looks guessable (about %.0f bits of entropy; at least %d are required)", OperatorTokenBits(tok), MinOperatorTokenBits)
+		what = fmt.Sprintf("carries %.0f bits (%d characters from an alphabet of %d); at least %d are required: make it longer",
+			OperatorTokenBits(tok), len(tok), tokenAlphabet(tok), MinOperatorTokenBits)
 	default:
-		return nil
+		p := tokenPattern(tok)
+		if p == "" {
+			return nil
+		}
+		what = p + ", which a random token does not"
 	}
 	return errors.New("SESSIOND_OPERATOR_TOKEN " + what + fix)
 }
 
-// OperatorTokenBits estimates the entropy of tok in bits: its length times
-// the Shannon entropy of its character frequencies. It is a lower-bound
-// style estimate that catches repetition and small alphabets, not a proof
-// of randomness.
+// TokenPatternRun is the length from which a run of one repeated character,
+// a sequence (abcdefgh, 76543210) or a repeated block refuses an operator
+// token. A random 32-character hex token holds one by chance about once in
+// three million (see the test); a typed or patterned token nearly always.
+const TokenPatternRun = 8
+
+// OperatorTokenBits is what tok could carry if drawn at random from its
+// alphabet: its length times log2 of the alphabet's size (tokenAlphabet).
+// A 32-character hex token carries 128 bits.
 func OperatorTokenBits(tok string) float64 {
-	counts := map[rune]int{}
-	n := 0
+	return float64(len(tok)) * math.Log2(float64(tokenAlphabet(tok)))
+}
+
+// tokenAlphabet is the size of the smallest usual alphabet tok is drawn
+// from: 10 for digits only, 16 for hex (one case), otherwise the sum of the
+// groups it uses (digits 10, lower-case 26, upper-case 26, punctuation 33).
+func tokenAlphabet(tok string) int {
+	var digit, lower, upper, punct, beyondF bool // beyondF: a letter past f/F
 	for _, r := range tok {
-		counts[r]++
-		n++
+		switch {
+		case r >= '0' && r <= '9':
+			digit = true
+		case r >= 'a' && r <= 'z':
+			lower, beyondF = true, beyondF || r > 'f'
+		case r >= 'A' && r <= 'Z':
+			upper, beyondF = true, beyondF || r > 'F'
+		default:
+			punct = true
+		}
 	}
-	h := 0.0
-	for _, c := range counts {
-		p := float64(c) / float64(n)
-		h -= p * math.Log2(p)
+	switch {
+	case !lower && !upper && !punct:
+		return 10
+	case !punct && !beyondF && !(lower && upper):
+		return 16
 	}
-	return h * float64(n)
+	n := 0
+	for _, g := range []struct {
+		used bool
+		size int
+	}{{digit, 10}, {lower, 26}, {upper, 26}, {punct, 33}} {
+		if g.used {
+			n += g.size
+		}
+	}
+	return n
+}
+
+// tokenPattern names the first pattern in tok a person makes and a random
+// source (almost) never does, or returns "": TokenPatternRun characters
+// that repeat one character or step through digits and letters one at a
+// time (0123456789abc…, in either direction and either case), or a block of
+// TokenPatternRun characters that occurs twice.
+func tokenPattern(tok string) string {
+	rank := func(c byte) int { // digits, then letters in either case
+		switch {
+		case c >= '0' && c <= '9':
+			return int(c - '0')
+		case c >= 'a' && c <= 'z':
+			return int(c-'a') + 10
+		case c >= 'A' && c <= 'Z':
+			return int(c-'A') + 10
+		}
+		return 100 + int(c) // punctuation: only repeats of itself
+	}
+	run, step := 1, 0
+	for i := 1; i < len(tok); i++ {
+		d := rank(tok[i]) - rank(tok[i-1])
+		switch {
+		case d < -1 || d > 1:
+			run = 1
+			continue
+		case run > 1 && d == step:
+			run++
+		default:
+			run, step = 2, d
+		}
+		if run >= TokenPatternRun {
+			if step == 0 {
+				return fmt.Sprintf("repeats one character %d times in a row", TokenPatternRun)
+			}
+			return fmt.Sprintf("holds a sequence of %d characters (like abcdefgh or 98765432)", TokenPatternRun)
+		}
+	}
+	seen := map[string]bool{}
+	for i := 0; i+TokenPatternRun <= len(tok); i++ {
+		block := tok[i : i+TokenPatternRun]
+		if seen[block] {
+			return fmt.Sprintf("repeats a block of %d characters", TokenPatternRun)
+		}
+		seen[block] = true
+	}
+	return ""
+}
+
+func printableASCII(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] < 0x20 || s[i] > 0x7e {
+			return false
+		}
+	}
+	return true
 }
 
 // PublicOrigin returns the browser Origin of a public URL such as
