@@ -7,7 +7,7 @@
 #   clients/python      python3 -m unittest (client, WSGI middleware)
 # against real sessiond servers the suites start on free ports, each with a
 # fresh PostgreSQL database (dropped at the end) and Redis prefix. The Go client
-# (clients/go) is a package of the module: `go test ./...` runs it.
+# (clients/go, its own module) runs in scripts/test's go phases.
 # Needs PostgreSQL and Redis up (scripts/services.sh), Go, Node 20+, python3, psql.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
