@@ -5,7 +5,9 @@
 FROM golang:1.26-bookworm AS build
 WORKDIR /src
 # Module downloads in their own layer: rebuilt only when go.mod/go.sum change.
+# (go.mod replaces the Go client's module by ./clients/go: its go.mod comes too.)
 COPY go.mod go.sum ./
+COPY clients/go/go.mod clients/go/
 RUN go mod download
 COPY . .
 ARG VERSION=dev

@@ -14,6 +14,7 @@ require (
 	github.com/prometheus/client_model v0.6.3
 	github.com/prometheus/common v0.73.1
 	github.com/redis/go-redis/v9 v9.23.0
+	github.com/sessiond/sessiond/clients/go v0.0.0
 	golang.org/x/crypto v0.58.0
 )
 
@@ -40,3 +41,5 @@ require (
 	golang.org/x/text v0.43.0 // indirect
 	google.golang.org/protobuf v1.36.12 // indirect
 )
+
+replace github.com/sessiond/sessiond/clients/go => ./clients/go

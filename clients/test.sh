@@ -3,11 +3,12 @@
 # clients phase runs them: builds sessiond once (SESSIOND_BIN), installs the
 # Node packages from their lockfiles (npm ci), then runs
 #   clients/node        tsc, then node --test (@sessiond/client, @sessiond/express
-#                       driving examples/express-app)
+#                       driving examples/express-app); then clients/node/smoke/run.sh
+#                       packs both packages and smoke-tests the installed tarballs
 #   clients/python      python3 -m unittest (client, WSGI middleware)
 # against real sessiond servers the suites start on free ports, each with a
 # fresh PostgreSQL database (dropped at the end) and Redis prefix. The Go client
-# (clients/go) is a package of the module: `go test ./...` runs it.
+# (clients/go, its own module) runs in scripts/test's go phases.
 # Needs PostgreSQL and Redis up (scripts/services.sh), Go, Node 20+, python3, psql.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -32,6 +33,10 @@ npm_ci() { (cd "$1" && npm ci --no-audit --no-fund --loglevel=error); }
 echo "clients: node (clients/node, examples/express-app)" >&2
 if npm_ci clients/node && npm_ci examples/express-app; then
   (cd clients/node && npm test) || failed+=(node)
+  # The packages as users install them: npm pack, then a scratch app installs
+  # the tarballs (cached in ~/.cache/sessiond/node-smoke) and runs a smoke test.
+  echo "clients: node packages (npm pack → install into a scratch app → smoke test)" >&2
+  clients/node/smoke/run.sh || failed+=(node-packages)
 else
   failed+=(node-install)
 fi

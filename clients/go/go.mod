@@ -1,0 +1,3 @@
+module github.com/sessiond/sessiond/clients/go
+
+go 1.22
