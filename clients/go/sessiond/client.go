@@ -16,6 +16,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -31,6 +32,8 @@ type Client struct {
 	apiKey    string
 	http      *http.Client
 	userAgent string
+	// auth and ua are the header values every call sends, made once.
+	auth, ua []string
 }
 
 // Option changes a Client.
@@ -60,18 +63,37 @@ func New(baseURL, apiKey string, opts ...Option) (*Client, error) {
 	if apiKey == "" {
 		return nil, errors.New("sessiond: an API key is required")
 	}
-	tr := http.DefaultTransport.(*http.Transport).Clone()
-	tr.MaxIdleConnsPerHost = 64
 	c := &Client{
 		base:      strings.TrimRight(baseURL, "/"),
 		apiKey:    apiKey,
-		http:      &http.Client{Transport: tr, Timeout: 5 * time.Second},
+		http:      &http.Client{Transport: newTransport(), Timeout: 5 * time.Second},
 		userAgent: "sessiond-go/0.1",
 	}
 	for _, o := range opts {
 		o(c)
 	}
+	c.auth = []string{"Bearer " + c.apiKey}
+	c.ua = []string{c.userAgent}
 	return c, nil
+}
+
+// newTransport is the Client's own connection pool to sessiond: every
+// request goes to one host, so the per-host idle pool is as large as the
+// whole one (the default keeps only 2 idle connections per host, and under
+// concurrency closes and redials the rest on every burst). No proxy from the
+// environment: sessiond is a backend service, not the Internet.
+func newTransport() *http.Transport {
+	return &http.Transport{
+		DialContext:           (&net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
+		ForceAttemptHTTP2:     true,
+		MaxIdleConns:          256,
+		MaxIdleConnsPerHost:   256,
+		IdleConnTimeout:       90 * time.Second,
+		TLSHandshakeTimeout:   5 * time.Second,
+		ExpectContinueTimeout: time.Second,
+		WriteBufferSize:       8 << 10,
+		ReadBufferSize:        8 << 10,
+	}
 }
 
 // --- the API's types (api/openapi.yaml, components.schemas) ---------------
@@ -376,15 +398,14 @@ func (c *Client) do(ctx context.Context, op operation, params []string, q url.Va
 	for k, v := range h {
 		req.Header[k] = v
 	}
-	req.Header.Set("Authorization", "Bearer "+c.apiKey)
-	req.Header.Set("Accept", "application/json, application/problem+json")
-	req.Header.Set("User-Agent", c.userAgent)
+	req.Header["Authorization"] = c.auth
+	req.Header["Accept"] = acceptJSON
+	req.Header["User-Agent"] = c.ua
 	if body != nil {
-		ct := "application/json"
+		req.Header["Content-Type"] = contentJSON
 		if op.Method == "PATCH" {
-			ct = "application/merge-patch+json"
+			req.Header["Content-Type"] = contentMergePatch
 		}
-		req.Header.Set("Content-Type", ct)
 	}
 	res, err := c.http.Do(req)
 	if err != nil {
@@ -394,7 +415,7 @@ func (c *Client) do(ctx context.Context, op operation, params []string, q url.Va
 		return &Error{Code: CodeUnavailable, Detail: fmt.Sprintf("sessiond unreachable (%s %s)", op.Method, op.Path), Err: err}
 	}
 	defer res.Body.Close()
-	raw, err := io.ReadAll(io.LimitReader(res.Body, 8<<20))
+	raw, err := readBody(res)
 	if err != nil {
 		return &Error{Code: CodeUnavailable, HTTPStatus: res.StatusCode, Detail: fmt.Sprintf("sessiond response lost (%s %s)", op.Method, op.Path), Err: err}
 	}
@@ -408,6 +429,26 @@ func (c *Client) do(ctx context.Context, op operation, params []string, q url.Va
 		return nil
 	}
 	return problemError(op, res, raw)
+}
+
+// Header values shared by every call (the transport only reads them).
+var (
+	acceptJSON        = []string{"application/json, application/problem+json"}
+	contentJSON       = []string{"application/json"}
+	contentMergePatch = []string{"application/merge-patch+json"}
+)
+
+// readBody reads a response body (at most 8 MiB) into a buffer sized from
+// Content-Length when sessiond sent one, so a verify answer is read without
+// the regrowing io.ReadAll does.
+func readBody(res *http.Response) ([]byte, error) {
+	const max = 8 << 20
+	if n := res.ContentLength; n >= 0 && n <= max {
+		b := make([]byte, n)
+		_, err := io.ReadFull(res.Body, b)
+		return b, err
+	}
+	return io.ReadAll(io.LimitReader(res.Body, max))
 }
 
 func problemError(op operation, res *http.Response, raw []byte) *Error {
