@@ -9,6 +9,7 @@
 import { SessiondError, type ProblemCode } from './errors.js';
 import { operations, type Operation } from './operations.js';
 import { Transport, type RawResponse } from './transport.js';
+import { SessionCache, type CacheOptions, type CacheStats } from './cache.js';
 import type {
   APIKeyCreate,
   APIKeyCreated,
@@ -36,6 +37,7 @@ import type {
 export type * from './openapi.js';
 export { SessiondError, SESSION_ENDED_CODES, isSessionEnded, isUnavailable, type ProblemCode } from './errors.js';
 export { operations, type Operation, type OperationName } from './operations.js';
+export type { CacheOptions, CacheStats } from './cache.js';
 
 /** Options of a SessiondClient. */
 export interface SessiondClientOptions {
@@ -54,6 +56,11 @@ export interface SessiondClientOptions {
   fetch?: typeof fetch;
   /** Sent as User-Agent (default `sessiond-node/0.1`). */
   userAgent?: string;
+  /**
+   * Keep verified sessions in a local cache kept exact by sessiond's change
+   * stream (cache.ts; README "Clients"): `true` for the defaults. Off by default.
+   */
+  cache?: boolean | CacheOptions;
 }
 
 interface CallOptions {
@@ -76,6 +83,7 @@ export class SessiondClient {
   readonly #transport: Transport | undefined;
   /** Headers every call sends, made once. */
   readonly #baseHeaders: Record<string, string>;
+  readonly #cache: SessionCache | undefined;
 
   constructor(opts: SessiondClientOptions) {
     if (!opts.url) throw new TypeError('SessiondClient: url is required');
@@ -97,10 +105,27 @@ export class SessiondClient {
       Accept: 'application/json, application/problem+json',
       'User-Agent': opts.userAgent ?? 'sessiond-node/0.1',
     };
+    if (opts.cache) {
+      this.#cache = new SessionCache(
+        {
+          url: base,
+          apiKey: this.#apiKey,
+          userAgent: this.#baseHeaders['User-Agent']!,
+          verify: (req) => this.#call(operations.verifySession, { body: req }),
+        },
+        opts.cache === true ? {} : opts.cache,
+      );
+    }
   }
 
-  /** close ends the client's pooled connections (pending calls finish; later ones reconnect). */
+  /** The local cache's state and counters; undefined without the `cache` option. */
+  cacheStats(): CacheStats | undefined {
+    return this.#cache?.stats();
+  }
+
+  /** close ends the client's pooled connections and its change stream (pending calls finish; later ones reconnect, without the cache). */
   close(): void {
+    this.#cache?.close();
     this.#transport?.close();
   }
 
@@ -118,18 +143,19 @@ export class SessiondClient {
    * `reauth_required`.
    */
   verifySession(req: SessionVerify): Promise<SessionVerified> {
+    if (this.#cache) return this.#cache.verify(req);
     return this.#call(operations.verifySession, { body: req });
   }
 
   /** Replaces a session's token (login with `user_id`, re-auth with `reauthenticated`); the old token dies at once. */
   regenerateSession(req: SessionRegenerate): Promise<SessionIssued> {
-    return this.#call(operations.regenerateSession, { body: req });
+    return this.#forgetting(() => this.#cache!.forgetToken(req.token), () => this.#call(operations.regenerateSession, { body: req }));
   }
 
   /** Ends the session of a token (logout). Idempotent: a token already gone, or junk, succeeds too. */
   async revokeToken(token: string): Promise<void> {
     const body: SessionRevoke = { token };
-    await this.#call(operations.revokeToken, { body });
+    await this.#forgetting(() => this.#cache!.forgetToken(token), () => this.#call(operations.revokeToken, { body }));
   }
 
   /** Reads a session by its public id. Errors: `not_found`. */
@@ -145,12 +171,15 @@ export class SessiondClient {
   patchSessionData(id: string, patch: Record<string, unknown>, opts: { ifVersion?: number } = {}): Promise<Session> {
     const headers: Record<string, string> = {};
     if (opts.ifVersion !== undefined) headers['If-Match'] = `"${opts.ifVersion}"`;
-    return this.#call(operations.patchSessionData, { params: { session_id: id }, body: patch, headers });
+    return this.#forgetting(
+      () => this.#cache!.forgetSessions([id]),
+      () => this.#call(operations.patchSessionData, { params: { session_id: id }, body: patch, headers }),
+    );
   }
 
   /** Revokes a session by its public id. Errors: `not_found`. */
   async revokeSession(id: string): Promise<void> {
-    await this.#call(operations.revokeSession, { params: { session_id: id } });
+    await this.#forgetting(() => this.#cache!.forgetSessions([id]), () => this.#call(operations.revokeSession, { params: { session_id: id } }));
   }
 
   /** One page of the tenant's live sessions, or one user's. */
@@ -177,10 +206,10 @@ export class SessiondClient {
 
   /** Ends every session of a user, or every one but `except` ("log out other devices"); returns the ids ended. */
   async revokeUserSessions(userId: string, opts: { except?: string } = {}): Promise<string[]> {
-    const out: RevokedSessions = await this.#call(operations.revokeUserSessions, {
-      params: { user_id: userId },
-      query: { except: opts.except },
-    });
+    const out: RevokedSessions = await this.#forgetting(
+      () => this.#cache!.forgetUser(userId, opts.except),
+      () => this.#call(operations.revokeUserSessions, { params: { user_id: userId }, query: { except: opts.except } }),
+    );
     return out.revoked;
   }
 
@@ -233,6 +262,22 @@ export class SessiondClient {
   }
 
   // --- transport ----------------------------------------------------------
+
+  /**
+   * #forgetting makes a call that ends or changes sessions, dropping their
+   * cache entries before it (so no hit serves them meanwhile) and after it
+   * (so no verify that raced it keeps a stale answer): this instance reads
+   * its own writes without waiting for the change stream.
+   */
+  async #forgetting<T>(forget: () => void, call: () => Promise<T>): Promise<T> {
+    if (this.#cache === undefined) return call();
+    forget();
+    try {
+      return await call();
+    } finally {
+      forget();
+    }
+  }
 
   async #call<T>(op: Operation, o: CallOptions): Promise<T> {
     let path = op.path.replace(/\{(\w+)\}/g, (_, name: string) => {
