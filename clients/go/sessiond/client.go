@@ -34,6 +34,9 @@ type Client struct {
 	userAgent string
 	// auth and ua are the header values every call sends, made once.
 	auth, ua []string
+	// cacheOpts (WithCache) asks for cache, the local session cache.
+	cacheOpts *CacheOptions
+	cache     *cache
 }
 
 // Option changes a Client.
@@ -74,7 +77,40 @@ func New(baseURL, apiKey string, opts ...Option) (*Client, error) {
 	}
 	c.auth = []string{"Bearer " + c.apiKey}
 	c.ua = []string{c.userAgent}
+	if c.cacheOpts != nil {
+		c.cache = newCache(c, *c.cacheOpts)
+	}
 	return c, nil
+}
+
+// Close stops the change stream of a Client made WithCache (its Verify then
+// always asks sessiond) and closes idle connections.
+func (c *Client) Close() {
+	if c.cache != nil {
+		c.cache.close()
+	}
+	c.http.CloseIdleConnections()
+}
+
+// CacheStats reports the local cache's state and counters (zero without WithCache).
+func (c *Client) CacheStats() CacheStats {
+	if c.cache == nil {
+		return CacheStats{}
+	}
+	return c.cache.stats()
+}
+
+// forgetting runs call, a call that ends or changes sessions, dropping their
+// cache entries before it (no hit serves them meanwhile) and after it (no
+// verify that raced it keeps a stale answer): this Client reads its own
+// writes without waiting for the change stream.
+func (c *Client) forgetting(forget func(k *cache), call func() error) error {
+	if c.cache == nil {
+		return call()
+	}
+	forget(c.cache)
+	defer forget(c.cache)
+	return call()
 }
 
 // newTransport is the Client's own connection pool to sessiond: every
@@ -243,7 +279,17 @@ func (c *Client) CreateSession(ctx context.Context, p CreateParams) (Issued, err
 // Verify checks a token (and the CSRF token, max_auth_age and device when
 // given) and slides the idle timer. Errors: the session-ended codes
 // (IsSessionEnded), CodeCSRFMismatch, CodeReauthRequired.
+//
+// With WithCache, a verify the cache may answer makes no network call; the
+// Session it returns is shared with the cache: treat it as read-only.
 func (c *Client) Verify(ctx context.Context, p VerifyParams) (Verified, error) {
+	if c.cache != nil {
+		return c.cache.verify(ctx, p)
+	}
+	return c.verifyNetwork(ctx, p)
+}
+
+func (c *Client) verifyNetwork(ctx context.Context, p VerifyParams) (Verified, error) {
 	var out Verified
 	return out, c.do(ctx, opVerify, nil, nil, p, nil, &out)
 }
@@ -252,13 +298,17 @@ func (c *Client) Verify(ctx context.Context, p VerifyParams) (Verified, error) {
 // token dies at once.
 func (c *Client) Regenerate(ctx context.Context, p RegenerateParams) (Issued, error) {
 	var out Issued
-	return out, c.do(ctx, opRegenerate, nil, nil, p, nil, &out)
+	return out, c.forgetting(func(k *cache) { k.forgetToken(p.Token) }, func() error {
+		return c.do(ctx, opRegenerate, nil, nil, p, nil, &out)
+	})
 }
 
 // RevokeToken ends the session of a token (logout). Idempotent: a token
 // already gone, or junk, succeeds too.
 func (c *Client) RevokeToken(ctx context.Context, token string) error {
-	return c.do(ctx, opRevokeToken, nil, nil, map[string]string{"token": token}, nil, nil)
+	return c.forgetting(func(k *cache) { k.forgetToken(token) }, func() error {
+		return c.do(ctx, opRevokeToken, nil, nil, map[string]string{"token": token}, nil, nil)
+	})
 }
 
 // GetSession reads a session by its public id. Errors: CodeNotFound.
@@ -276,12 +326,16 @@ func (c *Client) PatchData(ctx context.Context, id string, patch map[string]any,
 	if ifVersion > 0 {
 		h.Set("If-Match", `"`+strconv.FormatInt(ifVersion, 10)+`"`)
 	}
-	return out, c.do(ctx, opPatch, []string{id}, nil, patch, h, &out)
+	return out, c.forgetting(func(k *cache) { k.forgetSessions([]string{id}) }, func() error {
+		return c.do(ctx, opPatch, []string{id}, nil, patch, h, &out)
+	})
 }
 
 // RevokeSession revokes a session by its public id. Errors: CodeNotFound.
 func (c *Client) RevokeSession(ctx context.Context, id string) error {
-	return c.do(ctx, opRevoke, []string{id}, nil, nil, nil, nil)
+	return c.forgetting(func(k *cache) { k.forgetSessions([]string{id}) }, func() error {
+		return c.do(ctx, opRevoke, []string{id}, nil, nil, nil, nil)
+	})
 }
 
 // SessionPage is one page of a listing; NextCursor is "" on the last page.
@@ -332,7 +386,10 @@ func (c *Client) RevokeUserSessions(ctx context.Context, userID, except string) 
 	if except != "" {
 		q.Set("except", except)
 	}
-	return out.Revoked, c.do(ctx, opRevokeUser, []string{userID}, q, nil, nil, &out)
+	err := c.forgetting(func(k *cache) { k.forgetUser(userID, except) }, func() error {
+		return c.do(ctx, opRevokeUser, []string{userID}, q, nil, nil, &out)
+	})
+	return out.Revoked, err
 }
 
 // Keys lists the signing keyring, newest first (API key with the admin scope).
