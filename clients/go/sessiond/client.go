@@ -16,6 +16,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -31,6 +32,11 @@ type Client struct {
 	apiKey    string
 	http      *http.Client
 	userAgent string
+	// auth and ua are the header values every call sends, made once.
+	auth, ua []string
+	// cacheOpts (WithCache) asks for cache, the local session cache.
+	cacheOpts *CacheOptions
+	cache     *cache
 }
 
 // Option changes a Client.
@@ -60,18 +66,70 @@ func New(baseURL, apiKey string, opts ...Option) (*Client, error) {
 	if apiKey == "" {
 		return nil, errors.New("sessiond: an API key is required")
 	}
-	tr := http.DefaultTransport.(*http.Transport).Clone()
-	tr.MaxIdleConnsPerHost = 64
 	c := &Client{
 		base:      strings.TrimRight(baseURL, "/"),
 		apiKey:    apiKey,
-		http:      &http.Client{Transport: tr, Timeout: 5 * time.Second},
+		http:      &http.Client{Transport: newTransport(), Timeout: 5 * time.Second},
 		userAgent: "sessiond-go/0.1",
 	}
 	for _, o := range opts {
 		o(c)
 	}
+	c.auth = []string{"Bearer " + c.apiKey}
+	c.ua = []string{c.userAgent}
+	if c.cacheOpts != nil {
+		c.cache = newCache(c, *c.cacheOpts)
+	}
 	return c, nil
+}
+
+// Close stops the change stream of a Client made WithCache (its Verify then
+// always asks sessiond) and closes idle connections.
+func (c *Client) Close() {
+	if c.cache != nil {
+		c.cache.close()
+	}
+	c.http.CloseIdleConnections()
+}
+
+// CacheStats reports the local cache's state and counters (zero without WithCache).
+func (c *Client) CacheStats() CacheStats {
+	if c.cache == nil {
+		return CacheStats{}
+	}
+	return c.cache.stats()
+}
+
+// forgetting runs call, a call that ends or changes sessions, dropping their
+// cache entries before it (no hit serves them meanwhile) and after it (no
+// verify that raced it keeps a stale answer): this Client reads its own
+// writes without waiting for the change stream.
+func (c *Client) forgetting(forget func(k *cache), call func() error) error {
+	if c.cache == nil {
+		return call()
+	}
+	forget(c.cache)
+	defer forget(c.cache)
+	return call()
+}
+
+// newTransport is the Client's own connection pool to sessiond: every
+// request goes to one host, so the per-host idle pool is as large as the
+// whole one (the default keeps only 2 idle connections per host, and under
+// concurrency closes and redials the rest on every burst). No proxy from the
+// environment: sessiond is a backend service, not the Internet.
+func newTransport() *http.Transport {
+	return &http.Transport{
+		DialContext:           (&net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
+		ForceAttemptHTTP2:     true,
+		MaxIdleConns:          256,
+		MaxIdleConnsPerHost:   256,
+		IdleConnTimeout:       90 * time.Second,
+		TLSHandshakeTimeout:   5 * time.Second,
+		ExpectContinueTimeout: time.Second,
+		WriteBufferSize:       8 << 10,
+		ReadBufferSize:        8 << 10,
+	}
 }
 
 // --- the API's types (api/openapi.yaml, components.schemas) ---------------
@@ -221,7 +279,17 @@ func (c *Client) CreateSession(ctx context.Context, p CreateParams) (Issued, err
 // Verify checks a token (and the CSRF token, max_auth_age and device when
 // given) and slides the idle timer. Errors: the session-ended codes
 // (IsSessionEnded), CodeCSRFMismatch, CodeReauthRequired.
+//
+// With WithCache, a verify the cache may answer makes no network call; the
+// Session it returns is shared with the cache: treat it as read-only.
 func (c *Client) Verify(ctx context.Context, p VerifyParams) (Verified, error) {
+	if c.cache != nil {
+		return c.cache.verify(ctx, p)
+	}
+	return c.verifyNetwork(ctx, p)
+}
+
+func (c *Client) verifyNetwork(ctx context.Context, p VerifyParams) (Verified, error) {
 	var out Verified
 	return out, c.do(ctx, opVerify, nil, nil, p, nil, &out)
 }
@@ -230,13 +298,17 @@ func (c *Client) Verify(ctx context.Context, p VerifyParams) (Verified, error) {
 // token dies at once.
 func (c *Client) Regenerate(ctx context.Context, p RegenerateParams) (Issued, error) {
 	var out Issued
-	return out, c.do(ctx, opRegenerate, nil, nil, p, nil, &out)
+	return out, c.forgetting(func(k *cache) { k.forgetToken(p.Token) }, func() error {
+		return c.do(ctx, opRegenerate, nil, nil, p, nil, &out)
+	})
 }
 
 // RevokeToken ends the session of a token (logout). Idempotent: a token
 // already gone, or junk, succeeds too.
 func (c *Client) RevokeToken(ctx context.Context, token string) error {
-	return c.do(ctx, opRevokeToken, nil, nil, map[string]string{"token": token}, nil, nil)
+	return c.forgetting(func(k *cache) { k.forgetToken(token) }, func() error {
+		return c.do(ctx, opRevokeToken, nil, nil, map[string]string{"token": token}, nil, nil)
+	})
 }
 
 // GetSession reads a session by its public id. Errors: CodeNotFound.
@@ -254,12 +326,16 @@ func (c *Client) PatchData(ctx context.Context, id string, patch map[string]any,
 	if ifVersion > 0 {
 		h.Set("If-Match", `"`+strconv.FormatInt(ifVersion, 10)+`"`)
 	}
-	return out, c.do(ctx, opPatch, []string{id}, nil, patch, h, &out)
+	return out, c.forgetting(func(k *cache) { k.forgetSessions([]string{id}) }, func() error {
+		return c.do(ctx, opPatch, []string{id}, nil, patch, h, &out)
+	})
 }
 
 // RevokeSession revokes a session by its public id. Errors: CodeNotFound.
 func (c *Client) RevokeSession(ctx context.Context, id string) error {
-	return c.do(ctx, opRevoke, []string{id}, nil, nil, nil, nil)
+	return c.forgetting(func(k *cache) { k.forgetSessions([]string{id}) }, func() error {
+		return c.do(ctx, opRevoke, []string{id}, nil, nil, nil, nil)
+	})
 }
 
 // SessionPage is one page of a listing; NextCursor is "" on the last page.
@@ -310,7 +386,10 @@ func (c *Client) RevokeUserSessions(ctx context.Context, userID, except string) 
 	if except != "" {
 		q.Set("except", except)
 	}
-	return out.Revoked, c.do(ctx, opRevokeUser, []string{userID}, q, nil, nil, &out)
+	err := c.forgetting(func(k *cache) { k.forgetUser(userID, except) }, func() error {
+		return c.do(ctx, opRevokeUser, []string{userID}, q, nil, nil, &out)
+	})
+	return out.Revoked, err
 }
 
 // Keys lists the signing keyring, newest first (API key with the admin scope).
@@ -376,15 +455,14 @@ func (c *Client) do(ctx context.Context, op operation, params []string, q url.Va
 	for k, v := range h {
 		req.Header[k] = v
 	}
-	req.Header.Set("Authorization", "Bearer "+c.apiKey)
-	req.Header.Set("Accept", "application/json, application/problem+json")
-	req.Header.Set("User-Agent", c.userAgent)
+	req.Header["Authorization"] = c.auth
+	req.Header["Accept"] = acceptJSON
+	req.Header["User-Agent"] = c.ua
 	if body != nil {
-		ct := "application/json"
+		req.Header["Content-Type"] = contentJSON
 		if op.Method == "PATCH" {
-			ct = "application/merge-patch+json"
+			req.Header["Content-Type"] = contentMergePatch
 		}
-		req.Header.Set("Content-Type", ct)
 	}
 	res, err := c.http.Do(req)
 	if err != nil {
@@ -394,7 +472,7 @@ func (c *Client) do(ctx context.Context, op operation, params []string, q url.Va
 		return &Error{Code: CodeUnavailable, Detail: fmt.Sprintf("sessiond unreachable (%s %s)", op.Method, op.Path), Err: err}
 	}
 	defer res.Body.Close()
-	raw, err := io.ReadAll(io.LimitReader(res.Body, 8<<20))
+	raw, err := readBody(res)
 	if err != nil {
 		return &Error{Code: CodeUnavailable, HTTPStatus: res.StatusCode, Detail: fmt.Sprintf("sessiond response lost (%s %s)", op.Method, op.Path), Err: err}
 	}
@@ -408,6 +486,26 @@ func (c *Client) do(ctx context.Context, op operation, params []string, q url.Va
 		return nil
 	}
 	return problemError(op, res, raw)
+}
+
+// Header values shared by every call (the transport only reads them).
+var (
+	acceptJSON        = []string{"application/json, application/problem+json"}
+	contentJSON       = []string{"application/json"}
+	contentMergePatch = []string{"application/merge-patch+json"}
+)
+
+// readBody reads a response body (at most 8 MiB) into a buffer sized from
+// Content-Length when sessiond sent one, so a verify answer is read without
+// the regrowing io.ReadAll does.
+func readBody(res *http.Response) ([]byte, error) {
+	const max = 8 << 20
+	if n := res.ContentLength; n >= 0 && n <= max {
+		b := make([]byte, n)
+		_, err := io.ReadFull(res.Body, b)
+		return b, err
+	}
+	return io.ReadAll(io.LimitReader(res.Body, max))
 }
 
 func problemError(op operation, res *http.Response, raw []byte) *Error {

@@ -1,13 +1,15 @@
 /**
  * @sessiond/client — a typed client of the sessiond REST API.
  *
- * Zero runtime dependencies: it uses Node 20's global fetch, whose default
- * agent keeps connections alive between calls. Types are generated from
+ * Zero runtime dependencies: it calls sessiond with node:http(s) over a
+ * keep-alive pool of its own (transport.ts). Types are generated from
  * api/openapi.yaml (src/openapi.ts) and every operation it calls is checked
  * against that document by the test suite.
  */
 import { SessiondError, type ProblemCode } from './errors.js';
 import { operations, type Operation } from './operations.js';
+import { Transport, type RawResponse } from './transport.js';
+import { SessionCache, type CacheOptions, type CacheStats } from './cache.js';
 import type {
   APIKeyCreate,
   APIKeyCreated,
@@ -35,6 +37,7 @@ import type {
 export type * from './openapi.js';
 export { SessiondError, SESSION_ENDED_CODES, isSessionEnded, isUnavailable, type ProblemCode } from './errors.js';
 export { operations, type Operation, type OperationName } from './operations.js';
+export type { CacheOptions, CacheStats } from './cache.js';
 
 /** Options of a SessiondClient. */
 export interface SessiondClientOptions {
@@ -42,12 +45,22 @@ export interface SessiondClientOptions {
   url: string;
   /** A tenant API key (`sk_...`), or the operator token for `createTenant`. */
   apiKey: string;
-  /** Per-call timeout in milliseconds (default 5000); a timeout is an `unavailable` error. */
+  /**
+   * Timeout in milliseconds (default 5000): a call whose connection stays
+   * silent that long fails with an `unavailable` error.
+   */
   timeoutMs?: number;
-  /** The fetch to use (default: the global fetch). */
+  /** Connections kept to sessiond at most (default 64). */
+  maxSockets?: number;
+  /** A fetch to use instead of the built-in node:http transport (for tests and other runtimes; slower). */
   fetch?: typeof fetch;
   /** Sent as User-Agent (default `sessiond-node/0.1`). */
   userAgent?: string;
+  /**
+   * Keep verified sessions in a local cache kept exact by sessiond's change
+   * stream (cache.ts; README "Clients"): `true` for the defaults. Off by default.
+   */
+  cache?: boolean | CacheOptions;
 }
 
 interface CallOptions {
@@ -66,8 +79,11 @@ export class SessiondClient {
   readonly url: string;
   readonly #apiKey: string;
   readonly #timeoutMs: number;
-  readonly #fetch: typeof fetch;
-  readonly #userAgent: string;
+  readonly #fetch: typeof fetch | undefined;
+  readonly #transport: Transport | undefined;
+  /** Headers every call sends, made once. */
+  readonly #baseHeaders: Record<string, string>;
+  readonly #cache: SessionCache | undefined;
 
   constructor(opts: SessiondClientOptions) {
     if (!opts.url) throw new TypeError('SessiondClient: url is required');
@@ -75,8 +91,42 @@ export class SessiondClient {
     this.url = opts.url.replace(/\/+$/, '');
     this.#apiKey = opts.apiKey;
     this.#timeoutMs = opts.timeoutMs ?? 5000;
-    this.#fetch = opts.fetch ?? globalThis.fetch;
-    this.#userAgent = opts.userAgent ?? 'sessiond-node/0.1';
+    this.#fetch = opts.fetch;
+    let base: URL;
+    try {
+      base = new URL(this.url);
+    } catch {
+      throw new TypeError(`SessiondClient: url ${JSON.stringify(opts.url)} is not a URL`);
+    }
+    if (base.protocol !== 'http:' && base.protocol !== 'https:') throw new TypeError('SessiondClient: url must be http(s)://host[:port]');
+    this.#transport = this.#fetch ? undefined : new Transport({ url: base, timeoutMs: this.#timeoutMs, maxSockets: opts.maxSockets });
+    this.#baseHeaders = {
+      Authorization: `Bearer ${this.#apiKey}`,
+      Accept: 'application/json, application/problem+json',
+      'User-Agent': opts.userAgent ?? 'sessiond-node/0.1',
+    };
+    if (opts.cache) {
+      this.#cache = new SessionCache(
+        {
+          url: base,
+          apiKey: this.#apiKey,
+          userAgent: this.#baseHeaders['User-Agent']!,
+          verify: (req) => this.#call(operations.verifySession, { body: req }),
+        },
+        opts.cache === true ? {} : opts.cache,
+      );
+    }
+  }
+
+  /** The local cache's state and counters; undefined without the `cache` option. */
+  cacheStats(): CacheStats | undefined {
+    return this.#cache?.stats();
+  }
+
+  /** close ends the client's pooled connections and its change stream (pending calls finish; later ones reconnect, without the cache). */
+  close(): void {
+    this.#cache?.close();
+    this.#transport?.close();
   }
 
   // --- sessions -----------------------------------------------------------
@@ -93,18 +143,19 @@ export class SessiondClient {
    * `reauth_required`.
    */
   verifySession(req: SessionVerify): Promise<SessionVerified> {
+    if (this.#cache) return this.#cache.verify(req);
     return this.#call(operations.verifySession, { body: req });
   }
 
   /** Replaces a session's token (login with `user_id`, re-auth with `reauthenticated`); the old token dies at once. */
   regenerateSession(req: SessionRegenerate): Promise<SessionIssued> {
-    return this.#call(operations.regenerateSession, { body: req });
+    return this.#forgetting(() => this.#cache!.forgetToken(req.token), () => this.#call(operations.regenerateSession, { body: req }));
   }
 
   /** Ends the session of a token (logout). Idempotent: a token already gone, or junk, succeeds too. */
   async revokeToken(token: string): Promise<void> {
     const body: SessionRevoke = { token };
-    await this.#call(operations.revokeToken, { body });
+    await this.#forgetting(() => this.#cache!.forgetToken(token), () => this.#call(operations.revokeToken, { body }));
   }
 
   /** Reads a session by its public id. Errors: `not_found`. */
@@ -120,12 +171,15 @@ export class SessiondClient {
   patchSessionData(id: string, patch: Record<string, unknown>, opts: { ifVersion?: number } = {}): Promise<Session> {
     const headers: Record<string, string> = {};
     if (opts.ifVersion !== undefined) headers['If-Match'] = `"${opts.ifVersion}"`;
-    return this.#call(operations.patchSessionData, { params: { session_id: id }, body: patch, headers });
+    return this.#forgetting(
+      () => this.#cache!.forgetSessions([id]),
+      () => this.#call(operations.patchSessionData, { params: { session_id: id }, body: patch, headers }),
+    );
   }
 
   /** Revokes a session by its public id. Errors: `not_found`. */
   async revokeSession(id: string): Promise<void> {
-    await this.#call(operations.revokeSession, { params: { session_id: id } });
+    await this.#forgetting(() => this.#cache!.forgetSessions([id]), () => this.#call(operations.revokeSession, { params: { session_id: id } }));
   }
 
   /** One page of the tenant's live sessions, or one user's. */
@@ -152,10 +206,10 @@ export class SessiondClient {
 
   /** Ends every session of a user, or every one but `except` ("log out other devices"); returns the ids ended. */
   async revokeUserSessions(userId: string, opts: { except?: string } = {}): Promise<string[]> {
-    const out: RevokedSessions = await this.#call(operations.revokeUserSessions, {
-      params: { user_id: userId },
-      query: { except: opts.except },
-    });
+    const out: RevokedSessions = await this.#forgetting(
+      () => this.#cache!.forgetUser(userId, opts.except),
+      () => this.#call(operations.revokeUserSessions, { params: { user_id: userId }, query: { except: opts.except } }),
+    );
     return out.revoked;
   }
 
@@ -209,38 +263,50 @@ export class SessiondClient {
 
   // --- transport ----------------------------------------------------------
 
+  /**
+   * #forgetting makes a call that ends or changes sessions, dropping their
+   * cache entries before it (so no hit serves them meanwhile) and after it
+   * (so no verify that raced it keeps a stale answer): this instance reads
+   * its own writes without waiting for the change stream.
+   */
+  async #forgetting<T>(forget: () => void, call: () => Promise<T>): Promise<T> {
+    if (this.#cache === undefined) return call();
+    forget();
+    try {
+      return await call();
+    } finally {
+      forget();
+    }
+  }
+
   async #call<T>(op: Operation, o: CallOptions): Promise<T> {
     let path = op.path.replace(/\{(\w+)\}/g, (_, name: string) => {
       const v = o.params?.[name];
       if (v === undefined) throw new TypeError(`${op.method} ${op.path}: missing ${name}`);
       return encodeURIComponent(v);
     });
-    const qs = new URLSearchParams();
-    for (const [k, v] of Object.entries(o.query ?? {})) {
-      if (v !== undefined && v !== '') qs.set(k, String(v));
+    if (o.query) {
+      const qs = new URLSearchParams();
+      for (const [k, v] of Object.entries(o.query)) {
+        if (v !== undefined && v !== '') qs.set(k, String(v));
+      }
+      const q = qs.toString();
+      if (q !== '') path += `?${q}`;
     }
-    if ([...qs.keys()].length > 0) path += `?${qs}`;
 
-    const headers: Record<string, string> = {
-      Authorization: `Bearer ${this.#apiKey}`,
-      Accept: 'application/json, application/problem+json',
-      'User-Agent': this.#userAgent,
-      ...o.headers,
-    };
+    const headers: Record<string, string> = o.headers ? { ...this.#baseHeaders, ...o.headers } : { ...this.#baseHeaders };
     let body: string | undefined;
     if (o.body !== undefined) {
-      headers['Content-Type'] = op.contentType ?? 'application/json';
       body = JSON.stringify(o.body);
+      headers['Content-Type'] = op.contentType ?? 'application/json';
+      headers['Content-Length'] = String(Buffer.byteLength(body));
     }
 
-    let res: Response;
+    let res: RawResponse;
     try {
-      res = await this.#fetch(this.url + path, {
-        method: op.method,
-        headers,
-        body,
-        signal: AbortSignal.timeout(this.#timeoutMs),
-      });
+      res = this.#transport
+        ? await this.#transport.request(op.method, path, headers, body)
+        : await viaFetch(this.#fetch!, this.url + path, op.method, headers, body, this.#timeoutMs);
     } catch (cause) {
       throw new SessiondError({
         code: 'unavailable',
@@ -250,31 +316,33 @@ export class SessiondClient {
       });
     }
 
-    let text: string;
-    try {
-      text = await res.text();
-    } catch (cause) {
-      throw new SessiondError({ code: 'unavailable', httpStatus: 0, message: `sessiond response lost (${op.method} ${op.path})`, cause });
-    }
-    if (res.ok) {
-      if (text === '') return undefined as T;
+    if (res.status >= 200 && res.status < 300) {
+      if (res.body === '') return undefined as T;
       try {
-        return JSON.parse(text) as T;
+        return JSON.parse(res.body) as T;
       } catch (cause) {
         throw new SessiondError({ code: 'internal', httpStatus: res.status, message: `sessiond sent invalid JSON (${op.method} ${op.path})`, cause });
       }
     }
-    throw problemError(op, res, text);
+    throw problemError(op, res);
   }
 }
 
-function problemError(op: Operation, res: Response, text: string): SessiondError {
-  const retry = Number.parseInt(res.headers.get('Retry-After') ?? '', 10);
+/** viaFetch makes a call with a caller-supplied fetch (the `fetch` option). */
+async function viaFetch(f: typeof fetch, url: string, method: string, headers: Record<string, string>, body: string | undefined, timeoutMs: number): Promise<RawResponse> {
+  const { 'Content-Length': _, ...h } = headers;
+  const res = await f(url, { method, headers: h, body, signal: AbortSignal.timeout(timeoutMs) });
+  const text = await res.text();
+  return { status: res.status, header: (name) => res.headers.get(name) ?? undefined, body: text };
+}
+
+function problemError(op: Operation, res: RawResponse): SessiondError {
+  const retry = Number.parseInt(res.header('retry-after') ?? '', 10);
   const retryAfter = Number.isFinite(retry) && retry >= 0 ? retry : undefined;
   let problem: Problem | undefined;
-  if ((res.headers.get('Content-Type') ?? '').includes('json')) {
+  if ((res.header('content-type') ?? '').includes('json')) {
     try {
-      const p = JSON.parse(text) as Problem;
+      const p = JSON.parse(res.body) as Problem;
       if (p && typeof p.code === 'string') problem = p;
     } catch {
       // not a problem document: handled below
@@ -288,7 +356,7 @@ function problemError(op: Operation, res: Response, text: string): SessiondError
     httpStatus: res.status,
     message: `sessiond ${op.method} ${op.path}: ${code}: ${detail}`,
     retryAfter,
-    requestId: problem?.request_id ?? res.headers.get('X-Request-Id') ?? undefined,
+    requestId: problem?.request_id ?? res.header('x-request-id') ?? undefined,
     problem,
   });
 }

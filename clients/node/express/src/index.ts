@@ -21,7 +21,7 @@
  * (or Express's) answers them.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { SessiondClient, isSessionEnded } from '@sessiond/client';
+import { SessiondClient, isSessionEnded, type CacheOptions } from '@sessiond/client';
 import { readCookie, resolveCookie, type CookieOptions } from './cookie.js';
 import { httpError, toBrowserError } from './errors.js';
 import { SessiondSession, deviceOf, type SessionContext } from './session.js';
@@ -29,7 +29,7 @@ import { SessiondSession, deviceOf, type SessionContext } from './session.js';
 export { SessiondSession, mergePatch, type DeviceSession } from './session.js';
 export { browserStatus, toBrowserError, httpError, type BrowserError } from './errors.js';
 export type { CookieOptions } from './cookie.js';
-export { SessiondClient, SessiondError, isSessionEnded, isUnavailable } from '@sessiond/client';
+export { SessiondClient, SessiondError, isSessionEnded, isUnavailable, type CacheOptions, type CacheStats } from '@sessiond/client';
 
 declare global {
   // eslint-disable-next-line @typescript-eslint/no-namespace
@@ -55,6 +55,12 @@ export interface SessiondOptions {
   apiKey?: string;
   /** A ready client (instead of url and apiKey). */
   client?: SessiondClient;
+  /**
+   * Answer verifies from a local cache kept exact by sessiond's change stream
+   * (with url and apiKey; for your own `client`, pass `cache` to it). Off by
+   * default. See README "Clients" for what it guarantees.
+   */
+  cache?: boolean | CacheOptions;
   /** The session cookie (default `sid`, HttpOnly, SameSite=Lax, Secure in production). */
   cookie?: CookieOptions;
   /**
@@ -73,7 +79,7 @@ const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS', 'TRACE']);
 
 /** sessiond returns the middleware that sets `req.session`. */
 export function sessiond(opts: SessiondOptions): Middleware {
-  const client = opts.client ?? new SessiondClient({ url: requireOpt(opts.url, 'url'), apiKey: requireOpt(opts.apiKey, 'apiKey') });
+  const client = opts.client ?? new SessiondClient({ url: requireOpt(opts.url, 'url'), apiKey: requireOpt(opts.apiKey, 'apiKey'), cache: opts.cache });
   const ctx: SessionContext = {
     client,
     cookie: resolveCookie(opts.cookie),

@@ -1,0 +1,125 @@
+# scripts/bench.d/apps/apps.sh — `scripts/bench --apps`, sourced once the
+# bench's Redis, database and sessiond are up (it uses url, redis_port, fill,
+# tmp, here, repo, new_tenant, run_wrk, workload's variables, say and die).
+#
+# The seed tutorial's Express app (app.mjs: helmet, JSON POST /login, GET
+# /profile, POST /logout) three ways, one after the other in this one run:
+# on express-session + connect-redis (the seeds' stack, the same Redis), on
+# @sessiond/express with the cache off, and with it on. Each: GET /profile
+# over 1,000 logged-in cookies, then POST /login of a new user per request,
+# wrk -t$threads -c$connections for $duration s each (after 2 s of warm-up).
+# Then the revocation latency: two app instances with the cache on, N
+# revocations (driver.mjs). npm packages are installed once into a cache
+# directory keyed by the lockfile; the SDK is clients/node of this repository,
+# built here.
+
+command -v node >/dev/null && command -v npm >/dev/null || die "--apps needs node and npm"
+apps_src=$here/bench.d/apps
+cache_root=${XDG_CACHE_HOME:-$HOME/.cache}/sessiond-bench
+deps=$cache_root/apps-$(sha256sum "$apps_src/package-lock.json" | cut -c1-16)
+if [[ ! -d $deps/node_modules ]]; then
+  say "apps: npm ci into $deps (express, helmet, express-session, connect-redis, redis)"
+  rm -rf "$deps" && mkdir -p "$deps"
+  cp "$apps_src/package.json" "$apps_src/package-lock.json" "$deps/"
+  (cd "$deps" && npm ci --no-audit --no-fund --loglevel=error >/dev/null) || { rm -rf "$deps"; die "npm ci failed"; }
+fi
+say "apps: building the Node SDK (clients/node: npm ci, npm run build)"
+(cd "$repo/clients/node" && npm ci --no-audit --no-fund --loglevel=error >/dev/null && npm run build >/dev/null) ||
+  die "could not build clients/node"
+mkdir -p "$tmp/apps"
+cp "$apps_src/app.mjs" "$apps_src/driver.mjs" "$tmp/apps/"
+ln -sfn "$deps/node_modules" "$tmp/apps/node_modules"
+
+akey=$(new_tenant "bench apps")
+# start_app MODE — start app.mjs in MODE on a free port; sets app_url and app_pid.
+start_app() {
+  local port
+  port=$("$fill" freeport)
+  APP_MODE=$1 PORT=$port REDIS_URL="redis://127.0.0.1:$redis_port/0" \
+    SESSION_SECRET=$(od -An -N32 -tx1 /dev/urandom | tr -d ' \n') \
+    SESSIOND_URL=$url SESSIOND_API_KEY=$akey \
+    SDK_EXPRESS="file://$repo/clients/node/express/dist/src/index.js" \
+    node "$tmp/apps/app.mjs" >>"$tmp/apps.log" 2>&1 &
+  app_pid=$! app_url=http://127.0.0.1:$port
+  app_pids+=("$app_pid")
+  node_pid=$app_pid # the bench's cleanup stops it if we die
+  for _ in $(seq 100); do
+    curl -s -o /dev/null "$app_url/profile" && return 0
+    kill -0 "$app_pid" 2>/dev/null || { tail -20 "$tmp/apps.log" >&2; die "the $1 app exited"; }
+    sleep 0.1
+  done
+  die "the $1 app did not start"
+}
+stop_apps() {
+  local p
+  for p in "${app_pids[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
+  for p in "${app_pids[@]}"; do wait "$p" 2>/dev/null || true; done
+  app_pids=() node_pid=
+}
+# app_run NAME WRKMODE FILE — one measured wrk run against app_url; appends "NAME req/s p50 p99 non2xx" to apps_rows.
+apps_rows=()
+app_run() {
+  wrk -t"$threads" -c"$connections" -d2s -s "$apps_src/apps.lua" "$app_url" -- "$2" "$3" "warm$run_n" >/dev/null
+  target=$app_url server_pid=$app_pid
+  say "wrk: $1 $2 (${duration} s)"
+  run_n=$((run_n + 1))
+  wrk -t"$threads" -c"$connections" -d"${duration}s" --timeout 10s -s "$apps_src/apps.lua" "$app_url" -- "$2" "$3" "r$run_n" >"$tmp/wrk.out"
+  local line
+  line=$(grep '^BENCH ' "$tmp/wrk.out") || { cat "$tmp/wrk.out" >&2; die "wrk printed no result"; }
+  eval "${line#BENCH }"
+  apps_rows+=("$1 $2 $(awk -v r="$requests" -v d="$duration_us" 'BEGIN {printf "%.0f", r / (d / 1e6)}') $p50_us $p99_us $((non2xx + socket_errors))")
+}
+
+for mode in express-session sessiond sessiond-cache; do
+  say "apps: $mode"
+  start_app "$mode"
+  node "$tmp/apps/driver.mjs" login "$app_url" 1000 "$tmp/cookies.$mode"
+  app_run "$mode" profile "$tmp/cookies.$mode"
+  app_run "$mode" login -
+  stop_apps
+done
+
+say "apps: revocation latency, two instances with the cache on, $revocations revocations"
+start_app sessiond-cache; a1=$app_url
+start_app sessiond-cache; a2=$app_url
+sleep 1 # both change streams connected and ready
+rev=$(node "$tmp/apps/driver.mjs" revocation --apps "$a1,$a2" --sessiond "$url" --key "$akey" --n "$revocations")
+stop_apps
+eval "${rev#REVOCATION }" # n= p50_us= p99_us= max_us= accepted_before_delivery=
+
+# The table: each row against express-session's same workload.
+row() { # MODE LABEL
+  printf '%s\n' "${apps_rows[@]}" | awk -v m="$1" -v label="$2" '
+    { rps[$1 " " $2] = $3; p50[$1 " " $2] = $4; p99[$1 " " $2] = $5; bad[$1 " " $2] = $6 }
+    END {
+      g = m " profile"; l = m " login"; bg = "express-session profile"; bl = "express-session login"
+      printf "| %s | %d (%.2f×) | %.1f | %.1f | %d (%.2f×) | %.1f | %d |\n", label,
+        rps[g], rps[g] / rps[bg], p50[g] / 1000, p99[g] / 1000, rps[l], rps[l] / rps[bl], p99[l] / 1000, bad[g] + bad[l]
+    }'
+}
+lock=$apps_src/package-lock.json
+version() { jq -r ".packages[\"node_modules/$1\"].version" "$lock"; }
+cat <<EOF
+### Apps: the seed tutorial's Express app on sessiond and on express-session
+
+scripts/bench.d/apps/app.mjs (Node $(node --version), express $(version express), helmet $(version helmet)): JSON
+\`POST /login\`, \`GET /profile\`, \`POST /logout\`; sessions on express-session $(version express-session) +
+connect-redis $(version connect-redis) (the same Redis as sessiond), or on @sessiond/express (clients/node
+of this repository) with the cache off and on. One Node process per app; wrk -t$threads -c$connections,
+${duration} s per workload after 2 s of warm-up; \`GET /profile\` rotates through 1,000 logged-in cookies,
+\`POST /login\` logs in a new user per request. Ratios are against express-session's row.
+
+| app | GET /profile req/s | p50 ms | p99 ms | POST /login req/s | login p99 ms | non-2xx + socket errors |
+|---|---:|---:|---:|---:|---:|---:|
+$(row express-session "express-session + connect-redis")
+$(row sessiond "@sessiond/express, cache off")
+$(row sessiond-cache "@sessiond/express, cache on")
+
+Revocation latency, two app instances with the cache on (each its own change stream): $n samples
+($revocations revocations × 2 instances). Each: log in, read /profile twice on both (cached), revoke the
+session in sessiond (\`DELETE /v1/sessions/{id}\`), then poll /profile on both until it answers 401;
+latency from the revoke's acknowledgement to the first 401 (a poll's round trip included):
+**p50 $(awk -v v="$p50_us" 'BEGIN {printf "%.2f", v / 1000}') ms, p99 $(awk -v v="$p99_us" 'BEGIN {printf "%.2f", v / 1000}') ms**, max $(awk -v v="$max_us" 'BEGIN {printf "%.2f", v / 1000}') ms;
+$accepted_before_delivery polls were still accepted between acknowledgement and delivery.
+
+EOF
