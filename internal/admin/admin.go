@@ -18,7 +18,10 @@ import (
 	"log/slog"
 	"net/http"
 	"net/netip"
+	"strings"
 	"time"
+
+	"github.com/gorilla/mux"
 
 	"github.com/sessiond/sessiond/internal/events"
 	"github.com/sessiond/sessiond/internal/sessions"
@@ -135,20 +138,21 @@ type server struct {
 	accounts *accounts
 }
 
-// New returns the admin UI, to be mounted at /admin (it serves /admin and
-// everything under /admin/). Templates are parsed here, once: a missing or
-// broken one is an error.
-func New(d Deps) (http.Handler, error) {
+// Mount adds the admin UI to the process's router: every request for
+// /admin and everything under /admin/ (Owns) is the UI's, the rest
+// is left to the routes registered after it. Templates are parsed here,
+// once: a missing or broken one is an error.
+func Mount(router *mux.Router, d Deps) error {
 	if d.Now == nil {
 		d.Now = time.Now
 	}
 	if len(d.DeviceKey) < 32 {
-		return nil, fmt.Errorf("admin UI: the known-device cookie key must have 32 bytes or more")
+		return fmt.Errorf("admin UI: the known-device cookie key must have 32 bytes or more")
 	}
 	d.Limits = d.Limits.withDefaults()
 	a, err := loadAssets()
 	if err != nil {
-		return nil, err
+		return err
 	}
 	s := &server{Deps: d, assets: a}
 	s.accounts = &accounts{
@@ -160,75 +164,91 @@ func New(d Deps) (http.Handler, error) {
 		deviceLimit:  d.NewLimiter("admin-login-device", d.Limits.PerPair, d.Limits.Window),
 	}
 	if s.pages, err = s.parsePages(); err != nil {
-		return nil, fmt.Errorf("admin UI templates: %w", err)
+		return fmt.Errorf("admin UI templates: %w", err)
 	}
-	mux := http.NewServeMux()
-	s.routes(routed{mux})
-	var h http.Handler = mux
-	h = s.withTextOnly(h)
-	h = s.withRecover(h)
-	h = s.withHeaders(h)
-	return h, nil
+	s.routes(routed{router.MatcherFunc(func(r *http.Request, _ *mux.RouteMatch) bool { return Owns(r) }).Subrouter(), s})
+	return nil
+}
+
+// Owns reports whether r is the admin UI's: its path is /admin or under
+// /admin/.
+func Owns(r *http.Request) bool {
+	return r.URL.Path == "/admin" || strings.HasPrefix(r.URL.Path, "/admin/")
 }
 
 // routes is the admin UI's route table; one file per page or resource.
 func (s *server) routes(mux routed) {
-	mux.Handle("GET /admin/static/{file}", http.HandlerFunc(s.static))
+	mux.Handle("GET", "/admin/static/{file}", http.HandlerFunc(s.static))
 
-	mux.Handle("GET /admin/login", s.public(s.loginPage))
-	mux.Handle("POST /admin/login", s.public(s.login))
-	mux.Handle("POST /admin/logout", s.signedIn(s.logout))
-	mux.Handle("GET /admin", s.signedIn(s.home))
-	mux.Handle("GET /admin/{$}", s.signedIn(s.home))
+	mux.Handle("GET", "/admin/login", s.public(s.loginPage))
+	mux.Handle("POST", "/admin/login", s.public(s.login))
+	mux.Handle("POST", "/admin/logout", s.signedIn(s.logout))
+	mux.Handle("GET", "/admin", s.signedIn(s.home))
+	mux.Handle("GET", "/admin/", s.signedIn(s.home))
 
-	mux.Handle("GET /admin/t/{tid}", s.inTenant(s.dashboard))
-	mux.Handle("GET /admin/t/{tid}/{$}", s.inTenant(s.dashboard))
+	mux.Handle("GET", "/admin/t/{tid}", s.inTenant(s.dashboard))
+	mux.Handle("GET", "/admin/t/{tid}/", s.inTenant(s.dashboard))
 
-	mux.Handle("GET /admin/t/{tid}/sessions", s.inTenant(s.sessionsPage))
-	mux.Handle("POST /admin/t/{tid}/sessions/{sid}/revoke", s.inTenant(s.revokeSession))
+	mux.Handle("GET", "/admin/t/{tid}/sessions", s.inTenant(s.sessionsPage))
+	mux.Handle("POST", "/admin/t/{tid}/sessions/{sid}/revoke", s.inTenant(s.revokeSession))
 
-	mux.Handle("GET /admin/t/{tid}/users/{uid}", s.inTenant(s.userPage))
-	mux.Handle("POST /admin/t/{tid}/users/{uid}/logout-others", s.inTenant(s.logoutOthers))
-	mux.Handle("POST /admin/t/{tid}/users/{uid}/logout-all", s.inTenant(s.logoutEverywhere))
+	mux.Handle("GET", "/admin/t/{tid}/users/{uid}", s.inTenant(s.userPage))
+	mux.Handle("POST", "/admin/t/{tid}/users/{uid}/logout-others", s.inTenant(s.logoutOthers))
+	mux.Handle("POST", "/admin/t/{tid}/users/{uid}/logout-all", s.inTenant(s.logoutEverywhere))
 
-	mux.Handle("GET /admin/t/{tid}/policy", s.inTenant(s.policyPage))
-	mux.Handle("POST /admin/t/{tid}/policy", s.inTenant(s.savePolicy))
+	mux.Handle("GET", "/admin/t/{tid}/policy", s.inTenant(s.policyPage))
+	mux.Handle("POST", "/admin/t/{tid}/policy", s.inTenant(s.savePolicy))
 
-	mux.Handle("GET /admin/t/{tid}/keys", s.inTenant(s.keysPage))
-	mux.Handle("POST /admin/t/{tid}/keys/rotate", s.inTenant(s.rotateKey))
-	mux.Handle("POST /admin/t/{tid}/keys/{kid}/retire", s.inTenant(s.retireKey))
+	mux.Handle("GET", "/admin/t/{tid}/keys", s.inTenant(s.keysPage))
+	mux.Handle("POST", "/admin/t/{tid}/keys/rotate", s.inTenant(s.rotateKey))
+	mux.Handle("POST", "/admin/t/{tid}/keys/{kid}/retire", s.inTenant(s.retireKey))
 
-	mux.Handle("GET /admin/t/{tid}/api-keys", s.inTenant(s.apiKeysPage))
-	mux.Handle("POST /admin/t/{tid}/api-keys", s.inTenant(s.createAPIKey))
-	mux.Handle("POST /admin/t/{tid}/api-keys/{id}/revoke", s.inTenant(s.revokeAPIKey))
+	mux.Handle("GET", "/admin/t/{tid}/api-keys", s.inTenant(s.apiKeysPage))
+	mux.Handle("POST", "/admin/t/{tid}/api-keys", s.inTenant(s.createAPIKey))
+	mux.Handle("POST", "/admin/t/{tid}/api-keys/{id}/revoke", s.inTenant(s.revokeAPIKey))
 
-	mux.Handle("GET /admin/t/{tid}/events", s.inTenant(s.eventsPage))
+	mux.Handle("GET", "/admin/t/{tid}/events", s.inTenant(s.eventsPage))
 
-	mux.Handle("GET /admin/account", s.signedIn(s.accountPage))
-	mux.Handle("POST /admin/account/password", s.signedIn(s.changePassword))
-	mux.Handle("POST /admin/account/sessions/{sid}/revoke", s.signedIn(s.revokeMySession))
-	mux.Handle("POST /admin/account/logout-others", s.signedIn(s.logoutMyOthers))
+	mux.Handle("GET", "/admin/account", s.signedIn(s.accountPage))
+	mux.Handle("POST", "/admin/account/password", s.signedIn(s.changePassword))
+	mux.Handle("POST", "/admin/account/sessions/{sid}/revoke", s.signedIn(s.revokeMySession))
+	mux.Handle("POST", "/admin/account/logout-others", s.signedIn(s.logoutMyOthers))
 
-	mux.Handle("GET /admin/tenants", s.operatorOnly(s.tenantsPage))
-	mux.Handle("POST /admin/tenants", s.operatorOnly(s.createTenant))
-	mux.Handle("POST /admin/tenants/{tid}/suspend", s.operatorOnly(s.suspendTenant))
-	mux.Handle("POST /admin/tenants/{tid}/resume", s.operatorOnly(s.resumeTenant))
-	mux.Handle("GET /admin/t/{tid}/admins", s.operatorInTenant(s.adminsPage))
-	mux.Handle("POST /admin/t/{tid}/admins", s.operatorInTenant(s.createAdmin))
-	mux.Handle("POST /admin/t/{tid}/admins/{id}/delete", s.operatorInTenant(s.deleteAdmin))
+	mux.Handle("GET", "/admin/tenants", s.operatorOnly(s.tenantsPage))
+	mux.Handle("POST", "/admin/tenants", s.operatorOnly(s.createTenant))
+	mux.Handle("POST", "/admin/tenants/{tid}/suspend", s.operatorOnly(s.suspendTenant))
+	mux.Handle("POST", "/admin/tenants/{tid}/resume", s.operatorOnly(s.resumeTenant))
+	mux.Handle("GET", "/admin/t/{tid}/admins", s.operatorInTenant(s.adminsPage))
+	mux.Handle("POST", "/admin/t/{tid}/admins", s.operatorInTenant(s.createAdmin))
+	mux.Handle("POST", "/admin/t/{tid}/admins/{id}/delete", s.operatorInTenant(s.deleteAdmin))
 
-	mux.Handle("/admin/", s.public(s.notFound))
+	mux.Handle("", "", s.public(s.notFound)) // anything else under /admin
 }
 
-// routed is a ServeMux whose handlers name their route (the pattern) for
-// the access log; the catch-all 404 is left unnamed (web.Unmatched).
-type routed struct{ *http.ServeMux }
+// routed is the admin UI's part of the router. Each route's handler names
+// its route for the access log (the catch-all 404 is left unnamed,
+// web.Unmatched) and runs in the UI's chain: security headers, panic
+// recovery, text-only paths and queries. GET routes answer HEAD too.
+type routed struct {
+	*mux.Router
+	s *server
+}
 
-func (m routed) Handle(pattern string, h http.Handler) {
-	if pattern != "/admin/" {
-		h = web.Routed(h)
+// Handle registers h for method and path; both empty: for every other
+// request.
+func (m routed) Handle(method, path string, h http.Handler) {
+	if path != "" {
+		h = web.Named(path, h)
 	}
-	m.ServeMux.Handle(pattern, h)
+	h = m.s.withHeaders(m.s.withRecover(m.s.withTextOnly(h)))
+	switch method {
+	case "":
+		m.Router.NewRoute().Handler(h)
+	case http.MethodGet:
+		m.Router.Handle(path, h).Methods(http.MethodGet, http.MethodHead)
+	default:
+		m.Router.Handle(path, h).Methods(method)
+	}
 }
 
 func (s *server) now() time.Time { return s.Now().UTC() }

@@ -9,7 +9,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
-	"strings"
 	"sync/atomic"
 	"time"
 
@@ -275,9 +274,25 @@ func notifierOptions(staleAfter time.Duration, now func() time.Time) redisconn.N
 	return redisconn.NotifierOptions{Now: now, PingEvery: min(500*time.Millisecond, staleAfter/4), DeadAfter: staleAfter}
 }
 
-// Handler returns the HTTP API, with the admin UI under /admin.
+// Handler returns the process's one router: the admin UI under /admin,
+// the REST API for every other path; around it the request id, the access
+// log and the request metrics.
 func (a *App) Handler() (http.Handler, error) {
-	api, err := httpapi.New(httpapi.Deps{
+	router := web.NewRouter()
+	err := admin.Mount(router, admin.Deps{
+		Tenants: a.Tenants, Cache: a.Cache, Sessions: a.Sessions,
+		Events: a.Metrics.Recorder(a.Events), EventStore: a.Store, Counter: a.Store,
+		Log: a.Log, Now: a.now, TrustedProxies: a.Config.TrustedProxies, PublicOrigin: a.Config.PublicOrigin,
+		Dev: a.Config.Dev, Limits: a.adminLimits,
+		DeviceKey: secrets.Derive(a.Config.MasterKey, "sessiond admin known-device cookies"),
+		NewLimiter: func(name string, limit int, window time.Duration) admin.Limiter {
+			return limits.New(a.Redis, a.Config.RedisPrefix, name, limit, window)
+		},
+	})
+	if err != nil {
+		return nil, err
+	}
+	err = httpapi.Mount(router, httpapi.Deps{
 		Tenants: a.Tenants, Cache: a.Cache, Sessions: a.Sessions, Events: a.Store, Changes: a.Hub,
 		OperatorToken: a.Config.OperatorToken,
 		Checks: map[string]httpapi.Check{
@@ -292,35 +307,13 @@ func (a *App) Handler() (http.Handler, error) {
 	if err != nil {
 		return nil, err
 	}
-	ui, err := admin.New(admin.Deps{
-		Tenants: a.Tenants, Cache: a.Cache, Sessions: a.Sessions,
-		Events: a.Metrics.Recorder(a.Events), EventStore: a.Store, Counter: a.Store,
-		Log: a.Log, Now: a.now, TrustedProxies: a.Config.TrustedProxies, PublicOrigin: a.Config.PublicOrigin,
-		Dev: a.Config.Dev, Limits: a.adminLimits,
-		DeviceKey: secrets.Derive(a.Config.MasterKey, "sessiond admin known-device cookies"),
-		NewLimiter: func(name string, limit int, window time.Duration) admin.Limiter {
-			return limits.New(a.Redis, a.Config.RedisPrefix, name, limit, window)
-		},
-	})
-	if err != nil {
-		return nil, err
-	}
 	surface := func(r *http.Request) string {
-		if r.URL.Path == "/admin" || strings.HasPrefix(r.URL.Path, "/admin/") {
+		if admin.Owns(r) {
 			return "admin"
 		}
 		return "api"
 	}
-	// A plain prefix split, not an http.ServeMux: ServeMux cleans paths and
-	// redirects, which would turn /v1/users/../sessions into /v1/sessions.
-	mux := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if surface(r) == "admin" {
-			ui.ServeHTTP(w, r)
-			return
-		}
-		api.ServeHTTP(w, r)
-	})
-	return web.WithRequestID(web.WithAccessLog(a.Log, a.Metrics.Middleware(surface, mux))), nil
+	return web.WithRequestID(web.WithAccessLog(a.Log, a.Metrics.Middleware(surface, router))), nil
 }
 
 // StartDrain marks this instance as going away: from now on /readyz answers

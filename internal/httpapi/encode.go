@@ -28,6 +28,7 @@ var (
 	contentTypeProblem = []string{"application/problem+json"}
 	noStoreValue       = []string{"no-store"}
 	noCacheValue       = []string{"no-cache"}
+	nosniffValue       = []string{"nosniff"}
 )
 
 var encodeBuffers = sync.Pool{New: func() any { b := make([]byte, 0, 2048); return &b }}

@@ -21,11 +21,3 @@ var errPanic = fault.New(fault.Internal, "internal error")
 func withRecover(log *slog.Logger, next http.Handler) http.Handler {
 	return web.WithRecover(log, func(w http.ResponseWriter, r *http.Request) { writeProblem(w, r, errPanic) }, next)
 }
-
-// withCommonHeaders sets headers every response carries.
-func withCommonHeaders(next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("X-Content-Type-Options", "nosniff")
-		next.ServeHTTP(w, r)
-	})
-}

@@ -1,6 +1,8 @@
-// Package httpapi is sessiond's REST API: the route table, the middleware
-// chain (request id, recovery, access log, body limit, authentication,
-// OpenAPI validation) and one file of handlers per resource.
+// Package httpapi is sessiond's REST API: its routes on the process's
+// router, the per-route chain (recovery, body limit, authentication, the
+// tenant's request rate, validation against api/openapi.yaml), the
+// problem+json errors and one file of handlers per resource. The request id
+// and access log wrap the whole router (internal/web, internal/app).
 package httpapi
 
 import (
@@ -66,20 +68,21 @@ type server struct {
 // turns errors into problem+json.
 type handlerFunc func(w http.ResponseWriter, r *http.Request) error
 
-// New returns the API's http.Handler. The caller wraps it (with the admin
-// UI) in web.WithRequestID and web.WithAccessLog.
-func New(d Deps) (http.Handler, error) {
+// Mount adds the API's routes to router, the process's router, and
+// makes the API the answer to every request no route matched: 404, or 405
+// with Allow when the path has routes for other methods.
+func Mount(router *mux.Router, d Deps) error {
 	doc, err := LoadSpec()
 	if err != nil {
-		return nil, err
+		return err
 	}
 	v, err := newValidator(doc)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	for _, c := range []interface{ checkAgainst(*openapi3.T) error }{createCheck, verifyCheck, regenerateCheck, revokeCheck} {
 		if err := c.checkAgainst(doc); err != nil {
-			return nil, err
+			return err
 		}
 	}
 	if d.MaxBodyBytes <= 0 {
@@ -91,57 +94,45 @@ func New(d Deps) (http.Handler, error) {
 	s := &server{Deps: d, operatorHash: secrets.Hash(d.OperatorToken), validator: v, limiter: &rateLimiter{now: d.Now}}
 	s.live = &liveCounts{count: d.Sessions.Count, now: d.Now, log: d.Log}
 
-	// SkipClean: a path with "." or ".." segments is matched as sent, never
-	// redirected to another resource (/v1/users/../sessions is a bad user
-	// id, not the tenant-wide listing).
-	r := mux.NewRouter().SkipClean(true)
-	r.NotFoundHandler = http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
-		writeError(w, req, s.Log, fault.New(fault.NotFound, "no such endpoint"))
+	router.NotFoundHandler = s.plain(func(w http.ResponseWriter, req *http.Request) error {
+		return fault.New(fault.NotFound, "no such endpoint")
 	})
-	r.MethodNotAllowedHandler = http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
-		writeError(w, req, s.Log, fault.New(fault.MethodNotAllowed, "method %s not allowed here", req.Method))
+	router.MethodNotAllowedHandler = s.plain(func(w http.ResponseWriter, req *http.Request) error {
+		w.Header().Set("Allow", strings.Join(allowed(router, req), ", "))
+		return fault.New(fault.MethodNotAllowed, "method %s not allowed here", req.Method)
 	})
-	rt := &router{mux: r, static: map[string][]methodRoute{}}
-	s.routes(rt)
-
-	var h http.Handler = rt
-	h = withRecover(s.Log, h)
-	h = withCommonHeaders(h)
-	return h, nil
+	s.routes(&routes{router})
+	return nil
 }
 
-// router dispatches a request to a route without path parameters by a map
-// lookup, and every other request through the gorilla/mux router, which
-// holds every route (so it answers 404 and 405 as before, and fills
-// mux.Vars for the routes with parameters).
-type router struct {
-	mux    *mux.Router
-	static map[string][]methodRoute // by path
+// New returns the API alone on a router of its own (for tests).
+func New(d Deps) (http.Handler, error) {
+	r := web.NewRouter()
+	return r, Mount(r, d)
 }
 
-type methodRoute struct {
-	method string
-	h      http.Handler
-}
-
-func (rt *router) handle(method, path string, h http.Handler) {
-	rt.mux.Handle(path, h).Methods(method)
-	if !strings.Contains(path, "{") {
-		rt.static[path] = append(rt.static[path], methodRoute{method, h})
-	}
-}
-
-func (rt *router) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	for _, m := range rt.static[r.URL.Path] {
-		if m.method == r.Method {
-			m.h.ServeHTTP(w, r)
-			return
+// allowed lists the methods router has routes for at req's path.
+func allowed(router *mux.Router, req *http.Request) []string {
+	var list []string
+	for _, m := range []string{"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"} {
+		r := req.Clone(req.Context())
+		r.Method = m
+		var match mux.RouteMatch
+		if router.Match(r, &match) && match.MatchErr == nil {
+			list = append(list, m)
 		}
 	}
-	rt.mux.ServeHTTP(w, r)
+	return list
 }
 
-func (s *server) routes(r *router) {
+// routes is the API's part of the router.
+type routes struct{ *mux.Router }
+
+func (rt *routes) handle(method, path string, h http.Handler) {
+	rt.Handle(path, h).Methods(method)
+}
+
+func (s *server) routes(r *routes) {
 	handle := func(method, path string, need access, h handlerFunc) {
 		r.handle(method, path, s.endpoint(path, need, nil, h))
 	}
@@ -197,25 +188,33 @@ func (s *server) routes(r *router) {
 // problem+json. A route with a compiled body check (fast) skips the
 // document's validator for the bodies its check accepts.
 func (s *server) endpoint(route string, need access, fast fastBody, h handlerFunc) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	return s.plain(func(w http.ResponseWriter, r *http.Request) error {
 		web.SetRoute(r, route)
 		body, err := readBody(w, r, s.MaxBodyBytes)
-		if err == nil {
-			var authed *http.Request
-			if authed, err = s.authenticate(r, need); err == nil {
-				r = authed
+		if err != nil {
+			return err
+		}
+		if r, err = s.authenticate(r, need); err != nil {
+			return err
+		}
+		if need == tenantSessions || need == tenantAdmin {
+			if err := s.limitRate(w, r); err != nil {
+				return err
 			}
 		}
-		if err == nil && (need == tenantSessions || need == tenantAdmin) {
-			err = s.limitRate(w, r)
-		}
-		if err == nil {
-			err = s.validated(w, r, body, need, fast, h)
-		}
-		if err != nil {
+		return s.validated(w, r, body, need, fast, h)
+	})
+}
+
+// plain makes h a handler of the API: nosniff on every response, h's
+// error answered as problem+json, a panic as a generic 500.
+func (s *server) plain(h handlerFunc) http.Handler {
+	return withRecover(s.Log, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header()["X-Content-Type-Options"] = nosniffValue
+		if err := h(w, r); err != nil {
 			writeError(w, r, s.Log, err)
 		}
-	})
+	}))
 }
 
 // validated runs an authenticated request past validation: through fast

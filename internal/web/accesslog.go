@@ -4,7 +4,6 @@ import (
 	"context"
 	"log/slog"
 	"net/http"
-	"strings"
 	"time"
 )
 
@@ -32,20 +31,6 @@ func Route(ctx context.Context) string {
 		return rt.template
 	}
 	return Unmatched
-}
-
-// Routed wraps a handler registered on an http.ServeMux: it names the
-// request's route after the mux's pattern, without its method (and without
-// "{$}"), e.g. "/admin/t/{tid}/sessions".
-func Routed(h http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		p := r.Pattern
-		if _, path, ok := strings.Cut(p, " "); ok {
-			p = path
-		}
-		SetRoute(r, strings.TrimSuffix(p, "{$}"))
-		h.ServeHTTP(w, r)
-	})
 }
 
 // Recorder is a response writer that remembers the status and the number

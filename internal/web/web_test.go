@@ -36,16 +36,16 @@ func serve(t *testing.T, h http.Handler, method, path string) (*httptest.Respons
 }
 
 func TestAccessLogNamesTheRouteNeverThePath(t *testing.T) {
-	mux := http.NewServeMux()
-	mux.Handle("GET /v1/sessions/{session_id}", web.Routed(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	mux := web.NewRouter()
+	mux.Handle("/v1/sessions/{session_id}", web.Named("/v1/sessions/{session_id}", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.WriteHeader(http.StatusBadRequest)
-	})))
-	mux.Handle("GET /admin/t/{tid}/{$}", web.Routed(http.NotFoundHandler()))
-	mux.Handle("/", http.NotFoundHandler()) // a catch-all that names no route
+	}))).Methods("GET")
+	mux.Handle("/admin/t/{tid}/", web.Named("/admin/t/{tid}/", http.NotFoundHandler()))
+	mux.NewRoute().Handler(http.NotFoundHandler()) // a catch-all that names no route
 	const secret = "v1.k_abc.aa.SECRETNONCE.SECRETMAC"
 	for _, c := range []struct{ name, path, route string }{
 		{"a matched route", "/v1/sessions/" + secret, "/v1/sessions/{session_id}"},
-		{"a pattern ending in {$}", "/admin/t/" + secret + "/", "/admin/t/{tid}/"},
+		{"a template ending in /", "/admin/t/" + secret + "/", "/admin/t/{tid}/"},
 		{"no route", "/v1/" + secret + "/x", web.Unmatched},
 	} {
 		t.Run(c.name, func(t *testing.T) {
