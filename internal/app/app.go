@@ -183,14 +183,7 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger, o Options) (
 			return err
 		},
 	}
-	idle, abs := cfg.AdminIdle, cfg.AdminAbsolute
-	if idle <= 0 {
-		idle = 15 * time.Minute
-	}
-	if abs <= 0 {
-		abs = 8 * time.Hour
-	}
-	systemPolicy, err := tenants.SystemPolicy(idle, abs)
+	systemPolicy, err := tenants.SystemPolicy(cfg.AdminSessionTimeouts())
 	if err != nil {
 		return nil, err
 	}

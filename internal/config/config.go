@@ -89,7 +89,37 @@ const (
 	DefaultEventSpoolMax = 1_000_000
 	// DefaultChangesMaxStreams: see Config.
 	DefaultChangesMaxStreams = 100
+	// DefaultAdminIdle and DefaultAdminAbsolute are the admin UI sessions'
+	// timeouts (SESSIOND_ADMIN_*_TIMEOUT).
+	DefaultAdminIdle     = 15 * time.Minute
+	DefaultAdminAbsolute = 8 * time.Hour
 )
+
+// AdminSessionTimeouts returns the admin UI sessions' idle and absolute
+// timeouts: AdminIdle and AdminAbsolute, or the defaults where a Config
+// built by hand leaves them unset.
+func (c Config) AdminSessionTimeouts() (idle, absolute time.Duration) {
+	idle, absolute = c.AdminIdle, c.AdminAbsolute
+	if idle <= 0 {
+		idle = DefaultAdminIdle
+	}
+	if absolute <= 0 {
+		absolute = DefaultAdminAbsolute
+	}
+	return idle, absolute
+}
+
+// durationText writes d as a person would: 15m, 8h, 90s.
+func durationText(d time.Duration) string {
+	s := d.String()
+	if t, ok := strings.CutSuffix(s, "m0s"); ok {
+		s = t + "m"
+	}
+	if t, ok := strings.CutSuffix(s, "h0m"); ok {
+		s = t + "h"
+	}
+	return s
+}
 
 // Var describes one environment variable, for `sessiond help` and the README.
 type Var struct {
@@ -119,8 +149,8 @@ var Vars = []Var{
 	{"SESSIOND_CACHE_REFRESH", "30s", "full tenant-cache refresh interval (changes also arrive by pub/sub)", false},
 	{"SESSIOND_CACHE_STALE_AFTER", "2s", "the most an instance lags behind a tenant change another instance published (at least 1s): past it, an instance that cannot confirm its cache reads the tenant from PostgreSQL, or answers 503", false},
 	{"SESSIOND_EVENT_RETENTION", "2160h", "security events older than this are deleted, hourly (0 keeps them forever)", false},
-	{"SESSIOND_ADMIN_IDLE_TIMEOUT", "15m", "admin UI sessions end after this long without a request", false},
-	{"SESSIOND_ADMIN_ABSOLUTE_TIMEOUT", "8h", "admin UI sessions end this long after sign-in, whatever the activity", false},
+	{"SESSIOND_ADMIN_IDLE_TIMEOUT", durationText(DefaultAdminIdle), "admin UI sessions end after this long without a request", false},
+	{"SESSIOND_ADMIN_ABSOLUTE_TIMEOUT", durationText(DefaultAdminAbsolute), "admin UI sessions end this long after sign-in, whatever the activity", false},
 	{"SESSIOND_GUESS_LIMIT", strconv.Itoa(DefaultGuessLimit), "forged session tokens a minute from one end user (the device.ip the app sends) before further forgeries from it get 429; valid tokens are never refused", false},
 	{"SESSIOND_GUESS_LIMIT_PER_CALLER", strconv.Itoa(DefaultGuessLimitPerCaller), "the same budget per API caller IP, for calls that send no device.ip", false},
 	{"SESSIOND_EVENT_SPOOL_MAX", strconv.Itoa(DefaultEventSpoolMax), "security events kept in Redis (under SESSIOND_REDIS_PREFIX) while PostgreSQL is unavailable, written back in order when it returns (0 turns the spool off)", false},

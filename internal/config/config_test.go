@@ -295,7 +295,7 @@ func TestLoadReadsExactlyTheVariablesInVars(t *testing.T) {
 		RedisPrefix: config.DefaultRedisPrefix, DataDir: config.DefaultDataDir, LogLevel: "info",
 		MaxBodyBytes: config.DefaultMaxBodyBytes, ShutdownGrace: 15 * time.Second, DrainDelay: 5 * time.Second, CacheRefresh: 30 * time.Second,
 		CacheStaleAfter: 2 * time.Second,
-		EventRetention:  2160 * time.Hour, AdminIdle: 15 * time.Minute, AdminAbsolute: 8 * time.Hour,
+		EventRetention:  2160 * time.Hour, AdminIdle: config.DefaultAdminIdle, AdminAbsolute: config.DefaultAdminAbsolute,
 		GuessLimit: config.DefaultGuessLimit, GuessLimitPerCaller: config.DefaultGuessLimitPerCaller,
 		EventSpoolMax: config.DefaultEventSpoolMax,
 		Ceilings:      tenants.DefaultLimits(),
@@ -330,6 +330,24 @@ func TestCeilings(t *testing.T) {
 	} {
 		if _, err := config.Load(env(map[string]string{name: v})); err == nil || !strings.Contains(err.Error(), name) {
 			t.Errorf("%s=%s: err = %v, want it named", name, v, err)
+		}
+	}
+}
+
+// The admin UI's session timeouts have one default, the one Load applies
+// and the one a Config built by hand gets.
+func TestAdminSessionTimeoutsDefault(t *testing.T) {
+	idle, abs := config.Config{}.AdminSessionTimeouts()
+	if idle != config.DefaultAdminIdle || abs != config.DefaultAdminAbsolute {
+		t.Errorf("unset: %v, %v", idle, abs)
+	}
+	idle, abs = config.Config{AdminIdle: time.Minute, AdminAbsolute: time.Hour}.AdminSessionTimeouts()
+	if idle != time.Minute || abs != time.Hour {
+		t.Errorf("set: %v, %v", idle, abs)
+	}
+	for _, v := range config.Vars {
+		if v.Name == "SESSIOND_ADMIN_IDLE_TIMEOUT" && v.Default != "15m" || v.Name == "SESSIOND_ADMIN_ABSOLUTE_TIMEOUT" && v.Default != "8h" {
+			t.Errorf("%s defaults to %q", v.Name, v.Default)
 		}
 	}
 }

@@ -97,7 +97,7 @@ func (m *Manager) Create(ctx context.Context, tenantID string, p CreateParams, m
 // session.evicted event per evicted id. Errors: fault.SessionLimitReached,
 // fault.Internal (an id collision), fault.Unavailable.
 func (m *Manager) insert(ctx context.Context, ref Ref, rec Record, pol tenants.Policy, now int64, meta Meta) ([]string, error) {
-	res, err := m.store.Create(ctx, CreateCall{Ref: ref, Record: rec, Cap: CapOf(pol), Limits: LimitsOf(pol), Now: now})
+	res, err := m.store.Create(ctx, CreateCall{Ref: ref, Record: rec, Cap: CapOf(pol), Timeouts: TimeoutsOf(pol), Now: now})
 	if err != nil {
 		return nil, err
 	}

@@ -36,7 +36,7 @@ func (m *Manager) load(ctx context.Context, ref Ref, pol tenants.Policy) (Record
 	if err != nil {
 		return Record{}, err
 	}
-	rec = rec.Effective(LimitsOf(pol))
+	rec = rec.Effective(TimeoutsOf(pol))
 	if !ok || rec.Expiry(ms(m.now())) != StatusOK {
 		return Record{}, errSessionNotFound()
 	}
@@ -90,7 +90,7 @@ func (m *Manager) PatchData(ctx context.Context, tenantID, id string, mergePatch
 			if err := m.changes.SessionsEnded(ctx, tenantID, []string{id}, ChangeChanged); err != nil {
 				return Session{}, err
 			}
-			return view(id, res.Record.Effective(LimitsOf(snap.Policy))), nil
+			return view(id, res.Record.Effective(TimeoutsOf(snap.Policy))), nil
 		case StatusMissing:
 			return Session{}, errSessionNotFound()
 		case StatusConflict:

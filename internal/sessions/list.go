@@ -174,7 +174,7 @@ func (m *Manager) readLive(ctx context.Context, tenantID string, pol tenants.Pol
 	}
 	out := make([]Session, 0, len(cands))
 	for i, c := range cands {
-		if rec := recs[i].Effective(LimitsOf(pol)); found[i] && rec.Expiry(now) == StatusOK {
+		if rec := recs[i].Effective(TimeoutsOf(pol)); found[i] && rec.Expiry(now) == StatusOK {
 			out = append(out, view(c.ID, rec))
 		}
 	}

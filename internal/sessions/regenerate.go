@@ -114,7 +114,7 @@ type regeneration struct {
 func (m *Manager) regenerateInBucket(ctx context.Context, r regeneration) (Record, []string, error) {
 	res, err := m.store.Regenerate(ctx, RegenerateCall{
 		Old: r.old, New: r.newRef, UserID: r.uid, SetAuth: r.setAuth, KeyID: r.kid,
-		Limits: LimitsOf(r.pol), Cap: CapOf(r.pol), Now: r.now,
+		Timeouts: TimeoutsOf(r.pol), Cap: CapOf(r.pol), Now: r.now,
 	})
 	if err != nil {
 		return Record{}, nil, err
@@ -145,7 +145,7 @@ func (m *Manager) regenerateInBucket(ctx context.Context, r regeneration) (Recor
 // regenerateAcrossBuckets claims the old session in its bucket, then
 // creates its renewal in the user's.
 func (m *Manager) regenerateAcrossBuckets(ctx context.Context, r regeneration) (Record, []string, error) {
-	res, err := m.store.Claim(ctx, ClaimCall{Ref: r.old, Limits: LimitsOf(r.pol), Now: r.now})
+	res, err := m.store.Claim(ctx, ClaimCall{Ref: r.old, Timeouts: TimeoutsOf(r.pol), Now: r.now})
 	if err != nil {
 		return Record{}, nil, err
 	}
@@ -158,7 +158,7 @@ func (m *Manager) regenerateAcrossBuckets(ctx context.Context, r regeneration) (
 	default:
 		return Record{}, nil, unexpected(res.Status)
 	}
-	rec := res.Record.Renew(r.now, r.uid, r.setAuth, LimitsOf(r.pol))
+	rec := res.Record.Renew(r.now, r.uid, r.setAuth, TimeoutsOf(r.pol))
 	rec.KeyID = r.kid
 	evicted, err := m.insert(ctx, r.newRef, rec, r.pol, r.now, r.meta)
 	if err != nil {

@@ -16,17 +16,17 @@ import (
 // against these functions on randomized cases. docs/architecture.md,
 // "Where each rule lives", maps each rule to both homes.
 
-// Limits are a tenant policy's timeouts, in seconds, which bound every
+// Timeouts are a tenant policy's timeouts, in seconds, which bound every
 // session of the tenant, including those created under a looser policy
 // (Record.Effective).
-type Limits struct {
+type Timeouts struct {
 	IdleTimeout     int64
 	AbsoluteTimeout int64
 }
 
-// LimitsOf returns the timeouts of pol.
-func LimitsOf(pol tenants.Policy) Limits {
-	return Limits{IdleTimeout: int64(pol.IdleTimeout), AbsoluteTimeout: int64(pol.AbsoluteTimeout)}
+// TimeoutsOf returns the timeouts of pol.
+func TimeoutsOf(pol tenants.Policy) Timeouts {
+	return Timeouts{IdleTimeout: int64(pol.IdleTimeout), AbsoluteTimeout: int64(pol.AbsoluteTimeout)}
 }
 
 // newTimeouts returns the idle and absolute timeouts (seconds) of a new
@@ -79,12 +79,12 @@ func Slide(now, idle, exp int64) int64 {
 	return min(now+idle*1000, exp)
 }
 
-// Effective returns r under the tenant's limits l: a timeout tightened since
+// Effective returns r under the tenant's timeouts l: a timeout tightened since
 // the session began applies to it (idle deadline at most last seen + the
 // policy's idle timeout, absolute deadline at most created + the policy's
 // absolute timeout); a looser one never lengthens it. Every read, verify,
 // regenerate and claim applies it. Lua: effective(r, pidle, pabs).
-func (r Record) Effective(l Limits) Record {
+func (r Record) Effective(l Timeouts) Record {
 	if l.IdleTimeout < r.IdleTimeout {
 		r.IdleTimeout = l.IdleTimeout
 		r.IdleExpiresAt = min(r.IdleExpiresAt, r.LastSeenAt+l.IdleTimeout*1000)
@@ -115,7 +115,7 @@ func (r Record) Expiry(now int64) Status {
 // auth_time of now, as setAuth (re-authentication) also gives. Otherwise
 // created_at and the absolute deadline stay, never extended.
 // Lua: renew(r, now, uid, set_auth, pabs).
-func (r Record) Renew(now int64, userID string, setAuth bool, l Limits) Record {
+func (r Record) Renew(now int64, userID string, setAuth bool, l Timeouts) Record {
 	if userID == "" {
 		userID = r.UserID
 	}

@@ -100,20 +100,20 @@ func TestEffective(t *testing.T) {
 	base := Record{CreatedAt: t0, LastSeenAt: t0 + 10*minute, IdleTimeout: 1800, IdleExpiresAt: t0 + 40*minute, ExpiresAt: t0 + 480*minute}
 	for _, c := range []struct {
 		name string
-		l    Limits
+		l    Timeouts
 		want func(Record) Record
 	}{
-		{"the same policy changes nothing", Limits{1800, 28800}, func(r Record) Record { return r }},
-		{"a looser policy never lengthens the session", Limits{7200, 86400}, func(r Record) Record { return r }},
-		{"a shorter idle timeout counts from the last use", Limits{300, 28800}, func(r Record) Record {
+		{"the same policy changes nothing", Timeouts{1800, 28800}, func(r Record) Record { return r }},
+		{"a looser policy never lengthens the session", Timeouts{7200, 86400}, func(r Record) Record { return r }},
+		{"a shorter idle timeout counts from the last use", Timeouts{300, 28800}, func(r Record) Record {
 			r.IdleTimeout, r.IdleExpiresAt = 300, t0+15*minute
 			return r
 		}},
-		{"a shorter absolute timeout counts from creation", Limits{1800, 1800}, func(r Record) Record {
+		{"a shorter absolute timeout counts from creation", Timeouts{1800, 1800}, func(r Record) Record {
 			r.ExpiresAt, r.IdleExpiresAt = t0+30*minute, t0+30*minute
 			return r
 		}},
-		{"both tightened", Limits{60, 600}, func(r Record) Record {
+		{"both tightened", Timeouts{60, 600}, func(r Record) Record {
 			r.IdleTimeout, r.IdleExpiresAt, r.ExpiresAt = 60, t0+10*minute, t0+10*minute
 			return r
 		}},
@@ -148,7 +148,7 @@ func TestExpiry(t *testing.T) {
 }
 
 func TestRenew(t *testing.T) {
-	l := Limits{IdleTimeout: 600, AbsoluteTimeout: 3600}
+	l := Timeouts{IdleTimeout: 600, AbsoluteTimeout: 3600}
 	old := Record{UserID: "alice", CreatedAt: t0, LastSeenAt: t0 + 5*minute, AuthTime: t0, IdleTimeout: 600,
 		IdleExpiresAt: t0 + 15*minute, ExpiresAt: t0 + 60*minute, KeyID: "k_old"}
 	now := t0 + 20*minute

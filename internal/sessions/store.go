@@ -35,7 +35,7 @@ type Store interface {
 
 	// Create stores c.Record as c.Ref unless a session of that id exists
 	// (StatusExists); for a user's session it applies c.Cap.Room to the
-	// user's live sessions (under c.Limits): it evicts the oldest
+	// user's live sessions (under c.Timeouts): it evicts the oldest
 	// (CreateResult.Evicted, each id in exactly one result) or refuses
 	// (StatusLimit). Exact for a user with up to 128 sessions on record;
 	// beyond, it reads only the 128 oldest, so a dead session newer than
@@ -43,7 +43,7 @@ type Store interface {
 	// is forgotten after its deadlines.
 	Create(ctx context.Context, c CreateCall) (CreateResult, error)
 
-	// Verify reads session c.Ref and, under Record.Effective(c.Limits),
+	// Verify reads session c.Ref and, under Record.Effective(c.Timeouts),
 	// answers StatusMissing (never issued, revoked, or forgotten),
 	// StatusExpiredAbsolute or StatusExpiredIdle (Record.Expiry; an expired
 	// session is deleted, and one the store already dropped is reported
@@ -56,7 +56,7 @@ type Store interface {
 	Verify(ctx context.Context, c VerifyCall) (VerifyResult, error)
 
 	// Regenerate replaces session c.Old by c.New in the same bucket: under
-	// Record.Effective(c.Limits), an expired session is deleted and
+	// Record.Effective(c.Timeouts), an expired session is deleted and
 	// reported as at Verify; else c.Cap.Room applies to the new user's other
 	// live sessions (StatusLimit leaves the old session intact); else the
 	// old session is deleted and its Record.Renew stored as c.New, signed by
@@ -65,7 +65,7 @@ type Store interface {
 	Regenerate(ctx context.Context, c RegenerateCall) (RegenerateResult, error)
 
 	// Claim deletes session c.Ref and returns it under
-	// Record.Effective(c.Limits), to be stored again elsewhere (Create); an
+	// Record.Effective(c.Timeouts), to be stored again elsewhere (Create); an
 	// expired or missing session is reported as at Verify. Of concurrent
 	// claims of one session, exactly one gets StatusOK.
 	Claim(ctx context.Context, c ClaimCall) (ClaimResult, error)
@@ -178,11 +178,11 @@ type Position struct {
 
 // CreateCall is a Store.Create request.
 type CreateCall struct {
-	Ref    Ref
-	Record Record
-	Cap    Cap    // applies when Record.UserID is set
-	Limits Limits // the policy's, to tell the user's live sessions
-	Now    int64
+	Ref      Ref
+	Record   Record
+	Cap      Cap      // applies when Record.UserID is set
+	Timeouts Timeouts // the policy's, to tell the user's live sessions
+	Now      int64
 }
 
 // CreateResult is Create's outcome: StatusOK, StatusLimit or StatusExists.
@@ -193,9 +193,9 @@ type CreateResult struct {
 
 // VerifyCall is a Store.Verify request.
 type VerifyCall struct {
-	Ref    Ref
-	Now    int64
-	Limits Limits
+	Ref      Ref
+	Now      int64
+	Timeouts Timeouts
 	// Rolling slides the idle deadline on success.
 	Rolling bool
 	// CSRFMismatch: a CSRF token was presented and did not match (the
@@ -228,7 +228,7 @@ type RegenerateCall struct {
 	UserID   string // the new user; "" keeps the old one
 	SetAuth  bool
 	KeyID    string
-	Limits   Limits
+	Timeouts Timeouts
 	Cap      Cap
 	Now      int64
 }
@@ -245,9 +245,9 @@ type RegenerateResult struct {
 
 // ClaimCall is a Store.Claim request.
 type ClaimCall struct {
-	Ref    Ref
-	Limits Limits
-	Now    int64
+	Ref      Ref
+	Timeouts Timeouts
+	Now      int64
 }
 
 // ClaimResult is Claim's outcome: StatusOK with the Record, StatusMissing,

@@ -101,14 +101,14 @@ func (p VerifyParams) deviceIP() string {
 }
 
 // verifyCall turns a verify request for the authentic token tok into the
-// store's call: the policy's limits and binding modes, the CSRF verdict
+// store's call: the policy's timeouts and binding modes, the CSRF verdict
 // (compared here, in constant time) and the checks' inputs. Errors:
 // fault.InvalidRequest (max_auth_age < 0, device.ip).
 func verifyCall(snap *tenants.Snapshot, tok token, p VerifyParams, now int64) (VerifyCall, error) {
 	pol := snap.Policy
 	c := VerifyCall{
 		Ref: Ref{TenantID: snap.Tenant.ID, Bucket: tok.bucket, ID: sessionID(tok.bucket, tok.nonce)},
-		Now: now, Limits: LimitsOf(pol), Rolling: pol.Rolling, MaxAuthAge: NoMaxAuthAge,
+		Now: now, Timeouts: TimeoutsOf(pol), Rolling: pol.Rolling, MaxAuthAge: NoMaxAuthAge,
 		UserAgentMode: pol.Binding.UserAgent, IPMode: pol.Binding.IP,
 	}
 	if p.CSRFToken != nil {

@@ -68,8 +68,8 @@ func randomSession(r *rand.Rand) sessions.Record {
 	return rec
 }
 
-func randomLimits(r *rand.Rand) sessions.Limits {
-	return sessions.Limits{
+func randomTimeouts(r *rand.Rand) sessions.Timeouts {
+	return sessions.Timeouts{
 		IdleTimeout:     []int64{60, 600, 1800, 3600, 7200}[r.IntN(5)],
 		AbsoluteTimeout: []int64{1800, 3600, 7200, 28_800, 86_400}[r.IntN(5)],
 	}
@@ -93,7 +93,7 @@ func TestLuaRulesAgreeWithGo(t *testing.T) {
 	t.Run("effective deadlines under a tightened policy", func(t *testing.T) {
 		lua := newLuaRule(t, rdb, "return encode(effective(decode(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])))")
 		for range cases {
-			rec, l := randomSession(r), randomLimits(r)
+			rec, l := randomSession(r), randomTimeouts(r)
 			want := rec.Effective(l)
 			if got := lua.record(redisstore.EncodeRecord(rec), l.IdleTimeout, l.AbsoluteTimeout); got != want {
 				t.Fatalf("effective(%+v, %+v): Lua %+v, Go %+v", rec, l, got, want)
@@ -123,7 +123,7 @@ func TestLuaRulesAgreeWithGo(t *testing.T) {
 	t.Run("renewal at regenerate", func(t *testing.T) {
 		lua := newLuaRule(t, rdb, "return encode(renew(decode(ARGV[1]), tonumber(ARGV[2]), ARGV[3], ARGV[4] == '1', tonumber(ARGV[5])))")
 		for range cases {
-			rec, l := randomSession(r), randomLimits(r)
+			rec, l := randomSession(r), randomTimeouts(r)
 			rec = rec.Effective(l)
 			now := near(r, rec.LastSeenAt+60_000)
 			uid := []string{"", rec.UserID, "bob"}[r.IntN(3)]

@@ -85,13 +85,13 @@ func flag(b bool) string {
 func createArgs(c sessions.CreateCall) []arg {
 	return []arg{
 		{"now", c.Now}, {"sid", c.Ref.ID}, {"max", c.Cap.Max}, {"evict_oldest", flag(c.Cap.EvictOldest)},
-		{"session", encodeRecord(c.Record)}, {"pidle", c.Limits.IdleTimeout}, {"pabs", c.Limits.AbsoluteTimeout},
+		{"session", encodeRecord(c.Record)}, {"pidle", c.Timeouts.IdleTimeout}, {"pabs", c.Timeouts.AbsoluteTimeout},
 	}
 }
 
 func verifyArgs(c sessions.VerifyCall) []arg {
 	return []arg{
-		{"now", c.Now}, {"sid", c.Ref.ID}, {"pidle", c.Limits.IdleTimeout}, {"pabs", c.Limits.AbsoluteTimeout},
+		{"now", c.Now}, {"sid", c.Ref.ID}, {"pidle", c.Timeouts.IdleTimeout}, {"pabs", c.Timeouts.AbsoluteTimeout},
 		{"rolling", flag(c.Rolling)}, {"csrf_mismatch", flag(c.CSRFMismatch)}, {"max_auth_age", c.MaxAuthAge},
 		{"ua_mode", string(c.UserAgentMode)}, {"ua", c.UserAgent}, {"ip_mode", string(c.IPMode)}, {"ipb", c.IPBinding},
 		{"kid", c.KeyID},
@@ -102,12 +102,12 @@ func regenerateArgs(c sessions.RegenerateCall) []arg {
 	return []arg{
 		{"now", c.Now}, {"old_sid", c.Old.ID}, {"new_sid", c.New.ID}, {"uid", c.UserID},
 		{"set_auth", flag(c.SetAuth)}, {"kid", c.KeyID}, {"max", c.Cap.Max}, {"evict_oldest", flag(c.Cap.EvictOldest)},
-		{"pidle", c.Limits.IdleTimeout}, {"pabs", c.Limits.AbsoluteTimeout},
+		{"pidle", c.Timeouts.IdleTimeout}, {"pabs", c.Timeouts.AbsoluteTimeout},
 	}
 }
 
 func claimArgs(c sessions.ClaimCall) []arg {
-	return []arg{{"now", c.Now}, {"sid", c.Ref.ID}, {"pidle", c.Limits.IdleTimeout}, {"pabs", c.Limits.AbsoluteTimeout}}
+	return []arg{{"now", c.Now}, {"sid", c.Ref.ID}, {"pidle", c.Timeouts.IdleTimeout}, {"pabs", c.Timeouts.AbsoluteTimeout}}
 }
 
 func patchArgs(c sessions.PatchCall) []arg {

@@ -70,7 +70,7 @@ func TestSessionsOfTheHashLayoutAreDropped(t *testing.T) {
 	if res, err := s.Patch(ctx, sessions.PatchCall{Ref: ref, Version: 1, Data: "{}", Now: now}); err != nil || res.Status != sessions.StatusMissing {
 		t.Fatalf("Patch: %+v %v", res, err)
 	}
-	verify := sessions.VerifyCall{Ref: ref, Now: now, Limits: sessions.Limits{IdleTimeout: 600, AbsoluteTimeout: 3600},
+	verify := sessions.VerifyCall{Ref: ref, Now: now, Timeouts: sessions.Timeouts{IdleTimeout: 600, AbsoluteTimeout: 3600},
 		MaxAuthAge: sessions.NoMaxAuthAge, UserAgentMode: tenants.BindingOff, IPMode: tenants.BindingOff}
 	if res, err := s.Verify(ctx, verify); err != nil || res.Status != sessions.StatusExpiredIdle {
 		t.Fatalf("Verify: %+v %v", res, err)

@@ -248,7 +248,7 @@ end
 -- pabs (Record.Effective ends every session there). Then it counts the
 -- other entries (live_count); under the cap that is all. At the cap it reads
 -- the CAP_WALK oldest, forgets the dead ones among them (under the policy's
--- limits; their keys expire on their own, and the bucket index still
+-- timeouts; their keys expire on their own, and the bucket index still
 -- reports them), counts again, and evicts the oldest live ones read
 -- (evict_oldest) or refuses. Exact for a user with at most CAP_WALK entries;
 -- beyond, a dead entry newer than the CAP_WALK oldest counts as live until
