@@ -15,6 +15,7 @@ import (
 type sseFrame struct {
 	ID, Event string
 	Data      json.RawMessage
+	At        time.Time // when the client read it
 }
 
 // changesClient reads one GET /v1/changes stream.
@@ -74,6 +75,7 @@ func (c *changesClient) read() {
 		switch {
 		case line == "":
 			if f.Event != "" {
+				f.At = time.Now()
 				c.frames <- f
 			}
 			f = sseFrame{}
