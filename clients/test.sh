@@ -32,6 +32,8 @@ npm_ci() { (cd "$1" && npm ci --no-audit --no-fund --loglevel=error); }
 echo "clients: node (clients/node, examples/express-app)" >&2
 if npm_ci clients/node && npm_ci examples/express-app; then
   (cd clients/node && npm test) || failed+=(node)
+  echo "clients: node scenarios again with the local session cache on" >&2
+  (cd clients/node && SESSIOND_TEST_CACHE=1 node --test express/dist/test/scenarios.test.js) || failed+=(node-cache)
 else
   failed+=(node-install)
 fi
