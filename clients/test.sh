@@ -37,6 +37,8 @@ if npm_ci clients/node && npm_ci examples/express-app; then
   # the tarballs (cached in ~/.cache/sessiond/node-smoke) and runs a smoke test.
   echo "clients: node packages (npm pack → install into a scratch app → smoke test)" >&2
   clients/node/smoke/run.sh || failed+=(node-packages)
+  echo "clients: node scenarios again with the local session cache on" >&2
+  (cd clients/node && SESSIOND_TEST_CACHE=1 node --test express/dist/test/scenarios.test.js) || failed+=(node-cache)
 else
   failed+=(node-install)
 fi

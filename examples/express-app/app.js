@@ -10,11 +10,11 @@ const form = (req, action, fields, label) =>
   `<form method="post" action="${action}"><input type="hidden" name="_csrf" value="${esc(req.session.csrfToken)}">${fields}<button>${label}</button></form>`;
 const credentials = '<input name="username" autocomplete="username"><input name="password" type="password">';
 
-export function createApp({ url, apiKey, reauthMaxAge = 300, cookie = {} }) {
+export function createApp({ url, apiKey, reauthMaxAge = 300, cookie = {}, cache = false }) {
   const app = express();
   app.disable('x-powered-by');
   app.use(express.urlencoded({ extended: false }));
-  app.use(sessiond({ url, apiKey, cookie }));
+  app.use(sessiond({ url, apiKey, cookie, cache })); // cache: true answers verifies locally (README, "Clients")
   const mustLogin = requireLogin((req, res) => res.redirect(303, '/login'));
 
   app.get('/', async (req, res) => {

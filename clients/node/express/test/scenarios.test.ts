@@ -70,7 +70,8 @@ const servers: Server[] = [];
 
 async function startApp(apiKey: string, reauthMaxAge = 1): Promise<string> {
   const { createApp } = await import(pathToFileURL(appPath).href);
-  const app = createApp({ url: sd.url, apiKey, reauthMaxAge });
+  // SESSIOND_TEST_CACHE=1 runs every scenario with the local session cache on.
+  const app = createApp({ url: sd.url, apiKey, reauthMaxAge, cache: process.env.SESSIOND_TEST_CACHE === '1' });
   const s: Server = await new Promise((ok) => {
     const srv = app.listen(0, '127.0.0.1', () => ok(srv));
   });

@@ -24,6 +24,9 @@ export interface Sessiond {
   readonly url: string;
   readonly operatorToken: string;
   readonly tenantId: string;
+  /** Its Redis URL and key prefix (the change stream is `<prefix>:changes:{<tenantId>}`). */
+  readonly redisURL: string;
+  readonly redisPrefix: string;
   /** The tenant's first API key (scopes sessions and admin): for the test's own admin calls. */
   readonly adminKey: string;
   /** Makes an API key of the tenant; returns its id and secret. */
@@ -164,6 +167,8 @@ export async function startSessiond(): Promise<Sessiond> {
       url,
       operatorToken: OPERATOR_TOKEN,
       tenantId: created.body.tenant.id,
+      redisURL,
+      redisPrefix: prefix,
       adminKey,
       admin: (method, path, body) => call(adminKey, method, path, body),
       async newAPIKey(name, scopes = ['sessions']) {
