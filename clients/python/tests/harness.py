@@ -18,7 +18,9 @@ import urllib.error
 import urllib.parse
 import urllib.request
 
-REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..", ".."))
+# clients/test.sh runs a copy of these tests against the installed wheel and
+# says where the repository is.
+REPO = os.environ.get("SESSIOND_REPO") or os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..", ".."))
 _built = None
 
 
