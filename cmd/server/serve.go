@@ -47,6 +47,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		return fmt.Errorf("SESSIOND_ADDR: %w", err)
 	}
 	srv := newHTTPServer(closeWhileDraining(handler, a.Draining), cfg, log)
+	srv.RegisterOnShutdown(a.CloseStreams) // changes streams end at the drain, not at its timeout
 	url := announce(ln, cfg, log, stdout, started)
 	if cfg.Dev {
 		if err := devSetup(ctx, a, cfg, url, stdout); err != nil {

@@ -16,6 +16,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/sessiond/sessiond/internal/admin"
+	"github.com/sessiond/sessiond/internal/changes"
 	"github.com/sessiond/sessiond/internal/config"
 	"github.com/sessiond/sessiond/internal/events"
 	"github.com/sessiond/sessiond/internal/events/redisspool"
@@ -48,8 +49,13 @@ type App struct {
 	Tenants  *tenants.Service
 	Sessions *sessions.Manager
 	// Purges runs the tenants' session purge jobs (suspend, delete).
-	Purges  *tenants.PurgeWorker
-	Version string
+	Purges *tenants.PurgeWorker
+	// Changes appends to the tenants' changes streams; Hub serves them
+	// (GET /v1/changes), reading Redis through a client of its own.
+	Changes  *changes.Log
+	Hub      *changes.Hub
+	hubRedis redis.UniversalClient
+	Version  string
 
 	stopBackground context.CancelFunc
 	eventsDone     <-chan struct{}
@@ -135,7 +141,13 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger, o Options) (
 	}
 	a.Notifier = redisconn.NewNotifier(a.Redis, cfg.RedisPrefix, log, notifierOptions(cfg.CacheStaleAfter, now))
 	a.Events = events.NewWriter(a.Store, log, a.eventWriterOptions(o))
-	a.Metrics = metrics.New(metrics.Options{Events: a.Events, Pool: a.Pool, Gauges: []metrics.Gauge{{
+	if err := a.openChanges(cfg, log); err != nil {
+		return nil, err
+	}
+	a.Metrics = metrics.New(metrics.Options{Events: a.Events, Pool: a.Pool, Counters: a.changesCounters(), Gauges: []metrics.Gauge{{
+		Name: "sessiond_changes_subscribers", Help: "GET /v1/changes streams open on this instance.",
+		Value: func() float64 { return float64(a.Hub.Subscribers()) },
+	}, {
 		Name: "sessiond_tenants", Help: "Tenants in this instance's cache.",
 		Value: func() float64 { return float64(a.Cache.Len()) },
 	}, {
@@ -149,7 +161,7 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger, o Options) (
 	}}})
 	recorder := a.Metrics.Recorder(a.Events)
 	a.Sessions = sessions.NewManager(redisstore.New(a.Redis, redisstore.Options{Prefix: cfg.RedisPrefix}), a.Cache, sessions.Options{
-		Events: recorder, Now: o.Now, Log: log,
+		Events: recorder, Now: o.Now, Log: log, Changes: a.Changes,
 		GuessLimit: cfg.GuessLimit, GuessLimitPerCaller: cfg.GuessLimitPerCaller,
 		OnThrottled: func(tenantID string, source sessions.GuessSource) {
 			a.Metrics.GuessRefused(tenantID, string(source))
@@ -162,7 +174,7 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger, o Options) (
 	a.Tenants = &tenants.Service{
 		Store: a.Store, Cache: a.Cache, Sealer: sealer, Notifier: a.Notifier,
 		Events: recorder, Purges: a.Purges, Log: log, Now: o.Now,
-		Admins: a.Store, Passwords: o.Passwords,
+		Admins: a.Store, Passwords: o.Passwords, Changes: a.Changes,
 		EndAdminSessions: func(ctx context.Context, adminID string) error {
 			_, err := a.Sessions.RevokeUser(ctx, tenants.SystemTenantID, adminID, "", sessions.Meta{Actor: "system"})
 			return err
@@ -188,6 +200,7 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger, o Options) (
 	a.eventsDone = a.Events.Done()
 	go a.Events.Run(bg)
 	go a.Cache.Run(bg, a.Notifier)
+	go a.Changes.Run(bg)
 	a.purgesDone = make(chan struct{})
 	go func() { defer close(a.purgesDone); a.Purges.Run(bg) }()
 	if cfg.EventRetention > 0 {
@@ -195,6 +208,43 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger, o Options) (
 	}
 	ok = true
 	return a, nil
+}
+
+// openChanges sets up the changes streams: the Log that appends to them and
+// the Hub that serves them, with a Redis client of its own (every tenant
+// with subscribers holds one of its connections in XREAD BLOCK).
+func (a *App) openChanges(cfg config.Config, log *slog.Logger) error {
+	var err error
+	a.hubRedis, err = redisconn.Open(redisconn.Options{URL: cfg.RedisURL, Cluster: cfg.RedisCluster, CAFile: cfg.RedisCAFile, PoolSize: hubPoolSize})
+	if err != nil {
+		return err
+	}
+	a.Changes = changes.NewLog(a.Redis, cfg.RedisPrefix, log)
+	a.Hub = changes.NewHub(a.hubRedis, a.Changes, changes.HubOptions{MaxPerTenant: cfg.ChangesMaxStreams, Log: log})
+	return nil
+}
+
+// hubPoolSize bounds the hub's Redis connections per node: one per tenant
+// with subscribers on this instance, plus replays.
+const hubPoolSize = 1000
+
+// changesCounters are the changes streams' counters for GET /metrics.
+func (a *App) changesCounters() []metrics.Gauge {
+	return []metrics.Gauge{{
+		Name: "sessiond_changes_frames_sent_total", Help: "Frames written to GET /v1/changes streams (changes, resets, ready, pings).",
+		Value: func() float64 { return float64(a.Hub.FramesSent()) },
+	}, {
+		Name: "sessiond_changes_resets_total", Help: "reset frames sent on GET /v1/changes (the client had to drop its cache).",
+		Value: func() float64 { return float64(a.Hub.Resets()) },
+	}}
+}
+
+// CloseStreams ends every GET /v1/changes stream of this instance: at
+// shutdown, so that the server's drain does not wait for them.
+func (a *App) CloseStreams() {
+	if a.Hub != nil {
+		a.Hub.Close()
+	}
 }
 
 // notifierOptions derive the subscription's watch from the staleness bound:
@@ -210,7 +260,7 @@ func notifierOptions(staleAfter time.Duration, now func() time.Time) redisconn.N
 // Handler returns the HTTP API, with the admin UI under /admin.
 func (a *App) Handler() (http.Handler, error) {
 	api, err := httpapi.New(httpapi.Deps{
-		Tenants: a.Tenants, Cache: a.Cache, Sessions: a.Sessions, Events: a.Store,
+		Tenants: a.Tenants, Cache: a.Cache, Sessions: a.Sessions, Events: a.Store, Changes: a.Hub,
 		OperatorToken: a.Config.OperatorToken,
 		Checks: map[string]httpapi.Check{
 			"postgres": func(ctx context.Context) error { return a.Pool.Ping(ctx) },
@@ -306,6 +356,10 @@ func (a *App) Close() {
 	}
 	if a.Sessions != nil {
 		a.Sessions.Wait() // bulk revocations still deleting their sessions
+	}
+	a.CloseStreams()
+	if a.hubRedis != nil {
+		_ = a.hubRedis.Close()
 	}
 	if a.Redis != nil {
 		_ = a.Redis.Close()

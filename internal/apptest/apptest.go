@@ -113,6 +113,7 @@ func Start(tb testing.TB, o Options) *Server {
 		s.HTTP = httptest.NewServer(h)
 	}
 	tb.Cleanup(s.HTTP.Close)
+	tb.Cleanup(a.CloseStreams) // before HTTP.Close, which waits for open streams
 	return s
 }
 

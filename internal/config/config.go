@@ -58,6 +58,9 @@ type Config struct {
 	// PostgreSQL is unavailable; 0 turns the spool off
 	// (SESSIOND_EVENT_SPOOL_MAX).
 	EventSpoolMax int64
+	// ChangesMaxStreams bounds the GET /v1/changes streams one tenant holds
+	// open on one instance (SESSIOND_CHANGES_MAX_STREAMS).
+	ChangesMaxStreams int
 	// Ceilings are the deployment's default operator ceilings of every
 	// tenant without its own (SESSIOND_CEILING_*).
 	Ceilings tenants.Limits
@@ -85,6 +88,8 @@ const (
 	DefaultGuessLimitPerCaller = sessions.DefaultGuessLimitPerCaller
 	// DefaultEventSpoolMax: see Config.
 	DefaultEventSpoolMax = 1_000_000
+	// DefaultChangesMaxStreams: see Config.
+	DefaultChangesMaxStreams = 100
 )
 
 // Var describes one environment variable, for `sessiond help` and the README.
@@ -120,6 +125,7 @@ var Vars = []Var{
 	{"SESSIOND_GUESS_LIMIT", strconv.Itoa(DefaultGuessLimit), "forged session tokens a minute from one end user (the device.ip the app sends) before further forgeries from it get 429; valid tokens are never refused", false},
 	{"SESSIOND_GUESS_LIMIT_PER_CALLER", strconv.Itoa(DefaultGuessLimitPerCaller), "the same budget per API caller IP, for calls that send no device.ip", false},
 	{"SESSIOND_EVENT_SPOOL_MAX", strconv.Itoa(DefaultEventSpoolMax), "security events kept in Redis (under SESSIOND_REDIS_PREFIX) while PostgreSQL is unavailable, written back in order when it returns (0 turns the spool off)", false},
+	{"SESSIOND_CHANGES_MAX_STREAMS", strconv.Itoa(DefaultChangesMaxStreams), "GET /v1/changes streams one tenant may hold open on one instance; past it 429", false},
 	{"SESSIOND_CEILING_MAX_DATA_BYTES", strconv.Itoa(tenants.DefaultCeilingMaxDataBytes), "default ceiling of a tenant's max_data_bytes policy (the operator sets each tenant's own with PATCH /v1/tenants/{id})", false},
 	{"SESSIOND_CEILING_MAX_SESSIONS_PER_USER", strconv.Itoa(tenants.DefaultCeilingMaxSessionsPerUser), "default ceiling of a tenant's max_sessions_per_user (0, unlimited, is above it)", false},
 	{"SESSIOND_CEILING_IDLE_TIMEOUT", "24h", "default ceiling of a tenant's idle_timeout (whole seconds)", false},
@@ -162,8 +168,9 @@ func Load(getenv func(string) string) (Config, error) {
 		GuessLimit:      int(e.atLeast("SESSIOND_GUESS_LIMIT", 1, "want a whole number, at least 1")),
 		GuessLimitPerCaller: int(e.atLeast("SESSIOND_GUESS_LIMIT_PER_CALLER", 1,
 			"want a whole number, at least 1")),
-		EventSpoolMax: e.atLeast("SESSIOND_EVENT_SPOOL_MAX", 0, "want a whole number of events, 0 (no spool) or more"),
-		Ceilings:      e.ceilings(),
+		EventSpoolMax:     e.atLeast("SESSIOND_EVENT_SPOOL_MAX", 0, "want a whole number of events, 0 (no spool) or more"),
+		Ceilings:          e.ceilings(),
+		ChangesMaxStreams: int(e.atLeast("SESSIOND_CHANGES_MAX_STREAMS", 1, "want a whole number of streams, at least 1")),
 	}
 	return c, errors.Join(e.errs...)
 }

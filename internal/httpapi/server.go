@@ -20,6 +20,7 @@ import (
 
 	"github.com/sessiond/sessiond/api"
 
+	"github.com/sessiond/sessiond/internal/changes"
 	"github.com/sessiond/sessiond/internal/events"
 	"github.com/sessiond/sessiond/internal/fault"
 	"github.com/sessiond/sessiond/internal/secrets"
@@ -36,6 +37,7 @@ type Deps struct {
 	Tenants        *tenants.Service
 	Cache          *tenants.Cache
 	Sessions       *sessions.Manager
+	Changes        *changes.Hub // GET /v1/changes; nil answers 503
 	Events         events.Store
 	OperatorToken  string
 	Checks         map[string]Check // "postgres", "redis"
@@ -185,6 +187,7 @@ func (s *server) routes(r *router) {
 	handle("DELETE", "/v1/users/{user_id}/sessions", tenantSessions, s.revokeUserSessions)
 
 	handle("GET", "/v1/events", tenantAdmin, s.listEvents)
+	handle("GET", "/v1/changes", tenantSessions, s.streamChanges)
 }
 
 // endpoint wraps a handler with the per-route chain: naming the route

@@ -69,6 +69,8 @@ type EventWriter interface {
 type Options struct {
 	// Gauges are read at every scrape.
 	Gauges []Gauge
+	// Counters are read at every scrape too; their values only grow.
+	Counters []Gauge
 	// Events reports the event writer: sessiond_events_dropped_total,
 	// sessiond_events_suppressed_total, sessiond_events_written_total,
 	// sessiond_events_write_failures_total and sessiond_events_spool_depth.
@@ -118,6 +120,9 @@ func New(o Options) *Registry {
 	}
 	for _, g := range o.Gauges {
 		r.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: g.Name, Help: g.Help}, g.Value))
+	}
+	for _, c := range o.Counters {
+		r.reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{Name: c.Name, Help: c.Help}, c.Value))
 	}
 	return r
 }

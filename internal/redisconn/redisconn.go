@@ -30,6 +30,9 @@ type Options struct {
 	Cluster bool
 	// CAFile is a PEM bundle of CAs to trust for rediss://, for a private CA.
 	CAFile string
+	// PoolSize, when set, is the most connections per node (default
+	// go-redis's, 10 per CPU). Connections are opened as needed.
+	PoolSize int
 }
 
 // Open returns a client for Redis. It does not wait for Redis to answer.
@@ -65,6 +68,9 @@ func Open(o Options) (redis.UniversalClient, error) {
 				return nil, err
 			}
 		}
+		if o.PoolSize > 0 {
+			opt.PoolSize = o.PoolSize
+		}
 		opt.ClusterStateReloadInterval = time.Second
 		opt.DisableIdentity = true
 		opt.MaxRetries, opt.DialerRetries, opt.DialerRetryTimeout = failFast()
@@ -78,6 +84,9 @@ func Open(o Options) (redis.UniversalClient, error) {
 		if err := tlsConf(opt.TLSConfig); err != nil {
 			return nil, err
 		}
+	}
+	if o.PoolSize > 0 {
+		opt.PoolSize = o.PoolSize
 	}
 	opt.DisableIdentity = true
 	opt.MaxRetries, opt.DialerRetries, opt.DialerRetryTimeout = failFast()

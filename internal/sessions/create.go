@@ -104,6 +104,9 @@ func (m *Manager) insert(ctx context.Context, ref Ref, rec Record, pol tenants.P
 	switch res.Status {
 	case StatusOK:
 		m.recordEvicted(ref.TenantID, rec.UserID, res.Evicted, ref.ID, meta)
+		if err := m.changes.SessionsEnded(ctx, ref.TenantID, res.Evicted, ChangeEvicted); err != nil {
+			return nil, err
+		}
 		return res.Evicted, nil
 	case StatusLimit:
 		m.record(ref.TenantID, events.SessionLimitRejected, rec.UserID, "", meta,

@@ -87,6 +87,9 @@ func (m *Manager) PatchData(ctx context.Context, tenantID, id string, mergePatch
 		}
 		switch res.Status {
 		case StatusOK:
+			if err := m.changes.SessionsEnded(ctx, tenantID, []string{id}, ChangeChanged); err != nil {
+				return Session{}, err
+			}
 			return view(id, res.Record.Effective(LimitsOf(snap.Policy))), nil
 		case StatusMissing:
 			return Session{}, errSessionNotFound()

@@ -49,7 +49,35 @@ type Options struct {
 	// Log receives operational warnings (background purge and revocation
 	// failures). It never sees a token. Default: discarded.
 	Log *slog.Logger
+	// Changes receives, before a call answers, every change SDK caches must
+	// hear of (internal/changes). Default: none is published.
+	Changes ChangeLog
 }
+
+// ChangeLog is the changes stream SDK caches follow (internal/changes.Log).
+// A call whose change it could not take answers its error (fault.Unavailable)
+// although the store write succeeded: an answered change is in the stream.
+type ChangeLog interface {
+	// SessionsEnded: ids must be dropped from caches, for reason (one of
+	// the Change* reasons).
+	SessionsEnded(ctx context.Context, tenantID string, ids []string, reason string) error
+	// UserEnded: every session of userID but except ("" none) must be
+	// dropped.
+	UserEnded(ctx context.Context, tenantID, userID, except string) error
+}
+
+// Reasons of SessionsEnded.
+const (
+	ChangeRevoked     = "revoked"
+	ChangeEvicted     = "evicted"
+	ChangeRegenerated = "regenerated"
+	ChangeChanged     = "changed"
+)
+
+type noChanges struct{}
+
+func (noChanges) SessionsEnded(context.Context, string, []string, string) error { return nil }
+func (noChanges) UserEnded(context.Context, string, string, string) error       { return nil }
 
 // Manager is the session engine. It is safe for concurrent use.
 type Manager struct {
@@ -60,6 +88,7 @@ type Manager struct {
 	labeler func(string) string
 	guesses *guessLimiter
 	log     *slog.Logger
+	changes ChangeLog
 	// background tracks the revocations still deleting (Wait).
 	background sync.WaitGroup
 
@@ -88,7 +117,10 @@ func NewManager(store Store, tenants TenantSource, o Options) *Manager {
 	if o.Log == nil {
 		o.Log = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
-	return &Manager{
+	if o.Changes == nil {
+		o.Changes = noChanges{}
+	}
+	return &Manager{changes: o.Changes,
 		store: store, tenants: tenants, now: o.Now, events: o.Events,
 		labeler: o.Labeler, guesses: newGuessLimiter(guessWindow, maxGuessSourcesPerTenant, maxGuessSources), log: o.Log,
 		guessLimit: o.GuessLimit, guessLimitPerCaller: o.GuessLimitPerCaller, onThrottled: o.OnThrottled,

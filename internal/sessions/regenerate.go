@@ -88,6 +88,9 @@ func (m *Manager) Regenerate(ctx context.Context, tenantID string, p RegenerateP
 		detail["reason"] = "reauthenticated"
 	}
 	m.record(tenantID, events.SessionRegenerated, rec.UserID, r.newRef.ID, meta, detail)
+	if err := m.changes.SessionsEnded(ctx, tenantID, []string{old.ID}, ChangeRegenerated); err != nil {
+		return Created{}, err
+	}
 	return Created{
 		Token:     signToken(key.ID, key.Secret, r.newRef.Bucket, nonce),
 		CSRFToken: csrfToken(nonce),
@@ -119,6 +122,9 @@ func (m *Manager) regenerateInBucket(ctx context.Context, r regeneration) (Recor
 	switch res.Status {
 	case StatusOK:
 		m.recordEvicted(r.old.TenantID, res.Record.UserID, res.Evicted, r.newRef.ID, r.meta)
+		if err := m.changes.SessionsEnded(ctx, r.old.TenantID, res.Evicted, ChangeEvicted); err != nil {
+			return Record{}, nil, err
+		}
 		return res.Record, res.Evicted, nil
 	case StatusMissing:
 		return Record{}, nil, m.unknownSession(r)
@@ -158,6 +164,7 @@ func (m *Manager) regenerateAcrossBuckets(ctx context.Context, r regeneration) (
 	if err != nil {
 		// The old session is gone (documented on Regenerate); say so.
 		m.record(r.old.TenantID, events.SessionRevoked, res.Record.UserID, r.old.ID, r.meta, map[string]string{"reason": "regenerate_failed"})
+		_ = m.changes.SessionsEnded(ctx, r.old.TenantID, []string{r.old.ID}, ChangeRegenerated) // retried in the background on failure
 		return Record{}, nil, err
 	}
 	return rec, evicted, nil

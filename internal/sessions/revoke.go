@@ -30,7 +30,7 @@ func (m *Manager) Revoke(ctx context.Context, tenantID, id string, meta Meta) er
 		return errSessionNotFound()
 	}
 	m.record(tenantID, events.SessionRevoked, res.UserID, id, meta, nil)
-	return nil
+	return m.changes.SessionsEnded(ctx, tenantID, []string{id}, ChangeRevoked)
 }
 
 // RevokeToken ends the session that token names (logout in one call), at
@@ -57,10 +57,11 @@ func (m *Manager) RevokeToken(ctx context.Context, tenantID, token string, meta 
 	if err != nil {
 		return err
 	}
-	if res.Status == StatusOK {
-		m.record(tenantID, events.SessionRevoked, res.UserID, ref.ID, meta, map[string]string{"reason": "logout"})
+	if res.Status != StatusOK {
+		return nil
 	}
-	return nil
+	m.record(tenantID, events.SessionRevoked, res.UserID, ref.ID, meta, map[string]string{"reason": "logout"})
+	return m.changes.SessionsEnded(ctx, tenantID, []string{ref.ID}, ChangeRevoked)
 }
 
 // Bulk revocation bounds: RevokeUser ends and itemises at most
@@ -124,6 +125,9 @@ func (m *Manager) RevokeUser(ctx context.Context, tenantID, userID, exceptID str
 	}
 	out := Revoked{IDs: res.Revoked, Count: len(res.Revoked) + int(res.Left)}
 	m.recordRevoked(tenantID, userID, exceptID, out, meta)
+	if err := m.changes.UserEnded(ctx, tenantID, userID, exceptID); err != nil {
+		return Revoked{}, err
+	}
 	return out, nil
 }
 

@@ -11,6 +11,11 @@ import (
 	"github.com/sessiond/sessiond/internal/tenants"
 )
 
+// TouchInterval is the most a session's recorded last use (and so its
+// server-side idle deadline) may lag its last real use: SDK caches touch a
+// cached session at most once per interval (GET /v1/changes tells them).
+const TouchInterval = 5 * time.Second
+
 // VerifyParams is a verify request. CSRFToken, MaxAuthAge (seconds) and
 // Device are optional checks; Device is the end user's device as the app
 // sees it now, compared under the tenant's binding policy.

@@ -36,8 +36,38 @@ type Service struct {
 	// Passwords are the argon2id parameters of new password hashes; zero
 	// fields take passwords.Default.
 	Passwords passwords.Params
+	// Changes receives, before a call answers, the tenant changes SDK
+	// caches must hear of (internal/changes.Log; nil: none is published).
+	Changes ChangeLog
 
 	dummyState
+}
+
+// ChangeLog is the changes stream SDK caches follow. A change it could not
+// take is answered with its error (fault.Unavailable) although the write
+// succeeded: an answered change is in the stream.
+type ChangeLog interface {
+	// TenantChanged: every cache of the tenant must be dropped; policy,
+	// when set, applies from now on; apiKeyID names a revoked API key.
+	TenantChanged(ctx context.Context, tenantID, reason string, policy *Policy, apiKeyID string) error
+}
+
+// Reasons of TenantChanged.
+const (
+	ChangePolicy        = "policy"
+	ChangeKeyRetired    = "key_retired"
+	ChangeKeyRotated    = "key_rotated"
+	ChangeSuspended     = "suspended"
+	ChangeDeleted       = "deleted"
+	ChangeAPIKeyRevoked = "api_key_revoked"
+)
+
+// publish sends a tenant change to the changes stream, if there is one.
+func (s *Service) publish(ctx context.Context, tenantID, reason string, policy *Policy, apiKeyID string) error {
+	if s.Changes == nil {
+		return nil
+	}
+	return s.Changes.TenantChanged(ctx, tenantID, reason, policy, apiKeyID)
 }
 
 // Actor says who made a change, for security events.
@@ -163,6 +193,11 @@ func (s *Service) UpdateTenant(ctx context.Context, id string, patch TenantPatch
 		}
 	}
 	s.record(id, events.TenantUpdated, actor, detail)
+	if patch.Status != nil && *patch.Status == Suspended {
+		if err := s.publish(ctx, id, ChangeSuspended, nil, ""); err != nil {
+			return Tenant{}, err
+		}
+	}
 	return t, nil
 }
 
@@ -181,7 +216,7 @@ func (s *Service) DeleteTenant(ctx context.Context, id string) error {
 	}
 	s.changed(ctx, id)
 	s.Purges.Wake()
-	return nil
+	return s.publish(ctx, id, ChangeDeleted, nil, "")
 }
 
 // tenantWriteTimeout bounds a tenant status change that no longer depends
@@ -231,6 +266,9 @@ func (s *Service) PutPolicy(ctx context.Context, tenantID string, p Policy, acto
 	}
 	s.changed(ctx, tenantID)
 	s.record(tenantID, events.PolicyChanged, actor, nil)
+	if err := s.publish(ctx, tenantID, ChangePolicy, &p, ""); err != nil {
+		return Policy{}, err
+	}
 	return p, nil
 }
 
@@ -280,6 +318,9 @@ func (s *Service) RotateKey(ctx context.Context, tenantID string, graceSeconds *
 	}
 	s.changed(ctx, tenantID)
 	s.record(tenantID, events.KeyRotated, actor, map[string]string{"kid": next.ID})
+	if err := s.publish(ctx, tenantID, ChangeKeyRotated, nil, ""); err != nil {
+		return Key{}, err
+	}
 	next.Secret, next.SealedSecret = nil, nil
 	return next, nil
 }
@@ -301,6 +342,9 @@ func (s *Service) RetireKey(ctx context.Context, tenantID, kid string, actor Act
 	}
 	s.changed(ctx, tenantID)
 	s.record(tenantID, events.KeyRetired, actor, map[string]string{"kid": kid})
+	if err := s.publish(ctx, tenantID, ChangeKeyRetired, nil, ""); err != nil {
+		return Key{}, err
+	}
 	k.Secret, k.SealedSecret = nil, nil
 	return k, nil
 }
@@ -335,7 +379,7 @@ func (s *Service) RevokeAPIKey(ctx context.Context, tenantID, id string, actor A
 	}
 	s.changed(ctx, tenantID)
 	s.record(tenantID, events.APIKeyRevoked, actor, map[string]string{"api_key_id": id})
-	return nil
+	return s.publish(ctx, tenantID, ChangeAPIKeyRevoked, nil, id)
 }
 
 func (s *Service) snapshot(tenantID string) (*Snapshot, error) {
