@@ -134,11 +134,12 @@ class _Operations:
         body = _drop_none(dict(token=token, user_id=user_id))
         if reauthenticated:
             body["reauthenticated"] = True
-        return self._call("regenerate", body=body)
+        return self._call("regenerate", body=body, pick=self._dropping(lambda c: c.forget_token(token)))
 
     def revoke_token(self, token: str) -> None:
         """Ends the session of a token (logout); idempotent, junk included."""
-        return self._call("revoke_token", body={"token": token}, pick=_nothing)
+        return self._call("revoke_token", body={"token": token},
+                          pick=self._dropping(lambda c: c.forget_token(token), _nothing))
 
     def get_session(self, session_id: str) -> dict:
         return self._call("get_session", params=[session_id])
@@ -146,10 +147,12 @@ class _Operations:
     def patch_data(self, session_id: str, patch: dict, if_version: Optional[int] = None) -> dict:
         """Applies an RFC 7396 merge patch to the session's data (None members are removed)."""
         headers = {"If-Match": f'"{if_version}"'} if if_version is not None else {}
-        return self._call("patch_data", params=[session_id], body=patch, headers=headers)
+        return self._call("patch_data", params=[session_id], body=patch, headers=headers,
+                          pick=self._dropping(lambda c: c.forget_sessions([session_id])))
 
     def revoke_session(self, session_id: str) -> None:
-        return self._call("revoke_session", params=[session_id], pick=_nothing)
+        return self._call("revoke_session", params=[session_id],
+                          pick=self._dropping(lambda c: c.forget_sessions([session_id]), _nothing))
 
     def user_sessions_page(self, user_id: str, cursor: Optional[str] = None, limit: Optional[int] = None) -> dict:
         """One page of the user's live sessions (devices), oldest first:
@@ -159,7 +162,8 @@ class _Operations:
     def revoke_user_sessions(self, user_id: str, except_id: Optional[str] = None) -> list:
         """Ends every session of the user but except_id ("log out other devices"); returns the ids ended."""
         query = {"except": except_id} if except_id else None
-        return self._call("revoke_user_sessions", params=[user_id], query=query, pick=lambda a: a["revoked"])
+        return self._call("revoke_user_sessions", params=[user_id], query=query,
+                          pick=self._dropping(lambda c: c.forget_user(user_id, except_id), lambda a: a["revoked"]))
 
     # --- administration (admin scope) and operator -------------------------
 
@@ -182,6 +186,18 @@ class _Operations:
         return self._call("create_tenant", body={"name": name})
 
     # --- shared plumbing -------------------------------------------------
+
+    def _dropping(self, drop, pick=None):
+        """A pick that first drops what this call changed from the cache (if
+        any), so that the next request of this process sees the change even
+        before the stream's frame arrives."""
+        pick = pick or _same
+
+        def after(answer):
+            if self.cache:
+                drop(self.cache)
+            return pick(answer)
+        return after
 
     def _setup(self):
         parsed = urllib.parse.urlsplit(self.url)
