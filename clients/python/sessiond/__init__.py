@@ -1,14 +1,20 @@
-"""sessiond: a standard-library client of the sessiond REST API and WSGI middleware.
+"""sessiond: clients of the sessiond REST API (sync on the standard library,
+asyncio on httpx) and session middleware for WSGI (Flask, any WSGI app), ASGI
+(Starlette, FastAPI) and Django.
 
     from sessiond import Client, SessionMiddleware, get_session
     app = SessionMiddleware(app, Client("http://127.0.0.1:8080", api_key))
 """
 
+from ._version import __version__
 from .client import OPERATIONS, SESSION_ENDED_CODES, Client, SessiondError, browser_status
+from .webhooks import WebhookVerificationError, verify_webhook
 from .wsgi import Session, SessionMiddleware, get_session, merge_patch, require_login, require_recent_auth
 
 __all__ = [
+    "__version__",
     "Client",
+    "AsyncClient",
     "SessiondError",
     "OPERATIONS",
     "SESSION_ENDED_CODES",
@@ -19,4 +25,14 @@ __all__ = [
     "merge_patch",
     "require_login",
     "require_recent_auth",
+    "verify_webhook",
+    "WebhookVerificationError",
 ]
+
+
+def __getattr__(name):
+    # AsyncClient needs httpx: imported on first use so the rest needs nothing.
+    if name == "AsyncClient":
+        from .aio import AsyncClient
+        return AsyncClient
+    raise AttributeError(f"module 'sessiond' has no attribute {name!r}")

@@ -1,14 +1,18 @@
-"""A standard-library client of the sessiond REST API (urllib, no dependencies)."""
+"""A standard-library client of the sessiond REST API: keep-alive HTTP/1.1
+(http.client) connections in a pool shared by threads, no dependencies."""
 
 from __future__ import annotations
 
+import http.client
 import json
-import socket
-import urllib.error
+import ssl
+import threading
+import time
 import urllib.parse
-import urllib.request
 from dataclasses import dataclass, field
 from typing import Any, Optional
+
+from ._version import __version__
 
 __all__ = [
     "Client",
@@ -111,27 +115,10 @@ def _drop_none(d: dict) -> dict:
     return {k: v for k, v in d.items() if v is not None}
 
 
-@dataclass
-class Client:
-    """Calls one sessiond with one credential (a tenant API key, or the operator
-    token for create_tenant). Thread-safe. Every method returns the parsed
-    JSON answer (dicts as in api/openapi.yaml) or raises SessiondError."""
-
-    url: str
-    api_key: str
-    timeout: float = 5.0
-    user_agent: str = "sessiond-python/0.1"
-    _opener: Any = field(default=None, repr=False, compare=False, init=False)
-
-    def __post_init__(self):
-        parsed = urllib.parse.urlsplit(self.url)
-        if parsed.scheme not in ("http", "https") or not parsed.netloc:
-            raise ValueError(f"sessiond: base URL {self.url!r} must be http(s)://host[:port]")
-        if not self.api_key:
-            raise ValueError("sessiond: an API key is required")
-        self.url = self.url.rstrip("/")
-        # No redirects, no proxies from the environment: calls go to sessiond only.
-        self._opener = urllib.request.build_opener(urllib.request.ProxyHandler({}), _NoRedirect)
+class _Operations:
+    """The API's operations, shared by Client and AsyncClient: each builds one
+    call and hands it to ``_call(name, ..., pick=f)``, which returns f(answer)
+    (Client) or a coroutine of it (AsyncClient)."""
 
     # --- sessions ---------------------------------------------------------
 
@@ -142,23 +129,17 @@ class Client:
         return self._call("create_session", body=_drop_none(dict(
             user_id=user_id, data=data, device=device, idle_timeout=idle_timeout, absolute_timeout=absolute_timeout)))
 
-    def verify(self, token: str, csrf_token: Optional[str] = None, max_auth_age: Optional[int] = None,
-               device: Optional[dict] = None) -> dict:
-        """Verifies a token (any string, as found in a cookie). When the answer has
-        ``token``, sessiond re-signed it after a key rotation: replace the cookie."""
-        return self._call("verify", body=_drop_none(dict(
-            token=token, csrf_token=csrf_token, max_auth_age=max_auth_age, device=device)))
-
     def regenerate(self, token: str, user_id: Optional[str] = None, reauthenticated: bool = False) -> dict:
         """New token, id and CSRF token for the session; the old token dies at once."""
         body = _drop_none(dict(token=token, user_id=user_id))
         if reauthenticated:
             body["reauthenticated"] = True
-        return self._call("regenerate", body=body)
+        return self._call("regenerate", body=body, pick=self._dropping(lambda c: c.forget_token(token)))
 
     def revoke_token(self, token: str) -> None:
         """Ends the session of a token (logout); idempotent, junk included."""
-        self._call("revoke_token", body={"token": token})
+        return self._call("revoke_token", body={"token": token},
+                          pick=self._dropping(lambda c: c.forget_token(token), _nothing))
 
     def get_session(self, session_id: str) -> dict:
         return self._call("get_session", params=[session_id])
@@ -166,35 +147,28 @@ class Client:
     def patch_data(self, session_id: str, patch: dict, if_version: Optional[int] = None) -> dict:
         """Applies an RFC 7396 merge patch to the session's data (None members are removed)."""
         headers = {"If-Match": f'"{if_version}"'} if if_version is not None else {}
-        return self._call("patch_data", params=[session_id], body=patch, headers=headers)
+        return self._call("patch_data", params=[session_id], body=patch, headers=headers,
+                          pick=self._dropping(lambda c: c.forget_sessions([session_id])))
 
     def revoke_session(self, session_id: str) -> None:
-        self._call("revoke_session", params=[session_id])
+        return self._call("revoke_session", params=[session_id],
+                          pick=self._dropping(lambda c: c.forget_sessions([session_id]), _nothing))
 
     def user_sessions_page(self, user_id: str, cursor: Optional[str] = None, limit: Optional[int] = None) -> dict:
         """One page of the user's live sessions (devices), oldest first:
         ``{"sessions": [...], "next_cursor": ""}`` ("" on the last page)."""
         return self._call("user_sessions", params=[user_id], query=_drop_none({"cursor": cursor, "limit": limit}))
 
-    def user_sessions(self, user_id: str, max_sessions: int = 10_000) -> list:
-        """All of the user's live sessions (devices), oldest first, following every page."""
-        out, cursor = [], None
-        while True:
-            page = self.user_sessions_page(user_id, cursor=cursor, limit=200)
-            out += page["sessions"]
-            cursor = page.get("next_cursor")
-            if not cursor or len(out) >= max_sessions:
-                return out
-
     def revoke_user_sessions(self, user_id: str, except_id: Optional[str] = None) -> list:
         """Ends every session of the user but except_id ("log out other devices"); returns the ids ended."""
         query = {"except": except_id} if except_id else None
-        return self._call("revoke_user_sessions", params=[user_id], query=query)["revoked"]
+        return self._call("revoke_user_sessions", params=[user_id], query=query,
+                          pick=self._dropping(lambda c: c.forget_user(user_id, except_id), lambda a: a["revoked"]))
 
     # --- administration (admin scope) and operator -------------------------
 
     def keys(self) -> list:
-        return self._call("keys")["keys"]
+        return self._call("keys", pick=lambda a: a["keys"])
 
     def rotate_key(self, grace_period: Optional[int] = None) -> dict:
         return self._call("rotate_key", body=_drop_none({"grace_period": grace_period}))
@@ -206,14 +180,39 @@ class Client:
         return self._call("create_api_key", body={"name": name, "scopes": list(scopes)})
 
     def revoke_api_key(self, key_id: str) -> None:
-        self._call("revoke_api_key", params=[key_id])
+        return self._call("revoke_api_key", params=[key_id], pick=_nothing)
 
     def create_tenant(self, name: str) -> dict:
         return self._call("create_tenant", body={"name": name})
 
-    # --- transport --------------------------------------------------------
+    # --- shared plumbing -------------------------------------------------
 
-    def _call(self, name: str, params=(), body=None, query=None, headers=None):
+    def _dropping(self, drop, pick=None):
+        """A pick that first drops what this call changed from the cache (if
+        any), so that the next request of this process sees the change even
+        before the stream's frame arrives."""
+        pick = pick or _same
+
+        def after(answer):
+            if self.cache:
+                drop(self.cache)
+            return pick(answer)
+        return after
+
+    def _setup(self):
+        parsed = urllib.parse.urlsplit(self.url)
+        if parsed.scheme not in ("http", "https") or not parsed.netloc:
+            raise ValueError(f"sessiond: base URL {self.url!r} must be http(s)://host[:port]")
+        if not self.api_key:
+            raise ValueError("sessiond: an API key is required")
+        self.url = self.url.rstrip("/")
+
+    @staticmethod
+    def _verify_body(token, csrf_token, max_auth_age, device) -> dict:
+        return _drop_none(dict(token=token, csrf_token=csrf_token, max_auth_age=max_auth_age, device=device))
+
+    def _prepare(self, name: str, params=(), body=None, query=None, headers=None):
+        """The request of one operation: (operation, path, body bytes or None, headers)."""
         op = OPERATIONS[name]
         path = op.path
         for p in params:
@@ -231,34 +230,187 @@ class Client:
         if body is not None:
             data = json.dumps(body).encode()
             req_headers["Content-Type"] = op.content_type
-        req = urllib.request.Request(self.url + path, data=data, headers=req_headers, method=op.method)
+        return op, path, data, req_headers
+
+
+def _nothing(_answer):
+    return None
+
+
+def _same(answer):
+    return answer
+
+
+@dataclass
+class Client(_Operations):
+    """Calls one sessiond with one credential (a tenant API key, or the operator
+    token for create_tenant). Thread-safe; connections are kept alive and
+    shared (``close()`` ends them). Every method returns the parsed JSON answer
+    (dicts as in api/openapi.yaml) or raises SessiondError.
+
+    ``cache=True`` (or a ``Cache``) turns on the local verified-session cache:
+    see sessiond.cache."""
+
+    url: str
+    api_key: str
+    timeout: float = 5.0
+    user_agent: str = f"sessiond-python/{__version__}"
+    cache: Any = None
+    _pool: Any = field(default=None, repr=False, compare=False, init=False)
+
+    def __post_init__(self):
+        self._setup()
+        # No redirects, no proxies from the environment: calls go to sessiond only.
+        self._pool = _Pool(self.url, self.timeout)
+        if self.cache is True:
+            from .cache import Cache
+            self.cache = Cache()
+        if self.cache:
+            self.cache.start(self)
+
+    def verify(self, token: str, csrf_token: Optional[str] = None, max_auth_age: Optional[int] = None,
+               device: Optional[dict] = None) -> dict:
+        """Verifies a token (any string, as found in a cookie). When the answer has
+        ``token``, sessiond re-signed it after a key rotation: replace the cookie.
+        With a cache, a hit answers without a network call."""
+        if not self.cache:
+            return self._call("verify", body=self._verify_body(token, csrf_token, max_auth_age, device))
+        hit = self.cache.lookup(token, csrf_token, max_auth_age, device)
+        if hit is not None:
+            return hit
+        epoch = self.cache.epoch()
         try:
-            with self._opener.open(req, timeout=self.timeout) as res:
-                raw = res.read()
-                return json.loads(raw) if raw else None
-        except urllib.error.HTTPError as e:
-            raise _problem(op, e) from None
-        except (urllib.error.URLError, OSError, socket.timeout) as e:
-            reason = getattr(e, "reason", e)
-            raise SessiondError("unavailable", 0, f"{op.method} {op.path}: sessiond unreachable: {reason}") from e
+            answer = self._call("verify", body=self._verify_body(token, csrf_token, max_auth_age, device))
+        except SessiondError as e:
+            self.cache.failed(token, e)
+            raise
+        self.cache.store(token, csrf_token, device, answer, epoch)
+        return answer
+
+    def user_sessions(self, user_id: str, max_sessions: int = 10_000) -> list:
+        """All of the user's live sessions (devices), oldest first, following every page."""
+        out, cursor = [], None
+        while True:
+            page = self.user_sessions_page(user_id, cursor=cursor, limit=200)
+            out += page["sessions"]
+            cursor = page.get("next_cursor")
+            if not cursor or len(out) >= max_sessions:
+                return out
+
+    # --- transport --------------------------------------------------------
+
+    def _call(self, name: str, params=(), body=None, query=None, headers=None, pick=_same):
+        op, path, data, req_headers = self._prepare(name, params, body, query, headers)
+        try:
+            status, res_headers, raw = self._pool.request(op.method, path, data, req_headers)
+        except (OSError, http.client.HTTPException) as e:
+            raise SessiondError("unavailable", 0, f"{op.method} {op.path}: sessiond unreachable: {e}") from e
+        return pick(_answer(op, status, res_headers, raw))
+
+    def close(self) -> None:
+        """Stops the cache's stream (if any) and closes the pooled connections
+        (the client stays usable without its cache: it dials again)."""
+        if self.cache:
+            self.cache.stop()
+        self._pool.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+
+def _answer(op: Operation, status: int, headers, raw: bytes):
+    """The parsed JSON of a 2xx answer, or the SessiondError of any other.
+    headers is anything with a case-insensitive get()."""
+    if 200 <= status < 300:
+        try:
+            return json.loads(raw) if raw else None
         except ValueError as e:
-            raise SessiondError("internal", 200, f"{op.method} {op.path}: invalid JSON") from e
+            raise SessiondError("internal", status, f"{op.method} {op.path}: invalid JSON") from e
+    if 300 <= status < 400:
+        # Redirects are never followed: calls go to sessiond only.
+        return _raise(op, status, headers, b"")
+    return _raise(op, status, headers, raw)
 
 
-class _NoRedirect(urllib.request.HTTPRedirectHandler):
-    def redirect_request(self, req, fp, code, msg, headers, newurl):
-        return None
+class _Pool:
+    """Keep-alive HTTP/1.1 connections to one origin (http.client), shared by
+    threads: each call takes an idle connection or dials one, and gives it back
+    after reading the whole answer. A connection idle for longer than
+    max_idle seconds is closed rather than reused (sessiond closes idle ones
+    after 120 s). A call on a reused connection that the server had already
+    closed (no byte of an answer came back) is sent once more on a new one."""
+
+    def __init__(self, url: str, timeout: float, max_idle_conns: int = 32, max_idle: float = 60.0):
+        parsed = urllib.parse.urlsplit(url)
+        self._https = parsed.scheme == "https"
+        self._host, self._port = parsed.hostname, parsed.port
+        self._base = parsed.path.rstrip("/")
+        self._timeout, self._max_idle_conns, self._max_idle = timeout, max_idle_conns, max_idle
+        self._idle: list = []  # (connection, time it went idle)
+        self._lock = threading.Lock()
+        self._ssl = ssl.create_default_context() if self._https else None
+
+    def _dial(self):
+        if self._https:
+            return http.client.HTTPSConnection(self._host, self._port, timeout=self._timeout, context=self._ssl)
+        return http.client.HTTPConnection(self._host, self._port, timeout=self._timeout)
+
+    def _take(self):
+        now = time.monotonic()
+        with self._lock:
+            while self._idle:
+                conn, since = self._idle.pop()
+                if now - since < self._max_idle:
+                    return conn, True
+                conn.close()
+        return self._dial(), False
+
+    def _give_back(self, conn):
+        with self._lock:
+            if len(self._idle) < self._max_idle_conns:
+                self._idle.append((conn, time.monotonic()))
+                return
+        conn.close()
+
+    def request(self, method: str, path: str, body, headers: dict):
+        """Sends one request; returns (status, headers, body bytes)."""
+        for attempt in (0, 1):
+            conn, reused = self._take()
+            try:
+                conn.request(method, self._base + path, body=body, headers=headers)
+                res = conn.getresponse()
+                raw = res.read()
+            except (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError):
+                conn.close()
+                if reused and attempt == 0:
+                    continue
+                raise
+            except BaseException:
+                conn.close()
+                raise
+            if res.will_close:
+                conn.close()
+            else:
+                self._give_back(conn)
+            return res.status, res.headers, raw
+        raise AssertionError("unreachable")
+
+    def close(self) -> None:
+        with self._lock:
+            idle, self._idle = self._idle, []
+        for conn, _ in idle:
+            conn.close()
 
 
-def _problem(op: Operation, e: urllib.error.HTTPError) -> SessiondError:
-    try:
-        raw = e.read()
-    except OSError:
-        raw = b""
-    retry = e.headers.get("Retry-After", "") if e.headers else ""
+def _raise(op: Operation, status: int, headers, raw: bytes):
+    ctype = headers.get("Content-Type", "") or ""
+    retry = headers.get("Retry-After", "") or ""
     retry_after = int(retry) if retry.isdigit() else None
     problem = None
-    if "json" in (e.headers.get("Content-Type", "") if e.headers else ""):
+    if "json" in ctype:
         try:
             p = json.loads(raw)
             if isinstance(p, dict) and isinstance(p.get("code"), str):
@@ -269,7 +421,6 @@ def _problem(op: Operation, e: urllib.error.HTTPError) -> SessiondError:
         code, detail = problem["code"], problem.get("detail") or problem.get("title", "")
     else:
         # A 5xx without a problem body (a proxy's 502) is an outage as far as callers know.
-        code, detail = ("unavailable" if e.code >= 500 else "internal"), f"HTTP {e.code}"
-    return SessiondError(code, e.code, f"{op.method} {op.path}: {detail}", retry_after,
-                         (problem or {}).get("request_id") or (e.headers.get("X-Request-Id") if e.headers else None),
-                         problem)
+        code, detail = ("unavailable" if status >= 500 else "internal"), f"HTTP {status}"
+    raise SessiondError(code, status, f"{op.method} {op.path}: {detail}", retry_after,
+                        (problem or {}).get("request_id") or headers.get("X-Request-Id"), problem)

@@ -19,6 +19,7 @@ starts its response is answered the same way.
 from __future__ import annotations
 
 import io
+import ipaddress
 import json
 import urllib.parse
 from datetime import datetime, timezone
@@ -211,7 +212,13 @@ class Session:
 
 
 def _remote_addr(environ) -> Optional[str]:
-    return environ.get("REMOTE_ADDR") or None
+    """REMOTE_ADDR when it is an IP address (a unix socket or a test client's
+    "testclient" is no address: the session is then not bound to one)."""
+    addr = environ.get("REMOTE_ADDR") or ""
+    try:
+        return str(ipaddress.ip_address(addr))
+    except ValueError:
+        return None
 
 
 class SessionMiddleware:

@@ -18,7 +18,9 @@ import urllib.error
 import urllib.parse
 import urllib.request
 
-REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..", ".."))
+# clients/test.sh runs a copy of these tests against the installed wheel and
+# says where the repository is.
+REPO = os.environ.get("SESSIOND_REPO") or os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..", ".."))
 _built = None
 
 
@@ -56,7 +58,7 @@ def _psql(sql: str) -> None:
 class Sessiond:
     """A sessiond process with one tenant."""
 
-    def __init__(self):
+    def __init__(self, extra_env=None):
         self.db = "sessiond_py_" + secrets.token_hex(6)
         self.prefix = "sdpy" + secrets.token_hex(5)
         self.redis_url = os.environ.get("SESSIOND_TEST_REDIS_URL") or os.environ.get("REDIS_URL") or "redis://127.0.0.1:6379/0"
@@ -74,6 +76,7 @@ class Sessiond:
             "SESSIOND_OPERATOR_TOKEN": self.operator_token,
             "SESSIOND_MASTER_KEY": base64.b64encode(secrets.token_bytes(32)).decode(),
             "SESSIOND_SHUTDOWN_TIMEOUT": "2s",
+            **(extra_env or {}),
         }
         self.proc = None
         _psql(f'CREATE DATABASE "{self.db}"')

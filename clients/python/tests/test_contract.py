@@ -10,8 +10,9 @@ import re
 import unittest
 
 from sessiond import OPERATIONS
+from tests.harness import REPO
 
-SPEC = os.path.join(os.path.dirname(__file__), "..", "..", "..", "api", "openapi.yaml")
+SPEC = os.path.join(REPO, "api", "openapi.yaml")
 
 
 class Yaml:
