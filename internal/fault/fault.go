@@ -31,10 +31,12 @@ const (
 	SessionLimitReached    Code = "session_limit_reached"
 	VersionConflict        Code = "version_conflict"
 	PreconditionRequired   Code = "precondition_required"
-	PayloadTooLarge        Code = "payload_too_large"
-	RateLimited            Code = "rate_limited"
-	Unavailable            Code = "unavailable"
-	Internal               Code = "internal"
+	// IdempotencyKeyReused: an Idempotency-Key sent again with another request.
+	IdempotencyKeyReused Code = "idempotency_key_reused"
+	PayloadTooLarge      Code = "payload_too_large"
+	RateLimited          Code = "rate_limited"
+	Unavailable          Code = "unavailable"
+	Internal             Code = "internal"
 )
 
 // FieldError names one invalid input field, by JSON name or pointer, and

@@ -82,7 +82,7 @@ var problemNames = func() map[fault.Code][2]string {
 		fault.InvalidRequest, fault.Unauthorized, fault.Forbidden, fault.NotFound, fault.Conflict,
 		fault.MethodNotAllowed, fault.UnsupportedMediaType, fault.SessionInvalid, fault.SessionExpiredIdle,
 		fault.SessionExpiredAbsolute, fault.CSRFMismatch, fault.ReauthRequired, fault.BindingMismatch,
-		fault.SessionLimitReached, fault.VersionConflict, fault.PreconditionRequired, fault.PayloadTooLarge,
+		fault.SessionLimitReached, fault.VersionConflict, fault.PreconditionRequired, fault.IdempotencyKeyReused, fault.PayloadTooLarge,
 		fault.RateLimited, fault.Unavailable, fault.Internal,
 	} {
 		m[c] = [2]string{makeType(c), makeTitle(c)}

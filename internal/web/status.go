@@ -24,6 +24,7 @@ var statuses = map[fault.Code]int{
 	fault.SessionLimitReached:    http.StatusConflict,
 	fault.VersionConflict:        http.StatusPreconditionFailed,
 	fault.PreconditionRequired:   http.StatusPreconditionRequired,
+	fault.IdempotencyKeyReused:   http.StatusUnprocessableEntity,
 	fault.PayloadTooLarge:        http.StatusRequestEntityTooLarge,
 	fault.RateLimited:            http.StatusTooManyRequests,
 	fault.Unavailable:            http.StatusServiceUnavailable,
