@@ -296,6 +296,10 @@ func (a *App) Handler() (http.Handler, error) {
 		Version: a.Version, Draining: a.Draining,
 		Metrics: a.Metrics.WriteText,
 		Now:     a.now,
+		Idempotency: httpapi.Idempotency{
+			Redis: a.Redis, Prefix: a.Config.RedisPrefix,
+			Secret: secrets.Derive(a.Config.MasterKey, "sessiond idempotency answers"),
+		},
 	})
 	if err != nil {
 		return nil, err

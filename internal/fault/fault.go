@@ -33,10 +33,12 @@ const (
 	SessionLimitReached    Code = "session_limit_reached"
 	VersionConflict        Code = "version_conflict"
 	PreconditionRequired   Code = "precondition_required"
-	PayloadTooLarge        Code = "payload_too_large"
-	RateLimited            Code = "rate_limited"
-	Unavailable            Code = "unavailable"
-	Internal               Code = "internal"
+	// IdempotencyKeyReused: an Idempotency-Key sent again with another request.
+	IdempotencyKeyReused Code = "idempotency_key_reused"
+	PayloadTooLarge      Code = "payload_too_large"
+	RateLimited          Code = "rate_limited"
+	Unavailable          Code = "unavailable"
+	Internal             Code = "internal"
 )
 
 // meaning is what a code means on the wire.
@@ -66,6 +68,7 @@ var codes = []struct {
 	{SessionLimitReached, meaning{http.StatusConflict, "Session limit reached"}},
 	{VersionConflict, meaning{http.StatusPreconditionFailed, "Version conflict"}},
 	{PreconditionRequired, meaning{http.StatusPreconditionRequired, "Precondition required"}},
+	{IdempotencyKeyReused, meaning{http.StatusUnprocessableEntity, "Idempotency key reused"}},
 	{PayloadTooLarge, meaning{http.StatusRequestEntityTooLarge, "Payload too large"}},
 	{RateLimited, meaning{http.StatusTooManyRequests, "Rate limited"}},
 	{Unavailable, meaning{http.StatusServiceUnavailable, "Unavailable"}},

@@ -54,6 +54,9 @@ type Deps struct {
 	Draining func() bool
 	// Now is the clock of the per-tenant rate limits (default time.Now).
 	Now func() time.Time
+	// Idempotency keeps the answers of the creating POSTs by Idempotency-Key
+	// (idempotency.go); zero: the header is ignored.
+	Idempotency Idempotency
 }
 
 type server struct {
@@ -81,7 +84,7 @@ func Mount(router *mux.Router, d Deps) error {
 		return err
 	}
 	for _, c := range []interface{ checkAgainst(*openapi3.T) error }{createCheck, verifyCheck, regenerateCheck, revokeCheck} {
-		if err := c.checkAgainst(doc); err != nil {
+		if err := c.checkAgainst(withoutIdempotencyKey(doc)); err != nil {
 			return err
 		}
 	}
@@ -146,7 +149,7 @@ func (s *server) routes(r *routes) {
 	handle("GET", "/openapi.yaml", public, s.openapi)
 	handle("GET", "/metrics", operator, s.metrics)
 
-	handle("POST", "/v1/tenants", operator, s.createTenant)
+	handle("POST", "/v1/tenants", operator, s.idempotent(s.createTenant))
 	handle("GET", "/v1/tenants", operator, s.listTenants)
 	handle("GET", "/v1/tenants/{tenant_id}", operator, s.getTenant)
 	handle("PATCH", "/v1/tenants/{tenant_id}", operator, s.updateTenant)
@@ -159,17 +162,17 @@ func (s *server) routes(r *routes) {
 	handle("PUT", "/v1/policy", tenantAdmin, s.putPolicy)
 
 	handle("GET", "/v1/keys", tenantAdmin, s.listKeys)
-	handle("POST", "/v1/keys/rotate", tenantAdmin, s.rotateKey)
+	handle("POST", "/v1/keys/rotate", tenantAdmin, s.idempotent(s.rotateKey))
 	handle("POST", "/v1/keys/{kid}/retire", tenantAdmin, s.retireKey)
 
 	handle("GET", "/v1/api-keys", tenantAdmin, s.listAPIKeys)
-	handle("POST", "/v1/api-keys", tenantAdmin, s.createAPIKey)
+	handle("POST", "/v1/api-keys", tenantAdmin, s.idempotent(s.createAPIKey))
 	handle("DELETE", "/v1/api-keys/{api_key_id}", tenantAdmin, s.revokeAPIKey)
 
-	handleBody("POST", "/v1/sessions", tenantSessions, withBody(createCheck, s.createSession))
+	handleBody("POST", "/v1/sessions", tenantSessions, withBody(createCheck, idempotentBody(s, s.createSession)))
 	handle("GET", "/v1/sessions", tenantSessions, s.listSessions)
 	handleBody("POST", "/v1/sessions/verify", tenantSessions, withBody(verifyCheck, s.verifySession))
-	handleBody("POST", "/v1/sessions/regenerate", tenantSessions, withBody(regenerateCheck, s.regenerateSession))
+	handleBody("POST", "/v1/sessions/regenerate", tenantSessions, withBody(regenerateCheck, idempotentBody(s, s.regenerateSession)))
 	handleBody("POST", "/v1/sessions/revoke", tenantSessions, withBody(revokeCheck, s.revokeSessionByToken))
 	handle("GET", "/v1/sessions/{session_id}", tenantSessions, s.getSession)
 	handle("PATCH", "/v1/sessions/{session_id}", tenantSessions, s.patchSession)
