@@ -92,18 +92,21 @@ standin_golang() {
     rm -rf "$work/rootfs"
   fi
   step "importing $GO_IMAGE (stand-in: bookworm + host $(go env GOVERSION))"
-  mkdir -p "$work/go/usr/local" "$work/go/go"
+  # One tree, one tarball (podman refuses a tar with a path twice): the
+  # Debian rootfs with Go in /usr/local/go.
+  mkdir -p "$work/go"
+  tar -C "$work/go" -xf "$tarball"
+  mkdir -p "$work/go/go/bin" "$work/go/go/src"
   cp -a "$(go env GOROOT)" "$work/go/usr/local/go"
-  # One tarball: the Debian rootfs, then Go on top.
-  cp "$tarball" "$work/golang.tar"
-  tar -C "$work/go" -rf "$work/golang.tar" .
+  tar -C "$work/go" -cf "$work/golang.tar" .
+  rm -rf "$work/go"
   pm import \
     --change 'ENV PATH=/go/bin:/usr/local/go/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' \
     --change 'ENV GOPATH=/go' --change "ENV GOLANG_VERSION=$(go env GOVERSION | sed 's/^go//')" \
     --change 'WORKDIR /go' --change 'CMD ["bash"]' \
     --change 'LABEL org.sessiond.standin=true' \
     "$work/golang.tar" "$GO_IMAGE" >/dev/null
-  rm -rf "$work/go" "$work/golang.tar"
+  rm -f "$work/golang.tar"
 }
 
 # standin_distroless builds the distroless static:nonroot stand-in from a
