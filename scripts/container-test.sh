@@ -16,7 +16,8 @@
 # builds STAND-INS locally and tags them with the Dockerfile's names:
 #   docker.io/library/golang:1.26-bookworm   Debian bookworm (debootstrap
 #       --variant=minbase, from Debian's packages) plus this host's Go
-#       toolchain in /usr/local/go, GOPATH=/go, as the real image has;
+#       toolchain in /usr/local/go, GOPATH=/go, as the real image has, and
+#       the host's CA bundle (for `go mod download` through this network);
 #   gcr.io/distroless/static-debian12:nonroot  a rootfs of a few host files,
 #       as distroless static has: /etc/passwd and /etc/group with root,
 #       nobody and nonroot (65532), CA certificates, time zones, /tmp,
@@ -98,6 +99,9 @@ standin_golang() {
   tar -C "$work/go" -xf "$tarball"
   mkdir -p "$work/go/go/bin" "$work/go/go/src"
   cp -a "$(go env GOROOT)" "$work/go/usr/local/go"
+  # The host's CA bundle: `go mod download` must trust what the host trusts
+  # (a network may re-sign TLS with its own CA).
+  cp /etc/ssl/certs/ca-certificates.crt "$work/go/etc/ssl/certs/ca-certificates.crt"
   tar -C "$work/go" -cf "$work/golang.tar" .
   rm -rf "$work/go"
   pm import \
