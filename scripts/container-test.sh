@@ -16,7 +16,8 @@
 # builds STAND-INS locally and tags them with the Dockerfile's names:
 #   docker.io/library/golang:1.26-bookworm   Debian bookworm (debootstrap
 #       --variant=minbase, from Debian's packages) plus this host's Go
-#       toolchain in /usr/local/go, GOPATH=/go, as the real image has;
+#       toolchain in /usr/local/go, GOPATH=/go, as the real image has, and
+#       the host's CA bundle (for `go mod download` through this network);
 #   gcr.io/distroless/static-debian12:nonroot  a rootfs of a few host files,
 #       as distroless static has: /etc/passwd and /etc/group with root,
 #       nobody and nonroot (65532), CA certificates, time zones, /tmp,
@@ -92,18 +93,24 @@ standin_golang() {
     rm -rf "$work/rootfs"
   fi
   step "importing $GO_IMAGE (stand-in: bookworm + host $(go env GOVERSION))"
-  mkdir -p "$work/go/usr/local" "$work/go/go"
+  # One tree, one tarball (podman refuses a tar with a path twice): the
+  # Debian rootfs with Go in /usr/local/go.
+  mkdir -p "$work/go"
+  tar -C "$work/go" -xf "$tarball"
+  mkdir -p "$work/go/go/bin" "$work/go/go/src"
   cp -a "$(go env GOROOT)" "$work/go/usr/local/go"
-  # One tarball: the Debian rootfs, then Go on top.
-  cp "$tarball" "$work/golang.tar"
-  tar -C "$work/go" -rf "$work/golang.tar" .
+  # The host's CA bundle: `go mod download` must trust what the host trusts
+  # (a network may re-sign TLS with its own CA).
+  cp /etc/ssl/certs/ca-certificates.crt "$work/go/etc/ssl/certs/ca-certificates.crt"
+  tar -C "$work/go" -cf "$work/golang.tar" .
+  rm -rf "$work/go"
   pm import \
     --change 'ENV PATH=/go/bin:/usr/local/go/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' \
     --change 'ENV GOPATH=/go' --change "ENV GOLANG_VERSION=$(go env GOVERSION | sed 's/^go//')" \
     --change 'WORKDIR /go' --change 'CMD ["bash"]' \
     --change 'LABEL org.sessiond.standin=true' \
     "$work/golang.tar" "$GO_IMAGE" >/dev/null
-  rm -rf "$work/go" "$work/golang.tar"
+  rm -f "$work/golang.tar"
 }
 
 # standin_distroless builds the distroless static:nonroot stand-in from a

@@ -1,4 +1,4 @@
-// The seed tutorial's app (shared/seeds/001), with sessiond doing the sessions.
+// The seed tutorial's app (an Express login/profile app), with sessiond doing the sessions.
 import express from 'express';
 import { sessiond, requireLogin, requireRecentAuth } from '@sessiond/express';
 
@@ -8,6 +8,10 @@ const esc = (s) => String(s ?? '').replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(
 const page = (title, body) => `<!doctype html><title>${esc(title)}</title><h1>${esc(title)}</h1>${body}`;
 const form = (req, action, fields, label) =>
   `<form method="post" action="${action}"><input type="hidden" name="_csrf" value="${esc(req.session.csrfToken)}">${fields}<button>${label}</button></form>`;
+const csrfFailed = (res) =>
+  res.status(403).send(page('This form has expired', `<p id="csrf-failed">The form you sent could not be verified as coming from this site,
+    so nothing was done. This happens when a page was open for a long time, after logging in or out in another tab,
+    or when another website tried to send the form for you.</p><p><a href="/login">Go back</a>, reload the page and try again.</p>`));
 const credentials = '<input name="username" autocomplete="username"><input name="password" type="password">';
 
 export function createApp({ url, apiKey, reauthMaxAge = 300, cookie = {}, cache = false }) {
@@ -23,8 +27,15 @@ export function createApp({ url, apiKey, reauthMaxAge = 300, cookie = {}, cache 
     res.send(page('Home', `<p>Hello ${esc(req.session.userId ?? 'visitor')}, view <b id="views">${req.session.data.views}</b>.</p>`));
   });
 
-  app.get('/login', (req, res) => res.send(page('Log in', form(req, '/login', credentials, 'Log in'))));
+  // Login CSRF: the form needs a session to carry a CSRF token, so a first
+  // visit starts an anonymous pre-session; a login POST without one did not
+  // come from this form (another site, or a stale tab) and is refused.
+  app.get('/login', async (req, res) => {
+    if (req.session.isNew) await req.session.save();
+    res.send(page('Log in', form(req, '/login', credentials, 'Log in')));
+  });
   app.post('/login', async (req, res) => {
+    if (req.session.isNew) return csrfFailed(res);
     if (!checkPassword(req.body.username, req.body.password)) return res.status(401).send(page('Wrong username or password', ''));
     await req.session.login(req.body.username); // new token: a planted cookie is worthless
     res.redirect(303, '/profile');
@@ -68,8 +79,10 @@ export function createApp({ url, apiKey, reauthMaxAge = 300, cookie = {}, cache 
     res.redirect(303, '/');
   });
 
-  // sessiond down → 503 (Retry-After), a revoked API key → 500; the cookie is kept either way.
+  // A CSRF failure (a wrong or missing _csrf, from the middleware) gets its own page; sessiond
+  // down → 503 (Retry-After), a revoked API key → 500; the cookie is kept in every case.
   app.use((err, req, res, _next) => {
+    if (err.code === 'csrf_mismatch') return csrfFailed(res);
     if ((err.status ?? 500) >= 500) console.error(`${req.method} ${req.path}: ${err.message}`);
     res.status(err.status ?? 500).set(err.headers ?? {}).send(page(err.status === 503 ? 'Back in a moment' : 'Something went wrong', ''));
   });
