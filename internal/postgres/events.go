@@ -22,14 +22,19 @@ const (
 	maxEventsLimit     = 200
 )
 
-var eventColumns = []string{"tenant_id", "type", "time", "user_id", "session_id", "ip", "user_agent", "actor", "detail"}
+var eventColumns = []string{"tenant_id", "type", "time", "user_id", "session_id", "ip", "user_agent", "actor", "detail",
+	"device_ip", "device_user_agent", "device_label"}
 
 // insertEvents inserts the rows of parallel arrays in array order, skipping
 // any whose eid is already stored.
-const insertEvents = `INSERT INTO events (eid, tenant_id, type, time, user_id, session_id, ip, user_agent, actor, detail)
-	SELECT eid, tenant_id, type, time, user_id, session_id, ip, user_agent, actor, detail::jsonb
-	FROM unnest($1::uuid[], $2::text[], $3::text[], $4::timestamptz[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[], $10::text[])
-		WITH ORDINALITY AS u(eid, tenant_id, type, time, user_id, session_id, ip, user_agent, actor, detail, n)
+const insertEvents = `INSERT INTO events (eid, tenant_id, type, time, user_id, session_id, ip, user_agent, actor, detail,
+		device_ip, device_user_agent, device_label)
+	SELECT eid, tenant_id, type, time, user_id, session_id, ip, user_agent, actor, detail::jsonb,
+		device_ip, device_user_agent, device_label
+	FROM unnest($1::uuid[], $2::text[], $3::text[], $4::timestamptz[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[], $10::text[],
+		$11::text[], $12::text[], $13::text[])
+		WITH ORDINALITY AS u(eid, tenant_id, type, time, user_id, session_id, ip, user_agent, actor, detail,
+			device_ip, device_user_agent, device_label, n)
 	ORDER BY n
 	ON CONFLICT (eid) DO NOTHING`
 
@@ -52,6 +57,7 @@ func (s *Store) WriteEvents(ctx context.Context, batch []events.Event) error {
 		tenantIDs, types                                      = make([]string, n), make([]string, n)
 		times                                                 = make([]time.Time, n)
 		userIDs, sessionIDs, ips, userAgents, actors, details = make([]*string, n), make([]*string, n), make([]*string, n), make([]*string, n), make([]*string, n), make([]*string, n)
+		devIPs, devUAs, devLabels                             = make([]*string, n), make([]*string, n), make([]*string, n)
 	)
 	for i, e := range batch {
 		id, ok := events.ParseID(e.ID)
@@ -64,6 +70,9 @@ func (s *Store) WriteEvents(ctx context.Context, batch []events.Event) error {
 			times[i] = now
 		}
 		userIDs[i], sessionIDs[i], ips[i], userAgents[i], actors[i] = optional(e.UserID), optional(e.SessionID), optional(e.IP), optional(e.UserAgent), optional(e.Actor)
+		if d := e.Device; d != nil {
+			devIPs[i], devUAs[i], devLabels[i] = optional(d.IP), optional(d.UserAgent), optional(d.Label)
+		}
 		if len(e.Detail) > 0 {
 			b, err := json.Marshal(e.Detail)
 			if err != nil {
@@ -73,7 +82,8 @@ func (s *Store) WriteEvents(ctx context.Context, batch []events.Event) error {
 			details[i] = &d
 		}
 	}
-	_, err := s.pool.Exec(ctx, insertEvents, eids, tenantIDs, types, times, userIDs, sessionIDs, ips, userAgents, actors, details)
+	_, err := s.pool.Exec(ctx, insertEvents, eids, tenantIDs, types, times, userIDs, sessionIDs, ips, userAgents, actors, details,
+		devIPs, devUAs, devLabels)
 	return mapErr(err, fmt.Sprintf("write %d events", len(batch)), "event")
 }
 
@@ -145,14 +155,17 @@ func (s *Store) ListEvents(ctx context.Context, f events.Filter) ([]events.Event
 			e                                       events.Event
 			eid                                     [16]byte
 			userID, sessionID, ip, userAgent, actor *string
+			devIP, devUA, devLabel                  *string
 			detail                                  []byte
 		)
-		if err := rows.Scan(&eid, &e.TenantID, &e.Type, &e.Time, &userID, &sessionID, &ip, &userAgent, &actor, &detail); err != nil {
+		if err := rows.Scan(&eid, &e.TenantID, &e.Type, &e.Time, &userID, &sessionID, &ip, &userAgent, &actor, &detail,
+			&devIP, &devUA, &devLabel); err != nil {
 			return nil, "", mapErr(err, "list events", "event")
 		}
 		e.ID, last = events.FormatID(eid), eid
 		e.Time = e.Time.UTC()
 		e.UserID, e.SessionID, e.IP, e.UserAgent, e.Actor = deref(userID), deref(sessionID), deref(ip), deref(userAgent), deref(actor)
+		e.Device = events.NewDevice(deref(devIP), deref(devUA), deref(devLabel))
 		if detail != nil {
 			if err := json.Unmarshal(detail, &e.Detail); err != nil {
 				return nil, "", fmt.Errorf("postgres: list events: decode detail of event %s: %w", e.ID, err)
