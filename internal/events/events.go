@@ -47,6 +47,9 @@ const (
 	// that were over its events-per-minute ceiling and so were not stored
 	// one by one: its detail maps each suppressed type to how many.
 	EventsSuppressed Type = "events.suppressed"
+	// WebhookEndpointFailing: a delivery to the endpoint (detail
+	// endpoint_id, webhook_id) was retried for 24 hours and given up.
+	WebhookEndpointFailing Type = "webhook.endpoint_failing"
 )
 
 // types is every event type once, grouped by subject.
@@ -57,12 +60,12 @@ var types = []Type{
 	GuessingThrottled, KeyRotated, KeyRetired, PolicyChanged,
 	APIKeyCreated, APIKeyRevoked, TenantCreated, TenantUpdated,
 	AdminLoginSucceeded, AdminLoginFailed, AdminCreated, AdminPasswordChanged, AdminPasswordChangeFailed, AdminDeleted,
-	EventsSuppressed,
+	EventsSuppressed, WebhookEndpointFailing,
 }
 
 // Types returns every event type, each once, in a stable order grouped by
 // subject (sessions, verify, keys and policy, API keys, tenants, admins,
-// the event log itself).
+// the event log itself, webhooks).
 // It is the one list of event types: the OpenAPI enum and the admin UI's
 // filter are checked against it. The caller may modify the result.
 func Types() []Type { return slices.Clone(types) }

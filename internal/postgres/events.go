@@ -12,6 +12,7 @@ import (
 
 	"github.com/sessiond/sessiond/internal/events"
 	"github.com/sessiond/sessiond/internal/fault"
+	"github.com/sessiond/sessiond/internal/webhooks"
 )
 
 var _ events.Store = (*Store)(nil)
@@ -26,19 +27,32 @@ var eventColumns = []string{"tenant_id", "type", "time", "user_id", "session_id"
 	"device_ip", "device_user_agent", "device_label"}
 
 // insertEvents inserts the rows of parallel arrays in array order, skipping
-// any whose eid is already stored.
-const insertEvents = `INSERT INTO events (eid, tenant_id, type, time, user_id, session_id, ip, user_agent, actor, detail,
+// any whose eid is already stored, and, in the same statement, puts each
+// event it inserted in the webhook outbox: one delivery per endpoint of
+// the event's tenant that takes its type, due at the event's time.
+const insertEvents = `WITH u AS (
+	SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::timestamptz[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[], $10::text[],
+		$11::text[], $12::text[], $13::text[], $14::text[], $15::bytea[])
+		WITH ORDINALITY AS u(eid, tenant_id, type, time, user_id, session_id, ip, user_agent, actor, detail,
+			device_ip, device_user_agent, device_label, msg_id, payload, n)
+), ins AS (
+	INSERT INTO events (eid, tenant_id, type, time, user_id, session_id, ip, user_agent, actor, detail,
 		device_ip, device_user_agent, device_label)
 	SELECT eid, tenant_id, type, time, user_id, session_id, ip, user_agent, actor, detail::jsonb,
 		device_ip, device_user_agent, device_label
-	FROM unnest($1::uuid[], $2::text[], $3::text[], $4::timestamptz[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[], $10::text[],
-		$11::text[], $12::text[], $13::text[])
-		WITH ORDINALITY AS u(eid, tenant_id, type, time, user_id, session_id, ip, user_agent, actor, detail,
-			device_ip, device_user_agent, device_label, n)
-	ORDER BY n
-	ON CONFLICT (eid) DO NOTHING`
+	FROM u ORDER BY n
+	ON CONFLICT (eid) DO NOTHING
+	RETURNING eid
+)
+INSERT INTO webhook_deliveries (endpoint_id, tenant_id, msg_id, event_type, payload, created_at, next_attempt_at)
+SELECT w.id, u.tenant_id, u.msg_id, u.type, u.payload, u.time, u.time
+FROM ins JOIN u ON u.eid = ins.eid
+JOIN webhook_endpoints w ON w.tenant_id = u.tenant_id AND (cardinality(w.event_types) = 0 OR u.type = ANY (w.event_types))
+ORDER BY u.n, w.seq
+ON CONFLICT (endpoint_id, msg_id) DO NOTHING`
 
-// WriteEvents stores batch in one statement, in order, all or nothing: one
+// WriteEvents stores batch and its webhook deliveries (see insertEvents) in
+// one statement, in order, all or nothing: one
 // event PostgreSQL refuses (text that is not valid UTF-8 or holds NUL, see
 // events.Event.Sanitized; a time out of timestamptz's range) fails the whole
 // batch. It is idempotent: an event whose ID is already stored is skipped,
@@ -58,6 +72,7 @@ func (s *Store) WriteEvents(ctx context.Context, batch []events.Event) error {
 		times                                                 = make([]time.Time, n)
 		userIDs, sessionIDs, ips, userAgents, actors, details = make([]*string, n), make([]*string, n), make([]*string, n), make([]*string, n), make([]*string, n), make([]*string, n)
 		devIPs, devUAs, devLabels                             = make([]*string, n), make([]*string, n), make([]*string, n)
+		msgIDs, payloads                                      = make([]string, n), make([][]byte, n)
 	)
 	for i, e := range batch {
 		id, ok := events.ParseID(e.ID)
@@ -69,6 +84,8 @@ func (s *Store) WriteEvents(ctx context.Context, batch []events.Event) error {
 		if e.Time.IsZero() {
 			times[i] = now
 		}
+		e.ID, e.Time = events.FormatID(id), times[i]
+		msgIDs[i], payloads[i] = e.ID, webhooks.PayloadOf(e)
 		userIDs[i], sessionIDs[i], ips[i], userAgents[i], actors[i] = optional(e.UserID), optional(e.SessionID), optional(e.IP), optional(e.UserAgent), optional(e.Actor)
 		if d := e.Device; d != nil {
 			devIPs[i], devUAs[i], devLabels[i] = optional(d.IP), optional(d.UserAgent), optional(d.Label)
@@ -83,7 +100,7 @@ func (s *Store) WriteEvents(ctx context.Context, batch []events.Event) error {
 		}
 	}
 	_, err := s.pool.Exec(ctx, insertEvents, eids, tenantIDs, types, times, userIDs, sessionIDs, ips, userAgents, actors, details,
-		devIPs, devUAs, devLabels)
+		devIPs, devUAs, devLabels, msgIDs, payloads)
 	return mapErr(err, fmt.Sprintf("write %d events", len(batch)), "event")
 }
 
