@@ -35,6 +35,7 @@ var ceilingLabels = map[string][2]string{
 	"retiring_keys":         {"Retiring keys", "retiring signing keys; a rotation at it is refused"},
 	"events_per_minute":     {"Events a minute", "security events stored a minute"},
 	"requests_per_second":   {"Requests a second", "API requests a second, per instance"},
+	"webhook_endpoints":     {"Webhook endpoints", "the tenant's webhook endpoints"},
 }
 
 func ceilingRows(l tenants.Limits) []ceilingRow {

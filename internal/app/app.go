@@ -31,6 +31,7 @@ import (
 	"github.com/sessiond/sessiond/internal/sessions/redisstore"
 	"github.com/sessiond/sessiond/internal/tenants"
 	"github.com/sessiond/sessiond/internal/web"
+	"github.com/sessiond/sessiond/internal/webhooks"
 )
 
 // App is sessiond's wired core, shared by `serve`, the admin commands and
@@ -55,11 +56,15 @@ type App struct {
 	Changes  *changes.Log
 	Hub      *changes.Hub
 	hubRedis redis.UniversalClient
-	Version  string
+	// Webhooks manages endpoints; Dispatcher sends the outbox.
+	Webhooks   *webhooks.Service
+	Dispatcher *webhooks.Dispatcher
+	Version    string
 
 	stopBackground context.CancelFunc
 	eventsDone     <-chan struct{}
 	purgesDone     chan struct{}
+	hooksDone      chan struct{}
 	adminLimits    admin.LoginLimits
 	now            func() time.Time
 	draining       atomic.Bool // set by StartDrain
@@ -78,6 +83,9 @@ type Options struct {
 	// minute (0 unlimited); default: the tenant's events_per_minute ceiling
 	// (SESSIOND_CEILING_EVENTS_PER_MINUTE unless the operator set its own).
 	EventsPerMinute func(tenantID string) int
+	// Webhooks tunes the webhook dispatcher (timeouts, workers, poll);
+	// Now and AllowPrivate come from the App.
+	Webhooks webhooks.Options
 }
 
 // eventWriterOptions configures the security event writer: the clock, the
@@ -174,6 +182,13 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger, o Options) (
 		return nil, fmt.Errorf("loading Redis scripts: %w", err)
 	}
 	a.Purges = tenants.NewPurgeWorker(a.Store, a.Sessions, log, o.Now)
+	wo := o.Webhooks
+	wo.Now, wo.AllowPrivate, wo.Observe = now, cfg.WebhookAllowPrivate, a.Metrics.WebhookAttempt
+	a.Dispatcher = webhooks.NewDispatcher(a.Store, sealer, recorder, log, wo)
+	a.Webhooks = &webhooks.Service{
+		Store: a.Store, Sealer: sealer, MaxEndpoints: a.Cache.WebhookEndpoints,
+		AllowPrivate: cfg.WebhookAllowPrivate, Now: now, Kick: a.Dispatcher.Kick,
+	}
 	a.Tenants = &tenants.Service{
 		Store: a.Store, Cache: a.Cache, Sealer: sealer, Notifier: a.Notifier,
 		Events: recorder, Purges: a.Purges, Log: log, Now: o.Now,
@@ -199,6 +214,8 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger, o Options) (
 	go a.Changes.Run(bg)
 	a.purgesDone = make(chan struct{})
 	go func() { defer close(a.purgesDone); a.Purges.Run(bg) }()
+	a.hooksDone = make(chan struct{})
+	go func() { defer close(a.hooksDone); a.Dispatcher.Run(bg) }()
 	if cfg.EventRetention > 0 {
 		go a.pruneEventsEvery(bg, time.Hour)
 	}
@@ -286,7 +303,7 @@ func (a *App) Handler() (http.Handler, error) {
 		return nil, err
 	}
 	err = httpapi.Mount(router, httpapi.Deps{
-		Tenants: a.Tenants, Cache: a.Cache, Sessions: a.Sessions, Events: a.Store, Changes: a.Hub,
+		Tenants: a.Tenants, Cache: a.Cache, Sessions: a.Sessions, Events: a.Store, Changes: a.Hub, Webhooks: a.Webhooks,
 		OperatorToken: a.Config.OperatorToken,
 		Checks: map[string]httpapi.Check{
 			"postgres": func(ctx context.Context) error { return a.Pool.Ping(ctx) },
@@ -360,6 +377,9 @@ func (a *App) Close() {
 		<-a.eventsDone
 		if a.purgesDone != nil {
 			<-a.purgesDone
+		}
+		if a.hooksDone != nil {
+			<-a.hooksDone
 		}
 	}
 	if a.Sessions != nil {

@@ -62,6 +62,10 @@ type Config struct {
 	// ChangesMaxStreams bounds the GET /v1/changes streams one tenant holds
 	// open on one instance (SESSIOND_CHANGES_MAX_STREAMS).
 	ChangesMaxStreams int
+	// WebhookAllowPrivate lifts the webhook URL rules (https only, public
+	// addresses only) for tests and private deployments
+	// (SESSIOND_WEBHOOK_ALLOW_PRIVATE).
+	WebhookAllowPrivate bool
 	// Ceilings are the deployment's default operator ceilings of every
 	// tenant without its own (SESSIOND_CEILING_*).
 	Ceilings tenants.Limits
@@ -155,6 +159,7 @@ var Vars = []Var{
 	{"SESSIOND_GUESS_LIMIT_PER_CALLER", strconv.Itoa(DefaultGuessLimitPerCaller), "the same budget per API caller IP, for calls that send no device.ip", false},
 	{"SESSIOND_EVENT_SPOOL_MAX", strconv.Itoa(DefaultEventSpoolMax), "security events kept in Redis (under SESSIOND_REDIS_PREFIX) while PostgreSQL is unavailable, written back in order when it returns (0 turns the spool off)", false},
 	{"SESSIOND_CHANGES_MAX_STREAMS", strconv.Itoa(DefaultChangesMaxStreams), "GET /v1/changes streams one tenant may hold open on one instance; past it 429", false},
+	{"SESSIOND_WEBHOOK_ALLOW_PRIVATE", "false", "true lets webhook endpoints use plain http and loopback, private, link-local and metadata addresses (tests, private deployments); leave false wherever tenants are not trusted with your network", false},
 	{"SESSIOND_CEILING_MAX_DATA_BYTES", strconv.Itoa(tenants.DefaultCeilingMaxDataBytes), "default ceiling of a tenant's max_data_bytes policy (the operator sets each tenant's own with PATCH /v1/tenants/{id})", false},
 	{"SESSIOND_CEILING_MAX_SESSIONS_PER_USER", strconv.Itoa(tenants.DefaultCeilingMaxSessionsPerUser), "default ceiling of a tenant's max_sessions_per_user (0, unlimited, is above it)", false},
 	{"SESSIOND_CEILING_IDLE_TIMEOUT", "24h", "default ceiling of a tenant's idle_timeout (whole seconds)", false},
@@ -162,6 +167,7 @@ var Vars = []Var{
 	{"SESSIOND_CEILING_LIVE_SESSIONS", strconv.Itoa(tenants.DefaultCeilingLiveSessions), "default ceiling of a tenant's live sessions (approximate: counted every few seconds)", false},
 	{"SESSIOND_CEILING_RETIRING_KEYS", strconv.Itoa(tenants.DefaultCeilingRetiringKeys), "default ceiling of a tenant's retiring signing keys; a rotation at it gets 409", false},
 	{"SESSIOND_CEILING_EVENTS_PER_MINUTE", strconv.Itoa(tenants.DefaultCeilingEventsPerMinute), "default ceiling of the security events a minute stored for a tenant", false},
+	{"SESSIOND_CEILING_WEBHOOK_ENDPOINTS", strconv.Itoa(tenants.DefaultCeilingWebhookEndpoints), "default ceiling of a tenant's webhook endpoints; creating one more gets 409", false},
 	{"SESSIOND_CEILING_REQUESTS_PER_SECOND", strconv.Itoa(tenants.DefaultCeilingRequestsPerSecond), "default ceiling of a tenant's API requests a second, per instance (N instances allow N times as many); past it 429", false},
 }
 
@@ -197,9 +203,10 @@ func Load(getenv func(string) string) (Config, error) {
 		GuessLimit:      int(e.atLeast("SESSIOND_GUESS_LIMIT", 1, "want a whole number, at least 1")),
 		GuessLimitPerCaller: int(e.atLeast("SESSIOND_GUESS_LIMIT_PER_CALLER", 1,
 			"want a whole number, at least 1")),
-		EventSpoolMax:     e.atLeast("SESSIOND_EVENT_SPOOL_MAX", 0, "want a whole number of events, 0 (no spool) or more"),
-		Ceilings:          e.ceilings(),
-		ChangesMaxStreams: int(e.atLeast("SESSIOND_CHANGES_MAX_STREAMS", 1, "want a whole number of streams, at least 1")),
+		EventSpoolMax:       e.atLeast("SESSIOND_EVENT_SPOOL_MAX", 0, "want a whole number of events, 0 (no spool) or more"),
+		Ceilings:            e.ceilings(),
+		ChangesMaxStreams:   int(e.atLeast("SESSIOND_CHANGES_MAX_STREAMS", 1, "want a whole number of streams, at least 1")),
+		WebhookAllowPrivate: e.boolean("SESSIOND_WEBHOOK_ALLOW_PRIVATE"),
 	}
 	return c, errors.Join(e.errs...)
 }

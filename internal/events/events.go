@@ -47,6 +47,9 @@ const (
 	// that were over its events-per-minute ceiling and so were not stored
 	// one by one: its detail maps each suppressed type to how many.
 	EventsSuppressed Type = "events.suppressed"
+	// WebhookEndpointFailing: a delivery to the endpoint (detail
+	// endpoint_id, webhook_id) was retried for 24 hours and given up.
+	WebhookEndpointFailing Type = "webhook.endpoint_failing"
 )
 
 // types is every event type once, grouped by subject.
@@ -57,12 +60,12 @@ var types = []Type{
 	GuessingThrottled, KeyRotated, KeyRetired, PolicyChanged,
 	APIKeyCreated, APIKeyRevoked, TenantCreated, TenantUpdated,
 	AdminLoginSucceeded, AdminLoginFailed, AdminCreated, AdminPasswordChanged, AdminPasswordChangeFailed, AdminDeleted,
-	EventsSuppressed,
+	EventsSuppressed, WebhookEndpointFailing,
 }
 
 // Types returns every event type, each once, in a stable order grouped by
 // subject (sessions, verify, keys and policy, API keys, tenants, admins,
-// the event log itself).
+// the event log itself, webhooks).
 // It is the one list of event types: the OpenAPI enum and the admin UI's
 // filter are checked against it. The caller may modify the result.
 func Types() []Type { return slices.Clone(types) }
@@ -71,19 +74,44 @@ func Types() []Type { return slices.Clone(types) }
 func (t Type) Known() bool { return slices.Contains(types, t) }
 
 // Event is one security event.
+//
+// It names two parties apart: the caller that made the request (Actor:
+// "api_key:<id>", "admin:<email>", "operator" or "system", with the
+// caller's own IP and UserAgent: for an API call, the app's server), and
+// the end user's Device, as the app passed it in the request (device.ip,
+// device.user_agent, device.label), when the request carried one. Events
+// stored before Device existed have none.
 type Event struct {
 	// ID is the event's unique id (see NewID), given when it is recorded;
 	// it is what makes storing the event twice harmless.
-	ID        string            `json:"id"`
-	TenantID  string            `json:"tenant_id"`
-	Type      Type              `json:"type"`
-	Time      time.Time         `json:"time"`
-	UserID    string            `json:"user_id,omitempty"`
-	SessionID string            `json:"session_id,omitempty"`
+	ID        string    `json:"id"`
+	TenantID  string    `json:"tenant_id"`
+	Type      Type      `json:"type"`
+	Time      time.Time `json:"time"`
+	UserID    string    `json:"user_id,omitempty"`
+	SessionID string    `json:"session_id,omitempty"`
+	// Device is the end user's device; nil when the request named none.
+	Device *Device `json:"device,omitempty"`
+	// IP and UserAgent are the caller's (Actor's), not the end user's.
 	IP        string            `json:"ip,omitempty"`
 	UserAgent string            `json:"user_agent,omitempty"`
 	Actor     string            `json:"actor,omitempty"`
 	Detail    map[string]string `json:"detail,omitempty"`
+}
+
+// Device is the end user's device as the tenant's app described it.
+type Device struct {
+	IP        string `json:"ip,omitempty"`
+	UserAgent string `json:"user_agent,omitempty"`
+	Label     string `json:"label,omitempty"`
+}
+
+// NewDevice returns a Device of its fields, or nil when all are empty.
+func NewDevice(ip, userAgent, label string) *Device {
+	if ip == "" && userAgent == "" && label == "" {
+		return nil
+	}
+	return &Device{IP: ip, UserAgent: userAgent, Label: label}
 }
 
 // Recorder accepts events. Record never blocks the caller on I/O.

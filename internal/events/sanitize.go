@@ -15,6 +15,7 @@ const (
 	MaxTypeBytes        = 64
 	MaxIPBytes          = 64
 	MaxUserAgentBytes   = 512
+	MaxLabelBytes       = 200 // a device label
 	MaxActorBytes       = 320 // "admin:" and an email address
 	MaxDetailKeyBytes   = 64
 	MaxDetailValueBytes = 512
@@ -22,9 +23,9 @@ const (
 )
 
 // Sanitized returns e with every text field (tenant id, type, user id,
-// session id, IP, user agent, actor, and each detail key and value) made
-// valid UTF-8 without NUL, and cut to its bound on a rune boundary. Invalid
-// bytes and NUL become U+FFFD. Detail keeps at most MaxDetailEntries
+// session id, IP, user agent, actor, the device's IP, user agent and
+// label, and each detail key and value) made valid UTF-8 without NUL, and
+// cut to its bound on a rune boundary. Invalid bytes and NUL become U+FFFD. Detail keeps at most MaxDetailEntries
 // entries, the first in key order; when two keys become equal the first in
 // key order wins. The result can always be stored and logged; e itself
 // (including its Detail map) is not modified.
@@ -36,6 +37,10 @@ func (e Event) Sanitized() Event {
 	e.IP = cleanText(e.IP, MaxIPBytes)
 	e.UserAgent = cleanText(e.UserAgent, MaxUserAgentBytes)
 	e.Actor = cleanText(e.Actor, MaxActorBytes)
+	if e.Device != nil {
+		e.Device = NewDevice(cleanText(e.Device.IP, MaxIPBytes), cleanText(e.Device.UserAgent, MaxUserAgentBytes),
+			cleanText(e.Device.Label, MaxLabelBytes))
+	}
 	if !detailClean(e.Detail) {
 		e.Detail = cleanDetail(e.Detail)
 	}

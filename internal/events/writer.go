@@ -192,12 +192,15 @@ func (w *Writer) Record(e Event) {
 }
 
 func (w *Writer) logEvent(e Event) {
-	attrs := make([]slog.Attr, 0, 9)
+	attrs := make([]slog.Attr, 0, 10)
 	attrs = append(attrs, slog.String("event", string(e.Type)), slog.String("event_id", e.ID), slog.String("tenant_id", e.TenantID))
 	for _, kv := range [][2]string{{"user_id", e.UserID}, {"session_id", e.SessionID}, {"ip", e.IP}, {"user_agent", e.UserAgent}, {"actor", e.Actor}} {
 		if kv[1] != "" {
 			attrs = append(attrs, slog.String(kv[0], kv[1]))
 		}
+	}
+	if d := e.Device; d != nil {
+		attrs = append(attrs, slog.Group("device", slog.String("ip", d.IP), slog.String("user_agent", d.UserAgent), slog.String("label", d.Label)))
 	}
 	if len(e.Detail) > 0 {
 		attrs = append(attrs, slog.Any("detail", e.Detail))

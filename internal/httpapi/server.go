@@ -29,6 +29,7 @@ import (
 	"github.com/sessiond/sessiond/internal/sessions"
 	"github.com/sessiond/sessiond/internal/tenants"
 	"github.com/sessiond/sessiond/internal/web"
+	"github.com/sessiond/sessiond/internal/webhooks"
 )
 
 // Check reports whether one dependency is reachable.
@@ -41,6 +42,7 @@ type Deps struct {
 	Sessions       *sessions.Manager
 	Changes        *changes.Hub // GET /v1/changes; nil answers 503
 	Events         events.Store
+	Webhooks       *webhooks.Service
 	OperatorToken  string
 	Checks         map[string]Check // "postgres", "redis"
 	Log            *slog.Logger
@@ -182,6 +184,16 @@ func (s *server) routes(r *routes) {
 
 	handle("GET", "/v1/events", tenantAdmin, s.listEvents)
 	handle("GET", "/v1/changes", tenantSessions, s.streamChanges)
+
+	handle("POST", "/v1/webhooks", tenantAdmin, s.createWebhook)
+	handle("GET", "/v1/webhooks", tenantAdmin, s.listWebhooks)
+	handle("GET", "/v1/webhooks/{webhook_id}", tenantAdmin, s.getWebhook)
+	handle("PATCH", "/v1/webhooks/{webhook_id}", tenantAdmin, s.patchWebhook)
+	handle("DELETE", "/v1/webhooks/{webhook_id}", tenantAdmin, s.deleteWebhook)
+	handle("POST", "/v1/webhooks/{webhook_id}/rotate-secret", tenantAdmin, s.rotateWebhookSecret)
+	handle("POST", "/v1/webhooks/{webhook_id}/test", tenantAdmin, s.testWebhook)
+	handle("GET", "/v1/webhooks/{webhook_id}/deliveries", tenantAdmin, s.listWebhookDeliveries)
+	handle("POST", "/v1/webhooks/{webhook_id}/deliveries/{delivery_id}/redeliver", tenantAdmin, s.redeliverWebhook)
 }
 
 // endpoint wraps a handler with the per-route chain: naming the route

@@ -36,6 +36,7 @@ var (
 	requestLabels   = []string{"surface", "method", "code"}
 	latencyLabels   = []string{"surface"}
 	throttledLabels = []string{"tenant_id", "source"}
+	webhookLabels   = []string{"outcome"}
 )
 
 // Registry holds the metrics of one sessiond instance.
@@ -45,6 +46,8 @@ type Registry struct {
 	requests   *prometheus.CounterVec
 	latency    *prometheus.HistogramVec
 	throttled  *prometheus.CounterVec
+	webhooks   *prometheus.CounterVec
+	webhookLat *prometheus.HistogramVec
 	labelOrder map[string][]string // by metric family name
 }
 
@@ -101,6 +104,15 @@ func New(o Options) *Registry {
 			Name: "sessiond_guess_refused_total",
 			Help: "Verify, regenerate and revoke calls refused (429) because their source presented too many forged tokens, by tenant and source (device_ip or caller_ip).",
 		}, throttledLabels),
+		webhooks: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "sessiond_webhook_deliveries_total",
+			Help: "Webhook delivery attempts by this instance, by outcome: delivered (2xx), failed_retrying (will be retried), failed (retried for 24 h, given up).",
+		}, webhookLabels),
+		webhookLat: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "sessiond_webhook_delivery_duration_seconds",
+			Help:    "Time of one webhook delivery attempt (to the response's headers, or the failure), by outcome.",
+			Buckets: []float64{.005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10},
+		}, webhookLabels),
 	}
 	r.labelOrder = map[string][]string{
 		"sessiond_events_total":                  eventLabels,
@@ -108,7 +120,7 @@ func New(o Options) *Registry {
 		"sessiond_http_request_duration_seconds": latencyLabels,
 		"sessiond_guess_refused_total":           throttledLabels,
 	}
-	r.reg.MustRegister(r.events, r.requests, r.latency, r.throttled,
+	r.reg.MustRegister(r.events, r.requests, r.latency, r.throttled, r.webhooks, r.webhookLat,
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	if o.Events != nil {
@@ -131,6 +143,13 @@ func New(o Options) *Registry {
 // (sessions.Options.OnThrottled).
 func (r *Registry) GuessRefused(tenantID, source string) {
 	r.throttled.WithLabelValues(tenantID, source).Inc() // an authenticated tenant id: clean text
+}
+
+// WebhookAttempt counts one webhook delivery attempt and its latency
+// (webhooks.Options.Observe).
+func (r *Registry) WebhookAttempt(outcome string, latency time.Duration) {
+	r.webhooks.WithLabelValues(outcome).Inc()
+	r.webhookLat.WithLabelValues(outcome).Observe(latency.Seconds())
 }
 
 // Recorder counts every event (sanitised, see events.Event.Sanitized) and

@@ -12,6 +12,7 @@ import (
 
 	"github.com/sessiond/sessiond/internal/events"
 	"github.com/sessiond/sessiond/internal/fault"
+	"github.com/sessiond/sessiond/internal/webhooks"
 )
 
 var _ events.Store = (*Store)(nil)
@@ -22,18 +23,36 @@ const (
 	maxEventsLimit     = 200
 )
 
-var eventColumns = []string{"tenant_id", "type", "time", "user_id", "session_id", "ip", "user_agent", "actor", "detail"}
+var eventColumns = []string{"tenant_id", "type", "time", "user_id", "session_id", "ip", "user_agent", "actor", "detail",
+	"device_ip", "device_user_agent", "device_label"}
 
 // insertEvents inserts the rows of parallel arrays in array order, skipping
-// any whose eid is already stored.
-const insertEvents = `INSERT INTO events (eid, tenant_id, type, time, user_id, session_id, ip, user_agent, actor, detail)
-	SELECT eid, tenant_id, type, time, user_id, session_id, ip, user_agent, actor, detail::jsonb
-	FROM unnest($1::uuid[], $2::text[], $3::text[], $4::timestamptz[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[], $10::text[])
-		WITH ORDINALITY AS u(eid, tenant_id, type, time, user_id, session_id, ip, user_agent, actor, detail, n)
-	ORDER BY n
-	ON CONFLICT (eid) DO NOTHING`
+// any whose eid is already stored, and, in the same statement, puts each
+// event it inserted in the webhook outbox: one delivery per endpoint of
+// the event's tenant that takes its type, due at the event's time.
+const insertEvents = `WITH u AS (
+	SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::timestamptz[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[], $10::text[],
+		$11::text[], $12::text[], $13::text[], $14::text[], $15::bytea[])
+		WITH ORDINALITY AS u(eid, tenant_id, type, time, user_id, session_id, ip, user_agent, actor, detail,
+			device_ip, device_user_agent, device_label, msg_id, payload, n)
+), ins AS (
+	INSERT INTO events (eid, tenant_id, type, time, user_id, session_id, ip, user_agent, actor, detail,
+		device_ip, device_user_agent, device_label)
+	SELECT eid, tenant_id, type, time, user_id, session_id, ip, user_agent, actor, detail::jsonb,
+		device_ip, device_user_agent, device_label
+	FROM u ORDER BY n
+	ON CONFLICT (eid) DO NOTHING
+	RETURNING eid
+)
+INSERT INTO webhook_deliveries (endpoint_id, tenant_id, msg_id, event_type, payload, created_at, next_attempt_at)
+SELECT w.id, u.tenant_id, u.msg_id, u.type, u.payload, u.time, u.time
+FROM ins JOIN u ON u.eid = ins.eid
+JOIN webhook_endpoints w ON w.tenant_id = u.tenant_id AND (cardinality(w.event_types) = 0 OR u.type = ANY (w.event_types))
+ORDER BY u.n, w.seq
+ON CONFLICT (endpoint_id, msg_id) DO NOTHING`
 
-// WriteEvents stores batch in one statement, in order, all or nothing: one
+// WriteEvents stores batch and its webhook deliveries (see insertEvents) in
+// one statement, in order, all or nothing: one
 // event PostgreSQL refuses (text that is not valid UTF-8 or holds NUL, see
 // events.Event.Sanitized; a time out of timestamptz's range) fails the whole
 // batch. It is idempotent: an event whose ID is already stored is skipped,
@@ -52,6 +71,8 @@ func (s *Store) WriteEvents(ctx context.Context, batch []events.Event) error {
 		tenantIDs, types                                      = make([]string, n), make([]string, n)
 		times                                                 = make([]time.Time, n)
 		userIDs, sessionIDs, ips, userAgents, actors, details = make([]*string, n), make([]*string, n), make([]*string, n), make([]*string, n), make([]*string, n), make([]*string, n)
+		devIPs, devUAs, devLabels                             = make([]*string, n), make([]*string, n), make([]*string, n)
+		msgIDs, payloads                                      = make([]string, n), make([][]byte, n)
 	)
 	for i, e := range batch {
 		id, ok := events.ParseID(e.ID)
@@ -63,7 +84,12 @@ func (s *Store) WriteEvents(ctx context.Context, batch []events.Event) error {
 		if e.Time.IsZero() {
 			times[i] = now
 		}
+		e.ID, e.Time = events.FormatID(id), times[i]
+		msgIDs[i], payloads[i] = e.ID, webhooks.PayloadOf(e)
 		userIDs[i], sessionIDs[i], ips[i], userAgents[i], actors[i] = optional(e.UserID), optional(e.SessionID), optional(e.IP), optional(e.UserAgent), optional(e.Actor)
+		if d := e.Device; d != nil {
+			devIPs[i], devUAs[i], devLabels[i] = optional(d.IP), optional(d.UserAgent), optional(d.Label)
+		}
 		if len(e.Detail) > 0 {
 			b, err := json.Marshal(e.Detail)
 			if err != nil {
@@ -73,7 +99,8 @@ func (s *Store) WriteEvents(ctx context.Context, batch []events.Event) error {
 			details[i] = &d
 		}
 	}
-	_, err := s.pool.Exec(ctx, insertEvents, eids, tenantIDs, types, times, userIDs, sessionIDs, ips, userAgents, actors, details)
+	_, err := s.pool.Exec(ctx, insertEvents, eids, tenantIDs, types, times, userIDs, sessionIDs, ips, userAgents, actors, details,
+		devIPs, devUAs, devLabels, msgIDs, payloads)
 	return mapErr(err, fmt.Sprintf("write %d events", len(batch)), "event")
 }
 
@@ -145,14 +172,17 @@ func (s *Store) ListEvents(ctx context.Context, f events.Filter) ([]events.Event
 			e                                       events.Event
 			eid                                     [16]byte
 			userID, sessionID, ip, userAgent, actor *string
+			devIP, devUA, devLabel                  *string
 			detail                                  []byte
 		)
-		if err := rows.Scan(&eid, &e.TenantID, &e.Type, &e.Time, &userID, &sessionID, &ip, &userAgent, &actor, &detail); err != nil {
+		if err := rows.Scan(&eid, &e.TenantID, &e.Type, &e.Time, &userID, &sessionID, &ip, &userAgent, &actor, &detail,
+			&devIP, &devUA, &devLabel); err != nil {
 			return nil, "", mapErr(err, "list events", "event")
 		}
 		e.ID, last = events.FormatID(eid), eid
 		e.Time = e.Time.UTC()
 		e.UserID, e.SessionID, e.IP, e.UserAgent, e.Actor = deref(userID), deref(sessionID), deref(ip), deref(userAgent), deref(actor)
+		e.Device = events.NewDevice(deref(devIP), deref(devUA), deref(devLabel))
 		if detail != nil {
 			if err := json.Unmarshal(detail, &e.Detail); err != nil {
 				return nil, "", fmt.Errorf("postgres: list events: decode detail of event %s: %w", e.ID, err)

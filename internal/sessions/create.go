@@ -65,6 +65,7 @@ func (m *Manager) Create(ctx context.Context, tenantID string, p CreateParams, m
 	if err != nil {
 		return Created{}, err
 	}
+	meta.Device = dev
 	key, err := activeKey(snap)
 	if err != nil {
 		return Created{}, err

@@ -157,11 +157,17 @@ func (m *Manager) tenant(tenantID string) (*tenants.Snapshot, error) {
 	return snap, nil
 }
 
-// record sends one event, stamped with the clock and the caller's request.
+// record sends one event, stamped with the clock, the caller's request and
+// the end user's device (labelled from its user agent if it has no label).
 func (m *Manager) record(tenantID string, t events.Type, userID, sessionID string, meta Meta, detail map[string]string) {
+	d := meta.Device
+	if d.Label == "" && d.UserAgent != "" {
+		d.Label = m.labeler(d.UserAgent)
+	}
 	m.events.Record(events.Event{
 		TenantID: tenantID, Type: t, Time: m.now().UTC(), UserID: userID, SessionID: sessionID,
-		IP: meta.IP, UserAgent: meta.UserAgent, Actor: meta.Actor, Detail: detail,
+		Device: events.NewDevice(d.IP, d.UserAgent, d.Label),
+		IP:     meta.IP, UserAgent: meta.UserAgent, Actor: meta.Actor, Detail: detail,
 	})
 }
 

@@ -33,7 +33,11 @@ type Session struct {
 // Meta describes the API caller's request, for events and guess limiting
 // (not the end user's device).
 type Meta struct {
+	// IP, UserAgent and Actor are the caller's (the app's server, an admin).
 	IP, UserAgent, Actor string
+	// Device is the end user's device when the request named one; the
+	// engine fills it in from the call's parameters (create, verify).
+	Device Device
 }
 
 // ExpiryGrace is how long an expired session is remembered, so that verify

@@ -72,6 +72,9 @@ func (m *Manager) Verify(ctx context.Context, tenantID string, p VerifyParams, m
 	if err != nil {
 		return Verified{}, err
 	}
+	if p.Device != nil {
+		meta.Device = *p.Device
+	}
 	now := m.now()
 	tok, key, err := m.authenticate(tenantID, snap, p.Token, meta, p.deviceIP(), now, "verify")
 	if err != nil {
@@ -217,7 +220,7 @@ func (m *Manager) authenticate(tenantID string, snap *tenants.Snapshot, raw stri
 		}
 		if reportRefusal(n) {
 			m.record(tenantID, events.GuessingThrottled, "", "", meta, map[string]string{
-				"source": string(source), "limit_per_minute": strconv.Itoa(limit), "refused": strconv.Itoa(n),
+				"source": string(source), "source_ip": addr, "limit_per_minute": strconv.Itoa(limit), "refused": strconv.Itoa(n),
 			})
 		}
 		return token{}, tenants.Key{}, fault.New(fault.RateLimited, "too many forged session tokens from this %s; try again later", source)

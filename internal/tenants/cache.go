@@ -633,6 +633,18 @@ func indexAPIKeys(m map[string]apiKeyEntry, s *Snapshot) {
 	}
 }
 
+// WebhookEndpoints returns a tenant's webhook_endpoints ceiling as this
+// instance's memory holds it (the deployment default for a tenant the
+// cache does not hold).
+func (c *Cache) WebhookEndpoints(tenantID string) int {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	if s, ok := c.tenants[tenantID]; ok {
+		return s.Limits.WebhookEndpoints
+	}
+	return c.defaults.WebhookEndpoints
+}
+
 // EventsPerMinute returns the events_per_minute ceiling of a tenant as this
 // instance's memory holds it (never reading the store: the event writer
 // calls it on every event and must not wait), the deployment default for a

@@ -30,6 +30,9 @@ type Limits struct {
 	EventsPerMinute int `json:"events_per_minute"`
 	// RequestsPerSecond bounds the tenant's API calls, per instance.
 	RequestsPerSecond int `json:"requests_per_second"`
+	// WebhookEndpoints bounds the tenant's webhook endpoints: creating one
+	// more is refused.
+	WebhookEndpoints int `json:"webhook_endpoints"`
 }
 
 // The deployment defaults of the ceilings (config takes them as the
@@ -44,6 +47,7 @@ const (
 	DefaultCeilingRetiringKeys       = 10
 	DefaultCeilingEventsPerMinute    = 6000
 	DefaultCeilingRequestsPerSecond  = 1000
+	DefaultCeilingWebhookEndpoints   = 10
 )
 
 // DefaultLimits returns the built-in deployment defaults.
@@ -57,6 +61,7 @@ func DefaultLimits() Limits {
 		RetiringKeys:       DefaultCeilingRetiringKeys,
 		EventsPerMinute:    DefaultCeilingEventsPerMinute,
 		RequestsPerSecond:  DefaultCeilingRequestsPerSecond,
+		WebhookEndpoints:   DefaultCeilingWebhookEndpoints,
 	}
 }
 
@@ -72,6 +77,7 @@ type LimitOverrides struct {
 	RetiringKeys       *int `json:"retiring_keys,omitempty"`
 	EventsPerMinute    *int `json:"events_per_minute,omitempty"`
 	RequestsPerSecond  *int `json:"requests_per_second,omitempty"`
+	WebhookEndpoints   *int `json:"webhook_endpoints,omitempty"`
 }
 
 // LimitsPatch changes ceilings by name (the JSON names of Limits): a number
@@ -107,6 +113,8 @@ var LimitFields = []LimitField{
 		func(l *Limits) *int { return &l.EventsPerMinute }, func(o *LimitOverrides) **int { return &o.EventsPerMinute }},
 	{"requests_per_second", 1, 10_000_000, "requests a second",
 		func(l *Limits) *int { return &l.RequestsPerSecond }, func(o *LimitOverrides) **int { return &o.RequestsPerSecond }},
+	{"webhook_endpoints", 1, 1000, "endpoints",
+		func(l *Limits) *int { return &l.WebhookEndpoints }, func(o *LimitOverrides) **int { return &o.WebhookEndpoints }},
 }
 
 // Get returns f's value in l.
