@@ -141,6 +141,20 @@ func (rt *routes) handle(method, path string, need access, h handlerFunc) {
 // routes is the API's route table: one line per route.
 func (s *server) routes(r *routes) {
 	handle := r.handle
+	// The session routes first: the router tries routes in this order,
+	// and they are the hot ones (a template with a variable must follow
+	// the fixed paths it would also match, e.g. /v1/sessions/verify).
+	handle("POST", "/v1/sessions", tenantSessions, withBody(s.createSession))
+	handle("GET", "/v1/sessions", tenantSessions, s.listSessions)
+	handle("POST", "/v1/sessions/verify", tenantSessions, withBody(s.verifySession))
+	handle("POST", "/v1/sessions/regenerate", tenantSessions, withBody(s.regenerateSession))
+	handle("POST", "/v1/sessions/revoke", tenantSessions, withBody(s.revokeSessionByToken))
+	handle("GET", "/v1/sessions/{session_id}", tenantSessions, s.getSession)
+	handle("PATCH", "/v1/sessions/{session_id}", tenantSessions, s.patchSession)
+	handle("DELETE", "/v1/sessions/{session_id}", tenantSessions, s.revokeSession)
+	handle("GET", "/v1/users/{user_id}/sessions", tenantSessions, s.listUserSessions)
+	handle("DELETE", "/v1/users/{user_id}/sessions", tenantSessions, s.revokeUserSessions)
+
 	handle("GET", "/healthz", public, s.healthz)
 	handle("GET", "/readyz", public, s.readyz)
 	handle("GET", "/openapi.yaml", public, s.openapi)
@@ -165,17 +179,6 @@ func (s *server) routes(r *routes) {
 	handle("GET", "/v1/api-keys", tenantAdmin, s.listAPIKeys)
 	handle("POST", "/v1/api-keys", tenantAdmin, s.createAPIKey)
 	handle("DELETE", "/v1/api-keys/{api_key_id}", tenantAdmin, s.revokeAPIKey)
-
-	handle("POST", "/v1/sessions", tenantSessions, withBody(s.createSession))
-	handle("GET", "/v1/sessions", tenantSessions, s.listSessions)
-	handle("POST", "/v1/sessions/verify", tenantSessions, withBody(s.verifySession))
-	handle("POST", "/v1/sessions/regenerate", tenantSessions, withBody(s.regenerateSession))
-	handle("POST", "/v1/sessions/revoke", tenantSessions, withBody(s.revokeSessionByToken))
-	handle("GET", "/v1/sessions/{session_id}", tenantSessions, s.getSession)
-	handle("PATCH", "/v1/sessions/{session_id}", tenantSessions, s.patchSession)
-	handle("DELETE", "/v1/sessions/{session_id}", tenantSessions, s.revokeSession)
-	handle("GET", "/v1/users/{user_id}/sessions", tenantSessions, s.listUserSessions)
-	handle("DELETE", "/v1/users/{user_id}/sessions", tenantSessions, s.revokeUserSessions)
 
 	handle("GET", "/v1/events", tenantAdmin, s.listEvents)
 }
