@@ -18,7 +18,6 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/getkin/kin-openapi/openapi3"
 	"github.com/redis/go-redis/v9"
 
 	"github.com/sessiond/sessiond/internal/fault"
@@ -326,29 +325,4 @@ func (b *bufferedWriter) writeTo(w http.ResponseWriter) {
 	}
 	w.WriteHeader(b.status)
 	_, _ = w.Write(b.body.Bytes())
-}
-
-// withoutIdempotencyKey returns a copy of doc whose operations do not list
-// the Idempotency-Key header, for the compiled body checks: they take a
-// request past the OpenAPI validator and so refuse operations with
-// parameters, but this header is checked on both ways by the wrapper
-// (idempotencyKey). doc itself is left as it is.
-func withoutIdempotencyKey(doc *openapi3.T) *openapi3.T {
-	out := *doc
-	out.Paths = openapi3.NewPaths()
-	for path, item := range doc.Paths.Map() {
-		it := *item
-		for method, op := range item.Operations() {
-			o := *op
-			o.Parameters = nil
-			for _, p := range op.Parameters {
-				if p.Value == nil || p.Value.In != openapi3.ParameterInHeader || p.Value.Name != "Idempotency-Key" {
-					o.Parameters = append(o.Parameters, p)
-				}
-			}
-			it.SetOperation(method, &o)
-		}
-		out.Paths.Set(path, &it)
-	}
-	return &out
 }

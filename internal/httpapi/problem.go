@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"encoding/json"
 	"errors"
 	"log/slog"
 	"net/http"
@@ -9,8 +10,8 @@ import (
 	"github.com/sessiond/sessiond/internal/web"
 )
 
-// problem is an RFC 9457 problem details body, written by appendProblem
-// in the order and with the omissions of these tags.
+// problem is an RFC 9457 problem details body (Problem in
+// api/openapi.yaml).
 type problem struct {
 	Type      string             `json:"type"`
 	Title     string             `json:"title"`
@@ -33,6 +34,8 @@ func writeError(w http.ResponseWriter, r *http.Request, log *slog.Logger, err er
 	}
 	writeProblem(w, r, err)
 }
+
+var bearerChallenge = []string{"Bearer"}
 
 // writeProblem answers err as problem+json, without logging: a 5xx other
 // than unavailable shows only a generic message with the request id.
@@ -61,14 +64,14 @@ func writeProblem(w http.ResponseWriter, r *http.Request, err error) {
 		w.Header().Set("Retry-After", "2")
 	case fe.Code == fault.RateLimited && w.Header().Get("Retry-After") == "":
 		w.Header().Set("Retry-After", "60")
+	case status == http.StatusUnauthorized:
+		// RFC 9110: a 401 names the scheme it wants (an API key or the
+		// operator token, both bearer credentials).
+		w.Header()["Www-Authenticate"] = bearerChallenge
 	}
 	h := w.Header()
 	h["Content-Type"] = contentTypeProblem
 	h["Cache-Control"] = noStoreValue
 	w.WriteHeader(status)
-	bp := encodeBuffers.Get().(*[]byte)
-	b := appendProblem((*bp)[:0], &p)
-	_, _ = w.Write(b)
-	*bp = b
-	encodeBuffers.Put(bp)
+	_ = json.NewEncoder(w).Encode(&p)
 }

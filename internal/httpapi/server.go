@@ -6,7 +6,6 @@
 package httpapi
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -17,7 +16,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/getkin/kin-openapi/openapi3"
 	"github.com/gorilla/mux"
 
 	"github.com/sessiond/sessiond/api"
@@ -85,11 +83,6 @@ func Mount(router *mux.Router, d Deps) error {
 	if err != nil {
 		return err
 	}
-	for _, c := range []interface{ checkAgainst(*openapi3.T) error }{createCheck, verifyCheck, regenerateCheck, revokeCheck} {
-		if err := c.checkAgainst(withoutIdempotencyKey(doc)); err != nil {
-			return err
-		}
-	}
 	if d.MaxBodyBytes <= 0 {
 		d.MaxBodyBytes = 1 << 20
 	}
@@ -106,8 +99,9 @@ func Mount(router *mux.Router, d Deps) error {
 		w.Header().Set("Allow", strings.Join(allowed(router, req), ", "))
 		return fault.New(fault.MethodNotAllowed, "method %s not allowed here", req.Method)
 	})
-	s.routes(&routes{router})
-	return nil
+	rt := &routes{router: router, s: s}
+	s.routes(rt)
+	return rt.err
 }
 
 // New returns the API alone on a router of its own (for tests).
@@ -130,22 +124,44 @@ func allowed(router *mux.Router, req *http.Request) []string {
 	return list
 }
 
-// routes is the API's part of the router.
-type routes struct{ *mux.Router }
-
-func (rt *routes) handle(method, path string, h http.Handler) {
-	rt.Handle(path, h).Methods(method)
+// routes is the API's part of the router. Each route's operation in the
+// document is found here, once, for the validator.
+type routes struct {
+	router *mux.Router
+	s      *server
+	err    error // the first route the document does not describe
 }
 
+// handle registers h for method and path (a template of api/openapi.yaml)
+// behind the per-route chain (endpoint).
+func (rt *routes) handle(method, path string, need access, h handlerFunc) {
+	var op *operation
+	if need != public {
+		var err error
+		if op, err = rt.s.validator.operation(method, path); err != nil && rt.err == nil {
+			rt.err = err
+		}
+	}
+	rt.router.Handle(path, rt.s.endpoint(path, need, op, h)).Methods(method)
+}
+
+// routes is the API's route table: one line per route.
 func (s *server) routes(r *routes) {
-	handle := func(method, path string, need access, h handlerFunc) {
-		r.handle(method, path, s.endpoint(path, need, nil, h))
-	}
-	// handleBody registers a route whose body a compiled check takes past
-	// validation (bodycheck.go).
-	handleBody := func(method, path string, need access, b fastBody) {
-		r.handle(method, path, s.endpoint(path, need, b, b.general))
-	}
+	handle := r.handle
+	// The session routes first: the router tries routes in this order,
+	// and they are the hot ones (a template with a variable must follow
+	// the fixed paths it would also match, e.g. /v1/sessions/verify).
+	handle("POST", "/v1/sessions", tenantSessions, withBody(idempotentBody(s, s.createSession)))
+	handle("GET", "/v1/sessions", tenantSessions, s.listSessions)
+	handle("POST", "/v1/sessions/verify", tenantSessions, withBody(s.verifySession))
+	handle("POST", "/v1/sessions/regenerate", tenantSessions, withBody(idempotentBody(s, s.regenerateSession)))
+	handle("POST", "/v1/sessions/revoke", tenantSessions, withBody(s.revokeSessionByToken))
+	handle("GET", "/v1/sessions/{session_id}", tenantSessions, s.getSession)
+	handle("PATCH", "/v1/sessions/{session_id}", tenantSessions, s.patchSession)
+	handle("DELETE", "/v1/sessions/{session_id}", tenantSessions, s.revokeSession)
+	handle("GET", "/v1/users/{user_id}/sessions", tenantSessions, s.listUserSessions)
+	handle("DELETE", "/v1/users/{user_id}/sessions", tenantSessions, s.revokeUserSessions)
+
 	handle("GET", "/healthz", public, s.healthz)
 	handle("GET", "/readyz", public, s.readyz)
 	handle("GET", "/openapi.yaml", public, s.openapi)
@@ -171,17 +187,6 @@ func (s *server) routes(r *routes) {
 	handle("POST", "/v1/api-keys", tenantAdmin, s.idempotent(s.createAPIKey))
 	handle("DELETE", "/v1/api-keys/{api_key_id}", tenantAdmin, s.revokeAPIKey)
 
-	handleBody("POST", "/v1/sessions", tenantSessions, withBody(createCheck, idempotentBody(s, s.createSession)))
-	handle("GET", "/v1/sessions", tenantSessions, s.listSessions)
-	handleBody("POST", "/v1/sessions/verify", tenantSessions, withBody(verifyCheck, s.verifySession))
-	handleBody("POST", "/v1/sessions/regenerate", tenantSessions, withBody(regenerateCheck, idempotentBody(s, s.regenerateSession)))
-	handleBody("POST", "/v1/sessions/revoke", tenantSessions, withBody(revokeCheck, s.revokeSessionByToken))
-	handle("GET", "/v1/sessions/{session_id}", tenantSessions, s.getSession)
-	handle("PATCH", "/v1/sessions/{session_id}", tenantSessions, s.patchSession)
-	handle("DELETE", "/v1/sessions/{session_id}", tenantSessions, s.revokeSession)
-	handle("GET", "/v1/users/{user_id}/sessions", tenantSessions, s.listUserSessions)
-	handle("DELETE", "/v1/users/{user_id}/sessions", tenantSessions, s.revokeUserSessions)
-
 	handle("GET", "/v1/events", tenantAdmin, s.listEvents)
 	handle("GET", "/v1/changes", tenantSessions, s.streamChanges)
 
@@ -197,12 +202,11 @@ func (s *server) routes(r *routes) {
 }
 
 // endpoint wraps a handler with the per-route chain: naming the route
-// (its template, for the access log), body limit, authentication, the
-// tenant's request rate (API-key routes), then validation against the
-// OpenAPI document. Errors from any step become
-// problem+json. A route with a compiled body check (fast) skips the
-// document's validator for the bodies its check accepts.
-func (s *server) endpoint(route string, need access, fast fastBody, h handlerFunc) http.Handler {
+// (its template, for the access log), reading the body once under the
+// size limit, authentication, the tenant's request rate (API-key routes),
+// then validation against the route's operation in the OpenAPI document
+// (op; nil for public routes). Errors from any step become problem+json.
+func (s *server) endpoint(route string, need access, op *operation, h handlerFunc) http.Handler {
 	return s.plain(func(w http.ResponseWriter, r *http.Request) error {
 		web.SetRoute(r, route)
 		body, err := readBody(w, r, s.MaxBodyBytes)
@@ -217,7 +221,12 @@ func (s *server) endpoint(route string, need access, fast fastBody, h handlerFun
 				return err
 			}
 		}
-		return s.validated(w, r, body, need, fast, h)
+		if op != nil {
+			if err := s.validator.validate(r, op, body); err != nil {
+				return err
+			}
+		}
+		return h(w, r)
 	})
 }
 
@@ -232,67 +241,32 @@ func (s *server) plain(h handlerFunc) http.Handler {
 	}))
 }
 
-// validated runs an authenticated request past validation: through fast
-// when the route has a compiled body check that accepts the body, else
-// through the OpenAPI validator (public routes skip it) and h.
-func (s *server) validated(w http.ResponseWriter, r *http.Request, body []byte, need access, fast fastBody, h handlerFunc) error {
-	if fast != nil {
-		if handled, err := fast.handle(w, r, body); handled {
+// withBody makes a handler of h, which takes the validated JSON body
+// decoded into a T: a type of the domain whose JSON names are the
+// document's (e.g. sessions.VerifyParams).
+func withBody[T any](h func(w http.ResponseWriter, r *http.Request, req *T) error) handlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) error {
+		var req T
+		if err := decodeJSON(r, &req); err != nil {
 			return err
 		}
+		return h(w, r, &req)
 	}
-	if body != nil {
-		r.Body = io.NopCloser(bytes.NewReader(body))
-		r.ContentLength = int64(len(body))
-	}
-	if need != public {
-		if err := s.validator.validate(r); err != nil {
-			return err
-		}
-	}
-	return h(w, r)
 }
 
-// fastBody is a route with a compiled body check and a handler of its
-// decoded body (withBody). handle reports false, having done nothing, when
-// the check does not accept the body; general is the route's handler for
-// a body the OpenAPI validator accepted.
-type fastBody interface {
-	handle(w http.ResponseWriter, r *http.Request, body []byte) (handled bool, err error)
-	general(w http.ResponseWriter, r *http.Request) error
-}
-
-// withBody makes a route of a compiled body check and h, which takes the
-// decoded body: the check decodes it, or, past the OpenAPI validator,
-// decodeJSON does.
-func withBody[T any](check bodyCheck[T], h func(w http.ResponseWriter, r *http.Request, req *T) error) fastBody {
-	return typedBody[T]{check: check, h: h}
-}
-
-type typedBody[T any] struct {
-	check bodyCheck[T]
-	h     func(w http.ResponseWriter, r *http.Request, req *T) error
-}
-
-func (t typedBody[T]) handle(w http.ResponseWriter, r *http.Request, body []byte) (bool, error) {
-	var req T
-	if !t.check.accept(r, body, &req) {
-		return false, nil
-	}
-	return true, t.h(w, r, &req)
-}
-
-func (t typedBody[T]) general(w http.ResponseWriter, r *http.Request) error {
-	var req T
-	if err := decodeJSON(r, &req); err != nil {
-		return err
-	}
-	return t.h(w, r, &req)
-}
+// Shared header values. net/http never writes into a header's slice and
+// Header.Add appends to a full one (len = cap = 1), which copies it.
+var (
+	contentTypeJSON    = []string{"application/json"}
+	contentTypeProblem = []string{"application/problem+json"}
+	noStoreValue       = []string{"no-store"}
+	noCacheValue       = []string{"no-cache"}
+	nosniffValue       = []string{"nosniff"}
+)
 
 // writeJSON writes v as JSON with status.
 func writeJSON(w http.ResponseWriter, status int, v any) error {
-	w.Header().Set("Content-Type", "application/json")
+	w.Header()["Content-Type"] = contentTypeJSON
 	w.WriteHeader(status)
 	if err := json.NewEncoder(w).Encode(v); err != nil {
 		return fmt.Errorf("encoding response: %w", err)

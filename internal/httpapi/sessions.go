@@ -1,7 +1,6 @@
 package httpapi
 
 import (
-	"encoding/json"
 	"io"
 	"net/http"
 	"strconv"
@@ -13,29 +12,10 @@ import (
 	"github.com/sessiond/sessiond/internal/sessions"
 )
 
-type sessionCreateRequest struct {
-	UserID          string          `json:"user_id"`
-	Data            json.RawMessage `json:"data"`
-	Device          sessions.Device `json:"device"`
-	IdleTimeout     *int            `json:"idle_timeout"`
-	AbsoluteTimeout *int            `json:"absolute_timeout"`
-}
-
-type sessionVerifyRequest struct {
-	Token      string           `json:"token"`
-	CSRFToken  *string          `json:"csrf_token"`
-	MaxAuthAge *int             `json:"max_auth_age"`
-	Device     *sessions.Device `json:"device"`
-}
-
+// sessionRevokeRequest is the body of POST /v1/sessions/revoke
+// (SessionRevoke in api/openapi.yaml).
 type sessionRevokeRequest struct {
 	Token string `json:"token"`
-}
-
-type sessionRegenerateRequest struct {
-	Token           string  `json:"token"`
-	UserID          *string `json:"user_id"`
-	Reauthenticated bool    `json:"reauthenticated"`
 }
 
 // meta describes the API caller for security events and guess limiting.
@@ -44,15 +24,12 @@ func (s *server) meta(r *http.Request) sessions.Meta {
 	return sessions.Meta{IP: a.IP, UserAgent: a.UserAgent, Actor: a.Name}
 }
 
-func (s *server) createSession(w http.ResponseWriter, r *http.Request, req *sessionCreateRequest) error {
+func (s *server) createSession(w http.ResponseWriter, r *http.Request, req *sessions.CreateParams) error {
 	tenantID := principal(r).TenantID
 	if snap, ok := s.Cache.Tenant(tenantID); ok && s.live.full(tenantID, snap.Limits.LiveSessions) {
 		return errLiveSessionsCeiling(snap.Limits.LiveSessions)
 	}
-	out, err := s.Sessions.Create(r.Context(), tenantID, sessions.CreateParams{
-		UserID: req.UserID, Data: req.Data, Device: sessions.Device{UserAgent: req.Device.UserAgent, IP: req.Device.IP},
-		IdleTimeout: req.IdleTimeout, AbsoluteTimeout: req.AbsoluteTimeout,
-	}, s.meta(r))
+	out, err := s.Sessions.Create(r.Context(), tenantID, *req, s.meta(r))
 	if err != nil {
 		return err
 	}
@@ -61,35 +38,28 @@ func (s *server) createSession(w http.ResponseWriter, r *http.Request, req *sess
 		out.Evicted = []string{}
 	}
 	noStore(w)
-	return writeEncoded(w, http.StatusCreated, func(b []byte) ([]byte, error) { return appendCreated(b, &out) })
+	return writeJSON(w, http.StatusCreated, &out)
 }
 
-func (s *server) verifySession(w http.ResponseWriter, r *http.Request, req *sessionVerifyRequest) error {
+func (s *server) verifySession(w http.ResponseWriter, r *http.Request, req *sessions.VerifyParams) error {
 	noStore(w)
-	if req.Device != nil {
-		req.Device.Label = ""
-	}
-	out, err := s.Sessions.Verify(r.Context(), principal(r).TenantID, sessions.VerifyParams{
-		Token: req.Token, CSRFToken: req.CSRFToken, MaxAuthAge: req.MaxAuthAge, Device: req.Device,
-	}, s.meta(r))
+	out, err := s.Sessions.Verify(r.Context(), principal(r).TenantID, *req, s.meta(r))
 	if err != nil {
 		return err
 	}
-	return writeEncoded(w, http.StatusOK, func(b []byte) ([]byte, error) { return appendVerified(b, &out) })
+	return writeJSON(w, http.StatusOK, &out)
 }
 
-func (s *server) regenerateSession(w http.ResponseWriter, r *http.Request, req *sessionRegenerateRequest) error {
+func (s *server) regenerateSession(w http.ResponseWriter, r *http.Request, req *sessions.RegenerateParams) error {
 	noStore(w)
-	out, err := s.Sessions.Regenerate(r.Context(), principal(r).TenantID, sessions.RegenerateParams{
-		Token: req.Token, UserID: req.UserID, Reauthenticated: req.Reauthenticated,
-	}, s.meta(r))
+	out, err := s.Sessions.Regenerate(r.Context(), principal(r).TenantID, *req, s.meta(r))
 	if err != nil {
 		return err
 	}
 	if out.Evicted == nil {
 		out.Evicted = []string{}
 	}
-	return writeEncoded(w, http.StatusOK, func(b []byte) ([]byte, error) { return appendCreated(b, &out) })
+	return writeJSON(w, http.StatusOK, &out)
 }
 
 func (s *server) getSession(w http.ResponseWriter, r *http.Request) error {
@@ -122,7 +92,7 @@ func (s *server) patchSession(w http.ResponseWriter, r *http.Request) error {
 
 func writeSession(w http.ResponseWriter, sess sessions.Session) error {
 	w.Header().Set("ETag", `"`+strconv.FormatInt(sess.Version, 10)+`"`)
-	return writeEncoded(w, http.StatusOK, func(b []byte) ([]byte, error) { return appendSessionDoc(b, &sess) })
+	return writeJSON(w, http.StatusOK, &sess)
 }
 
 func (s *server) revokeSession(w http.ResponseWriter, r *http.Request) error {

@@ -16,7 +16,7 @@ import (
 	"github.com/getkin/kin-openapi/openapi3"
 	"github.com/getkin/kin-openapi/openapi3filter"
 	"github.com/getkin/kin-openapi/routers"
-	"github.com/getkin/kin-openapi/routers/gorillamux"
+	"github.com/gorilla/mux"
 
 	"github.com/sessiond/sessiond/api"
 	"github.com/sessiond/sessiond/internal/fault"
@@ -38,7 +38,7 @@ func LoadSpec() (*openapi3.T, error) {
 
 // validator checks requests against the OpenAPI document.
 type validator struct {
-	router  routers.Router
+	doc     *openapi3.T
 	options *openapi3filter.Options
 	// names are the property names the document defines: the only ones a
 	// field path in an error may repeat (a client's own keys never are).
@@ -46,18 +46,44 @@ type validator struct {
 }
 
 func newValidator(doc *openapi3.T) (*validator, error) {
-	router, err := gorillamux.NewRouter(doc)
-	if err != nil {
-		return nil, fmt.Errorf("openapi router: %w", err)
-	}
 	return &validator{
-		router: router,
+		doc: doc,
 		options: &openapi3filter.Options{
 			AuthenticationFunc: openapi3filter.NoopAuthenticationFunc,
 			MultiError:         true,
 		},
 		names: propertyNames(doc),
 	}, nil
+}
+
+// operation is one route's operation in the document, found once when the
+// route is registered, so that a request is never routed a second time.
+type operation struct {
+	route *routers.Route
+	query map[string]bool // the query parameters it takes
+}
+
+// operation finds the document's operation of method and path (a path
+// template of the document); an error if the document has none.
+func (v *validator) operation(method, path string) (*operation, error) {
+	item := v.doc.Paths.Value(path)
+	if item == nil || item.GetOperation(method) == nil {
+		return nil, fmt.Errorf("openapi: api/openapi.yaml does not describe %s %s", method, path)
+	}
+	// The route's security is checked before validation (authenticate):
+	// the validator's copy of the operation requires none.
+	op := *item.GetOperation(method)
+	op.Security = &openapi3.SecurityRequirements{}
+	query := map[string]bool{}
+	for _, params := range []openapi3.Parameters{item.Parameters, op.Parameters} {
+		for _, p := range params {
+			if p.Value != nil && p.Value.In == openapi3.ParameterInQuery {
+				query[p.Value.Name] = true
+			}
+		}
+	}
+	route := &routers.Route{Spec: v.doc, Path: path, PathItem: item, Method: method, Operation: &op}
+	return &operation{route: route, query: query}, nil
 }
 
 // propertyNames collects every property name of every schema in doc.
@@ -104,10 +130,9 @@ func propertyNames(doc *openapi3.T) map[string]bool {
 	return names
 }
 
-// readBody reads the request body under the size limit; nil means the
-// request has none. The caller puts it back in r.Body for whatever reads it
-// next. It answers 413 when the body is too large and 415 when a body is not
-// JSON.
+// readBody reads the request body, once, under the size limit; nil means
+// the request has none. It answers 413 when the body is too large and 415
+// when a body is not JSON.
 func readBody(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, error) {
 	if r.Body == nil || r.Body == http.NoBody {
 		return nil, nil
@@ -120,8 +145,8 @@ func readBody(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, erro
 		}
 		return nil, fault.Wrap(err, fault.InvalidRequest, "request body could not be read")
 	}
-	if len(data) > 0 && !plainJSON(r.Header) {
-		mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	if ct := r.Header.Get("Content-Type"); len(data) > 0 && ct != "application/json" {
+		mt, _, err := mime.ParseMediaType(ct)
 		if err != nil || (mt != "application/json" && mt != "application/merge-patch+json") {
 			return nil, fault.New(fault.UnsupportedMediaType, "request body must be application/json")
 		}
@@ -129,23 +154,41 @@ func readBody(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, erro
 	return data, nil
 }
 
-// validate checks r against its operation in the document. Errors name
-// the offending body field or parameter (see translate) and never repeat
-// its value.
-func (v *validator) validate(r *http.Request) error {
-	route, params, err := v.router.FindRoute(r)
-	if err != nil {
-		return fault.New(fault.NotFound, "no such endpoint")
+// validate checks r, whose body is body, against its operation op. Errors
+// name the offending body field or parameter (see translate) and never
+// repeat its value. It leaves the body in r.Body for the handler.
+func (v *validator) validate(r *http.Request, op *operation, body []byte) error {
+	if r.URL.RawQuery != "" {
+		if err := unknownQuery(r, op); err != nil {
+			return err
+		}
 	}
-	body, _ := io.ReadAll(r.Body)
-	r.Body = io.NopCloser(bytes.NewReader(body))
-	in := &openapi3filter.RequestValidationInput{Request: r, PathParams: params, Route: route, Options: v.options}
-	err = openapi3filter.ValidateRequest(r.Context(), in)
-	r.Body = io.NopCloser(bytes.NewReader(body))
-	if err == nil {
+	if body != nil {
+		r.Body = io.NopCloser(bytes.NewReader(body))
+	}
+	in := &openapi3filter.RequestValidationInput{Request: r, PathParams: mux.Vars(r), Route: op.route, Options: v.options}
+	if err := openapi3filter.ValidateRequest(r.Context(), in); err != nil {
+		return v.translate(err)
+	}
+	return nil
+}
+
+// unknownQuery refuses the query parameters op does not take, naming each
+// (cut to 64 bytes) as "query.<name>".
+func unknownQuery(r *http.Request, op *operation) error {
+	var fields []fault.FieldError
+	for name := range r.URL.Query() {
+		if !op.query[name] {
+			if len(name) > 64 {
+				name = name[:64]
+			}
+			fields = append(fields, fault.FieldError{Field: "query." + strings.ToValidUTF8(name, "\uFFFD"), Message: "unknown query parameter"})
+		}
+	}
+	if fields == nil {
 		return nil
 	}
-	return v.translate(err)
+	return invalid(fields, nil)
 }
 
 // translate turns the validator's errors into one InvalidRequest whose
@@ -193,12 +236,18 @@ func (v *validator) translate(err error) error {
 		}
 	}
 	collect(err, "body")
+	return invalid(fields, err)
+}
+
+// invalid is the InvalidRequest of fields, sorted by field, its message the
+// first one's.
+func invalid(fields []fault.FieldError, cause error) error {
 	sort.SliceStable(fields, func(i, j int) bool { return fields[i].Field < fields[j].Field })
 	msg := fields[0].Field + ": " + fields[0].Message
 	if len(fields) > 1 {
 		msg = fmt.Sprintf("%s (and %d more)", msg, len(fields)-1)
 	}
-	return &fault.Error{Code: fault.InvalidRequest, Message: msg, Fields: fields, Cause: err}
+	return &fault.Error{Code: fault.InvalidRequest, Message: msg, Fields: fields, Cause: cause}
 }
 
 // fieldPath joins a JSON pointer inside where: body fields stand alone

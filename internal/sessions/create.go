@@ -15,13 +15,14 @@ import (
 
 // CreateParams is a request for a new session. UserID "" makes an anonymous
 // session. IdleTimeout and AbsoluteTimeout (seconds) may only shorten the
-// tenant policy's.
+// tenant policy's. It is also the body of POST /v1/sessions, as
+// api/openapi.yaml (SessionCreate) describes and validates it.
 type CreateParams struct {
-	UserID          string
-	Data            json.RawMessage
-	Device          Device
-	IdleTimeout     *int
-	AbsoluteTimeout *int
+	UserID          string          `json:"user_id"`
+	Data            json.RawMessage `json:"data"`
+	Device          Device          `json:"device"`
+	IdleTimeout     *int            `json:"idle_timeout"`
+	AbsoluteTimeout *int            `json:"absolute_timeout"`
 }
 
 // Created is a new session and the credentials the app hands its user.

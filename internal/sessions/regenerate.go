@@ -10,11 +10,13 @@ import (
 )
 
 // RegenerateParams is a regenerate request. UserID (login) sets the
-// session's user and its auth_time; Reauthenticated sets auth_time.
+// session's user and its auth_time; Reauthenticated sets auth_time. It is
+// also the body of POST /v1/sessions/regenerate (SessionRegenerate in
+// api/openapi.yaml).
 type RegenerateParams struct {
-	Token           string
-	UserID          *string
-	Reauthenticated bool
+	Token           string  `json:"token"`
+	UserID          *string `json:"user_id"`
+	Reauthenticated bool    `json:"reauthenticated"`
 }
 
 // Regenerate replaces the session of p.Token by a new one with a new token,

@@ -18,12 +18,13 @@ const TouchInterval = 5 * time.Second
 
 // VerifyParams is a verify request. CSRFToken, MaxAuthAge (seconds) and
 // Device are optional checks; Device is the end user's device as the app
-// sees it now, compared under the tenant's binding policy.
+// sees it now, compared under the tenant's binding policy. It is also the
+// body of POST /v1/sessions/verify (SessionVerify in api/openapi.yaml).
 type VerifyParams struct {
-	Token      string
-	CSRFToken  *string
-	MaxAuthAge *int
-	Device     *Device
+	Token      string  `json:"token"`
+	CSRFToken  *string `json:"csrf_token"`
+	MaxAuthAge *int    `json:"max_auth_age"`
+	Device     *Device `json:"device"`
 }
 
 // Verified is a verified session. Token is set only when the presented token
