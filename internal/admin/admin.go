@@ -1,7 +1,8 @@
 // Package admin is sessiond's embedded admin UI: server-rendered pages under
 // /admin for tenant admins and operators. It calls the same services as the
-// REST API (tenants.Service, sessions.Manager, the events store) and never
-// Redis or SQL itself. Admin sessions are sessiond sessions in the reserved
+// REST API (tenants.Service, sessions.Manager, the events store), and
+// adminauth for signing in and changing passwords, and never Redis or SQL
+// itself. Admin sessions are sessiond sessions in the reserved
 // system tenant.
 //
 // Every response carries a strict Content-Security-Policy (no inline script
