@@ -4,6 +4,7 @@ import (
 	"net/http"
 	"strconv"
 
+	"github.com/sessiond/sessiond/internal/adminauth"
 	"github.com/sessiond/sessiond/internal/fault"
 	"github.com/sessiond/sessiond/internal/sessions"
 	"github.com/sessiond/sessiond/internal/tenants"
@@ -36,11 +37,11 @@ func (s *server) accountPage(w http.ResponseWriter, r *http.Request, c *reqCtx) 
 	return nil
 }
 
-// changePassword changes the admin's password (accounts.ChangePassword,
+// changePassword changes the admin's password (adminauth.Service.ChangePassword,
 // which also ends their other sessions).
 func (s *server) changePassword(w http.ResponseWriter, r *http.Request, c *reqCtx) error {
 	f := r.PostForm
-	ended, err := s.accounts.ChangePassword(r.Context(), c.P, passwordChange{
+	ended, err := s.accounts.ChangePassword(r.Context(), c.P.Admin, adminauth.PasswordChange{
 		Current: f.Get("current_password"), New: f.Get("new_password"), Confirm: f.Get("confirm_password"),
 	}, s.caller(r))
 	if isRetryLater(err) {

@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/sessiond/sessiond/internal/admin"
+	"github.com/sessiond/sessiond/internal/adminauth"
 	"github.com/sessiond/sessiond/internal/events"
 	"github.com/sessiond/sessiond/internal/fault"
 	"github.com/sessiond/sessiond/internal/tenants"
@@ -135,7 +135,7 @@ func TestKeysAndAPIKeys(t *testing.T) {
 // device, against the device. Each is an admin.password_change_failed
 // event, and so is the first refusal of a window.
 func TestWrongCurrentPasswordsAreLimitedAndRecorded(t *testing.T) {
-	e := newEnv(t, envOptions{dev: true, limits: admin.LoginLimits{PerIP: 100, PerPair: 3, MaxDelay: 20 * time.Second}})
+	e := newEnv(t, envOptions{dev: true, throttle: adminauth.Throttle{PerIP: 100, PerPair: 3, MaxDelay: 20 * time.Second}})
 	a := e.createTenant("Acme")
 	ad := e.createAdmin(a.ID, "ops@acme.example", password)
 	const next = "a brand new password"

@@ -1,7 +1,8 @@
 // Package admin is sessiond's embedded admin UI: server-rendered pages under
 // /admin for tenant admins and operators. It calls the same services as the
-// REST API (tenants.Service, sessions.Manager, the events store) and never
-// Redis or SQL itself. Admin sessions are sessiond sessions in the reserved
+// REST API (tenants.Service, sessions.Manager, the events store), and
+// adminauth for signing in and changing passwords, and never Redis or SQL
+// itself. Admin sessions are sessiond sessions in the reserved
 // system tenant.
 //
 // Every response carries a strict Content-Security-Policy (no inline script
@@ -12,7 +13,6 @@
 package admin
 
 import (
-	"context"
 	"fmt"
 	"html/template"
 	"log/slog"
@@ -23,6 +23,7 @@ import (
 
 	"github.com/gorilla/mux"
 
+	"github.com/sessiond/sessiond/internal/adminauth"
 	"github.com/sessiond/sessiond/internal/events"
 	"github.com/sessiond/sessiond/internal/sessions"
 	"github.com/sessiond/sessiond/internal/tenants"
@@ -52,90 +53,21 @@ type Deps struct {
 	// Secure and a banner saying so. Without it, plain HTTP shows an
 	// explanation instead of the login form.
 	Dev bool
-	// Limits bound failed logins; zero fields take the defaults.
-	Limits LoginLimits
-	// NewLimiter makes a named failure limit shared by every instance
-	// (internal/limits on Redis).
-	NewLimiter func(name string, limit int, window time.Duration) Limiter
+	// Throttle bounds failed sign-ins; zero fields take the defaults.
+	Throttle adminauth.Throttle
+	// NewLimiter makes a named attempt limit shared by every instance
+	// (internal/attempts on Redis).
+	NewLimiter func(name string, limit int, window time.Duration) adminauth.Limiter
 	// DeviceKey signs the known-device cookies (at least 32 bytes, the same
 	// on every instance; app derives it from the master key).
 	DeviceKey []byte
-}
-
-// Limiter bounds the attempts of each key (a source, an account) in a
-// window, shared by every instance. Its methods return fault.Unavailable
-// when the shared store cannot be reached.
-type Limiter interface {
-	// Reserve counts one attempt of key at now before it is checked, or
-	// refuses it, atomically. With maxDelay 0 the limit is hard (at most
-	// the limit in any window); with maxDelay > 0, past the limit each
-	// attempt must wait a delay after the latest one that doubles from one
-	// second up to maxDelay, and a key quiet for a window starts afresh.
-	// A reservation has an id; a refusal has none, says how long to wait,
-	// and whether it is the first refusal of the window.
-	Reserve(ctx context.Context, key string, now time.Time, maxDelay time.Duration) (id string, wait time.Duration, firstRefusal bool, err error)
-	// Release gives reservation id back: the attempt was not a failure.
-	Release(ctx context.Context, key, id string) error
-	// Reset forgets every attempt of key.
-	Reset(ctx context.Context, key string) error
-}
-
-// LoginLimits bound failed sign-ins and password changes (wrong current
-// passwords count as failed sign-ins). A source is a client IP: an IPv4
-// address, or an IPv6 /64 (web.SourceKey).
-//
-// From a browser that is not a known device of the account:
-//   - per source, a hard limit: PerIP failures (any accounts) in a sliding
-//     Window, then 429 until they age out;
-//   - per (account, source) pair, a delay: PerPair failures pass freely,
-//     then each attempt must come a delay after the pair's latest failure
-//     that doubles from one second up to MaxDelay; a pair without a failure
-//     for a Window starts afresh. An attacker's failures slow only the
-//     attacker's own pair, never the same account from another source;
-//   - per account, a ceiling: PerAccount failures from every source in a
-//     sliding Window, then 429 for every browser that is not a known device
-//     until they age out. It exceeds PerIP, so one source alone can never
-//     reach it.
-//
-// A known device (its signed cookie from a successful sign-in of that
-// account) skips all three and has a delay of its own, as a pair's: PerPair
-// free failures, then doubling up to MaxDelay.
-//
-// Each limit records one admin.login_failed (or
-// admin.password_change_failed) event with reason rate_limited per Window.
-type LoginLimits struct {
-	PerIP      int           // default 20
-	PerPair    int           // default 5
-	PerAccount int           // default 5 × PerIP (100)
-	Window     time.Duration // default 15 min
-	MaxDelay   time.Duration // default 1 min
-}
-
-// withDefaults fills the zero fields of l.
-func (l LoginLimits) withDefaults() LoginLimits {
-	if l.PerIP <= 0 {
-		l.PerIP = 20
-	}
-	if l.PerPair <= 0 {
-		l.PerPair = 5
-	}
-	if l.PerAccount <= 0 {
-		l.PerAccount = 5 * l.PerIP
-	}
-	if l.Window <= 0 {
-		l.Window = 15 * time.Minute
-	}
-	if l.MaxDelay <= 0 {
-		l.MaxDelay = time.Minute
-	}
-	return l
 }
 
 type server struct {
 	Deps
 	pages    map[string]*template.Template
 	assets   *assets
-	accounts *accounts
+	accounts *adminauth.Service
 }
 
 // Mount adds the admin UI to the process's router: every request for
@@ -146,23 +78,18 @@ func Mount(router *mux.Router, d Deps) error {
 	if d.Now == nil {
 		d.Now = time.Now
 	}
-	if len(d.DeviceKey) < 32 {
-		return fmt.Errorf("admin UI: the known-device cookie key must have 32 bytes or more")
+	accounts, err := adminauth.New(adminauth.Options{
+		Tenants: d.Tenants, Sessions: d.Sessions, Events: d.Events, Now: d.Now,
+		Throttle: d.Throttle, NewLimiter: d.NewLimiter, DeviceKey: d.DeviceKey,
+	})
+	if err != nil {
+		return fmt.Errorf("admin UI: %w", err)
 	}
-	d.Limits = d.Limits.withDefaults()
 	a, err := loadAssets()
 	if err != nil {
 		return err
 	}
-	s := &server{Deps: d, assets: a}
-	s.accounts = &accounts{
-		tenants: d.Tenants, sessions: d.Sessions, events: d.Events, now: s.now,
-		devices: devices{key: d.DeviceKey}, maxDelay: d.Limits.MaxDelay,
-		ipLimit:      d.NewLimiter("admin-login-ip", d.Limits.PerIP, d.Limits.Window),
-		pairLimit:    d.NewLimiter("admin-login-pair", d.Limits.PerPair, d.Limits.Window),
-		accountLimit: d.NewLimiter("admin-login-account-ceiling", d.Limits.PerAccount, d.Limits.Window),
-		deviceLimit:  d.NewLimiter("admin-login-device", d.Limits.PerPair, d.Limits.Window),
-	}
+	s := &server{Deps: d, assets: a, accounts: accounts}
 	if s.pages, err = s.parsePages(); err != nil {
 		return fmt.Errorf("admin UI templates: %w", err)
 	}

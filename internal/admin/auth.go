@@ -8,9 +8,11 @@ import (
 	"net/url"
 	"strings"
 
+	"github.com/sessiond/sessiond/internal/adminauth"
 	"github.com/sessiond/sessiond/internal/fault"
 	"github.com/sessiond/sessiond/internal/sessions"
 	"github.com/sessiond/sessiond/internal/tenants"
+	"github.com/sessiond/sessiond/internal/web"
 )
 
 // Cookie names: over TLS the __Host- prefix makes the browser insist on
@@ -24,25 +26,15 @@ const (
 	sessionDataMax = 1 << 10
 )
 
-// principal is the signed-in admin, from their verified session.
+// principal is the signed-in admin, from their verified session, and the
+// session's CSRF token.
 type principal struct {
-	AdminID   string
-	Email     string
-	TenantID  string
-	Role      tenants.Role
-	SessionID string
-	CSRF      string
+	adminauth.Admin
+	CSRF string
 }
 
 // IsOperator reports whether the admin is an operator.
 func (p *principal) IsOperator() bool { return p != nil && p.Role == tenants.RoleOperator }
-
-// sessionData is what an admin session stores in its data.
-type sessionData struct {
-	TenantID string       `json:"tenant_id"`
-	Email    string       `json:"email"`
-	Role     tenants.Role `json:"role"`
-}
 
 // reqCtx is what the wrappers hand a handler.
 type reqCtx struct {
@@ -108,12 +100,15 @@ func (s *server) sameOrigin(r *http.Request) bool {
 }
 
 // caller is who sent r, for the use cases and their events.
-func (s *server) caller(r *http.Request) caller {
-	return caller{IP: s.clientIP(r), UserAgent: r.UserAgent(), Device: s.device(r), DeviceCookie: s.deviceCookie(r)}
+func (s *server) caller(r *http.Request) adminauth.Caller {
+	return adminauth.Caller{IP: s.clientIP(r), UserAgent: r.UserAgent(), Device: s.device(r), DeviceCookie: s.deviceCookie(r)}
 }
 
 func (s *server) meta(r *http.Request, p *principal) sessions.Meta {
-	return sessionMeta(s.caller(r), p)
+	if p == nil {
+		return adminauth.SessionMeta(s.caller(r), nil)
+	}
+	return adminauth.SessionMeta(s.caller(r), &p.Admin)
 }
 
 func (s *server) actor(r *http.Request, p *principal) tenants.Actor {
@@ -155,17 +150,17 @@ func (s *server) authenticate(w http.ResponseWriter, r *http.Request, csrf *stri
 	if err != nil {
 		return nil, err
 	}
-	var d sessionData
+	var d adminauth.SessionData
 	if err := json.Unmarshal(v.Session.Data, &d); err != nil || d.TenantID == "" || v.Session.UserID == "" {
 		return nil, errSignedOut
 	}
 	if v.Token != "" {
 		s.setSessionCookie(w, r, v.Token)
 	}
-	p := &principal{
+	p := &principal{Admin: adminauth.Admin{
 		AdminID: v.Session.UserID, Email: d.Email, TenantID: d.TenantID, Role: d.Role,
-		SessionID: v.Session.ID, CSRF: v.CSRFToken,
-	}
+		SessionID: v.Session.ID,
+	}, CSRF: v.CSRFToken}
 	if p.Role != tenants.RoleOperator {
 		p.Role = tenants.RoleAdmin
 		if err := s.Tenants.AdminTenantActive(tenants.Admin{TenantID: p.TenantID}); err != nil {
@@ -212,7 +207,7 @@ func (s *server) readPost(w http.ResponseWriter, r *http.Request, textOnly bool)
 	}
 	if textOnly {
 		for k, vs := range r.PostForm {
-			if !isText(k) || !allText(vs) {
+			if !web.IsText(k) || !allText(vs) {
 				s.renderError(w, r, nil, http.StatusBadRequest, "The form could not be read: it holds characters that are not text.")
 				return false
 			}

@@ -19,7 +19,7 @@ import (
 	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/chromedp"
 
-	"github.com/sessiond/sessiond/internal/admin"
+	"github.com/sessiond/sessiond/internal/adminauth"
 	"github.com/sessiond/sessiond/internal/tenants"
 )
 
@@ -182,7 +182,7 @@ func seed(t *testing.T, e *env, a tenant) []apiSession {
 }
 
 func TestBrowserAdminFlows(t *testing.T) {
-	e := newEnv(t, envOptions{dev: true, limits: admin.LoginLimits{PerPair: 4, PerIP: 50}})
+	e := newEnv(t, envOptions{dev: true, throttle: adminauth.Throttle{PerPair: 4, PerIP: 50}})
 	a := e.createTenant("Acme Shop")
 	e.createTenant("Globex")
 	e.createAdmin(a.ID, "ops@acme.example", password)

@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/sessiond/sessiond/internal/tenants"
+	"github.com/sessiond/sessiond/internal/testkit"
 )
 
 // The policy page shows the operator's ceilings to the tenant's admins and
@@ -16,7 +17,7 @@ func TestPolicyPageShowsAndEnforcesTheCeilings(t *testing.T) {
 	e := newEnv(t, envOptions{dev: true})
 	a := e.createTenant("Acme")
 	if _, err := e.app.Tenants.UpdateTenant(context.Background(), a.ID, tenants.TenantPatch{
-		Limits: tenants.LimitsPatch{"max_sessions_per_user": ptr(50), "requests_per_second": ptr(77)},
+		Limits: tenants.LimitsPatch{"max_sessions_per_user": testkit.Ptr(50), "requests_per_second": testkit.Ptr(77)},
 	}, tenants.Actor{Name: "operator"}); err != nil {
 		t.Fatal(err)
 	}
@@ -40,5 +41,3 @@ func TestPolicyPageShowsAndEnforcesTheCeilings(t *testing.T) {
 	op.login("root@sessiond.example", password)
 	wantContains(t, "operator's view", op.get("/admin/t/"+a.ID+"/policy"), `id="ceilings"`, `<td data-label="Value">77</td>`)
 }
-
-func ptr(n int) *int { return &n }

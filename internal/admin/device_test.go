@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/sessiond/sessiond/internal/admin"
+	"github.com/sessiond/sessiond/internal/adminauth"
 	"github.com/sessiond/sessiond/internal/events"
 )
 
@@ -20,7 +20,7 @@ import (
 // new IP) is refused at the ceiling until the failures age out: that is the
 // design, and one source alone can never bring the account there.
 func TestAKnownDeviceGetsInWhileTheAccountIsAtItsCeiling(t *testing.T) {
-	e := newEnv(t, envOptions{dev: true, limits: admin.LoginLimits{PerIP: 3, PerPair: 3, PerAccount: 6}})
+	e := newEnv(t, envOptions{dev: true, throttle: adminauth.Throttle{PerIP: 3, PerPair: 3, PerAccount: 6}})
 	a := e.createTenant("Acme")
 	e.createAdmin(a.ID, "ops@acme.example", password)
 	e.createAdmin(a.ID, "dev@acme.example", password)
@@ -108,7 +108,7 @@ func TestAKnownDeviceGetsInWhileTheAccountIsAtItsCeiling(t *testing.T) {
 // one /64 share a budget, two in different /64s do not; IPv4 counts by
 // address.
 func TestIPv6SourcesShareTheirSlash64sBudget(t *testing.T) {
-	e := newEnv(t, envOptions{dev: true, behindProxy: true, limits: admin.LoginLimits{PerIP: 3, PerPair: 2}})
+	e := newEnv(t, envOptions{dev: true, behindProxy: true, throttle: adminauth.Throttle{PerIP: 3, PerPair: 2}})
 	a := e.createTenant("Acme")
 	e.createAdmin(a.ID, "ops@acme.example", password)
 	signIn := func(ip, email, pw string) page {

@@ -15,7 +15,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/sessiond/sessiond/internal/admin"
+	"github.com/sessiond/sessiond/internal/adminauth"
 	"github.com/sessiond/sessiond/internal/app"
 	"github.com/sessiond/sessiond/internal/apptest"
 	"github.com/sessiond/sessiond/internal/tenants"
@@ -34,9 +34,9 @@ type env struct {
 }
 
 type envOptions struct {
-	tls    bool // serve over HTTPS (httptest's certificate)
-	dev    bool // allow plain HTTP (serve --dev)
-	limits admin.LoginLimits
+	tls      bool // serve over HTTPS (httptest's certificate)
+	dev      bool // allow plain HTTP (serve --dev)
+	throttle adminauth.Throttle
 	// behindProxy trusts loopback peers' X-Forwarded-For, so clients made
 	// with newClientVia appear to come from any address.
 	behindProxy bool
@@ -48,7 +48,7 @@ func newEnv(t testing.TB, o envOptions) *env {
 	if o.behindProxy {
 		trusted = []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8"), netip.MustParsePrefix("::1/128")}
 	}
-	return wrapServer(t, apptest.Start(t, apptest.Options{TLS: o.tls, Dev: o.dev, AdminLimits: o.limits, TrustedProxies: trusted}))
+	return wrapServer(t, apptest.Start(t, apptest.Options{TLS: o.tls, Dev: o.dev, AdminThrottle: o.throttle, TrustedProxies: trusted}))
 }
 
 func wrapServer(t testing.TB, s *apptest.Server) *env {

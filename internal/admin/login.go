@@ -7,8 +7,10 @@ import (
 	"strings"
 	"time"
 
+	"github.com/sessiond/sessiond/internal/adminauth"
 	"github.com/sessiond/sessiond/internal/fault"
 	"github.com/sessiond/sessiond/internal/tenants"
+	"github.com/sessiond/sessiond/internal/web"
 )
 
 type loginData struct {
@@ -28,14 +30,14 @@ func (s *server) loginPage(w http.ResponseWriter, r *http.Request, c *reqCtx) er
 	return nil
 }
 
-// login signs an admin in (accounts.SignIn). Its CSRF defence is the
+// login signs an admin in (adminauth.Service.SignIn). Its CSRF defence is the
 // origin check (the form has no session yet to carry a token from); see
 // docs/admin-ui.md.
 func (s *server) login(w http.ResponseWriter, r *http.Request, c *reqCtx) error {
 	email := strings.TrimSpace(r.PostForm.Get("email"))
 	next := localPath(r.PostForm.Get("next"), "")
 	data := loginData{Next: next}
-	if isText(email) {
+	if web.IsText(email) {
 		data.Email = email
 	}
 	if s.plainHTTPRefused(r) {
@@ -43,9 +45,11 @@ func (s *server) login(w http.ResponseWriter, r *http.Request, c *reqCtx) error 
 		s.render(w, r, nil, http.StatusForbidden, "login", page{Title: "Sign in", Data: data})
 		return nil
 	}
-	res, err := s.accounts.SignIn(r.Context(), signInRequest{
-		Email: email, Password: r.PostForm.Get("password"), Caller: s.caller(r), Replaces: c.P,
-	})
+	in := adminauth.SignInRequest{Email: email, Password: r.PostForm.Get("password"), Caller: s.caller(r)}
+	if c.P != nil {
+		in.Replaces = &c.P.Admin
+	}
+	res, err := s.accounts.SignIn(r.Context(), in)
 	switch {
 	case isRetryLater(err):
 		data.Error = "Too many failed sign-in attempts. Try again in " + retryAfter(w, err) + "."
@@ -64,7 +68,7 @@ func (s *server) login(w http.ResponseWriter, r *http.Request, c *reqCtx) error 
 	}
 	s.setSessionCookie(w, r, res.Token)
 	s.setDeviceCookie(w, r, res.DeviceCookie)
-	return s.redirect(w, r, localPath(next, s.homeOf(res.Principal)), "signed_in", flashSafe(res.Principal.Email))
+	return s.redirect(w, r, localPath(next, s.homeOf(&principal{Admin: res.Admin})), "signed_in", flashSafe(res.Admin.Email))
 }
 
 // logout ends the admin's session.
@@ -91,14 +95,14 @@ func (s *server) homeOf(p *principal) string {
 
 // isRetryLater reports whether err is a refusal by a sign-in limit.
 func isRetryLater(err error) bool {
-	var later *retryLater
+	var later *adminauth.RetryLater
 	return errors.As(err, &later)
 }
 
 // retryAfter sets the Retry-After header of a refusal by a sign-in limit
 // (whole seconds, at least 1) and returns the wait in words.
 func retryAfter(w http.ResponseWriter, err error) string {
-	var later *retryLater
+	var later *adminauth.RetryLater
 	errors.As(err, &later)
 	secs := max(int((later.Wait+time.Second-1)/time.Second), 1)
 	w.Header().Set("Retry-After", strconv.Itoa(secs))

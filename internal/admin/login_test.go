@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/sessiond/sessiond/internal/admin"
+	"github.com/sessiond/sessiond/internal/adminauth"
 	"github.com/sessiond/sessiond/internal/events"
 	"github.com/sessiond/sessiond/internal/tenants"
 )
@@ -158,7 +158,7 @@ func TestPlainHTTPIsRefusedOutsideDevMode(t *testing.T) {
 }
 
 func TestFailedSignInsAreRateLimited(t *testing.T) {
-	e := newEnv(t, envOptions{dev: true, limits: admin.LoginLimits{PerIP: 8, PerPair: 3}})
+	e := newEnv(t, envOptions{dev: true, throttle: adminauth.Throttle{PerIP: 8, PerPair: 3}})
 	a := e.createTenant("Acme")
 	e.createAdmin(a.ID, "ops@acme.example", password)
 	c := e.newClient()
@@ -211,7 +211,7 @@ func TestFailedSignInsAreRateLimited(t *testing.T) {
 // The limits are shared through Redis: failures spread over two replicas
 // add up, so more replicas give an attacker no more attempts.
 func TestSignInLimitsHoldAcrossInstances(t *testing.T) {
-	one := newEnv(t, envOptions{dev: true, limits: admin.LoginLimits{PerIP: 50, PerPair: 4}})
+	one := newEnv(t, envOptions{dev: true, throttle: adminauth.Throttle{PerIP: 50, PerPair: 4}})
 	two := one.sibling()
 	a := one.createTenant("Acme")
 	one.createAdmin(a.ID, "ops@acme.example", password)

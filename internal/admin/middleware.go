@@ -51,12 +51,12 @@ func (s *server) withRecover(next http.Handler) http.Handler {
 // and PostgreSQL refuses to compare with one (a 500 otherwise).
 func (s *server) withTextOnly(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if !isText(r.URL.Path) {
+		if !web.IsText(r.URL.Path) {
 			s.fail(w, r, nil, errNotFound)
 			return
 		}
 		for k, vs := range r.URL.Query() {
-			if !isText(k) || !allText(vs) {
+			if !web.IsText(k) || !allText(vs) {
 				s.renderError(w, r, nil, http.StatusBadRequest, "The address could not be read.")
 				return
 			}

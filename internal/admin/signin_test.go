@@ -10,7 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/sessiond/sessiond/internal/admin"
+	"github.com/sessiond/sessiond/internal/adminauth"
 	"github.com/sessiond/sessiond/internal/events"
 	"github.com/sessiond/sessiond/internal/tenants"
 )
@@ -41,15 +41,15 @@ func (e *env) checkedPasswords(tenantIDs ...string) int {
 // checked, however they interleave.
 func TestConcurrentWrongPasswordsAreCheckedAtMostTheLimit(t *testing.T) {
 	for _, c := range []struct {
-		name   string
-		limits admin.LoginLimits
-		email  func(i int) string
+		name     string
+		throttle adminauth.Throttle
+		email    func(i int) string
 	}{
-		{"one account", admin.LoginLimits{PerIP: 100, PerPair: 5}, func(int) string { return "ops@acme.example" }},
-		{"one IP", admin.LoginLimits{PerIP: 5, PerPair: 100}, func(i int) string { return "nobody" + strconv.Itoa(i) + "@acme.example" }},
+		{"one account", adminauth.Throttle{PerIP: 100, PerPair: 5}, func(int) string { return "ops@acme.example" }},
+		{"one IP", adminauth.Throttle{PerIP: 5, PerPair: 100}, func(i int) string { return "nobody" + strconv.Itoa(i) + "@acme.example" }},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			e := newEnv(t, envOptions{dev: true, limits: c.limits})
+			e := newEnv(t, envOptions{dev: true, throttle: c.throttle})
 			a := e.createTenant("Acme")
 			e.createAdmin(a.ID, "ops@acme.example", password)
 			statuses := map[int]int{}
@@ -82,7 +82,7 @@ func TestConcurrentWrongPasswordsAreCheckedAtMostTheLimit(t *testing.T) {
 // password from another source works at once, and from the attacker's
 // source as soon as the delay has passed.
 func TestFailedSignInsSlowAnAccountAndSourceDownWithoutLockingItOut(t *testing.T) {
-	e := newEnv(t, envOptions{dev: true, limits: admin.LoginLimits{PerIP: 100, PerPair: 3, MaxDelay: 20 * time.Second}})
+	e := newEnv(t, envOptions{dev: true, throttle: adminauth.Throttle{PerIP: 100, PerPair: 3, MaxDelay: 20 * time.Second}})
 	a := e.createTenant("Acme")
 	e.createAdmin(a.ID, "ops@acme.example", password)
 	attacker := e.newClientFrom("127.0.0.2")
@@ -170,7 +170,7 @@ func TestAnAttackerCannotHoldTheSignInShut(t *testing.T) {
 // Per IP the limit is hard: past it, even a right password from that IP is
 // refused until the failures age out, while other IPs are unaffected.
 func TestFailedSignInsHaveAHardLimitPerIP(t *testing.T) {
-	e := newEnv(t, envOptions{dev: true, limits: admin.LoginLimits{PerIP: 4, PerPair: 100, Window: 10 * time.Minute}})
+	e := newEnv(t, envOptions{dev: true, throttle: adminauth.Throttle{PerIP: 4, PerPair: 100, Window: 10 * time.Minute}})
 	a := e.createTenant("Acme")
 	e.createAdmin(a.ID, "ops@acme.example", password)
 	noisy := e.newClientFrom("127.0.0.2")

@@ -7,7 +7,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/sessiond/sessiond/internal/admin"
+	"github.com/sessiond/sessiond/internal/adminauth"
 	"github.com/sessiond/sessiond/internal/events"
 	"github.com/sessiond/sessiond/internal/tenants"
 )
@@ -16,7 +16,7 @@ import (
 // refuses them (a 500). In the sign-in form they are a failed sign-in like
 // any other: 401, counted by the limits, recorded.
 func TestSignInWithBytesThatAreNotTextIsAFailureThatCounts(t *testing.T) {
-	e := newEnv(t, envOptions{dev: true, limits: admin.LoginLimits{PerIP: 4, PerPair: 100}})
+	e := newEnv(t, envOptions{dev: true, throttle: adminauth.Throttle{PerIP: 4, PerPair: 100}})
 	a := e.createTenant("Acme")
 	e.createAdmin(a.ID, "ops@acme.example", password)
 	c := e.newClient()

@@ -2,10 +2,9 @@ package admin
 
 import (
 	"errors"
-	"strings"
-	"unicode/utf8"
 
 	"github.com/sessiond/sessiond/internal/fault"
+	"github.com/sessiond/sessiond/internal/web"
 )
 
 func asFault(err error, fe **fault.Error) bool { return errors.As(err, fe) }
@@ -32,14 +31,10 @@ func errMissing(field, msg string) error { return fault.Invalid(field, "%s", msg
 
 func isConflict(err error) bool { return fault.Is(err, fault.Conflict) }
 
-// isText reports whether s is text PostgreSQL can hold: valid UTF-8 without
-// NUL.
-func isText(s string) bool { return utf8.ValidString(s) && !strings.ContainsRune(s, 0) }
-
 // allText reports whether every one of vs is text.
 func allText(vs []string) bool {
 	for _, v := range vs {
-		if !isText(v) {
+		if !web.IsText(v) {
 			return false
 		}
 	}

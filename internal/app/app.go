@@ -16,12 +16,13 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/sessiond/sessiond/internal/admin"
+	"github.com/sessiond/sessiond/internal/adminauth"
+	"github.com/sessiond/sessiond/internal/attempts"
 	"github.com/sessiond/sessiond/internal/changes"
 	"github.com/sessiond/sessiond/internal/config"
 	"github.com/sessiond/sessiond/internal/events"
 	"github.com/sessiond/sessiond/internal/events/redisspool"
 	"github.com/sessiond/sessiond/internal/httpapi"
-	"github.com/sessiond/sessiond/internal/limits"
 	"github.com/sessiond/sessiond/internal/metrics"
 	"github.com/sessiond/sessiond/internal/passwords"
 	"github.com/sessiond/sessiond/internal/postgres"
@@ -65,7 +66,7 @@ type App struct {
 	eventsDone     <-chan struct{}
 	purgesDone     chan struct{}
 	hooksDone      chan struct{}
-	adminLimits    admin.LoginLimits
+	adminThrottle  adminauth.Throttle
 	now            func() time.Time
 	draining       atomic.Bool // set by StartDrain
 }
@@ -77,8 +78,8 @@ type Options struct {
 	// Passwords are the argon2id parameters of new admin password hashes
 	// (default passwords.Default; tests make them cheap).
 	Passwords passwords.Params
-	// AdminLimits bound failed admin sign-ins (default admin.LoginLimits{}).
-	AdminLimits admin.LoginLimits
+	// AdminThrottle bounds failed admin sign-ins (default adminauth.Throttle{}).
+	AdminThrottle adminauth.Throttle
 	// EventsPerMinute is a tenant's ceiling of stored security events per
 	// minute (0 unlimited); default: the tenant's events_per_minute ceiling
 	// (SESSIOND_CEILING_EVENTS_PER_MINUTE unless the operator set its own).
@@ -107,7 +108,7 @@ func (a *App) eventWriterOptions(o Options) events.WriterOptions {
 // background work: the event writer, the cache's change listener and the
 // session purge worker.
 func Open(ctx context.Context, cfg config.Config, log *slog.Logger, o Options) (*App, error) {
-	a := &App{Config: cfg, Log: log, Version: o.Version, adminLimits: o.AdminLimits, now: o.Now}
+	a := &App{Config: cfg, Log: log, Version: o.Version, adminThrottle: o.AdminThrottle, now: o.Now}
 	ok := false
 	defer func() {
 		if !ok {
@@ -293,10 +294,10 @@ func (a *App) Handler() (http.Handler, error) {
 		Tenants: a.Tenants, Cache: a.Cache, Sessions: a.Sessions,
 		Events: a.Metrics.Recorder(a.Events), EventStore: a.Store, Counter: a.Store,
 		Log: a.Log, Now: a.now, TrustedProxies: a.Config.TrustedProxies, PublicOrigin: a.Config.PublicOrigin,
-		Dev: a.Config.Dev, Limits: a.adminLimits,
+		Dev: a.Config.Dev, Throttle: a.adminThrottle,
 		DeviceKey: secrets.Derive(a.Config.MasterKey, "sessiond admin known-device cookies"),
-		NewLimiter: func(name string, limit int, window time.Duration) admin.Limiter {
-			return limits.New(a.Redis, a.Config.RedisPrefix, name, limit, window)
+		NewLimiter: func(name string, limit int, window time.Duration) adminauth.Limiter {
+			return attempts.New(a.Redis, a.Config.RedisPrefix, name, limit, window)
 		},
 	})
 	if err != nil {

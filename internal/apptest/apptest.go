@@ -11,7 +11,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/sessiond/sessiond/internal/admin"
+	"github.com/sessiond/sessiond/internal/adminauth"
 	"github.com/sessiond/sessiond/internal/app"
 	"github.com/sessiond/sessiond/internal/config"
 	"github.com/sessiond/sessiond/internal/passwords"
@@ -30,16 +30,16 @@ var CheapPasswords = passwords.Params{Memory: 256, Time: 1, Threads: 1}
 
 // Options change what Start builds; zero values take the defaults.
 type Options struct {
-	DatabaseURL string        // default: a fresh schema
-	RedisURL    string        // default: the test Redis
-	RedisCA     string        // CA file for rediss://
-	Cluster     bool          // RedisURL names Redis Cluster seeds
-	Prefix      string        // default: a fresh prefix, deleted at the end
-	MasterKey   []byte        // default: random
-	Refresh     time.Duration // default: an hour, so changes must arrive by pub/sub
-	TLS         bool          // serve HTTPS with httptest's certificate
-	Dev         bool          // serve --dev (admin UI over plain HTTP)
-	AdminLimits admin.LoginLimits
+	DatabaseURL   string        // default: a fresh schema
+	RedisURL      string        // default: the test Redis
+	RedisCA       string        // CA file for rediss://
+	Cluster       bool          // RedisURL names Redis Cluster seeds
+	Prefix        string        // default: a fresh prefix, deleted at the end
+	MasterKey     []byte        // default: random
+	Refresh       time.Duration // default: an hour, so changes must arrive by pub/sub
+	TLS           bool          // serve HTTPS with httptest's certificate
+	Dev           bool          // serve --dev (admin UI over plain HTTP)
+	AdminThrottle adminauth.Throttle
 	// TrustedProxies are believed in X-Forwarded-For (default none).
 	TrustedProxies []netip.Prefix
 	// Ceilings are the deployment's default ceilings; unset fields take
@@ -96,7 +96,7 @@ func Start(tb testing.TB, o Options) *Server {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	a, err := app.Open(ctx, s.Config, log, app.Options{
-		Now: s.Clock.Now, Version: "test", Passwords: CheapPasswords, AdminLimits: o.AdminLimits,
+		Now: s.Clock.Now, Version: "test", Passwords: CheapPasswords, AdminThrottle: o.AdminThrottle,
 	})
 	if err != nil {
 		tb.Fatalf("starting sessiond: %v", err)

@@ -16,6 +16,7 @@ import (
 	"github.com/sessiond/sessiond/internal/sessions"
 	"github.com/sessiond/sessiond/internal/sessions/redisstore"
 	"github.com/sessiond/sessiond/internal/tenants"
+	"github.com/sessiond/sessiond/internal/testkit"
 )
 
 func TestRoundTrips(t *testing.T) {
@@ -40,7 +41,7 @@ func TestRoundTrips(t *testing.T) {
 	check("verify", 1, func() { e.mustVerify(tid, c.Token) })
 	e.clock.Advance(101 * time.Second) // the login (create with a user) is older than max_auth_age
 	check("verify with every check", 1, func() {
-		_, err := e.m.Verify(e.ctx, tid, sessions.VerifyParams{Token: c.Token, CSRFToken: &c.CSRFToken, MaxAuthAge: intp(100), Device: &sessions.Device{UserAgent: "x", IP: "192.0.2.1"}}, sessions.Meta{})
+		_, err := e.m.Verify(e.ctx, tid, sessions.VerifyParams{Token: c.Token, CSRFToken: &c.CSRFToken, MaxAuthAge: testkit.Ptr(100), Device: &sessions.Device{UserAgent: "x", IP: "192.0.2.1"}}, sessions.Meta{})
 		wantCode(t, err, fault.ReauthRequired)
 	})
 	var r sessions.Created
@@ -56,7 +57,7 @@ func TestRoundTrips(t *testing.T) {
 		anon = e.create(tid, sessions.CreateParams{})
 	}
 	check("regenerate across buckets", 2, func() {
-		r, err = e.m.Regenerate(e.ctx, tid, sessions.RegenerateParams{Token: anon.Token, UserID: strp("alice")}, sessions.Meta{})
+		r, err = e.m.Regenerate(e.ctx, tid, sessions.RegenerateParams{Token: anon.Token, UserID: testkit.Ptr("alice")}, sessions.Meta{})
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -161,13 +162,13 @@ func TestCapEvictsTheOldestAndRejectRefuses(t *testing.T) {
 		t.Fatalf("limit events %+v", got)
 	}
 	// Regenerating within the cap is allowed (the old session makes room).
-	if _, err := e.m.Regenerate(e.ctx, rt, sessions.RegenerateParams{Token: second.Token, UserID: strp("bob")}, sessions.Meta{}); err != nil {
+	if _, err := e.m.Regenerate(e.ctx, rt, sessions.RegenerateParams{Token: second.Token, UserID: testkit.Ptr("bob")}, sessions.Meta{}); err != nil {
 		t.Fatalf("regenerate at the cap: %v", err)
 	}
 	// Logging in an anonymous session as bob is refused; the old session is
 	// intact when the bucket does not change, gone when it does.
 	anon := e.create(rt, sessions.CreateParams{})
-	_, err = e.m.Regenerate(e.ctx, rt, sessions.RegenerateParams{Token: anon.Token, UserID: strp("bob")}, sessions.Meta{})
+	_, err = e.m.Regenerate(e.ctx, rt, sessions.RegenerateParams{Token: anon.Token, UserID: testkit.Ptr("bob")}, sessions.Meta{})
 	wantCode(t, err, fault.SessionLimitReached)
 	// Dead sessions do not count.
 	e.clock.Advance(61 * time.Second)
@@ -185,10 +186,10 @@ func TestPerRequestTimeoutsMayOnlyShorten(t *testing.T) {
 		idle, abs *int
 		field     string
 	}{
-		{"idle longer than the policy", intp(601), nil, "idle_timeout"},
-		{"absolute longer than the policy", nil, intp(3601), "absolute_timeout"},
-		{"idle zero", intp(0), nil, "idle_timeout"},
-		{"absolute negative", nil, intp(-5), "absolute_timeout"},
+		{"idle longer than the policy", testkit.Ptr(601), nil, "idle_timeout"},
+		{"absolute longer than the policy", nil, testkit.Ptr(3601), "absolute_timeout"},
+		{"idle zero", testkit.Ptr(0), nil, "idle_timeout"},
+		{"absolute negative", nil, testkit.Ptr(-5), "absolute_timeout"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := e.m.Create(e.ctx, tid, sessions.CreateParams{IdleTimeout: tc.idle, AbsoluteTimeout: tc.abs}, sessions.Meta{})
@@ -198,7 +199,7 @@ func TestPerRequestTimeoutsMayOnlyShorten(t *testing.T) {
 			}
 		})
 	}
-	c := e.create(tid, sessions.CreateParams{IdleTimeout: intp(30), AbsoluteTimeout: intp(100)})
+	c := e.create(tid, sessions.CreateParams{IdleTimeout: testkit.Ptr(30), AbsoluteTimeout: testkit.Ptr(100)})
 	now := e.clock.Now()
 	if c.Session.IdleTimeout != 30 || !c.Session.ExpiresAt.Equal(now.Add(100*time.Second)) || !c.Session.IdleExpiresAt.Equal(now.Add(30*time.Second)) {
 		t.Fatalf("session %+v", c.Session)
@@ -212,7 +213,7 @@ func TestPerRequestTimeoutsMayOnlyShorten(t *testing.T) {
 	wantCode(t, err, fault.SessionExpiredIdle)
 
 	// An idle timeout above a shortened absolute one is capped by it.
-	c = e.create(tid, sessions.CreateParams{AbsoluteTimeout: intp(60)})
+	c = e.create(tid, sessions.CreateParams{AbsoluteTimeout: testkit.Ptr(60)})
 	if c.Session.IdleTimeout != 60 || !c.Session.IdleExpiresAt.Equal(c.Session.ExpiresAt) {
 		t.Fatalf("session %+v", c.Session)
 	}
@@ -279,9 +280,9 @@ func TestPatchDataMergesAndChecksTheVersion(t *testing.T) {
 	if s.Version != 2 {
 		t.Fatalf("version %d, want 2", s.Version)
 	}
-	_, err = e.m.PatchData(e.ctx, tid, c.Session.ID, json.RawMessage(`{"a":2}`), ptr(int64(1)), sessions.Meta{})
+	_, err = e.m.PatchData(e.ctx, tid, c.Session.ID, json.RawMessage(`{"a":2}`), testkit.Ptr(int64(1)), sessions.Meta{})
 	wantCode(t, err, fault.VersionConflict)
-	s, err = e.m.PatchData(e.ctx, tid, c.Session.ID, json.RawMessage(`{"a":2}`), ptr(int64(2)), sessions.Meta{})
+	s, err = e.m.PatchData(e.ctx, tid, c.Session.ID, json.RawMessage(`{"a":2}`), testkit.Ptr(int64(2)), sessions.Meta{})
 	if err != nil || s.Version != 3 {
 		t.Fatalf("patch at version 2: %v, version %d", err, s.Version)
 	}
@@ -308,8 +309,6 @@ func TestPatchDataMergesAndChecksTheVersion(t *testing.T) {
 	_, err = e.m.PatchData(e.ctx, tid, "s"+c.Session.ID[1:3]+"_"+strings.Repeat("b", 32), json.RawMessage(`{}`), nil, sessions.Meta{})
 	wantCode(t, err, fault.NotFound)
 }
-
-func ptr[T any](v T) *T { return &v }
 
 func TestKeyRotation(t *testing.T) {
 	e := newEnv(t)

@@ -1,7 +1,6 @@
 package sessions_test
 
 import (
-	"bytes"
 	"context"
 	"crypto/hmac"
 	"crypto/sha256"
@@ -113,7 +112,7 @@ type env struct {
 	tenants *tenantMap
 	events  *testkit.Events
 	count   *counter
-	logs    *bytes.Buffer
+	logs    *testkit.Buffer
 	m       *sessions.Manager
 	ctx     context.Context
 }
@@ -143,13 +142,12 @@ func newEnvOn(t *testing.T, rdb redis.UniversalClient, clock *testkit.Clock, opt
 	e := &env{
 		t: t, rdb: rdb, prefix: "sdtest:" + secrets.Encode(secrets.Random(6)),
 		clock: clock, tenants: &tenantMap{m: map[string]*tenants.Snapshot{}},
-		events: &testkit.Events{}, count: &counter{}, logs: &bytes.Buffer{}, ctx: context.Background(),
+		events: &testkit.Events{}, count: &counter{}, logs: &testkit.Buffer{}, ctx: context.Background(),
 	}
 	rdb.AddHook(e.count)
-	var logMu sync.Mutex
 	o := sessions.Options{
 		Now: e.clock.Now, Events: e.events, GuessLimit: 1000,
-		Log: slog.New(slog.NewJSONHandler(lockedWriter{&logMu, e.logs}, nil)),
+		Log: slog.New(slog.NewJSONHandler(e.logs, nil)),
 	}
 	for _, f := range opts {
 		f(&o)
@@ -165,17 +163,6 @@ func newEnvOn(t *testing.T, rdb redis.UniversalClient, clock *testkit.Clock, opt
 		}
 	})
 	return e
-}
-
-type lockedWriter struct {
-	mu *sync.Mutex
-	w  *bytes.Buffer
-}
-
-func (l lockedWriter) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.w.Write(p)
 }
 
 // keys returns every key under the test's prefix.
@@ -253,10 +240,6 @@ func signedToken(key tenants.Key, bucket string, nonce []byte) string {
 	h.Write([]byte(signed))
 	return signed + "." + base64.RawURLEncoding.EncodeToString(h.Sum(nil))
 }
-
-func intp(v int) *int { return &v }
-
-func strp(v string) *string { return &v }
 
 func idsOf(ss []sessions.Session) []string {
 	out := make([]string, len(ss))

@@ -9,6 +9,7 @@ import (
 	"github.com/sessiond/sessiond/internal/fault"
 	"github.com/sessiond/sessiond/internal/sessions"
 	"github.com/sessiond/sessiond/internal/tenants"
+	"github.com/sessiond/sessiond/internal/testkit"
 )
 
 // Creating a session for a user is a login: auth_time is set, so an app
@@ -20,7 +21,7 @@ func TestCreateForAUserIsALogin(t *testing.T) {
 	if c.Session.AuthTime == nil || !c.Session.AuthTime.Equal(c.Session.CreatedAt) {
 		t.Fatalf("auth_time %v, want the creation time %v", c.Session.AuthTime, c.Session.CreatedAt)
 	}
-	if _, err := e.m.Verify(e.ctx, tid, sessions.VerifyParams{Token: c.Token, MaxAuthAge: intp(60)}, sessions.Meta{}); err != nil {
+	if _, err := e.m.Verify(e.ctx, tid, sessions.VerifyParams{Token: c.Token, MaxAuthAge: testkit.Ptr(60)}, sessions.Meta{}); err != nil {
 		t.Fatalf("a fresh login needs no re-authentication: %v", err)
 	}
 	if a := e.create(tid, sessions.CreateParams{}); a.Session.AuthTime != nil {

@@ -15,6 +15,7 @@ import (
 	"github.com/sessiond/sessiond/internal/secrets"
 	"github.com/sessiond/sessiond/internal/sessions"
 	"github.com/sessiond/sessiond/internal/tenants"
+	"github.com/sessiond/sessiond/internal/testkit"
 )
 
 // Row 1: tokens come from crypto/rand, carry ≥ 256 bits, are unique and
@@ -74,7 +75,7 @@ func TestTokenNeverIssuedIsRejectedAndCreatesNothing(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			_, err := e.verify(snap.Tenant.ID, tok)
 			wantCode(t, err, fault.SessionInvalid)
-			_, err = e.m.Regenerate(e.ctx, snap.Tenant.ID, sessions.RegenerateParams{Token: tok, UserID: strp("mallory")}, sessions.Meta{})
+			_, err = e.m.Regenerate(e.ctx, snap.Tenant.ID, sessions.RegenerateParams{Token: tok, UserID: testkit.Ptr("mallory")}, sessions.Meta{})
 			wantCode(t, err, fault.SessionInvalid)
 		})
 	}
@@ -152,7 +153,7 @@ func TestRegenerateKillsOldTokenAndExactlyOneConcurrentWins(t *testing.T) {
 	for _, tc := range []struct {
 		name string
 		user *string
-	}{{"in the same bucket", nil}, {"across buckets (login)", strp("bob")}} {
+	}{{"in the same bucket", nil}, {"across buckets (login)", testkit.Ptr("bob")}} {
 		t.Run(tc.name, func(t *testing.T) {
 			c := e.create(tid, sessions.CreateParams{})
 			const n = 20
@@ -500,12 +501,12 @@ func TestMaxAuthAgeRequiresReauthentication(t *testing.T) {
 	tid := snap.Tenant.ID
 	anon := e.create(tid, sessions.CreateParams{})
 	verifyAge := func(token string, age int) (sessions.Verified, error) {
-		return e.m.Verify(e.ctx, tid, sessions.VerifyParams{Token: token, MaxAuthAge: intp(age)}, sessions.Meta{})
+		return e.m.Verify(e.ctx, tid, sessions.VerifyParams{Token: token, MaxAuthAge: testkit.Ptr(age)}, sessions.Meta{})
 	}
 	_, err := verifyAge(anon.Token, 300)
 	wantCode(t, err, fault.ReauthRequired)
 
-	login, err := e.m.Regenerate(e.ctx, tid, sessions.RegenerateParams{Token: anon.Token, UserID: strp("alice")}, sessions.Meta{})
+	login, err := e.m.Regenerate(e.ctx, tid, sessions.RegenerateParams{Token: anon.Token, UserID: testkit.Ptr("alice")}, sessions.Meta{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -549,8 +550,8 @@ func TestFailedChecksDoNotSlideTheTimer(t *testing.T) {
 	tid := snap.Tenant.ID
 	c := e.create(tid, sessions.CreateParams{Device: sessions.Device{UserAgent: "UA-1"}})
 	fails := []sessions.VerifyParams{
-		{Token: c.Token, CSRFToken: strp("wrong")},
-		{Token: c.Token, MaxAuthAge: intp(10)},
+		{Token: c.Token, CSRFToken: testkit.Ptr("wrong")},
+		{Token: c.Token, MaxAuthAge: testkit.Ptr(10)},
 		{Token: c.Token, Device: &sessions.Device{UserAgent: "UA-2"}},
 	}
 	for range 2 {
@@ -580,7 +581,7 @@ func TestCSRFTokenIsCheckedAndStableAcrossVerifies(t *testing.T) {
 		t.Fatalf("verify with csrf: %v, csrf %q", err, v.CSRFToken)
 	}
 	for _, bad := range []string{"", c.CSRFToken[:42], c.CSRFToken + "A", strings.ToUpper(c.CSRFToken)} {
-		_, err := e.m.Verify(e.ctx, tid, sessions.VerifyParams{Token: c.Token, CSRFToken: strp(bad)}, sessions.Meta{})
+		_, err := e.m.Verify(e.ctx, tid, sessions.VerifyParams{Token: c.Token, CSRFToken: testkit.Ptr(bad)}, sessions.Meta{})
 		wantCode(t, err, fault.CSRFMismatch)
 	}
 	if got := e.events.OfType(events.CSRFMismatch); len(got) != 4 || got[0].SessionID != c.Session.ID {
@@ -667,12 +668,12 @@ func TestNoTokenInEventsLogsOrErrors(t *testing.T) {
 	}
 	meta := sessions.Meta{IP: "192.0.2.55", UserAgent: "app", Actor: "api_key:ak_x"}
 	anon := note(e.m.Create(e.ctx, tid, sessions.CreateParams{Device: sessions.Device{UserAgent: "UA", IP: "203.0.113.1"}}, meta))
-	login := note(e.m.Regenerate(e.ctx, tid, sessions.RegenerateParams{Token: anon.Token, UserID: strp("alice")}, meta))
-	_, err := e.m.Verify(e.ctx, tid, sessions.VerifyParams{Token: login.Token, CSRFToken: strp("x"), Device: &sessions.Device{UserAgent: "UA2", IP: "203.0.113.2"}}, meta)
+	login := note(e.m.Regenerate(e.ctx, tid, sessions.RegenerateParams{Token: anon.Token, UserID: testkit.Ptr("alice")}, meta))
+	_, err := e.m.Verify(e.ctx, tid, sessions.VerifyParams{Token: login.Token, CSRFToken: testkit.Ptr("x"), Device: &sessions.Device{UserAgent: "UA2", IP: "203.0.113.2"}}, meta)
 	errs = append(errs, err)
 	_, err = e.m.Verify(e.ctx, tid, sessions.VerifyParams{Token: login.Token, Device: &sessions.Device{IP: "198.51.100.1"}}, meta)
 	errs = append(errs, err)
-	_, err = e.m.Verify(e.ctx, tid, sessions.VerifyParams{Token: login.Token, MaxAuthAge: intp(0)}, meta)
+	_, err = e.m.Verify(e.ctx, tid, sessions.VerifyParams{Token: login.Token, MaxAuthAge: testkit.Ptr(0)}, meta)
 	errs = append(errs, err)
 	second := note(e.m.Create(e.ctx, tid, sessions.CreateParams{UserID: "alice"}, meta)) // evicts login
 	_, err = e.m.Verify(e.ctx, tid, sessions.VerifyParams{Token: login.Token}, meta)
@@ -802,7 +803,7 @@ func TestLifecycleEventsNameThePublicID(t *testing.T) {
 	}
 	anon, _ := e.m.Create(e.ctx, tid, sessions.CreateParams{}, meta)
 	want(events.SessionCreated, anon.Session.ID, "")
-	login, err := e.m.Regenerate(e.ctx, tid, sessions.RegenerateParams{Token: anon.Token, UserID: strp("alice")}, meta)
+	login, err := e.m.Regenerate(e.ctx, tid, sessions.RegenerateParams{Token: anon.Token, UserID: testkit.Ptr("alice")}, meta)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -1126,6 +1127,6 @@ var regenerations = map[string]struct {
 		return sessions.RegenerateParams{Token: tok, Reauthenticated: true}
 	}},
 	"login of an anonymous one": {sessions.CreateParams{}, func(tok string) sessions.RegenerateParams {
-		return sessions.RegenerateParams{Token: tok, UserID: strp("bob")}
+		return sessions.RegenerateParams{Token: tok, UserID: testkit.Ptr("bob")}
 	}},
 }

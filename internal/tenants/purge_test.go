@@ -81,7 +81,7 @@ func TestAPurgeWhoseInstanceDiesIsFinishedByAnother(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if _, err := h.svc.UpdateTenant(ctx, tn.ID, tenants.TenantPatch{Status: ptr(tenants.Suspended)}, testActor); err != nil {
+	if _, err := h.svc.UpdateTenant(ctx, tn.ID, tenants.TenantPatch{Status: testkit.Ptr(tenants.Suspended)}, testActor); err != nil {
 		t.Fatal(err)
 	}
 
@@ -126,7 +126,7 @@ func TestAPurgeWhoseInstanceDiesIsFinishedByAnother(t *testing.T) {
 	if left := h.keys(); len(left) != 0 {
 		t.Fatalf("%d keys left after the purge", len(left))
 	}
-	if _, err := h.svc.UpdateTenant(ctx, tn.ID, tenants.TenantPatch{Status: ptr(tenants.Active)}, testActor); err != nil {
+	if _, err := h.svc.UpdateTenant(ctx, tn.ID, tenants.TenantPatch{Status: testkit.Ptr(tenants.Active)}, testActor); err != nil {
 		t.Fatalf("resume after the purge: %v", err)
 	}
 }

@@ -226,8 +226,6 @@ func ev(t events.Type, kv ...string) events.Event {
 	return events.Event{Type: t, Detail: d}
 }
 
-func ptr[T any](v T) *T { return &v }
-
 func TestCreateTenant(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
@@ -330,7 +328,7 @@ func TestUpdateTenant(t *testing.T) {
 
 	t.Run("a rename changes the name and updated_at, and is recorded", func(t *testing.T) {
 		h.clock.Advance(time.Minute)
-		got, err := h.svc.UpdateTenant(ctx, tn.ID, tenants.TenantPatch{Name: ptr("Acme Corp")}, testActor)
+		got, err := h.svc.UpdateTenant(ctx, tn.ID, tenants.TenantPatch{Name: testkit.Ptr("Acme Corp")}, testActor)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -352,7 +350,7 @@ func TestUpdateTenant(t *testing.T) {
 	})
 
 	t.Run("suspending stores a pending purge job with the status, and its API keys get forbidden", func(t *testing.T) {
-		got, err := h.svc.UpdateTenant(ctx, tn.ID, tenants.TenantPatch{Status: ptr(tenants.Suspended)}, testActor)
+		got, err := h.svc.UpdateTenant(ctx, tn.ID, tenants.TenantPatch{Status: testkit.Ptr(tenants.Suspended)}, testActor)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -369,7 +367,7 @@ func TestUpdateTenant(t *testing.T) {
 	})
 
 	t.Run("resuming before the purge has completed is a conflict and changes nothing", func(t *testing.T) {
-		_, err := h.svc.UpdateTenant(ctx, tn.ID, tenants.TenantPatch{Status: ptr(tenants.Active)}, testActor)
+		_, err := h.svc.UpdateTenant(ctx, tn.ID, tenants.TenantPatch{Status: testkit.Ptr(tenants.Active)}, testActor)
 		MustFault(t, err, fault.Conflict)
 		if st, _ := h.store.GetTenant(ctx, tn.ID); st.Status != tenants.Suspended {
 			t.Fatalf("status = %s after a refused resume", st.Status)
@@ -392,7 +390,7 @@ func TestUpdateTenant(t *testing.T) {
 	})
 
 	t.Run("resuming restores the API keys without purging again", func(t *testing.T) {
-		if _, err := h.svc.UpdateTenant(ctx, tn.ID, tenants.TenantPatch{Status: ptr(tenants.Active)}, testActor); err != nil {
+		if _, err := h.svc.UpdateTenant(ctx, tn.ID, tenants.TenantPatch{Status: testkit.Ptr(tenants.Active)}, testActor); err != nil {
 			t.Fatal(err)
 		}
 		h.MustDrain(t)
@@ -412,10 +410,10 @@ func TestUpdateTenant(t *testing.T) {
 		code  fault.Code
 		field string
 	}{
-		{"an unknown status is invalid", tn.ID, tenants.TenantPatch{Status: ptr(tenants.Status("deleted"))}, fault.InvalidRequest, "status"},
-		{"an invalid new name is invalid", tn.ID, tenants.TenantPatch{Name: ptr("a\nb")}, fault.InvalidRequest, "name"},
-		{"an unknown tenant is not found", "tn_aaaaaaaaaaaaaaaa", tenants.TenantPatch{Name: ptr("X")}, fault.NotFound, ""},
-		{"the system tenant is not found", tenants.SystemTenantID, tenants.TenantPatch{Status: ptr(tenants.Suspended)}, fault.NotFound, ""},
+		{"an unknown status is invalid", tn.ID, tenants.TenantPatch{Status: testkit.Ptr(tenants.Status("deleted"))}, fault.InvalidRequest, "status"},
+		{"an invalid new name is invalid", tn.ID, tenants.TenantPatch{Name: testkit.Ptr("a\nb")}, fault.InvalidRequest, "name"},
+		{"an unknown tenant is not found", "tn_aaaaaaaaaaaaaaaa", tenants.TenantPatch{Name: testkit.Ptr("X")}, fault.NotFound, ""},
+		{"the system tenant is not found", tenants.SystemTenantID, tenants.TenantPatch{Status: testkit.Ptr(tenants.Suspended)}, fault.NotFound, ""},
 	}
 	for _, tt := range bad {
 		t.Run(tt.name+" and nothing changes", func(t *testing.T) {
@@ -467,7 +465,7 @@ func TestSystemTenantIsHidden(t *testing.T) {
 		MustFault(t, err, fault.NotFound)
 	})
 	t.Run("suspending the system tenant is not found and it stays active", func(t *testing.T) {
-		_, err := h.svc.UpdateTenant(ctx, tenants.SystemTenantID, tenants.TenantPatch{Status: ptr(tenants.Suspended)}, testActor)
+		_, err := h.svc.UpdateTenant(ctx, tenants.SystemTenantID, tenants.TenantPatch{Status: testkit.Ptr(tenants.Suspended)}, testActor)
 		MustFault(t, err, fault.NotFound)
 		if st, _ := h.store.GetTenant(ctx, tenants.SystemTenantID); st.Status != tenants.Active {
 			t.Fatalf("system tenant status = %s", st.Status)
@@ -1023,12 +1021,12 @@ func TestAdmins(t *testing.T) {
 		}
 	})
 	t.Run("an admin of a suspended tenant is forbidden, with the right password only", func(t *testing.T) {
-		if _, err := h.svc.UpdateTenant(ctx, tn.ID, tenants.TenantPatch{Status: ptr(tenants.Suspended)}, testActor); err != nil {
+		if _, err := h.svc.UpdateTenant(ctx, tn.ID, tenants.TenantPatch{Status: testkit.Ptr(tenants.Suspended)}, testActor); err != nil {
 			t.Fatal(err)
 		}
 		defer func() {
 			h.MustDrain(t)
-			if _, err := h.svc.UpdateTenant(ctx, tn.ID, tenants.TenantPatch{Status: ptr(tenants.Active)}, testActor); err != nil {
+			if _, err := h.svc.UpdateTenant(ctx, tn.ID, tenants.TenantPatch{Status: testkit.Ptr(tenants.Active)}, testActor); err != nil {
 				t.Fatal(err)
 			}
 			h.events.Take()

@@ -225,6 +225,9 @@ func WantCode(tb testing.TB, err error, code fault.Code) {
 	}
 }
 
+// Ptr returns a pointer to v, for optional fields of requests and patches.
+func Ptr[T any](v T) *T { return &v }
+
 // Buffer is a bytes.Buffer safe for concurrent writes, for capturing logs.
 type Buffer struct {
 	mu  sync.Mutex

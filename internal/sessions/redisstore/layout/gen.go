@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"go/format"
+	"slices"
 	"strings"
 )
 
@@ -17,24 +18,32 @@ const (
 	DocEnd   = "<!-- END stored session layout -->"
 )
 
-// storedAs says how a kind is stored, in Markdown.
-func storedAs(k Kind, base string) string {
-	switch k {
-	case Str:
-		return "string"
-	case Int:
-		return "integer"
-	case Base:
-		return "integer, Unix ms"
-	case SinceBase:
-		return "integer, ms after `" + base + "`"
-	case SinceBaseOrNever:
-		return "integer, ms after `" + base + "`; `-1` never"
-	case IPBytes:
-		return "string: the IP's 4 or 16 bytes; `\"\"` none"
-	}
-	panic(fmt.Sprintf("layout: unknown kind %d", k))
+// form is how one kind is written by each generated codec. In each
+// pattern, VALUE stands for the value and BASE for the Base field's.
+type form struct {
+	pack     string // codec.go's packer and unpacker method: str or int
+	goEncode string // what Go packs, of VALUE = r.<Record>
+	goDecode string // what Go stores in r.<Record>, of VALUE = u.<pack>()
+	luaRead  string // what Lua's decode keeps, of VALUE = f[i]
+	luaWrite string // what Lua's encode packs, of VALUE = r.<Name>
+	most     int    // bytes of its largest encoding, beyond a string's own
+	doc      string // how it is stored, in Markdown
 }
+
+var forms = map[Kind]form{
+	Str:              {"str", "VALUE", "VALUE", "VALUE", "VALUE", 5, "string"},
+	Int:              {"int", "VALUE", "VALUE", "VALUE", "VALUE", 9, "integer"},
+	Base:             {"int", "VALUE", "VALUE", "VALUE", "VALUE", 9, "integer, Unix ms"},
+	SinceBase:        {"int", "VALUE - base", "base + VALUE", "base + VALUE", "VALUE - base", 9, "integer, ms after `BASE`"},
+	SinceBaseOrNever: {"int", "sinceOrNever(VALUE, base)", "orNever(VALUE, base)", "or_never(VALUE, base)", "since_or_never(VALUE, base)", 9, "integer, ms after `BASE`; `-1` never"},
+	IPBytes:          {"str", "ipBytes(VALUE)", "ipText(VALUE)", "VALUE", "VALUE", 17, "string: the IP's 4 or 16 bytes; `\"\"` none"},
+}
+
+// of returns pattern with VALUE replaced by v.
+func of(pattern, v string) string { return strings.ReplaceAll(pattern, "VALUE", v) }
+
+// storedAs says how a kind is stored, in Markdown.
+func storedAs(k Kind, base string) string { return strings.ReplaceAll(forms[k].doc, "BASE", base) }
 
 // check validates Fields and returns the Base field.
 func check() (Field, error) {
@@ -45,6 +54,9 @@ func check() (Field, error) {
 			return Field{}, fmt.Errorf("layout: %s/%s twice", f.Name, f.Record)
 		}
 		seen[f.Name], seen[f.Record] = true, true
+		if _, ok := forms[f.Kind]; !ok {
+			return Field{}, fmt.Errorf("layout: %s has an unknown kind", f.Name)
+		}
 		switch f.Kind {
 		case Base:
 			if base.Name != "" {
@@ -98,40 +110,22 @@ func GoCodec() ([]byte, error) {
 	p("// the array an array.")
 	p("const numFields = %d", len(Fields))
 	p("")
-	// Every field's largest encoding: a string's header is at most 5 bytes,
-	// an integer at most 9, an IP 17.
-	room := []string{"1"}
-	fixed := 1
+	room := ""
+	most := 1 // the array's header
 	for _, f := range Fields {
-		switch f.Kind {
-		case Str:
-			fixed += 5
-			room = append(room, "len(r."+f.Record+")")
-		case IPBytes:
-			fixed += 17
-		default:
-			fixed += 9
+		most += forms[f.Kind].most
+		if f.Kind == Str {
+			room += "+len(r." + f.Record + ")"
 		}
 	}
-	room[0] = fmt.Sprint(fixed)
 	p("// encodeRecord packs r.")
 	p("func encodeRecord(r sessions.Record) string {")
 	p("base := r.%s", base.Record)
-	p("p := packer{b: make([]byte, 0, %s)}", strings.Join(room, "+"))
+	p("p := packer{b: make([]byte, 0, %d%s)}", most, room)
 	p("p.array(numFields)")
 	for _, f := range Fields {
-		switch f.Kind {
-		case Str:
-			p("p.str(r.%s)", f.Record)
-		case Int, Base:
-			p("p.int(r.%s)", f.Record)
-		case SinceBase:
-			p("p.int(r.%s - base)", f.Record)
-		case SinceBaseOrNever:
-			p("p.int(sinceOrNever(r.%s, base))", f.Record)
-		case IPBytes:
-			p("p.str(ipBytes(r.%s))", f.Record)
-		}
+		fm := forms[f.Kind]
+		p("p.%s(%s)", fm.pack, of(fm.goEncode, "r."+f.Record))
 	}
 	p("return string(p.b)")
 	p("}")
@@ -144,20 +138,10 @@ func GoCodec() ([]byte, error) {
 	p("}")
 	p("var r sessions.Record")
 	for _, f := range Fields {
-		switch f.Kind {
-		case Str:
-			p("r.%s = u.str()", f.Record)
-		case Int:
-			p("r.%s = u.int()", f.Record)
-		case Base:
-			p("r.%s = u.int()", f.Record)
+		fm := forms[f.Kind]
+		p("r.%s = %s", f.Record, of(fm.goDecode, "u."+fm.pack+"()"))
+		if f.Kind == Base {
 			p("base := r.%s", f.Record)
-		case SinceBase:
-			p("r.%s = base + u.int()", f.Record)
-		case SinceBaseOrNever:
-			p("r.%s = orNever(u.int(), base)", f.Record)
-		case IPBytes:
-			p("r.%s = ipText(u.str())", f.Record)
 		}
 	}
 	p("if u.bad || len(u.b) != 0 {")
@@ -184,52 +168,37 @@ func Lua() ([]byte, error) {
 	p("--")
 	b.WriteString(comment("-- ", base.Name))
 	p("")
+	p("-- or_never reads a time stored as ms after base, or -1 for never (0).")
+	p("local function or_never(since, base)")
+	p("  if since == -1 then return 0 end")
+	p("  return base + since")
+	p("end")
+	p("")
+	p("-- since_or_never reverses or_never.")
+	p("local function since_or_never(t, base)")
+	p("  if t == 0 then return -1 end")
+	p("  return t - base")
+	p("end")
+	p("")
 	p("-- decode returns a table of the named fields, with absolute times (never:")
 	p("-- 0), or nil for anything else.")
 	p("local function decode(s)")
 	p("  local ok, f = pcall(cmsgpack.unpack, s)")
 	p("  if not ok or type(f) ~= 'table' or #f ~= %d then return nil end", len(Fields))
-	for i, f := range Fields {
-		switch f.Kind {
-		case Base:
-			p("  local %s = f[%d]", f.Name, i+1)
-		case SinceBaseOrNever:
-			p("  local %s = 0", f.Name)
-			p("  if f[%d] ~= -1 then %s = %s + f[%d] end", i+1, f.Name, base.Name, i+1)
-		}
-	}
+	p("  local base = f[%d]", slices.Index(Fields, base)+1)
 	p("  return {")
 	for i, f := range Fields {
-		switch f.Kind {
-		case Base, SinceBaseOrNever:
-			p("    %s = %s,", f.Name, f.Name)
-		case SinceBase:
-			p("    %s = %s + f[%d],", f.Name, base.Name, i+1)
-		default:
-			p("    %s = f[%d],", f.Name, i+1)
-		}
+		p("    %s = %s,", f.Name, of(forms[f.Kind].luaRead, fmt.Sprintf("f[%d]", i+1)))
 	}
 	p("  }")
 	p("end")
 	p("")
 	p("-- encode reverses decode.")
 	p("local function encode(r)")
-	for _, f := range Fields {
-		if f.Kind == SinceBaseOrNever {
-			p("  local %s = -1", f.Name)
-			p("  if r.%s ~= 0 then %s = r.%s - r.%s end", f.Name, f.Name, f.Name, base.Name)
-		}
-	}
+	p("  local base = r.%s", base.Name)
 	p("  return cmsgpack.pack({")
 	for _, f := range Fields {
-		switch f.Kind {
-		case SinceBaseOrNever:
-			p("    %s,", f.Name)
-		case SinceBase:
-			p("    r.%s - r.%s,", f.Name, base.Name)
-		default:
-			p("    r.%s,", f.Name)
-		}
+		p("    %s,", of(forms[f.Kind].luaWrite, "r."+f.Name))
 	}
 	p("  })")
 	p("end")
@@ -269,4 +238,25 @@ func UpdateDoc(doc []byte) ([]byte, error) {
 	head := s[:i+len(DocBegin)] + "\n"
 	tail := s[strings.LastIndexByte(s[:j], '\n')+1:]
 	return []byte(head + table + tail), nil
+}
+
+// DocPath is docs/architecture.md from redisstore's folder.
+const DocPath = "../../../docs/architecture.md"
+
+// Files returns every generated file, by its path from redisstore's folder
+// (where go generate runs genlayout): codec_gen.go, lua/layout.lua and the
+// doc, whose current text is doc.
+func Files(doc []byte) (map[string][]byte, error) {
+	code, err := GoCodec()
+	if err != nil {
+		return nil, err
+	}
+	lua, err := Lua()
+	if err != nil {
+		return nil, err
+	}
+	if doc, err = UpdateDoc(doc); err != nil {
+		return nil, err
+	}
+	return map[string][]byte{"codec_gen.go": code, "lua/layout.lua": lua, DocPath: doc}, nil
 }

@@ -18,22 +18,32 @@
 -- 13 lbl   Label          string: device label
 -- 14 data  Data           string: the app's JSON object, compact
 
+-- or_never reads a time stored as ms after base, or -1 for never (0).
+local function or_never(since, base)
+  if since == -1 then return 0 end
+  return base + since
+end
+
+-- since_or_never reverses or_never.
+local function since_or_never(t, base)
+  if t == 0 then return -1 end
+  return t - base
+end
+
 -- decode returns a table of the named fields, with absolute times (never:
 -- 0), or nil for anything else.
 local function decode(s)
   local ok, f = pcall(cmsgpack.unpack, s)
   if not ok or type(f) ~= 'table' or #f ~= 14 then return nil end
-  local ca = f[2]
-  local at = 0
-  if f[4] ~= -1 then at = ca + f[4] end
+  local base = f[2]
   return {
     uid = f[1],
-    ca = ca,
-    ls = ca + f[3],
-    at = at,
-    exp = ca + f[5],
+    ca = f[2],
+    ls = base + f[3],
+    at = or_never(f[4], base),
+    exp = base + f[5],
     idle = f[6],
-    iexp = ca + f[7],
+    iexp = base + f[7],
     ver = f[8],
     kid = f[9],
     ua = f[10],
@@ -46,16 +56,15 @@ end
 
 -- encode reverses decode.
 local function encode(r)
-  local at = -1
-  if r.at ~= 0 then at = r.at - r.ca end
+  local base = r.ca
   return cmsgpack.pack({
     r.uid,
     r.ca,
-    r.ls - r.ca,
-    at,
-    r.exp - r.ca,
+    r.ls - base,
+    since_or_never(r.at, base),
+    r.exp - base,
     r.idle,
-    r.iexp - r.ca,
+    r.iexp - base,
     r.ver,
     r.kid,
     r.ua,

@@ -10,26 +10,16 @@ import (
 	"github.com/sessiond/sessiond/internal/sessions/redisstore/layout"
 )
 
-// docPath is docs/architecture.md from redisstore's folder.
-const docPath = "../../../docs/architecture.md"
-
 func main() {
-	code, err := layout.GoCodec()
+	doc, err := os.ReadFile(layout.DocPath)
 	if err != nil {
 		log.Fatal(err)
 	}
-	lua, err := layout.Lua()
+	files, err := layout.Files(doc)
 	if err != nil {
 		log.Fatal(err)
 	}
-	doc, err := os.ReadFile(docPath)
-	if err != nil {
-		log.Fatal(err)
-	}
-	if doc, err = layout.UpdateDoc(doc); err != nil {
-		log.Fatal(err)
-	}
-	for path, b := range map[string][]byte{"codec_gen.go": code, "lua/layout.lua": lua, docPath: doc} {
+	for path, b := range files {
 		if err := os.WriteFile(path, b, 0o644); err != nil {
 			log.Fatal(err)
 		}

@@ -1,4 +1,4 @@
-package admin
+package adminauth
 
 import (
 	"context"
@@ -15,44 +15,19 @@ import (
 	"github.com/sessiond/sessiond/internal/web"
 )
 
-// accounts holds the admin UI's account use cases, apart from HTTP: signing
-// in (SignIn) and changing one's password (ChangePassword). Handlers decode
-// a form, call one method and render its result.
-type accounts struct {
-	tenants  *tenants.Service
-	sessions *sessions.Manager
-	events   events.Recorder
-	now      func() time.Time
-	devices  devices
-	// The limits of LoginLimits: hard per source (ipLimit) and per account
-	// (accountLimit), delays per (account, source) pair (pairLimit) and
-	// per known device (deviceLimit), growing up to maxDelay.
-	ipLimit, pairLimit, accountLimit, deviceLimit Limiter
-	maxDelay                                      time.Duration
-}
-
-// caller is who is asking, as the HTTP adapter saw them.
-type caller struct {
-	IP        string
-	UserAgent string
-	Device    sessions.Device
-	// DeviceCookie is the known-device cookie the browser sent ("" none).
-	DeviceCookie string
-}
-
-// signInRequest is one sign-in attempt.
-type signInRequest struct {
+// SignInRequest is one sign-in attempt.
+type SignInRequest struct {
 	Email, Password string
-	Caller          caller
+	Caller          Caller
 	// Replaces is the admin session the browser still had, if any: it is
 	// revoked on success, so every sign-in gets a new token.
-	Replaces *principal
+	Replaces *Admin
 }
 
-// signedIn is a successful sign-in: the new admin session, and the
-// known-device cookie to store in the browser.
-type signedIn struct {
-	Principal    *principal
+// SignedIn is a successful sign-in: the admin with their new admin session
+// and its token, and the known-device cookie to store in the browser.
+type SignedIn struct {
+	Admin        Admin
 	Token        string
 	DeviceCookie string
 }
@@ -60,23 +35,23 @@ type signedIn struct {
 // errRateLimited is the fault of a sign-in refused by a limit.
 var errRateLimited = fault.New(fault.RateLimited, "too many failed sign-in attempts")
 
-// retryLater is a sign-in refused by a limit until Wait has passed. It
+// RetryLater is a sign-in refused by a limit until Wait has passed. It
 // carries fault.RateLimited.
-type retryLater struct{ Wait time.Duration }
+type RetryLater struct{ Wait time.Duration }
 
-func (e *retryLater) Error() string { return fmt.Sprintf("%v; retry in %v", errRateLimited, e.Wait) }
-func (e *retryLater) Unwrap() error { return errRateLimited }
+func (e *RetryLater) Error() string { return fmt.Sprintf("%v; retry in %v", errRateLimited, e.Wait) }
+func (e *RetryLater) Unwrap() error { return errRateLimited }
 
 // SignIn checks an admin's email and password and, if they are right,
 // creates a new admin session (a sessiond session in the system tenant),
 // revokes the one it replaces, and makes the browser a known device of the
-// account (signedIn.DeviceCookie).
+// account (SignedIn.DeviceCookie).
 //
-// Every attempt reserves its place in each of its limits (LoginLimits:
+// Every attempt reserves its place in each of its limits (Throttle:
 // the device's delay for a known device, else the source's hard limit, the
 // pair's delay and the account's ceiling) before the password is checked,
 // each atomically, so concurrent attempts cannot outrun them. An attempt
-// past one is refused without a check (*retryLater, fault.RateLimited),
+// past one is refused without a check (*RetryLater, fault.RateLimited),
 // giving back the places it took, with one admin.login_failed event
 // (reason rate_limited, limit ip, account_ip, account or device) per
 // window. A wrong password keeps its places; a right one gives the hard
@@ -84,9 +59,9 @@ func (e *retryLater) Unwrap() error { return errRateLimited }
 // be an admin's (not UTF-8, NUL) are wrong without a database lookup, but
 // cost the same hash check and count the same.
 //
-// Errors: *retryLater, fault.Unauthorized, fault.Forbidden (suspended
+// Errors: *RetryLater, fault.Unauthorized, fault.Forbidden (suspended
 // tenant), fault.Unavailable.
-func (a *accounts) SignIn(ctx context.Context, in signInRequest) (signedIn, error) {
+func (a *Service) SignIn(ctx context.Context, in SignInRequest) (SignedIn, error) {
 	now := a.now()
 	account := strings.ToLower(in.Email)
 	device := a.devices.known(in.Caller.DeviceCookie, account, now)
@@ -95,7 +70,7 @@ func (a *accounts) SignIn(ctx context.Context, in signInRequest) (signedIn, erro
 			map[string]string{"reason": "rate_limited", "limit": limit})
 	})
 	if err != nil {
-		return signedIn{}, err
+		return SignedIn{}, err
 	}
 
 	ad, err := a.tenants.AuthenticateAdmin(ctx, lookupEmail(in.Email), in.Password)
@@ -106,33 +81,33 @@ func (a *accounts) SignIn(ctx context.Context, in signInRequest) (signedIn, erro
 			tenantID, reason = tenants.SystemTenantID, "unknown_email"
 		}
 		a.recordLogin(in.Caller, tenantID, events.AdminLoginFailed, ad.ID, in.Email, map[string]string{"reason": reason})
-		return signedIn{}, err
+		return SignedIn{}, err
 	case err != nil && !fault.Is(err, fault.Forbidden):
 		// Not checked (a dependency failed): give the places back.
-		return signedIn{}, errors.Join(err, held.release(ctx))
+		return SignedIn{}, errors.Join(err, held.release(ctx))
 	}
 	// The password was right (the tenant may still be suspended).
 	if lerr := held.succeeded(ctx); lerr != nil {
-		return signedIn{}, lerr
+		return SignedIn{}, lerr
 	}
 	if err != nil {
 		a.recordLogin(in.Caller, ad.TenantID, events.AdminLoginFailed, ad.ID, in.Email, map[string]string{"reason": "tenant_suspended"})
-		return signedIn{}, err
+		return SignedIn{}, err
 	}
 
 	if p := in.Replaces; p != nil {
-		_ = a.sessions.Revoke(ctx, tenants.SystemTenantID, p.SessionID, sessionMeta(in.Caller, p))
+		_ = a.sessions.Revoke(ctx, tenants.SystemTenantID, p.SessionID, SessionMeta(in.Caller, p))
 	}
-	sd, _ := json.Marshal(sessionData{TenantID: ad.TenantID, Email: ad.Email, Role: ad.Role()})
+	sd, _ := json.Marshal(SessionData{TenantID: ad.TenantID, Email: ad.Email, Role: ad.Role()})
 	created, err := a.sessions.Create(ctx, tenants.SystemTenantID, sessions.CreateParams{
 		UserID: ad.ID, Data: sd, Device: in.Caller.Device,
 	}, sessions.Meta{IP: in.Caller.IP, UserAgent: in.Caller.UserAgent, Actor: "admin:" + ad.Email})
 	if err != nil {
-		return signedIn{}, err
+		return SignedIn{}, err
 	}
 	a.recordLogin(in.Caller, ad.TenantID, events.AdminLoginSucceeded, ad.ID, ad.Email, map[string]string{"admin_session_id": created.Session.ID})
-	return signedIn{
-		Principal:    &principal{AdminID: ad.ID, TenantID: ad.TenantID, Role: ad.Role(), Email: ad.Email, SessionID: created.Session.ID},
+	return SignedIn{
+		Admin:        Admin{AdminID: ad.ID, TenantID: ad.TenantID, Role: ad.Role(), Email: ad.Email, SessionID: created.Session.ID},
 		Token:        created.Token,
 		DeviceCookie: a.devices.issue(account, device, now),
 	}, nil
@@ -150,8 +125,8 @@ type limitStep struct {
 // limitsOf are the limits, in order, of an attempt on account from c:
 // the device's delay for a known device, else the source's hard limit
 // (IPv6 by /64), the (account, source) pair's delay and the account's
-// ceiling (see LoginLimits).
-func (a *accounts) limitsOf(account string, c caller, device string) []limitStep {
+// ceiling (see Throttle).
+func (a *Service) limitsOf(account string, c Caller, device string) []limitStep {
 	if device != "" {
 		return []limitStep{{name: "device", lim: a.deviceLimit, key: account + "\x00" + device, maxDelay: a.maxDelay}}
 	}
@@ -169,10 +144,10 @@ type held []limitStep
 // reserve reserves the attempt's place in every one of steps, in order,
 // before its password is checked. When one refuses, it gives back the
 // places already taken, calls refused(limit) if it is that limit's first
-// refusal in its window, and returns *retryLater.
+// refusal in its window, and returns *RetryLater.
 //
-// Errors: *retryLater, fault.Unavailable.
-func (a *accounts) reserve(ctx context.Context, steps []limitStep, now time.Time, refused func(limit string)) (held, error) {
+// Errors: *RetryLater, fault.Unavailable.
+func (a *Service) reserve(ctx context.Context, steps []limitStep, now time.Time, refused func(limit string)) (held, error) {
 	var h held
 	for _, st := range steps {
 		id, wait, first, err := st.lim.Reserve(ctx, st.key, now, st.maxDelay)
@@ -180,7 +155,7 @@ func (a *accounts) reserve(ctx context.Context, steps []limitStep, now time.Time
 			if first {
 				refused(st.name)
 			}
-			err = &retryLater{Wait: wait}
+			err = &RetryLater{Wait: wait}
 		}
 		if err != nil {
 			return nil, errors.Join(err, h.release(ctx))
@@ -217,7 +192,7 @@ func (h held) succeeded(ctx context.Context) error {
 // lookupEmail is the email to look an admin up by: email itself, or "" (no
 // admin has it) when it is not text PostgreSQL can hold.
 func lookupEmail(email string) string {
-	if !isText(email) {
+	if !web.IsText(email) {
 		return ""
 	}
 	return email
@@ -225,8 +200,8 @@ func lookupEmail(email string) string {
 
 // tenantOf is the tenant a sign-in event about email belongs to: its
 // admin's, else the system tenant.
-func (a *accounts) tenantOf(ctx context.Context, email string) string {
-	if !isText(email) {
+func (a *Service) tenantOf(ctx context.Context, email string) string {
+	if !web.IsText(email) {
 		return tenants.SystemTenantID
 	}
 	return a.tenants.AdminTenantOf(ctx, email)
@@ -236,8 +211,8 @@ func (a *accounts) tenantOf(ctx context.Context, email string) string {
 // system tenant for operators and unknown emails). The email is kept only
 // when it is a well-formed address, so a password typed into the email
 // field is not.
-func (a *accounts) recordLogin(c caller, tenantID string, typ events.Type, adminID, email string, detail map[string]string) {
-	if tenants.ValidateEmail(email) == nil && isText(email) {
+func (a *Service) recordLogin(c Caller, tenantID string, typ events.Type, adminID, email string, detail map[string]string) {
+	if tenants.ValidateEmail(email) == nil && web.IsText(email) {
 		detail["email"] = email
 	}
 	if adminID != "" {
@@ -253,40 +228,31 @@ func (a *accounts) recordLogin(c caller, tenantID string, typ events.Type, admin
 	})
 }
 
-// sessionMeta describes an admin's action on a session for its events.
-func sessionMeta(c caller, p *principal) sessions.Meta {
-	m := sessions.Meta{IP: c.IP, UserAgent: c.UserAgent}
-	if p != nil {
-		m.Actor = "admin:" + p.Email
-	}
-	return m
-}
-
-// passwordChange is a filled-in password form.
-type passwordChange struct {
+// PasswordChange is a filled-in password form.
+type PasswordChange struct {
 	Current, New, Confirm string
 }
 
 // ChangePassword checks the admin's current password, sets the new one and
-// then ends every other admin UI session of theirs (the one in p stays), so
+// then ends every other admin UI session of theirs (p's own stays), so
 // a session someone else holds does not outlive the old password. It
 // returns how many sessions it ended.
 //
 // The current password is checked under the sign-in limits of the account
 // and the caller (SignIn): a wrong one counts as a failed sign-in and is an
 // admin.password_change_failed event (reason bad_password); past a limit
-// the change is refused unchecked (*retryLater), with one such event
+// the change is refused unchecked (*RetryLater), with one such event
 // (reason rate_limited) per window. A new password that is refused on its
 // own (confirmation, length, weakness) is refused before any check.
 //
 // Errors: fault.InvalidRequest naming confirm_password (does not match),
 // new_password (too short or weak) or current_password (wrong);
-// *retryLater; fault.NotFound; fault.Unavailable (the password may then
+// *RetryLater; fault.NotFound; fault.Unavailable (the password may then
 // have changed while the other sessions were not ended: "Log out my other
 // devices" ends them).
-func (a *accounts) ChangePassword(ctx context.Context, p *principal, in passwordChange, c caller) (int, error) {
+func (a *Service) ChangePassword(ctx context.Context, p Admin, in PasswordChange, c Caller) (int, error) {
 	if in.New != in.Confirm {
-		return 0, errMissing("confirm_password", "does not match the new password")
+		return 0, fault.Invalid("confirm_password", "does not match the new password")
 	}
 	if err := tenants.ValidatePassword("new_password", in.New, p.Email); err != nil {
 		return 0, err
@@ -303,7 +269,7 @@ func (a *accounts) ChangePassword(ctx context.Context, p *principal, in password
 	actor := tenants.Actor{IP: c.IP, UserAgent: c.UserAgent, Name: "admin:" + p.Email}
 	err = a.tenants.ChangeAdminPassword(ctx, p.AdminID, in.Current, in.New, actor)
 	switch {
-	case fieldErrors(err)["current_password"] != "":
+	case names(err, "current_password"):
 		a.recordPasswordChangeFailed(c, p, map[string]string{"reason": "bad_password"})
 		return 0, err
 	case err != nil && !fault.Is(err, fault.InvalidRequest):
@@ -315,16 +281,30 @@ func (a *accounts) ChangePassword(ctx context.Context, p *principal, in password
 	// The password has changed: should the limiter fail here, this pair's
 	// delay and places merely age out, so its error is not the caller's.
 	_ = held.succeeded(ctx)
-	ended, err := a.sessions.RevokeUser(ctx, tenants.SystemTenantID, p.AdminID, p.SessionID, sessionMeta(c, p))
+	ended, err := a.sessions.RevokeUser(ctx, tenants.SystemTenantID, p.AdminID, p.SessionID, SessionMeta(c, &p))
 	if err != nil {
 		return 0, fmt.Errorf("password changed, ending the other sessions: %w", err)
 	}
 	return ended.Count, nil
 }
 
+// names reports whether err is fault.InvalidRequest naming field.
+func names(err error, field string) bool {
+	var fe *fault.Error
+	if !errors.As(err, &fe) || fe.Code != fault.InvalidRequest {
+		return false
+	}
+	for _, f := range fe.Fields {
+		if f.Field == field {
+			return true
+		}
+	}
+	return false
+}
+
 // recordPasswordChangeFailed records an admin.password_change_failed event
 // in the admin's tenant.
-func (a *accounts) recordPasswordChangeFailed(c caller, p *principal, detail map[string]string) {
+func (a *Service) recordPasswordChangeFailed(c Caller, p Admin, detail map[string]string) {
 	detail["admin_id"] = p.AdminID
 	a.events.Record(events.Event{
 		TenantID: p.TenantID, Type: events.AdminPasswordChangeFailed, Time: a.now(), IP: c.IP, UserAgent: c.UserAgent,

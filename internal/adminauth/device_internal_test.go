@@ -1,4 +1,4 @@
-package admin
+package adminauth
 
 import (
 	"testing"
@@ -22,7 +22,7 @@ func TestDeviceCookiesAreKnownForTheirAccountUntilTheyExpire(t *testing.T) {
 	for name, got := range map[string]string{
 		"another account":          d.known(v, "dev@acme.example", clock.Now()),
 		"another deployment":       devices{key: secrets.Random(32)}.known(v, "ops@acme.example", clock.Now()),
-		"at its expiry":            d.known(v, "ops@acme.example", clock.Now().Add(deviceLifetime)),
+		"at its expiry":            d.known(v, "ops@acme.example", clock.Now().Add(DeviceLifetime)),
 		"an extended expiry":       d.known(v[:20]+"9"+v[21:], "ops@acme.example", clock.Now()),
 		"not a cookie of ours":     d.known("v1.x.y.z", "ops@acme.example", clock.Now()),
 		"bytes that are not UTF-8": d.known("d1.\xff\x00aaaaaaaaaaaaaa.1.x", "ops@acme.example", clock.Now()),
@@ -31,7 +31,7 @@ func TestDeviceCookiesAreKnownForTheirAccountUntilTheyExpire(t *testing.T) {
 			t.Errorf("%s: known = %q, want not known", name, got)
 		}
 	}
-	if d.known(v, "ops@acme.example", clock.Now().Add(deviceLifetime-time.Second)) != id {
+	if d.known(v, "ops@acme.example", clock.Now().Add(DeviceLifetime-time.Second)) != id {
 		t.Error("not known a second before its expiry")
 	}
 }

@@ -1,4 +1,4 @@
-package limits_test
+package attempts_test
 
 import (
 	"context"
@@ -7,19 +7,19 @@ import (
 	"testing"
 	"time"
 
-	"github.com/sessiond/sessiond/internal/limits"
+	"github.com/sessiond/sessiond/internal/attempts"
 	"github.com/sessiond/sessiond/internal/testkit"
 )
 
-func newWindow(t *testing.T, limit int, window time.Duration) *limits.Window {
+func newWindow(t *testing.T, limit int, window time.Duration) *attempts.Window {
 	t.Helper()
 	rdb := testkit.Redis(t)
-	return limits.New(rdb, testkit.Prefix(t, rdb), "test", limit, window)
+	return attempts.New(rdb, testkit.Prefix(t, rdb), "test", limit, window)
 }
 
 // reserve fails the test on an error and returns whether the attempt was
 // reserved, and the wait of a refusal.
-func reserve(t *testing.T, w *limits.Window, key string, now time.Time, maxDelay time.Duration) (bool, time.Duration, bool) {
+func reserve(t *testing.T, w *attempts.Window, key string, now time.Time, maxDelay time.Duration) (bool, time.Duration, bool) {
 	t.Helper()
 	id, wait, first, err := w.Reserve(context.Background(), key, now, maxDelay)
 	if err != nil {

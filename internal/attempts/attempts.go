@@ -1,11 +1,11 @@
-// Package limits bounds attempts per key (a client IP, an account) with
+// Package attempts bounds attempts per key (a client IP, an account) with
 // counters in Redis, so every sessiond instance enforces one shared limit (an
 // attacker gains nothing by spreading attempts over replicas). An attempt is
 // reserved atomically before it is checked, so concurrent attempts cannot all
 // slip past a limit; one that turns out not to be a failure is released.
 // Keys live under the deployment's Redis prefix, each key's counters in one
 // Cluster slot. Times come from the caller's clock.
-package limits
+package attempts
 
 import (
 	"context"
