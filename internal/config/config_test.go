@@ -297,8 +297,8 @@ func TestLoadReadsExactlyTheVariablesInVars(t *testing.T) {
 		CacheStaleAfter: 2 * time.Second,
 		EventRetention:  2160 * time.Hour, AdminIdle: config.DefaultAdminIdle, AdminAbsolute: config.DefaultAdminAbsolute,
 		GuessLimit: config.DefaultGuessLimit, GuessLimitPerCaller: config.DefaultGuessLimitPerCaller,
-		EventSpoolMax: config.DefaultEventSpoolMax,
-		Ceilings:      tenants.DefaultLimits(),
+		EventSpoolMax: config.DefaultEventSpoolMax, ChangesMaxStreams: config.DefaultChangesMaxStreams,
+		Ceilings: tenants.DefaultLimits(),
 	}
 	if !reflect.DeepEqual(c, want) {
 		t.Fatalf("defaults:\n got %+v\nwant %+v", c, want)
