@@ -8,6 +8,7 @@ import (
 	"os"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/sessiond/sessiond/clients/go/sessiond"
 )
@@ -20,7 +21,8 @@ import (
 //	  go test -run '^$' -bench VerifyOverhead -benchmem ./clients/go/sessiond/
 //
 // ns/op includes sessiond's own time; the difference between the two, and
-// allocs/op, is what the Client adds.
+// allocs/op, is what the Client adds. "client cached" is a cache hit
+// (WithCache): no network call.
 func BenchmarkVerifyOverhead(b *testing.B) {
 	url, key := os.Getenv("SESSIOND_URL"), os.Getenv("SESSIOND_API_KEY")
 	if url == "" || key == "" {
@@ -52,6 +54,27 @@ func BenchmarkVerifyOverhead(b *testing.B) {
 				res.Body.Close()
 				if res.StatusCode != 200 {
 					b.Fatal(res.Status)
+				}
+			}
+		})
+	})
+	b.Run("client cached", func(b *testing.B) {
+		cc, err := sessiond.New(url, key, sessiond.WithCache(sessiond.CacheOptions{}))
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer cc.Close()
+		for deadline := time.Now().Add(10 * time.Second); !cc.CacheStats().Ready; time.Sleep(10 * time.Millisecond) {
+			if time.Now().After(deadline) {
+				b.Skip("the change stream did not become ready")
+			}
+		}
+		b.ReportAllocs()
+		b.ResetTimer()
+		b.RunParallel(func(pb *testing.PB) {
+			for pb.Next() {
+				if _, err := cc.Verify(ctx, sessiond.VerifyParams{Token: s.Token}); err != nil {
+					b.Fatal(err)
 				}
 			}
 		})

@@ -2,23 +2,26 @@
 // beside a hand-written node:http keep-alive call of the same endpoint.
 //
 //   SESSIOND_URL=http://127.0.0.1:8080 SESSIOND_API_KEY=sk_... \
-//     node overhead.mjs [--client DIR] [--seconds 5] [--concurrency 16]
+//     node overhead.mjs [--client DIR] [--seconds 5] [--concurrency 16] [--rounds 2]
 //
 // DIR is a built @sessiond/client (default ../../../clients/node/client).
 // Each variant runs `concurrency` verify loops for `seconds` in this process;
 // it prints calls/s and this process's CPU µs per call (user+system), the
-// figure the SDK's transport changes. The last row is the same client through
+// figure the SDK's transport changes. Hand-written calls over node:http and
+// over undici's Pool show the floor; the last row is the same client through
 // the global fetch (its `fetch` option), which is what the SDK used before.
 import http from 'node:http';
 import { parseArgs } from 'node:util';
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
+import { createRequire } from 'node:module';
 
 const { values: a } = parseArgs({
   options: {
     client: { type: 'string', default: resolve(import.meta.dirname, '../../../clients/node/client') },
     seconds: { type: 'string', default: '5' },
     concurrency: { type: 'string', default: '16' },
+    rounds: { type: 'string', default: '2' },
   },
 });
 const url = process.env.SESSIOND_URL, key = process.env.SESSIOND_API_KEY;
@@ -47,6 +50,16 @@ function raw() {
 }
 const viaFetch = new SessiondClient({ url, apiKey: key, fetch: globalThis.fetch });
 
+// undici: the SDK's own transport, called by hand (the SDK's copy of undici).
+const { Pool } = await import(pathToFileURL(createRequire(resolve(a.client, 'package.json')).resolve('undici')).href);
+const pool = new Pool(url, { connections: 64 });
+async function rawUndici() {
+  const res = await pool.request({ method: 'POST', path: '/v1/sessions/verify', headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' }, body });
+  const t = await res.body.text();
+  if (res.statusCode !== 200) throw new Error(`HTTP ${res.statusCode}`);
+  return JSON.parse(t);
+}
+
 async function run(name, call) {
   for (let i = 0; i < 200; i++) await call(); // warm up
   const stopAt = Date.now() + Number(a.seconds) * 1000;
@@ -55,7 +68,8 @@ async function run(name, call) {
   await Promise.all(Array.from({ length: Number(a.concurrency) }, async () => {
     while (Date.now() < stopAt) {
       await call();
-      n++;
+      // A cache hit never waits for I/O: let the event loop (the change stream) run now and then, as requests would.
+      if (++n % 64 === 0) await new Promise(setImmediate);
     }
   }));
   const secs = Number(process.hrtime.bigint() - t0) / 1e9, c = process.cpuUsage(c0);
@@ -63,8 +77,17 @@ async function run(name, call) {
 }
 
 console.log('| caller | verify calls/s | app CPU µs per verify |\n|---|---:|---:|');
-await run('node:http keep-alive, hand-written', raw);
-await run('@sessiond/client', () => sdk.verifySession({ token }));
-await run('@sessiond/client over the global fetch', () => viaFetch.verifySession({ token }));
+// Rounds alternate the callers, so that a busy moment of the machine does not land on one alone.
+const cached = new SessiondClient({ url, apiKey: key, cache: true });
+for (let t0 = Date.now(); !cached.cacheStats().ready && Date.now() - t0 < 10_000; ) await new Promise((r) => setTimeout(r, 10));
+for (let r = 0; r < Number(a.rounds); r++) {
+  await run('node:http keep-alive, hand-written', raw);
+  await run('undici Pool.request, hand-written', rawUndici);
+  await run('@sessiond/client', () => sdk.verifySession({ token }));
+  await run('@sessiond/client over the global fetch', () => viaFetch.verifySession({ token }));
+  await run('@sessiond/client, cache on (hits)', () => cached.verifySession({ token }));
+}
+cached.close();
 sdk.close();
 agent.destroy();
+await pool.close();

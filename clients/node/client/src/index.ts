@@ -1,8 +1,8 @@
 /**
  * @sessiond/client — a typed client of the sessiond REST API.
  *
- * Zero runtime dependencies: it calls sessiond with node:http(s) over a
- * keep-alive pool of its own (transport.ts). Types are generated from
+ * It calls sessiond over a keep-alive pool of its own (undici's Pool,
+ * transport.ts). Types are generated from
  * api/openapi.yaml (src/openapi.ts) and every operation it calls is checked
  * against that document by the test suite.
  */
@@ -52,7 +52,7 @@ export interface SessiondClientOptions {
   timeoutMs?: number;
   /** Connections kept to sessiond at most (default 64). */
   maxSockets?: number;
-  /** A fetch to use instead of the built-in node:http transport (for tests and other runtimes; slower). */
+  /** A fetch to use instead of the built-in pooled transport (for tests and other runtimes; slower). */
   fetch?: typeof fetch;
   /** Sent as User-Agent (default `sessiond-node/0.1`). */
   userAgent?: string;
@@ -123,7 +123,7 @@ export class SessiondClient {
     return this.#cache?.stats();
   }
 
-  /** close ends the client's pooled connections and its change stream (pending calls finish; later ones reconnect, without the cache). */
+  /** close ends the client's pooled connections and its change stream: call it last (later calls fail). */
   close(): void {
     this.#cache?.close();
     this.#transport?.close();
@@ -299,13 +299,12 @@ export class SessiondClient {
     if (o.body !== undefined) {
       body = JSON.stringify(o.body);
       headers['Content-Type'] = op.contentType ?? 'application/json';
-      headers['Content-Length'] = String(Buffer.byteLength(body));
     }
 
     let res: RawResponse;
     try {
       res = this.#transport
-        ? await this.#transport.request(op.method, path, headers, body)
+        ? await this.#transport.request(op.method, path, headers, body, op.method !== 'POST' || op === operations.verifySession || op === operations.revokeToken)
         : await viaFetch(this.#fetch!, this.url + path, op.method, headers, body, this.#timeoutMs);
     } catch (cause) {
       throw new SessiondError({
@@ -330,8 +329,7 @@ export class SessiondClient {
 
 /** viaFetch makes a call with a caller-supplied fetch (the `fetch` option). */
 async function viaFetch(f: typeof fetch, url: string, method: string, headers: Record<string, string>, body: string | undefined, timeoutMs: number): Promise<RawResponse> {
-  const { 'Content-Length': _, ...h } = headers;
-  const res = await f(url, { method, headers: h, body, signal: AbortSignal.timeout(timeoutMs) });
+  const res = await f(url, { method, headers, body, signal: AbortSignal.timeout(timeoutMs) });
   const text = await res.text();
   return { status: res.status, header: (name) => res.headers.get(name) ?? undefined, body: text };
 }

@@ -1,16 +1,17 @@
 /**
- * The client's transport: node:http(s) over one keep-alive Agent per client.
+ * The client's transport: one undici Pool of keep-alive connections to
+ * sessiond per client (undici is the HTTP client of Node's own fetch, kept by
+ * the Node core team; its Pool API skips fetch's layers).
  *
  * Why not the global fetch: per call it allocates an AbortSignal and its
- * timer, a Request, a Headers object and a body stream, and its pool
- * (undici's) is shared with everything else in the process. Here a call is
- * one http.request on a pooled socket: the timeout is the socket's own idle
- * timeout, set once when the socket is made (the Agent's `timeout` option)
- * and refreshed by Node on every read and write, so no timer is made per
- * call; an idle pooled socket past it is closed by the Agent.
+ * timer, a Request, a Headers object and a body stream, and its pool is
+ * shared with everything else in the process. node:http with a keep-alive
+ * Agent measured about 30 % more CPU per verify than Pool.request
+ * (scripts/bench.d/apps/overhead.mjs). Timeouts are the Pool's headers and
+ * body timeouts, run on undici's coarse shared timers: no timer is made per
+ * call.
  */
-import http from 'node:http';
-import https from 'node:https';
+import { Pool, errors } from 'undici';
 
 /** A response as the client needs it: status, the few headers it reads, the body as text. */
 export interface RawResponse {
@@ -22,91 +23,58 @@ export interface RawResponse {
 export interface TransportOptions {
   url: URL;
   timeoutMs: number;
-  /** Sockets per client (default 64: more than enough for one process's concurrency). */
+  /** Connections per client (default 64: more than enough for one process's concurrency). */
   maxSockets?: number;
 }
 
 /** Transport sends requests to one sessiond over pooled keep-alive connections. */
 export class Transport {
-  readonly #mod: typeof http | typeof https;
-  readonly #agent: http.Agent;
-  readonly #host: string;
-  readonly #port: number;
+  readonly #pool: Pool;
   readonly #basePath: string;
-  readonly #timeoutMs: number;
 
   constructor(o: TransportOptions) {
-    const tls = o.url.protocol === 'https:';
-    this.#mod = tls ? https : http;
-    const agentOpts: http.AgentOptions = {
-      keepAlive: true,
-      maxSockets: o.maxSockets ?? 64,
-      maxFreeSockets: o.maxSockets ?? 64,
-      scheduling: 'lifo', // reuse the warmest socket; let the others idle out
-      timeout: o.timeoutMs,
-    };
-    this.#agent = tls ? new https.Agent(agentOpts) : new http.Agent(agentOpts);
-    this.#host = o.url.hostname.replace(/^\[|\]$/g, '');
-    this.#port = Number(o.url.port) || (tls ? 443 : 80);
+    this.#pool = new Pool(o.url.origin, {
+      connections: o.maxSockets ?? 64,
+      pipelining: 1,
+      headersTimeout: o.timeoutMs,
+      bodyTimeout: o.timeoutMs,
+      connect: { timeout: o.timeoutMs },
+      keepAliveTimeout: 30_000,
+    });
     this.#basePath = o.url.pathname.replace(/\/+$/, '');
-    this.#timeoutMs = o.timeoutMs;
   }
 
   /**
-   * request sends one request. It rejects on a network error or a timeout
-   * (no response within timeoutMs of silence). A request that fails on a
-   * reused keep-alive socket before any response (the server closed it while
-   * idle) is retried once on a fresh one, as Node's documentation advises.
+   * request sends one request; it rejects on a network error or a timeout.
+   * With `retry`, a request whose connection failed (sessiond closed an idle
+   * keep-alive connection as it was reused, or restarted) is sent once more:
+   * only for calls that may safely run twice.
    */
-  async request(method: string, path: string, headers: http.OutgoingHttpHeaders, body: string | undefined): Promise<RawResponse> {
+  async request(method: string, path: string, headers: Record<string, string>, body: string | undefined, retry: boolean): Promise<RawResponse> {
     try {
       return await this.#once(method, path, headers, body);
     } catch (err) {
-      if (!(err as { retryable?: boolean }).retryable) throw err;
+      if (!retry || !(err instanceof errors.SocketError || (err as { code?: string }).code === 'ECONNRESET')) throw err;
       return this.#once(method, path, headers, body);
     }
   }
 
-  #once(method: string, path: string, headers: http.OutgoingHttpHeaders, body: string | undefined): Promise<RawResponse> {
-    return new Promise((resolve, reject) => {
-      const req = this.#mod.request({
-        agent: this.#agent,
-        host: this.#host,
-        port: this.#port,
-        method,
-        path: this.#basePath + path,
-        headers,
-      });
-      let responded = false;
-      req.on('timeout', () => req.destroy(new Error(`no answer within ${this.#timeoutMs} ms`)));
-      req.on('error', (err: Error & { retryable?: boolean; code?: string }) => {
-        if (!responded && req.reusedSocket && (err.code === 'ECONNRESET' || err.code === 'EPIPE')) err.retryable = true;
-        reject(err);
-      });
-      req.on('response', (res) => {
-        responded = true;
-        res.setEncoding('utf8');
-        let text = '';
-        res.on('data', (chunk: string) => (text += chunk));
-        res.on('error', reject);
-        res.on('end', () => {
-          const h = res.headers;
-          resolve({
-            status: res.statusCode ?? 0,
-            header: (name) => {
-              const v = h[name];
-              return Array.isArray(v) ? v[0] : v;
-            },
-            body: text,
-          });
-        });
-      });
-      req.end(body);
-    });
+  async #once(method: string, path: string, headers: Record<string, string>, body: string | undefined): Promise<RawResponse> {
+    const res = await this.#pool.request({ method: method as 'GET', path: this.#basePath + path, headers, body });
+    const text = await res.body.text();
+    const h = res.headers;
+    return {
+      status: res.statusCode,
+      header: (name) => {
+        const v = h[name];
+        return Array.isArray(v) ? v[0] : v;
+      },
+      body: text,
+    };
   }
 
-  /** close ends the pooled connections (the client stays usable: new calls open new ones). */
+  /** close ends the pooled connections. */
   close(): void {
-    this.#agent.destroy();
+    void this.#pool.close().catch(() => {});
   }
 }

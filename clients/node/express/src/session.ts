@@ -80,8 +80,10 @@ export class SessiondSession {
     this.info = s;
     this.id = s.id;
     this.userId = s.user_id;
-    this.data = structuredClone(s.data ?? {});
-    this.#saved = structuredClone(s.data ?? {});
+    // saved is only read (save() diffs against it): sessiond's answer as it
+    // is, which a cached answer shares frozen; data is the app's own copy.
+    this.#saved = s.data ?? {};
+    this.data = copyData(this.#saved);
     this.csrfToken = csrfToken;
     this.authTime = s.auth_time ? new Date(s.auth_time) : undefined;
     this.expiresAt = new Date(s.expires_at);
@@ -111,8 +113,8 @@ export class SessiondSession {
       if (patch === undefined) return;
       const s = await this.#ctx.client.patchSessionData(this.id!, patch as Data);
       this.info = s;
-      this.data = structuredClone(s.data ?? {});
-      this.#saved = structuredClone(s.data ?? {});
+      this.#saved = s.data ?? {};
+      this.data = copyData(this.#saved);
     });
   }
 
@@ -252,6 +254,12 @@ async function guard<T>(fn: () => Promise<T>): Promise<T> {
   } catch (err) {
     throw toBrowserError(err);
   }
+}
+
+/** copyData is a deep copy of session data (none needed for an empty object, the common case). */
+function copyData(d: Data): Data {
+  for (const _ in d) return structuredClone(d);
+  return {};
 }
 
 function isPlainObject(v: unknown): v is Data {

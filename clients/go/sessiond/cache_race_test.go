@@ -1,0 +1,71 @@
+package sessiond_test
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"sync/atomic"
+	"testing"
+
+	"github.com/sessiond/sessiond/clients/go/sessiond"
+)
+
+// TestCacheRaceRule: a verify sessiond answered before a revocation, whose
+// answer arrives after the revocation reached the cache, must not be kept
+// (a fake sessiond: its stream and its verify are driven by the test).
+func TestCacheRaceRule(t *testing.T) {
+	frames := make(chan string, 4)
+	release := make(chan struct{})
+	var verifies atomic.Int32
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /v1/changes", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/event-stream")
+		fmt.Fprint(w, "event: ready\ndata: {\"policy\":{\"rolling\":true,\"binding\":{\"user_agent\":\"off\",\"ip\":\"off\"}},\"heartbeat_ms\":60000,\"touch_interval_ms\":60000}\n\n")
+		w.(http.Flusher).Flush()
+		for {
+			select {
+			case <-r.Context().Done():
+				return
+			case f := <-frames:
+				fmt.Fprint(w, f)
+				w.(http.Flusher).Flush()
+			}
+		}
+	})
+	mux.HandleFunc("POST /v1/sessions/verify", func(w http.ResponseWriter, r *http.Request) {
+		verifies.Add(1)
+		<-release
+		w.Header().Set("Content-Type", "application/json")
+		fmt.Fprint(w, `{"session":{"id":"sab_1","user_id":"u","created_at":"2026-01-01T00:00:00Z","last_seen_at":"2026-01-01T00:00:00Z","expires_at":"2999-01-01T00:00:00Z","idle_expires_at":"2999-01-01T00:00:00Z","idle_timeout":1800,"device":{},"data":{},"version":1},"csrf_token":"c"}`)
+	})
+	srv := httptest.NewServer(mux)
+	defer srv.Close()
+	c, err := sessiond.New(srv.URL, "sk_test", sessiond.WithCache(sessiond.CacheOptions{}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	waitFor(t, "ready", func() bool { return c.CacheStats().Ready })
+
+	done := make(chan error)
+	go func() { _, err := c.Verify(context.Background(), sessiond.VerifyParams{Token: "t1"}); done <- err }()
+	waitFor(t, "the verify to reach sessiond", func() bool { return verifies.Load() == 1 })
+	frames <- "id: 1-0\nevent: sessions\ndata: {\"ids\":[\"sab_1\"],\"reason\":\"revoked\"}\n\n"
+	waitFor(t, "the drop", func() bool { return c.CacheStats().LastEventID == "1-0" })
+	release <- struct{}{} // the pre-revocation answer arrives now
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if n := c.CacheStats().Entries; n != 0 {
+		t.Fatalf("the answer that raced the drop was kept (%d entries)", n)
+	}
+	go func() { _, err := c.Verify(context.Background(), sessiond.VerifyParams{Token: "t1"}); done <- err }()
+	release <- struct{}{}
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if verifies.Load() != 2 || c.CacheStats().Entries != 1 {
+		t.Fatalf("next verify: %d calls, %+v (want 2 calls, the answer kept)", verifies.Load(), c.CacheStats())
+	}
+}
