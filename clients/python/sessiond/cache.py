@@ -41,8 +41,9 @@ import random
 import threading
 import time
 from collections import OrderedDict
-from datetime import datetime
 from typing import Callable, Optional
+
+from .client import parse_time
 
 __all__ = ["Cache"]
 
@@ -56,9 +57,8 @@ def _digest(s: Optional[str]) -> bytes:
 
 
 def _ts(s: Optional[str]) -> Optional[float]:
-    if not s:
-        return None
-    return datetime.fromisoformat(s.replace("Z", "+00:00")).timestamp()
+    t = parse_time(s)
+    return None if t is None else t.timestamp()
 
 
 class _Entry:

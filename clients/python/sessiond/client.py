@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import http.client
 import json
+import re
 import ssl
 import threading
 import time
 import urllib.parse
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any, Optional
 
 from ._version import __version__
@@ -109,6 +111,23 @@ OPERATIONS = {
     "revoke_api_key": Operation("DELETE", "/v1/api-keys/{api_key_id}", 204),
     "create_tenant": Operation("POST", "/v1/tenants", 201, ("name",), ("tenant", "api_key")),
 }
+
+
+_TIME = re.compile(r"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(?:\.(\d+))?(Z|[+-]\d\d:\d\d)")
+
+
+def parse_time(s: Optional[str]) -> Optional[datetime]:
+    """An RFC 3339 timestamp of sessiond (Go's, up to 9 fractional digits, Z)
+    as an aware datetime; None for None or "". fromisoformat alone takes
+    neither Z nor 9 digits before Python 3.11."""
+    if not s:
+        return None
+    m = _TIME.fullmatch(s)
+    if not m:
+        raise ValueError(f"sessiond: not an RFC 3339 time: {s!r}")
+    frac = (m.group(2) or "")[:6].ljust(6, "0")
+    zone = "+00:00" if m.group(3) == "Z" else m.group(3)
+    return datetime.fromisoformat(f"{m.group(1)}.{frac}{zone}")
 
 
 def _drop_none(d: dict) -> dict:
