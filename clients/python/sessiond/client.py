@@ -6,6 +6,7 @@ from __future__ import annotations
 import http.client
 import json
 import re
+import socket
 import ssl
 import threading
 import time
@@ -354,6 +355,21 @@ def _answer(op: Operation, status: int, headers, raw: bytes):
     return _raise(op, status, headers, raw)
 
 
+class _HTTPConnection(http.client.HTTPConnection):
+    """http.client writes a request's headers and body in two sends: with
+    Nagle's algorithm on, the body may wait for the peer's delayed ACK."""
+
+    def connect(self):
+        super().connect()
+        self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
+
+class _HTTPSConnection(http.client.HTTPSConnection):
+    def connect(self):
+        super().connect()
+        self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
+
 class _Pool:
     """Keep-alive HTTP/1.1 connections to one origin (http.client), shared by
     threads: each call takes an idle connection or dials one, and gives it back
@@ -374,8 +390,8 @@ class _Pool:
 
     def _dial(self):
         if self._https:
-            return http.client.HTTPSConnection(self._host, self._port, timeout=self._timeout, context=self._ssl)
-        return http.client.HTTPConnection(self._host, self._port, timeout=self._timeout)
+            return _HTTPSConnection(self._host, self._port, timeout=self._timeout, context=self._ssl)
+        return _HTTPConnection(self._host, self._port, timeout=self._timeout)
 
     def _take(self):
         now = time.monotonic()

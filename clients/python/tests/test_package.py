@@ -30,7 +30,7 @@ class Package(unittest.TestCase):
         import sessiond.client as c
         with open(c.__file__, encoding="utf-8") as f:
             imports = set(re.findall(r"^(?:from|import) (\w+)", f.read(), re.M))
-        self.assertLessEqual(imports, {"__future__", "http", "json", "re", "ssl", "threading", "time", "urllib",
+        self.assertLessEqual(imports, {"__future__", "http", "json", "re", "socket", "ssl", "threading", "time", "urllib",
                                        "dataclasses", "datetime", "typing"})
 
     def test_timestamps_as_sessiond_writes_them(self):
