@@ -20,8 +20,9 @@ its own, and it fails closed:
 * entries are keyed by the SHA-256 of the token (never the token), bounded by
   count and bytes (least recently used out first);
 * a session in use is touched (a verify in the background) at most once per
-  ``touch_interval_ms`` (5 s), so its idle expiry on the server lags its last
-  real use by at most that.
+  ``touch_interval_ms`` (5 s; a tenth of the session's idle timeout if that is
+  shorter), so its idle expiry on the server lags its last real use by at
+  most that.
 
 The guarantee: once sessiond has answered a revocation, the change is in the
 stream; each connected cache drops the entry when the frame arrives
@@ -62,12 +63,14 @@ def _ts(s: Optional[str]) -> Optional[float]:
 
 
 class _Entry:
-    __slots__ = ("answer", "sid", "user_id", "expires", "idle", "auth_time", "csrf", "device", "size", "touched")
+    __slots__ = ("answer", "sid", "user_id", "expires", "idle", "idle_timeout", "auth_time", "csrf", "device", "size",
+                 "touched")
 
     def __init__(self, answer: dict, device: Optional[dict], size: int, now: float):
         s = answer["session"]
         self.answer, self.sid, self.user_id = answer, s["id"], s.get("user_id")
         self.expires, self.idle = _ts(s.get("expires_at")), _ts(s.get("idle_expires_at"))
+        self.idle_timeout = s.get("idle_timeout") or 0
         self.auth_time = _ts(s.get("auth_time"))
         self.csrf = _digest(answer.get("csrf_token"))
         self.device = dict(device or {})
@@ -149,7 +152,9 @@ class Cache:
                 self.stats["misses"] += 1
                 return None
             self._entries.move_to_end(key)
-            touch = self._policy.get("rolling", True) and now - e.touched >= self._touch_interval
+            # As sessiond slides: at most every touch interval, or a tenth of the idle timeout if shorter.
+            interval = min(self._touch_interval, e.idle_timeout / 10) if e.idle_timeout else self._touch_interval
+            touch = self._policy.get("rolling", True) and now - e.touched >= interval
             if touch:
                 e.touched = now
             self.stats["hits"] += 1

@@ -11,6 +11,7 @@ import unittest
 
 from sessiond import Client, SessiondError
 from sessiond.cache import Cache
+from sessiond.client import parse_time
 from tests.harness import Sessiond
 
 
@@ -160,6 +161,26 @@ class CacheAgainstSessiond(unittest.TestCase):
             self.c.verify(s["token"], max_auth_age=1)
         self.assertEqual(cm.exception.code, "reauth_required")
         self.assertEqual(self.hits(), hits + 2)
+
+    def test_hits_slide_the_idle_timer_with_background_touches(self):
+        """idle_timeout 10 s: a touch at most every second (a tenth); hits
+        alone must move the session's idle expiry on the server."""
+        s = self.cached("toucher", idle_timeout=10)
+        before = parse_time(self.other.get_session(s["session"]["id"])["idle_expires_at"])
+        touches = self.c.cache.stats["touches"]
+        time.sleep(1.2)
+        hits = self.hits()
+        self.c.verify(s["token"])
+        self.assertEqual(self.hits(), hits + 1)
+        deadline = time.time() + 5
+        while self.c.cache.stats["touches"] == touches and time.time() < deadline:
+            time.sleep(0.02)
+        self.assertEqual(self.c.cache.stats["touches"], touches + 1, "one touch")
+        after = parse_time(self.other.get_session(s["session"]["id"])["idle_expires_at"])
+        self.assertGreater(after, before, "the server's idle expiry moved")
+        self.c.verify(s["token"])
+        time.sleep(0.2)
+        self.assertEqual(self.c.cache.stats["touches"], touches + 1, "no second touch within the interval")
 
     def test_the_race_rule_and_the_bounds(self):
         cache = Cache(max_entries=2)
