@@ -376,7 +376,8 @@ class _Pool:
     after reading the whole answer. A connection idle for longer than
     max_idle seconds is closed rather than reused (sessiond closes idle ones
     after 120 s). A call on a reused connection that the server had already
-    closed (no byte of an answer came back) is sent once more on a new one."""
+    closed (no byte of an answer came back) is sent once more on a new one,
+    and the other idle connections are dropped."""
 
     def __init__(self, url: str, timeout: float, max_idle_conns: int = 32, max_idle: float = 60.0):
         parsed = urllib.parse.urlsplit(url)
@@ -413,7 +414,7 @@ class _Pool:
     def request(self, method: str, path: str, body, headers: dict):
         """Sends one request; returns (status, headers, body bytes)."""
         for attempt in (0, 1):
-            conn, reused = self._take()
+            conn, reused = self._take() if attempt == 0 else (self._dial(), False)
             try:
                 conn.request(method, self._base + path, body=body, headers=headers)
                 res = conn.getresponse()
@@ -421,6 +422,9 @@ class _Pool:
             except (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError):
                 conn.close()
                 if reused and attempt == 0:
+                    # The server closed it (idle, or restarted): the other idle ones
+                    # are likely closed too. Drop them and send once more on a new one.
+                    self.close()
                     continue
                 raise
             except BaseException:

@@ -144,6 +144,32 @@ class CacheAgainstSessiond(unittest.TestCase):
         self.c.verify(kept["token"])
         self.assertEqual(self.hits(), hits + 1, "the rest of the cache survived the resume")
 
+    def test_a_sessiond_restart_with_revocations_on_another_instance(self):
+        """The cache's sessiond stops: no hits (fail closed); meanwhile another
+        instance revokes a cached session; once back, the stream resumes from
+        its last id (kept in Redis) and the revoked session is never a hit."""
+        cache = self.c.cache
+        kept, doomed = self.cached("restart-kept"), self.cached("restart-doomed")
+        self.sd.peer()
+        try:
+            peer = Client(self.sd.peer_url, self.sd.admin_key)
+            self.sd.stop()
+            with self.assertRaises(SessiondError) as cm:
+                self.c.verify(kept["token"])
+            self.assertEqual(cm.exception.code, "unavailable", "no hit while the stream is down")
+            peer.revoke_session(doomed["session"]["id"])
+            self.sd.start()
+            cache.wait_ready(15)
+            with self.assertRaises(SessiondError) as cm:
+                self.c.verify(doomed["token"])
+            self.assertEqual(cm.exception.code, "session_invalid")
+            hits = self.hits()
+            self.c.verify(kept["token"])
+            self.assertEqual(self.hits(), hits + 1, "resumed, not reset: the other entries stay")
+            peer.close()
+        finally:
+            self.sd.stop_peer()
+
     def test_csrf_and_reauth_rules_on_a_hit(self):
         s = self.cached("rules")
         hits = self.hits()
