@@ -183,8 +183,12 @@ class Cache:
 
     def store(self, token: str, csrf_token: Optional[str], device: Optional[dict], answer: dict, epoch: int) -> None:
         """Keeps a network verify's answer, unless anything was dropped since it began."""
-        if not isinstance(answer, dict) or answer.get("token") or "session" not in answer:
-            return  # a re-signed token: the cookie changes, nothing to keep under the old one
+        if not isinstance(answer, dict) or "session" not in answer:
+            return
+        if answer.get("token") or answer.get("binding_mismatch"):
+            # A re-signed token (the cookie changes: nothing to keep under the old
+            # one), or a device sessiond reports as changed (it reports each verify).
+            return
         size = len(json.dumps(answer)) + 256
         if size > self.max_bytes:
             return

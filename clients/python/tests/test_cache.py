@@ -223,6 +223,8 @@ class CacheAgainstSessiond(unittest.TestCase):
         self.assertNotIn("t2", "".join(cache._entries), "keys are digests, never tokens")
         cache.store("t9", None, None, dict(answer("s9"), token="v1.resigned"), cache.epoch())
         self.assertIsNone(cache._by_sid.get("s9"), "a re-signed answer is not kept")
+        cache.store("t8", None, None, dict(answer("s8"), binding_mismatch=True), cache.epoch())
+        self.assertIsNone(cache._by_sid.get("s8"), "a reported binding mismatch is not kept")
         self.assertIsNone(cache.lookup("t2", None, None, None), "no hits without a ready stream")
 
 
