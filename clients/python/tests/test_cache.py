@@ -208,6 +208,31 @@ class CacheAgainstSessiond(unittest.TestCase):
         time.sleep(0.2)
         self.assertEqual(self.c.cache.stats["touches"], touches + 1, "no second touch within the interval")
 
+    def test_policy_tightening_and_device_binding_on_a_hit(self):
+        """PUT /v1/policy with ip binding enforced: the tenant frame drops the
+        cache and brings the policy; a hit then needs the same IP as stored."""
+        cache = self.c.cache
+        policy = self.sd.admin("GET", "/v1/policy")
+        here = {"ip": "203.0.113.7", "user_agent": "ua"}
+        s = self.cached("bound", device=here)
+        try:
+            self.sd.admin("PUT", "/v1/policy", dict(policy, binding={"ip": "enforce", "user_agent": "off"}))
+            deadline = time.time() + 5
+            while (cache._policy.get("binding") or {}).get("ip") != "enforce" and time.time() < deadline:
+                time.sleep(0.01)
+            self.assertEqual(cache._policy["binding"]["ip"], "enforce", "the policy came with the tenant frame")
+            self.assertEqual(len(cache), 0, "a policy change drops the whole cache")
+            self.c.verify(s["token"], device=here)
+            hits = self.hits()
+            self.c.verify(s["token"], device=here)
+            self.assertEqual(self.hits(), hits + 1, "the same IP is a hit")
+            with self.assertRaises(SessiondError) as cm:
+                self.c.verify(s["token"], device={"ip": "198.51.100.1", "user_agent": "ua"})
+            self.assertEqual(cm.exception.code, "binding_mismatch")
+            self.assertEqual(self.hits(), hits + 1, "another IP is never a hit")
+        finally:
+            self.sd.admin("PUT", "/v1/policy", policy)
+
     def test_the_race_rule_and_the_bounds(self):
         cache = Cache(max_entries=2)
         cache._policy = {}
