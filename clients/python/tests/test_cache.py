@@ -233,6 +233,30 @@ class CacheAgainstSessiond(unittest.TestCase):
         finally:
             self.sd.admin("PUT", "/v1/policy", policy)
 
+    def test_key_rotation_and_retirement(self):
+        """A rotation drops the cache, so the next verify brings the re-signed
+        token; once the old key is retired the old token is never a hit."""
+        s = self.cached("rotated")
+        kid = self.other.keys()[0]["kid"]
+        self.other.rotate_key()
+        deadline, v = time.time() + 5, {}
+        while "token" not in v and time.time() < deadline:
+            v = self.c.verify(s["token"])
+            time.sleep(0.01)
+        self.assertIn("token", v, "a hit hid the re-signed token after the rotation")
+        self.c.verify(v["token"])
+        self.other.retire_key(kid)
+        deadline = time.time() + 5
+        while time.time() < deadline:
+            try:
+                self.c.verify(s["token"])
+            except SessiondError:
+                break
+        with self.assertRaises(SessiondError) as cm:
+            self.c.verify(s["token"])
+        self.assertEqual(cm.exception.code, "session_invalid")
+        self.assertEqual(self.c.verify(v["token"])["session"]["user_id"], "rotated")
+
     def test_the_race_rule_and_the_bounds(self):
         cache = Cache(max_entries=2)
         cache._policy = {}
