@@ -105,7 +105,7 @@ python_suite() {
   # The tests run from a copy too: the checkout is not on sys.path, so
   # `import sessiond` can only find the installed wheel (tests/test_package.py checks).
   mkdir -p "$tmp/py-tests"
-  cp -r clients/python/tests clients/python/examples "$tmp/py-tests/"
+  cp -r clients/python/tests "$tmp/py-tests/"
   (cd "$tmp/py-tests" && SESSIOND_REPO=$repo SESSIOND_PY_INSTALLED=1 PYTHONDONTWRITEBYTECODE=1 \
     "$venv/bin/python" -m unittest -v)
 }

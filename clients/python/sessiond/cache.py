@@ -20,8 +20,9 @@ its own, and it fails closed:
 * entries are keyed by the SHA-256 of the token (never the token), bounded by
   count and bytes (least recently used out first);
 * a session in use is touched (a verify in the background) at most once per
-  ``touch_interval_ms`` (5 s), so its idle expiry on the server lags its last
-  real use by at most that.
+  ``touch_interval_ms`` (5 s; a tenth of the session's idle timeout if that is
+  shorter), so its idle expiry on the server lags its last real use by at
+  most that.
 
 The guarantee: once sessiond has answered a revocation, the change is in the
 stream; each connected cache drops the entry when the frame arrives
@@ -41,8 +42,9 @@ import random
 import threading
 import time
 from collections import OrderedDict
-from datetime import datetime
 from typing import Callable, Optional
+
+from .client import parse_time
 
 __all__ = ["Cache"]
 
@@ -56,18 +58,19 @@ def _digest(s: Optional[str]) -> bytes:
 
 
 def _ts(s: Optional[str]) -> Optional[float]:
-    if not s:
-        return None
-    return datetime.fromisoformat(s.replace("Z", "+00:00")).timestamp()
+    t = parse_time(s)
+    return None if t is None else t.timestamp()
 
 
 class _Entry:
-    __slots__ = ("answer", "sid", "user_id", "expires", "idle", "auth_time", "csrf", "device", "size", "touched")
+    __slots__ = ("answer", "sid", "user_id", "expires", "idle", "idle_timeout", "auth_time", "csrf", "device", "size",
+                 "touched")
 
     def __init__(self, answer: dict, device: Optional[dict], size: int, now: float):
         s = answer["session"]
         self.answer, self.sid, self.user_id = answer, s["id"], s.get("user_id")
         self.expires, self.idle = _ts(s.get("expires_at")), _ts(s.get("idle_expires_at"))
+        self.idle_timeout = s.get("idle_timeout") or 0
         self.auth_time = _ts(s.get("auth_time"))
         self.csrf = _digest(answer.get("csrf_token"))
         self.device = dict(device or {})
@@ -149,7 +152,9 @@ class Cache:
                 self.stats["misses"] += 1
                 return None
             self._entries.move_to_end(key)
-            touch = self._policy.get("rolling", True) and now - e.touched >= self._touch_interval
+            # As sessiond slides: at most every touch interval, or a tenth of the idle timeout if shorter.
+            interval = min(self._touch_interval, e.idle_timeout / 10) if e.idle_timeout else self._touch_interval
+            touch = self._policy.get("rolling", True) and now - e.touched >= interval
             if touch:
                 e.touched = now
             self.stats["hits"] += 1
@@ -178,8 +183,12 @@ class Cache:
 
     def store(self, token: str, csrf_token: Optional[str], device: Optional[dict], answer: dict, epoch: int) -> None:
         """Keeps a network verify's answer, unless anything was dropped since it began."""
-        if not isinstance(answer, dict) or answer.get("token") or "session" not in answer:
-            return  # a re-signed token: the cookie changes, nothing to keep under the old one
+        if not isinstance(answer, dict) or "session" not in answer:
+            return
+        if answer.get("token") or answer.get("binding_mismatch"):
+            # A re-signed token (the cookie changes: nothing to keep under the old
+            # one), or a device sessiond reports as changed (it reports each verify).
+            return
         size = len(json.dumps(answer)) + 256
         if size > self.max_bytes:
             return

@@ -5,11 +5,14 @@ from __future__ import annotations
 
 import http.client
 import json
+import re
+import socket
 import ssl
 import threading
 import time
 import urllib.parse
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any, Optional
 
 from ._version import __version__
@@ -109,6 +112,23 @@ OPERATIONS = {
     "revoke_api_key": Operation("DELETE", "/v1/api-keys/{api_key_id}", 204),
     "create_tenant": Operation("POST", "/v1/tenants", 201, ("name",), ("tenant", "api_key")),
 }
+
+
+_TIME = re.compile(r"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(?:\.(\d+))?(Z|[+-]\d\d:\d\d)")
+
+
+def parse_time(s: Optional[str]) -> Optional[datetime]:
+    """An RFC 3339 timestamp of sessiond (Go's, up to 9 fractional digits, Z)
+    as an aware datetime; None for None or "". fromisoformat alone takes
+    neither Z nor 9 digits before Python 3.11."""
+    if not s:
+        return None
+    m = _TIME.fullmatch(s)
+    if not m:
+        raise ValueError(f"sessiond: not an RFC 3339 time: {s!r}")
+    frac = (m.group(2) or "")[:6].ljust(6, "0")
+    zone = "+00:00" if m.group(3) == "Z" else m.group(3)
+    return datetime.fromisoformat(f"{m.group(1)}.{frac}{zone}")
 
 
 def _drop_none(d: dict) -> dict:
@@ -335,13 +355,29 @@ def _answer(op: Operation, status: int, headers, raw: bytes):
     return _raise(op, status, headers, raw)
 
 
+class _HTTPConnection(http.client.HTTPConnection):
+    """http.client writes a request's headers and body in two sends: with
+    Nagle's algorithm on, the body may wait for the peer's delayed ACK."""
+
+    def connect(self):
+        super().connect()
+        self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
+
+class _HTTPSConnection(http.client.HTTPSConnection):
+    def connect(self):
+        super().connect()
+        self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
+
 class _Pool:
     """Keep-alive HTTP/1.1 connections to one origin (http.client), shared by
     threads: each call takes an idle connection or dials one, and gives it back
     after reading the whole answer. A connection idle for longer than
     max_idle seconds is closed rather than reused (sessiond closes idle ones
     after 120 s). A call on a reused connection that the server had already
-    closed (no byte of an answer came back) is sent once more on a new one."""
+    closed (no byte of an answer came back) is sent once more on a new one,
+    and the other idle connections are dropped."""
 
     def __init__(self, url: str, timeout: float, max_idle_conns: int = 32, max_idle: float = 60.0):
         parsed = urllib.parse.urlsplit(url)
@@ -355,8 +391,8 @@ class _Pool:
 
     def _dial(self):
         if self._https:
-            return http.client.HTTPSConnection(self._host, self._port, timeout=self._timeout, context=self._ssl)
-        return http.client.HTTPConnection(self._host, self._port, timeout=self._timeout)
+            return _HTTPSConnection(self._host, self._port, timeout=self._timeout, context=self._ssl)
+        return _HTTPConnection(self._host, self._port, timeout=self._timeout)
 
     def _take(self):
         now = time.monotonic()
@@ -378,7 +414,7 @@ class _Pool:
     def request(self, method: str, path: str, body, headers: dict):
         """Sends one request; returns (status, headers, body bytes)."""
         for attempt in (0, 1):
-            conn, reused = self._take()
+            conn, reused = self._take() if attempt == 0 else (self._dial(), False)
             try:
                 conn.request(method, self._base + path, body=body, headers=headers)
                 res = conn.getresponse()
@@ -386,6 +422,9 @@ class _Pool:
             except (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError):
                 conn.close()
                 if reused and attempt == 0:
+                    # The server closed it (idle, or restarted): the other idle ones
+                    # are likely closed too. Drop them and send once more on a new one.
+                    self.close()
                     continue
                 raise
             except BaseException:

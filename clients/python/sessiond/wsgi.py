@@ -26,7 +26,7 @@ from datetime import datetime, timezone
 from email.utils import format_datetime
 from typing import Callable, Optional
 
-from .client import Client, SessiondError, browser_status
+from .client import Client, SessiondError, browser_status, parse_time
 
 __all__ = ["SessionMiddleware", "Session", "get_session", "require_login", "require_recent_auth", "merge_patch"]
 
@@ -41,10 +41,7 @@ def get_session(environ) -> "Session":
     return environ[ENVIRON_KEY]
 
 
-def _parse_time(s: Optional[str]) -> Optional[datetime]:
-    if not s:
-        return None
-    return datetime.fromisoformat(s.replace("Z", "+00:00"))
+_parse_time = parse_time
 
 
 def _clone(d) -> dict:

@@ -82,7 +82,7 @@ def logout_others(environ, start_response):
     return page(start_response, "200 OK", "Other devices logged out", f'<p id="ended">{len(ended)}</p>')
 
 
-def make_app(url: str, api_key: str, reauth_max_age: int = 1):
+def make_app(url: str, api_key: str, reauth_max_age: int = 1, cache: bool = False):
     def confirm(environ, start_response):
         return page(start_response, "403 Forbidden", "Confirm your password", form(environ, "/reauth", CREDENTIALS, "Confirm"))
 
@@ -119,4 +119,4 @@ def make_app(url: str, api_key: str, reauth_max_age: int = 1):
         return handler(environ, start_response)
 
     # Plain HTTP in the tests: secure=False. In production keep the default (Secure).
-    return SessionMiddleware(app, Client(url, api_key, timeout=3), secure=False)
+    return SessionMiddleware(app, Client(url, api_key, timeout=3, cache=cache or None), secure=False)

@@ -106,6 +106,32 @@ class Sessiond:
             time.sleep(0.05)
         raise RuntimeError("sessiond did not become ready in 30 s:\n" + self.logs())
 
+    def peer(self) -> "subprocess.Popen":
+        """A second sessiond instance on the same database and Redis prefix, on
+        its own port (self.peer_url); stop it with stop_peer()."""
+        port = free_port()
+        self.peer_url = f"http://127.0.0.1:{port}"
+        log = open(self.log_path, "ab")
+        self.peer_proc = subprocess.Popen([binary(), "serve"], env={**self.env, "SESSIOND_ADDR": f"127.0.0.1:{port}"},
+                                          stdout=log, stderr=log)
+        log.close()
+        deadline = time.time() + 30
+        while time.time() < deadline:
+            try:
+                with urllib.request.urlopen(self.peer_url + "/readyz", timeout=1) as r:
+                    if r.status == 200:
+                        return self.peer_proc
+            except (urllib.error.URLError, OSError):
+                pass
+            time.sleep(0.05)
+        raise RuntimeError("the second sessiond did not become ready:\n" + self.logs())
+
+    def stop_peer(self) -> None:
+        p = getattr(self, "peer_proc", None)
+        if p and p.poll() is None:
+            p.terminate()
+            p.wait(10)
+
     def stop(self) -> None:
         if self.proc and self.proc.poll() is None:
             self.proc.terminate()
@@ -142,6 +168,7 @@ class Sessiond:
         return self.admin("POST", "/v1/api-keys", {"name": name, "scopes": list(scopes)})
 
     def close(self) -> None:
+        self.stop_peer()
         self.stop()
         if shutil.which("redis-cli"):
             keys = subprocess.run(["redis-cli", "-u", self.redis_url, "--scan", "--pattern", self.prefix + ":*"],

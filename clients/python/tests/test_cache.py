@@ -11,6 +11,7 @@ import unittest
 
 from sessiond import Client, SessiondError
 from sessiond.cache import Cache
+from sessiond.client import parse_time
 from tests.harness import Sessiond
 
 
@@ -143,6 +144,32 @@ class CacheAgainstSessiond(unittest.TestCase):
         self.c.verify(kept["token"])
         self.assertEqual(self.hits(), hits + 1, "the rest of the cache survived the resume")
 
+    def test_a_sessiond_restart_with_revocations_on_another_instance(self):
+        """The cache's sessiond stops: no hits (fail closed); meanwhile another
+        instance revokes a cached session; once back, the stream resumes from
+        its last id (kept in Redis) and the revoked session is never a hit."""
+        cache = self.c.cache
+        kept, doomed = self.cached("restart-kept"), self.cached("restart-doomed")
+        self.sd.peer()
+        try:
+            peer = Client(self.sd.peer_url, self.sd.admin_key)
+            self.sd.stop()
+            with self.assertRaises(SessiondError) as cm:
+                self.c.verify(kept["token"])
+            self.assertEqual(cm.exception.code, "unavailable", "no hit while the stream is down")
+            peer.revoke_session(doomed["session"]["id"])
+            self.sd.start()
+            cache.wait_ready(15)
+            with self.assertRaises(SessiondError) as cm:
+                self.c.verify(doomed["token"])
+            self.assertEqual(cm.exception.code, "session_invalid")
+            hits = self.hits()
+            self.c.verify(kept["token"])
+            self.assertEqual(self.hits(), hits + 1, "resumed, not reset: the other entries stay")
+            peer.close()
+        finally:
+            self.sd.stop_peer()
+
     def test_csrf_and_reauth_rules_on_a_hit(self):
         s = self.cached("rules")
         hits = self.hits()
@@ -161,6 +188,75 @@ class CacheAgainstSessiond(unittest.TestCase):
         self.assertEqual(cm.exception.code, "reauth_required")
         self.assertEqual(self.hits(), hits + 2)
 
+    def test_hits_slide_the_idle_timer_with_background_touches(self):
+        """idle_timeout 10 s: a touch at most every second (a tenth); hits
+        alone must move the session's idle expiry on the server."""
+        s = self.cached("toucher", idle_timeout=10)
+        before = parse_time(self.other.get_session(s["session"]["id"])["idle_expires_at"])
+        touches = self.c.cache.stats["touches"]
+        time.sleep(1.2)
+        hits = self.hits()
+        self.c.verify(s["token"])
+        self.assertEqual(self.hits(), hits + 1)
+        deadline = time.time() + 5
+        while self.c.cache.stats["touches"] == touches and time.time() < deadline:
+            time.sleep(0.02)
+        self.assertEqual(self.c.cache.stats["touches"], touches + 1, "one touch")
+        after = parse_time(self.other.get_session(s["session"]["id"])["idle_expires_at"])
+        self.assertGreater(after, before, "the server's idle expiry moved")
+        self.c.verify(s["token"])
+        time.sleep(0.2)
+        self.assertEqual(self.c.cache.stats["touches"], touches + 1, "no second touch within the interval")
+
+    def test_policy_tightening_and_device_binding_on_a_hit(self):
+        """PUT /v1/policy with ip binding enforced: the tenant frame drops the
+        cache and brings the policy; a hit then needs the same IP as stored."""
+        cache = self.c.cache
+        policy = self.sd.admin("GET", "/v1/policy")
+        here = {"ip": "203.0.113.7", "user_agent": "ua"}
+        s = self.cached("bound", device=here)
+        try:
+            self.sd.admin("PUT", "/v1/policy", dict(policy, binding={"ip": "enforce", "user_agent": "off"}))
+            deadline = time.time() + 5
+            while (cache._policy.get("binding") or {}).get("ip") != "enforce" and time.time() < deadline:
+                time.sleep(0.01)
+            self.assertEqual(cache._policy["binding"]["ip"], "enforce", "the policy came with the tenant frame")
+            self.assertEqual(len(cache), 0, "a policy change drops the whole cache")
+            self.c.verify(s["token"], device=here)
+            hits = self.hits()
+            self.c.verify(s["token"], device=here)
+            self.assertEqual(self.hits(), hits + 1, "the same IP is a hit")
+            with self.assertRaises(SessiondError) as cm:
+                self.c.verify(s["token"], device={"ip": "198.51.100.1", "user_agent": "ua"})
+            self.assertEqual(cm.exception.code, "binding_mismatch")
+            self.assertEqual(self.hits(), hits + 1, "another IP is never a hit")
+        finally:
+            self.sd.admin("PUT", "/v1/policy", policy)
+
+    def test_key_rotation_and_retirement(self):
+        """A rotation drops the cache, so the next verify brings the re-signed
+        token; once the old key is retired the old token is never a hit."""
+        s = self.cached("rotated")
+        kid = self.other.keys()[0]["kid"]
+        self.other.rotate_key()
+        deadline, v = time.time() + 5, {}
+        while "token" not in v and time.time() < deadline:
+            v = self.c.verify(s["token"])
+            time.sleep(0.01)
+        self.assertIn("token", v, "a hit hid the re-signed token after the rotation")
+        self.c.verify(v["token"])
+        self.other.retire_key(kid)
+        deadline = time.time() + 5
+        while time.time() < deadline:
+            try:
+                self.c.verify(s["token"])
+            except SessiondError:
+                break
+        with self.assertRaises(SessiondError) as cm:
+            self.c.verify(s["token"])
+        self.assertEqual(cm.exception.code, "session_invalid")
+        self.assertEqual(self.c.verify(v["token"])["session"]["user_id"], "rotated")
+
     def test_the_race_rule_and_the_bounds(self):
         cache = Cache(max_entries=2)
         cache._policy = {}
@@ -176,6 +272,8 @@ class CacheAgainstSessiond(unittest.TestCase):
         self.assertNotIn("t2", "".join(cache._entries), "keys are digests, never tokens")
         cache.store("t9", None, None, dict(answer("s9"), token="v1.resigned"), cache.epoch())
         self.assertIsNone(cache._by_sid.get("s9"), "a re-signed answer is not kept")
+        cache.store("t8", None, None, dict(answer("s8"), binding_mismatch=True), cache.epoch())
+        self.assertIsNone(cache._by_sid.get("s8"), "a reported binding mismatch is not kept")
         self.assertIsNone(cache.lookup("t2", None, None, None), "no hits without a ready stream")
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import time
 import unittest
+from concurrent.futures import ThreadPoolExecutor
 
 from sessiond import Client, SessiondError, browser_status
 from tests.harness import Sessiond, eventually, free_port
@@ -113,6 +114,15 @@ class ClientAgainstSessiond(unittest.TestCase):
             raise AssertionError("the revoked key still works")
         eventually(revoked)
         self.assertEqual(self.c.verify(s["token"])["session"]["user_id"], "gina", "the user is still logged in")
+
+    def test_the_pool_survives_a_sessiond_restart(self):
+        s = self.c.create_session(user_id="restart")
+        with ThreadPoolExecutor(4) as pool:  # several idle keep-alive connections
+            list(pool.map(lambda _: self.c.verify(s["token"]), range(16)))
+        self.assertGreater(len(self.c._pool._idle), 1)
+        self.sd.stop()
+        self.sd.start()
+        self.assertEqual(self.c.verify(s["token"])["session"]["user_id"], "restart", "the first call after works")
 
     def test_a_network_error_is_unavailable(self):
         e = self.code(Client(f"http://127.0.0.1:{free_port()}", "sk_x", timeout=2).verify, "x")

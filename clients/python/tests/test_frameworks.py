@@ -1,5 +1,6 @@
 """The middleware in real frameworks against a real sessiond: Starlette and
-FastAPI (sessiond.asgi on AsyncClient), Flask (the WSGI middleware). One small
+FastAPI (sessiond.asgi on AsyncClient), Flask (the WSGI middleware), Django
+(sessiond.django). One small
 app per framework, the same behaviour checked on each: an anonymous session
 on save, login with a new token, CSRF by form field and by header, logout,
 a revoked session logged out, sessiond down answered 503 with the cookie kept.
@@ -12,7 +13,7 @@ import urllib.parse
 
 from tests.harness import Sessiond
 
-HAVE = {m: importlib.util.find_spec(m) is not None for m in ("httpx", "starlette", "fastapi", "flask")}
+HAVE = {m: importlib.util.find_spec(m) is not None for m in ("httpx", "starlette", "fastapi", "flask", "django")}
 
 
 def form_of(body: bytes) -> dict:
@@ -236,6 +237,65 @@ class Flask(Behaviour, unittest.TestCase):
         r = self.tc.open(path, method=method, data=form, headers=headers)
         cookies = [v for k, v in r.headers.items() if k.lower() == "set-cookie" and v.startswith("sid=")]
         return Reply(r.status_code, r.get_data(as_text=True), cookies[0] if cookies else None)
+
+
+@unittest.skipUnless(HAVE["django"], "needs django (Debian: python3-django)")
+class Django(Behaviour, unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        import django
+        from django.conf import settings
+        from django.http import HttpResponse
+        from django.urls import path
+
+        cls.sd = Sessiond()
+
+        def home(request):
+            s = request.sessiond
+            s.data["views"] = s.data.get("views", 0) + 1
+            s.save()
+            return HttpResponse(f"views={s.data['views']} user={s.user_id}")
+
+        def csrf(request):
+            return HttpResponse(request.sessiond.csrf_token or "")
+
+        def login(request):
+            request.sessiond.login(request.POST["username"])
+            return HttpResponse("ok")
+
+        def name(request):
+            s = request.sessiond
+            s.data["name"] = request.POST["name"]
+            s.save()
+            return HttpResponse("name=" + s.data["name"])
+
+        def logout(request):
+            request.sessiond.destroy()
+            return HttpResponse("bye")
+
+        urls = type("urls", (), {"urlpatterns": [path("", home), path("csrf", csrf), path("login", login),
+                                                 path("name", name), path("logout", logout)]})
+        conf = {"URL": cls.sd.url, "API_KEY": cls.sd.new_api_key("django")["secret"], "SECURE": False, "TIMEOUT": 3}
+        if settings.configured:
+            settings.SESSIOND, settings.ROOT_URLCONF = conf, urls
+        else:
+            settings.configure(DEBUG=False, ALLOWED_HOSTS=["testserver"], ROOT_URLCONF=urls, SECRET_KEY="test " * 10,
+                               MIDDLEWARE=["sessiond.django.SessiondMiddleware"], SESSIOND=conf)
+            django.setup()
+        from django.test import Client as DjangoClient
+        cls.tc = DjangoClient()
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.sd.close()
+
+    def request(self, method, path, form, headers):
+        meta = {"HTTP_" + k.upper().replace("-", "_"): v for k, v in (headers or {}).items()}
+        self.tc.cookies.clear()
+        body = urllib.parse.urlencode(form or {})
+        r = self.tc.generic(method, "/" + path.lstrip("/"), body, "application/x-www-form-urlencoded", **meta)
+        cookie = r.headers.get("Set-Cookie")
+        return Reply(r.status_code, r.content.decode(), cookie if cookie and cookie.startswith("sid=") else None)
 
 
 if __name__ == "__main__":

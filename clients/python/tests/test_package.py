@@ -30,8 +30,19 @@ class Package(unittest.TestCase):
         import sessiond.client as c
         with open(c.__file__, encoding="utf-8") as f:
             imports = set(re.findall(r"^(?:from|import) (\w+)", f.read(), re.M))
-        self.assertLessEqual(imports, {"__future__", "http", "json", "ssl", "threading", "time", "urllib",
-                                       "dataclasses", "typing"})
+        self.assertLessEqual(imports, {"__future__", "http", "json", "re", "socket", "ssl", "threading", "time", "urllib",
+                                       "dataclasses", "datetime", "typing"})
+
+    def test_timestamps_as_sessiond_writes_them(self):
+        from datetime import datetime, timezone
+        from sessiond.client import parse_time
+        want = datetime(2026, 11, 22, 10, 0, 0, 123456, tzinfo=timezone.utc)
+        for s in ("2026-11-22T10:00:00.123456789Z", "2026-11-22T10:00:00.123456Z", "2026-11-22T12:00:00.1234567+02:00"):
+            self.assertEqual(parse_time(s), want, s)
+        self.assertEqual(parse_time("2026-11-22T10:00:00Z"), want.replace(microsecond=0))
+        self.assertIsNone(parse_time(""))
+        with self.assertRaises(ValueError):
+            parse_time("2026-11-22 10:00")
 
 
 if __name__ == "__main__":

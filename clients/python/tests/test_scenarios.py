@@ -87,11 +87,16 @@ def csrf_of(body: str) -> str:
 class Scenarios(unittest.TestCase):
     """Each test is one scenario; they run in order (unittest sorts by name) on one server."""
 
+    cache = False
+
     @classmethod
     def setUpClass(cls):
         cls.sd = Sessiond()
         cls.app_key = cls.sd.new_api_key("python example app")
-        cls.swap = Swappable(make_app(cls.sd.url, cls.app_key["secret"]))
+        cls.swap = Swappable(make_app(cls.sd.url, cls.app_key["secret"], cache=cls.cache))
+        if cls.cache:
+            cls.first_cache = cls.swap.app.client.cache
+            cls.first_cache.wait_ready(15)
         cls.web: WSGIServer = make_server("127.0.0.1", 0, cls.swap, handler_class=Quiet)
         cls.port = cls.web.server_port
         threading.Thread(target=cls.web.serve_forever, daemon=True).start()
@@ -247,7 +252,9 @@ class Scenarios(unittest.TestCase):
         """503 with Retry-After, nobody logged out; back up, the same cookie works"""
         bob = self.bob
         key2 = self.sd.new_api_key("python example app, second key")
-        self.swap.app = make_app(self.sd.url, key2["secret"])
+        self.swap.app = make_app(self.sd.url, key2["secret"], cache=self.cache)
+        if self.cache:
+            self.swap.app.client.cache.wait_ready(15)
         self.assertEqual(bob.get("/profile").status, 200, "the new key works with the same cookie")
         token = bob.sid
         self.sd.stop()
@@ -265,6 +272,15 @@ class Scenarios(unittest.TestCase):
         self.assertIn("Profile of bob", r.body)
         self.assertEqual(bob.sid, token)
         self.assertNotIn(token, self.sd.logs(), "no token in sessiond's logs")
+
+
+class ScenariosWithCache(Scenarios):
+    """The same scenarios with the app's local cache on: every rule holds on a hit."""
+
+    cache = True
+
+    def test_11_the_cache_was_used(self):
+        self.assertGreater(self.first_cache.stats["hits"], 10, self.first_cache.stats)
 
 
 if __name__ == "__main__":
