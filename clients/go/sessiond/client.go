@@ -379,6 +379,12 @@ func (c *Client) do(ctx context.Context, op operation, params []string, q url.Va
 	req.Header.Set("Authorization", "Bearer "+c.apiKey)
 	req.Header.Set("Accept", "application/json, application/problem+json")
 	req.Header.Set("User-Agent", c.userAgent)
+	if tp, ts := traceHeaders(ctx); tp != "" { // WithTraceparent (trace.go)
+		req.Header.Set("traceparent", tp)
+		if ts != "" {
+			req.Header.Set("tracestate", ts)
+		}
+	}
 	if body != nil {
 		ct := "application/json"
 		if op.Method == "PATCH" {
