@@ -14,6 +14,7 @@ import (
 
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/redis/go-redis/v9"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/sessiond/sessiond/internal/admin"
 	"github.com/sessiond/sessiond/internal/adminauth"
@@ -31,6 +32,7 @@ import (
 	"github.com/sessiond/sessiond/internal/sessions"
 	"github.com/sessiond/sessiond/internal/sessions/redisstore"
 	"github.com/sessiond/sessiond/internal/tenants"
+	"github.com/sessiond/sessiond/internal/tracing"
 	"github.com/sessiond/sessiond/internal/web"
 	"github.com/sessiond/sessiond/internal/webhooks"
 )
@@ -69,6 +71,9 @@ type App struct {
 	adminThrottle  adminauth.Throttle
 	now            func() time.Time
 	draining       atomic.Bool // set by StartDrain
+	// tracer is the OpenTelemetry tracer provider; nil when tracing is off.
+	tracer         trace.TracerProvider
+	tracerShutdown func(context.Context) error
 }
 
 // Options adjust an App for tests.
@@ -87,6 +92,10 @@ type Options struct {
 	// Webhooks tunes the webhook dispatcher (timeouts, workers, poll);
 	// Now and AllowPrivate come from the App.
 	Webhooks webhooks.Options
+	// TracerProvider traces requests, Redis commands and SQL queries (tests
+	// pass an in-memory one); default: the OTLP exporter when the OTEL_*
+	// variables turn tracing on (config.Config.Tracing), else none.
+	TracerProvider trace.TracerProvider
 }
 
 // eventWriterOptions configures the security event writer: the clock, the
@@ -117,7 +126,19 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger, o Options) (
 	}()
 
 	var err error
-	if a.Pool, err = postgres.Open(ctx, cfg.DatabaseURL); err != nil {
+	a.tracer = o.TracerProvider
+	if a.tracer == nil && cfg.Tracing {
+		tp, err := tracing.NewProvider(ctx, o.Version)
+		if err != nil {
+			return nil, err
+		}
+		a.tracer, a.tracerShutdown = tp, tp.Shutdown
+	}
+	var pgOpts []func(*pgxpool.Config)
+	if a.tracer != nil {
+		pgOpts = append(pgOpts, func(c *pgxpool.Config) { c.ConnConfig.Tracer = tracing.PgxTracer(a.tracer) })
+	}
+	if a.Pool, err = postgres.Open(ctx, cfg.DatabaseURL, pgOpts...); err != nil {
 		return nil, fmt.Errorf("PostgreSQL (DATABASE_URL): %w", err)
 	}
 	if err := postgres.Migrate(ctx, a.Pool, postgres.Up); err != nil {
@@ -125,6 +146,9 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger, o Options) (
 	}
 	if a.Redis, err = redisconn.Open(redisconn.Options{URL: cfg.RedisURL, Cluster: cfg.RedisCluster, CAFile: cfg.RedisCAFile}); err != nil {
 		return nil, err
+	}
+	if a.tracer != nil {
+		a.Redis.AddHook(tracing.RedisHook(a.tracer))
 	}
 	pingCtx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
@@ -328,7 +352,11 @@ func (a *App) Handler() (http.Handler, error) {
 		}
 		return "api"
 	}
-	return web.WithRequestID(web.WithAccessLog(a.Log, a.Metrics.Middleware(surface, router))), nil
+	h := a.Metrics.Middleware(surface, router)
+	if a.tracer != nil { // off: not even a no-op span per request
+		h = tracing.Middleware(a.tracer, h)
+	}
+	return web.WithRequestID(web.WithAccessLog(a.Log, h)), nil
 }
 
 // StartDrain marks this instance as going away: from now on /readyz answers
@@ -395,5 +423,10 @@ func (a *App) Close() {
 	}
 	if a.Pool != nil {
 		a.Pool.Close()
+	}
+	if a.tracerShutdown != nil { // flush the last spans
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = a.tracerShutdown(ctx)
 	}
 }

@@ -11,6 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/sessiond/sessiond/internal/adminauth"
 	"github.com/sessiond/sessiond/internal/app"
 	"github.com/sessiond/sessiond/internal/config"
@@ -47,6 +49,8 @@ type Options struct {
 	// its largest value so that tests and benchmarks under the stopped test
 	// clock never reach it (rate-limit tests set a tenant's own).
 	Ceilings tenants.Limits
+	// TracerProvider traces the server (app.Options.TracerProvider); default none.
+	TracerProvider trace.TracerProvider
 }
 
 // Server is a running sessiond.
@@ -97,6 +101,7 @@ func Start(tb testing.TB, o Options) *Server {
 	defer cancel()
 	a, err := app.Open(ctx, s.Config, log, app.Options{
 		Now: s.Clock.Now, Version: "test", Passwords: CheapPasswords, AdminThrottle: o.AdminThrottle,
+		TracerProvider: o.TracerProvider,
 	})
 	if err != nil {
 		tb.Fatalf("starting sessiond: %v", err)

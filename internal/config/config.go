@@ -19,6 +19,7 @@ import (
 	"github.com/sessiond/sessiond/internal/secrets"
 	"github.com/sessiond/sessiond/internal/sessions"
 	"github.com/sessiond/sessiond/internal/tenants"
+	"github.com/sessiond/sessiond/internal/tracing"
 )
 
 // Config is the whole configuration of `sessiond serve`.
@@ -69,6 +70,9 @@ type Config struct {
 	// Ceilings are the deployment's default operator ceilings of every
 	// tenant without its own (SESSIOND_CEILING_*).
 	Ceilings tenants.Limits
+	// Tracing: the OTEL_* variables ask for OpenTelemetry traces
+	// (tracing.Enabled); the SDK reads the rest of them itself.
+	Tracing bool
 	// Dev is set by `serve --dev`, never by the environment: the admin UI
 	// then works over plain HTTP (no Secure cookie, with a banner saying so).
 	Dev bool
@@ -168,6 +172,12 @@ var Vars = []Var{
 	{"SESSIOND_CEILING_RETIRING_KEYS", strconv.Itoa(tenants.DefaultCeilingRetiringKeys), "default ceiling of a tenant's retiring signing keys; a rotation at it gets 409", false},
 	{"SESSIOND_CEILING_EVENTS_PER_MINUTE", strconv.Itoa(tenants.DefaultCeilingEventsPerMinute), "default ceiling of the security events a minute stored for a tenant", false},
 	{"SESSIOND_CEILING_WEBHOOK_ENDPOINTS", strconv.Itoa(tenants.DefaultCeilingWebhookEndpoints), "default ceiling of a tenant's webhook endpoints; creating one more gets 409", false},
+	{"OTEL_TRACES_EXPORTER", "", "otlp turns OpenTelemetry tracing on (OTLP over HTTP); none, or unset without an endpoint, keeps it off", false},
+	{"OTEL_EXPORTER_OTLP_ENDPOINT", "", "OTLP/HTTP collector base URL (e.g. http://127.0.0.1:4318); setting it turns tracing on; the SDK also reads OTEL_EXPORTER_OTLP_HEADERS, _TIMEOUT and _CERTIFICATE", false},
+	{"OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "", "the traces URL itself (e.g. http://127.0.0.1:4318/v1/traces), instead of the base URL", false},
+	{"OTEL_EXPORTER_OTLP_PROTOCOL", "", "only http/protobuf (the default) is supported; grpc is refused at start", false},
+	{"OTEL_EXPORTER_OTLP_TRACES_PROTOCOL", "", "the same, for traces only", false},
+	{"OTEL_SDK_DISABLED", "", "true turns tracing off whatever the others say", false},
 	{"SESSIOND_CEILING_REQUESTS_PER_SECOND", strconv.Itoa(tenants.DefaultCeilingRequestsPerSecond), "default ceiling of a tenant's API requests a second, per instance (N instances allow N times as many); past it 429", false},
 }
 
@@ -207,8 +217,23 @@ func Load(getenv func(string) string) (Config, error) {
 		Ceilings:            e.ceilings(),
 		ChangesMaxStreams:   int(e.atLeast("SESSIOND_CHANGES_MAX_STREAMS", 1, "want a whole number of streams, at least 1")),
 		WebhookAllowPrivate: e.boolean("SESSIOND_WEBHOOK_ALLOW_PRIVATE"),
+		Tracing:             e.tracing(),
 	}
 	return c, errors.Join(e.errs...)
+}
+
+// tracing reads the OTEL_* variables that decide whether tracing is on.
+func (e *reader) tracing() bool {
+	vals := map[string]string{}
+	for _, name := range []string{"OTEL_TRACES_EXPORTER", "OTEL_EXPORTER_OTLP_ENDPOINT", "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",
+		"OTEL_EXPORTER_OTLP_PROTOCOL", "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL", "OTEL_SDK_DISABLED"} {
+		vals[name] = e.text(name)
+	}
+	on, err := tracing.Enabled(func(name string) string { return vals[name] })
+	if err != nil {
+		e.errs = append(e.errs, err)
+	}
+	return on
 }
 
 // ceilings reads the SESSIOND_CEILING_* variables, one per tenants

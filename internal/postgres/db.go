@@ -34,10 +34,15 @@ const DefaultConnectTimeout = 5 * time.Second
 // database of the same server) and connects again. Runtime parameters in the
 // URL, such as search_path, apply to every connection of the pool. A
 // connection failure is a fault.Unavailable error; the caller closes the pool.
-func Open(ctx context.Context, databaseURL string) (*pgxpool.Pool, error) {
+// Each configure function adjusts the pool's configuration first (a query
+// tracer, for one).
+func Open(ctx context.Context, databaseURL string, configure ...func(*pgxpool.Config)) (*pgxpool.Pool, error) {
 	cfg, err := pgxpool.ParseConfig(databaseURL)
 	if err != nil {
 		return nil, fmt.Errorf("postgres: parse database URL: %w", err)
+	}
+	for _, f := range configure {
+		f(cfg)
 	}
 	if cfg.ConnConfig.ConnectTimeout == 0 {
 		cfg.ConnConfig.ConnectTimeout = DefaultConnectTimeout

@@ -7,6 +7,7 @@ import (
 	"net/http/httptest"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/sessiond/sessiond/clients/go/sessiond"
 )
@@ -68,4 +69,18 @@ func TestCacheRaceRule(t *testing.T) {
 	if verifies.Load() != 2 || c.CacheStats().Entries != 1 {
 		t.Fatalf("next verify: %d calls, %+v (want 2 calls, the answer kept)", verifies.Load(), c.CacheStats())
 	}
+}
+
+// waitFor polls cond until it holds (15 s at most) and returns how long it
+// took.
+func waitFor(t *testing.T, what string, cond func() bool) time.Duration {
+	t.Helper()
+	start := time.Now()
+	for !cond() {
+		if time.Since(start) > 15*time.Second {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
+	return time.Since(start)
 }

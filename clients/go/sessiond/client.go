@@ -458,6 +458,12 @@ func (c *Client) do(ctx context.Context, op operation, params []string, q url.Va
 	req.Header["Authorization"] = c.auth
 	req.Header["Accept"] = acceptJSON
 	req.Header["User-Agent"] = c.ua
+	if tp, ts := traceHeaders(ctx); tp != "" { // WithTraceparent (trace.go)
+		req.Header.Set("traceparent", tp)
+		if ts != "" {
+			req.Header.Set("tracestate", ts)
+		}
+	}
 	if body != nil {
 		req.Header["Content-Type"] = contentJSON
 		if op.Method == "PATCH" {

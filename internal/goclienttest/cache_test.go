@@ -1,4 +1,4 @@
-package sessiond_test
+package goclienttest
 
 import (
 	"bytes"
