@@ -40,7 +40,9 @@ func policyDefaults(t *testing.T) map[string]string {
 
 // The policy defaults the code applies are the ones the docs state: every
 // field in docs/design.md's table, every "(default X)" in the contract's
-// Policy schema, and the README's "N by default" for the per-user cap.
+// Policy schema, and the README's "N by default" for the per-user cap; and
+// the listings' page size is the contract's. (The configuration defaults are
+// checked against the README by TestREADMEDocumentsEveryVariable.)
 func TestDocumentedPolicyDefaultsAreTheCodes(t *testing.T) {
 	code := policyDefaults(t)
 	if len(code) < 8 {
@@ -87,6 +89,11 @@ func TestDocumentedPolicyDefaultsAreTheCodes(t *testing.T) {
 	}
 	if n < 6 {
 		t.Errorf("api/openapi.yaml's Policy schema states %d defaults; want one per scalar field", n)
+	}
+
+	limit := regexp.MustCompile(`(?s)\n    Limit:\n.*?schema: \{[^}]*minimum: 1, maximum: (\d+), default: (\d+)\}`).FindSubmatch(spec)
+	if limit == nil || string(limit[1]) != fmt.Sprint(tenants.MaxPageLimit) || string(limit[2]) != fmt.Sprint(tenants.DefaultPageLimit) {
+		t.Errorf("api/openapi.yaml's limit parameter does not say maximum %d, default %d (the code's)", tenants.MaxPageLimit, tenants.DefaultPageLimit)
 	}
 
 	readme, err := os.ReadFile("../../README.md")

@@ -149,8 +149,8 @@ var placeholders = []struct {
 }{
 	{regexp.MustCompile(`\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?(Z|[+-]\d\d:\d\d)`), "2026-01-01T00:00:00Z"},
 	{regexp.MustCompile(`"v1\.[^"]+"`), `"v1.…"`},
-	{regexp.MustCompile(`"s[a-z0-9]{2}_[a-z0-9]{8,}"([^:])`), `"s…_…"${1}`}, // session ids: s, the user's bucket, _, random
-	{regexp.MustCompile(`"([a-z]{1,4})_[a-z0-9]{8,}"([^:])`), `"${1}_…"${2}`},
+	{regexp.MustCompile(`"s[a-z0-9]{2}_[a-z0-9]{16,}"([^:])`), `"s…_…"${1}`}, // session ids: s, the user's bucket, _, random
+	{regexp.MustCompile(`"([a-z]{1,4})_[a-z0-9]{16,}"([^:])`), `"${1}_…"${2}`},
 }
 
 // randomString is a long JSON string value with a digit, an upper-case
