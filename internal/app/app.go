@@ -74,6 +74,7 @@ type App struct {
 	// tracer is the OpenTelemetry tracer provider; nil when tracing is off.
 	tracer         trace.TracerProvider
 	tracerShutdown func(context.Context) error
+	dispatcher     atomic.Pointer[webhooks.Dispatcher]
 }
 
 // Options adjust an App for tests.
@@ -102,7 +103,7 @@ type Options struct {
 // per-tenant ceiling, and the Redis spool (unless SESSIOND_EVENT_SPOOL_MAX
 // is 0).
 func (a *App) eventWriterOptions(o Options) events.WriterOptions {
-	wo := events.WriterOptions{Now: o.Now, EventsPerMinute: o.EventsPerMinute}
+	wo := events.WriterOptions{Now: o.Now, EventsPerMinute: o.EventsPerMinute, Stored: a.kickWebhooks}
 	if wo.EventsPerMinute == nil {
 		wo.EventsPerMinute = a.Cache.EventsPerMinute
 	}
@@ -110,6 +111,14 @@ func (a *App) eventWriterOptions(o Options) events.WriterOptions {
 		wo.Spool = redisspool.New(a.Redis, a.Config.RedisPrefix, a.Config.EventSpoolMax)
 	}
 	return wo
+}
+
+// kickWebhooks tells the dispatcher that stored events may have queued
+// deliveries.
+func (a *App) kickWebhooks() {
+	if d := a.dispatcher.Load(); d != nil {
+		d.Kick()
+	}
 }
 
 // Open connects to PostgreSQL (creating the database and applying
@@ -210,6 +219,7 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger, o Options) (
 	wo := o.Webhooks
 	wo.Now, wo.AllowPrivate, wo.Observe = now, cfg.WebhookAllowPrivate, a.Metrics.WebhookAttempt
 	a.Dispatcher = webhooks.NewDispatcher(a.Store, sealer, recorder, log, wo)
+	a.dispatcher.Store(a.Dispatcher)
 	a.Webhooks = &webhooks.Service{
 		Store: a.Store, Sealer: sealer, MaxEndpoints: a.Cache.WebhookEndpoints,
 		AllowPrivate: cfg.WebhookAllowPrivate, Now: now, Kick: a.Dispatcher.Kick,

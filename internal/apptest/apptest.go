@@ -21,6 +21,7 @@ import (
 	"github.com/sessiond/sessiond/internal/secrets"
 	"github.com/sessiond/sessiond/internal/tenants"
 	"github.com/sessiond/sessiond/internal/testkit"
+	"github.com/sessiond/sessiond/internal/webhooks"
 )
 
 // OperatorToken is the operator token of every test server.
@@ -51,6 +52,11 @@ type Options struct {
 	Ceilings tenants.Limits
 	// TracerProvider traces the server (app.Options.TracerProvider); default none.
 	TracerProvider trace.TracerProvider
+	// WebhookAllowPrivate is SESSIOND_WEBHOOK_ALLOW_PRIVATE (receivers in
+	// tests listen on 127.0.0.1).
+	WebhookAllowPrivate bool
+	// Webhooks tunes the webhook dispatcher (timeouts, poll).
+	Webhooks webhooks.Options
 }
 
 // Server is a running sessiond.
@@ -90,7 +96,7 @@ func Start(tb testing.TB, o Options) *Server {
 			RedisPrefix: o.Prefix, OperatorToken: OperatorToken, MasterKey: o.MasterKey,
 			MaxBodyBytes: 64 << 10, CacheRefresh: o.Refresh, LogLevel: "debug", Dev: o.Dev,
 			TrustedProxies: o.TrustedProxies, EventSpoolMax: config.DefaultEventSpoolMax,
-			Ceilings: o.Ceilings.OrDefault(),
+			Ceilings: o.Ceilings.OrDefault(), WebhookAllowPrivate: o.WebhookAllowPrivate,
 		},
 		Clock: testkit.NewClock(),
 		Logs:  &testkit.Buffer{},
@@ -102,6 +108,7 @@ func Start(tb testing.TB, o Options) *Server {
 	a, err := app.Open(ctx, s.Config, log, app.Options{
 		Now: s.Clock.Now, Version: "test", Passwords: CheapPasswords, AdminThrottle: o.AdminThrottle,
 		TracerProvider: o.TracerProvider,
+		Webhooks:       o.Webhooks,
 	})
 	if err != nil {
 		tb.Fatalf("starting sessiond: %v", err)
@@ -152,6 +159,7 @@ func (s *Server) Sibling(tb testing.TB) *Server {
 	o := s.opts
 	o.DatabaseURL, o.RedisURL, o.RedisCA, o.Cluster = s.Config.DatabaseURL, s.Config.RedisURL, s.Config.RedisCAFile, s.Config.RedisCluster
 	o.Prefix, o.MasterKey, o.Refresh, o.Dev = s.Config.RedisPrefix, s.Config.MasterKey, s.Config.CacheRefresh, s.Config.Dev
+	o.WebhookAllowPrivate = s.Config.WebhookAllowPrivate
 	return Start(tb, o)
 }
 

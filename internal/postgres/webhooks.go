@@ -208,9 +208,9 @@ func (s *Store) Finish(ctx context.Context, id int64, claim string, a webhooks.A
 
 // SetEndpointStatus implements webhooks.Store.
 func (s *Store) SetEndpointStatus(ctx context.Context, endpointID, status string, now time.Time) (bool, error) {
-	tag, err := s.pool.Exec(ctx, `UPDATE webhook_endpoints SET status = $2,
-		failing_since = CASE WHEN $2 = 'failing' THEN $3 ELSE NULL END
-		WHERE id = $1 AND status <> $2`, endpointID, status, now)
+	tag, err := s.pool.Exec(ctx, `UPDATE webhook_endpoints SET status = $2::text,
+		failing_since = CASE WHEN $2::text = 'failing' THEN $3::timestamptz ELSE NULL END
+		WHERE id = $1 AND status <> $2::text`, endpointID, status, now)
 	if err != nil {
 		return false, mapErr(err, "set webhook endpoint status", "webhook endpoint")
 	}

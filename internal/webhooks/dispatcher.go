@@ -39,7 +39,10 @@ type Options struct {
 	// instance may send it again. Default Timeout + 30 s.
 	Lease        time.Duration
 	AllowPrivate bool
-	Now          func() time.Time
+	// Manual: Run sends nothing; only Pump does (tests that step the
+	// clock and want every attempt to be their own).
+	Manual bool
+	Now    func() time.Time
 	// Observe, if set, is told each attempt's outcome ("delivered",
 	// "failed_retrying", "failed" (given up), "error") and latency.
 	Observe func(outcome string, latency time.Duration)
@@ -112,7 +115,9 @@ func (d *Dispatcher) Run(ctx context.Context) {
 	t := time.NewTicker(d.o.Poll)
 	defer t.Stop()
 	for {
-		d.claimAndSend(ctx)
+		if !d.o.Manual {
+			d.claimAndSend(ctx, &d.wg)
+		}
 		select {
 		case <-ctx.Done():
 			d.wg.Wait()
@@ -123,17 +128,24 @@ func (d *Dispatcher) Run(ctx context.Context) {
 	}
 }
 
-// Pump claims what is due and sends it, and returns once those attempts
-// are done, with how many it sent. Tests drive delivery with it.
+// Pump sends what is due until nothing is, and returns how many attempts
+// it made. Tests drive delivery with it.
 func (d *Dispatcher) Pump(ctx context.Context) int {
-	n := d.claimAndSend(ctx)
-	d.wg.Wait()
-	return n
+	total := 0
+	for {
+		var wg sync.WaitGroup
+		n := d.claimAndSend(ctx, &wg)
+		wg.Wait()
+		if n == 0 {
+			return total
+		}
+		total += n
+	}
 }
 
 // claimAndSend claims as many due deliveries as there are free workers
-// and starts sending them.
-func (d *Dispatcher) claimAndSend(ctx context.Context) int {
+// and starts sending them, each counted in wg.
+func (d *Dispatcher) claimAndSend(ctx context.Context, wg *sync.WaitGroup) int {
 	total := 0
 	for ctx.Err() == nil {
 		free := cap(d.sem) - len(d.sem)
@@ -153,9 +165,9 @@ func (d *Dispatcher) claimAndSend(ctx context.Context) int {
 			d.mu.Lock()
 			d.busy[c.EndpointID]++
 			d.mu.Unlock()
-			d.wg.Add(1)
+			wg.Add(1)
 			go func() {
-				defer d.wg.Done()
+				defer wg.Done()
 				defer func() {
 					d.mu.Lock()
 					if d.busy[c.EndpointID]--; d.busy[c.EndpointID] <= 0 {
@@ -163,6 +175,7 @@ func (d *Dispatcher) claimAndSend(ctx context.Context) int {
 					}
 					d.mu.Unlock()
 					<-d.sem
+					d.Kick() // a worker is free: the endpoint may have more due
 				}()
 				d.deliver(context.WithoutCancel(ctx), claim, c)
 			}()

@@ -366,3 +366,5 @@ function errorText(err: unknown): string {
   }
   return String(err);
 }
+
+export { verifyWebhook, WebhookVerificationError, WEBHOOK_TOLERANCE_SECONDS, type WebhookPayload } from './webhooks.js';

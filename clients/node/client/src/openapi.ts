@@ -73,14 +73,22 @@ export interface Event {
   user_id?: string;
   /** The public session id; never a token. */
   session_id?: string;
-  /** Never an operator's: an event an operator caused (through the operator token or the admin UI) has no ip. */
+  device?: EventDevice;
+  /** The caller's IP (the actor's: for an API call, the app's server), not the end user's, which is device.ip. Never an operator's: an event an operator caused (through the operator token or the admin UI) has no ip. */
   ip?: string;
-  /** Never an operator's: an event an operator caused has no user_agent. */
+  /** The caller's user agent (see ip), not the end user's. Never an operator's. */
   user_agent?: string;
-  /** Who acted: operator, api_key:<id>, admin:<email>. */
+  /** Who acted (the caller): operator, api_key:<id>, admin:<email>, system. */
   actor?: string;
-  /** Type-specific details, such as reason. For events.suppressed (the tenant's events over its events-per-minute ceiling in the minute ending at time, not stored one by one): each suppressed event type and how many, e.g. {"verify.rejected": "94500"}. */
+  /** Type-specific details, such as reason. For events.suppressed (the tenant's events over its events-per-minute ceiling in the minute ending at time, not stored one by one): each suppressed event type and how many, e.g. {"verify.rejected": "94500"}. For verify.rate_limited: source (device_ip or caller_ip), source_ip (the refused address), limit_per_minute and refused. */
   detail?: { [key: string]: string };
+}
+
+/** The end user's device as the app passed it in the request (device.ip, device.user_agent, device.label on create and verify; the label is derived from the user agent when none was given). Absent when the request named no device, and on events stored before sessiond recorded it. */
+export interface EventDevice {
+  ip?: string;
+  user_agent?: string;
+  label?: string;
 }
 
 export interface EventList {
@@ -88,7 +96,7 @@ export interface EventList {
   next_cursor: string;
 }
 
-export type EventType = "session.created" | "session.regenerated" | "session.revoked" | "session.evicted" | "session.expired" | "session.others_revoked" | "session.user_revoked" | "session.limit_rejected" | "verify.rejected" | "verify.csrf_mismatch" | "verify.reauth_required" | "verify.binding_mismatch" | "verify.rate_limited" | "key.rotated" | "key.retired" | "policy.changed" | "api_key.created" | "api_key.revoked" | "tenant.created" | "tenant.updated" | "admin.login_succeeded" | "admin.login_failed" | "admin.created" | "admin.password_changed" | "admin.password_change_failed" | "admin.deleted" | "events.suppressed";
+export type EventType = "session.created" | "session.regenerated" | "session.revoked" | "session.evicted" | "session.expired" | "session.others_revoked" | "session.user_revoked" | "session.limit_rejected" | "verify.rejected" | "verify.csrf_mismatch" | "verify.reauth_required" | "verify.binding_mismatch" | "verify.rate_limited" | "key.rotated" | "key.retired" | "policy.changed" | "api_key.created" | "api_key.revoked" | "tenant.created" | "tenant.updated" | "admin.login_succeeded" | "admin.login_failed" | "admin.created" | "admin.password_changed" | "admin.password_change_failed" | "admin.deleted" | "events.suppressed" | "webhook.endpoint_failing";
 
 export interface Health {
   status: "ok";
@@ -131,6 +139,8 @@ export interface Limits {
   events_per_minute: number;
   /** API requests a second, per instance; past it 429 (default 1000). */
   requests_per_second: number;
+  /** Webhook endpoints of the tenant; creating one more is 409 (default 10). */
+  webhook_endpoints: number;
 }
 
 /** Ceilings to change; `null` returns one to the deployment default. */
@@ -143,6 +153,7 @@ export interface LimitsPatch {
   retiring_keys?: number;
   events_per_minute?: number;
   requests_per_second?: number;
+  webhook_endpoints?: number;
 }
 
 export interface Policy {
@@ -321,3 +332,92 @@ export type Token = string;
 
 /** The tenant's own user identifier, 1 to 128 of letters, digits and . _ @ + | = -, not only dots (`.` and `..` are path segments). */
 export type UserID = string;
+
+export interface Webhook {
+  id: string;
+  url: string;
+  description: string;
+  /** The event types sent; empty is every type. */
+  event_types: Array<EventType>;
+  /** failing once a delivery was retried for 24 hours and given up (a webhook.endpoint_failing event records it); deliveries continue, and the next success makes it active again. */
+  status: "active" | "failing";
+  failing_since?: Timestamp;
+  /** After a rotation, until when the previous secret signs too. */
+  previous_secret_until?: { [key: string]: unknown };
+  created_at: Timestamp;
+  updated_at: Timestamp;
+}
+
+export interface WebhookCreate {
+  url: string;
+  description?: string;
+  event_types?: Array<EventType>;
+}
+
+export interface WebhookDelivery {
+  id: string;
+  /** The webhook-id header: the event's id, the same on every attempt. */
+  webhook_id: string;
+  event_type: string;
+  state: "pending" | "delivered" | "failed";
+  attempts: number;
+  created_at: Timestamp;
+  next_attempt_at?: Timestamp;
+  /** HTTP status of the last attempt. */
+  last_status?: number;
+  /** Why the last attempt got no response (timeout, refused, blocked address). */
+  last_error?: string;
+  last_latency_ms: number;
+  delivered_at?: Timestamp;
+}
+
+export interface WebhookDeliveryList {
+  deliveries: Array<WebhookDelivery>;
+}
+
+export interface WebhookList {
+  webhooks: Array<Webhook>;
+}
+
+export interface WebhookPatch {
+  url?: string;
+  description?: string;
+  event_types?: Array<EventType>;
+}
+
+/** The body sessiond POSTs to a webhook endpoint (OpenAPI 3.0 has no `webhooks` section, so the payload is this schema). Headers, as Standard Webhooks 1.0 has them: `webhook-id` (the event's id: the same on every retry, so receivers drop repeats by it), `webhook-timestamp` (Unix seconds of this attempt) and `webhook-signature`: `v1,` and the base64 of HMAC-SHA256, keyed with the base64 decoding of the secret after `whsec_`, of `<webhook-id>.<webhook-timestamp>.<body>`; during a secret rotation's overlap, two such signatures separated by a space. Delivery is at least once; retries back off exponentially with jitter (5 s to 1 h between attempts) for 24 hours. The payload never holds a session token or a CSRF token. Fields are only ever added, per type. A `webhook.test` payload is what "send test event" sends. */
+export interface WebhookPayload {
+  /** An EventType, or webhook.test. */
+  type: string;
+  timestamp: Timestamp;
+  data: {
+    /** The event's id (also webhook-id). */
+    id: string;
+    tenant_id: string;
+    /** The public session id; never a token. */
+    session_id?: string;
+    user_id?: string;
+    device?: EventDevice;
+    /** The caller: name as the event's actor (api_key:<id>, admin:<email>, operator, system); ip and user_agent only for an API key (the app's server), never an admin's or the operator's. */
+    actor?: {
+      name: string;
+      ip?: string;
+      user_agent?: string;
+    };
+    /** The event's detail.reason, when it has one. */
+    reason?: string;
+    /** The event's detail, as in GET /v1/events. */
+    detail?: { [key: string]: string };
+  };
+}
+
+export interface WebhookRotate {
+  overlap_seconds?: number;
+}
+
+export interface WebhookWithSecret {
+  /** [object Object] */
+  "<<"?: { [key: string]: unknown };
+  /** The signing secret, shown only here. */
+  secret: string;
+}
