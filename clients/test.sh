@@ -112,6 +112,8 @@ python_suite() {
 
 if want python; then
   echo "clients: python (clients/python: wheel, cached venv, tests)" >&2
+  # Debian's build tools and frameworks, installed when missing (no PyPI needed).
+  scripts/python-deps.sh || echo "clients: python: scripts/python-deps.sh failed; trying with what is installed" >&2
   python_suite || failed+=(python)
 fi
 
