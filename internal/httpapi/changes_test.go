@@ -306,6 +306,7 @@ func TestChangesResume(t *testing.T) {
 		{"not-an-id", "unknown_id"},
 		{"\xff\xfe-1", "unknown_id"},
 		{"99999999999999-0", "unknown_id"},
+		{strings.Repeat("9", 300), "unknown_id"},
 		{"0-1", "gap"},
 	} {
 		c := e.openChanges(a.APIKey, tc.id)
