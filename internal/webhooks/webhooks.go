@@ -183,8 +183,12 @@ func PayloadOf(e events.Event) []byte {
 			d.Actor.IP, d.Actor.UserAgent = e.IP, e.UserAgent
 		}
 	}
-	b, err := json.Marshal(Payload{Type: string(e.Type), Timestamp: e.Time.UTC(), Data: d})
-	if err != nil { // a struct of strings always encodes
+	ts := e.Time.UTC()
+	if y := ts.Year(); y < 1 || y > 9999 { // JSON has no such time; never seen but from a broken clock
+		ts = time.Unix(0, 0).UTC()
+	}
+	b, err := json.Marshal(Payload{Type: string(e.Type), Timestamp: ts, Data: d})
+	if err != nil { // strings and an RFC 3339 time always encode
 		panic(err)
 	}
 	return b
