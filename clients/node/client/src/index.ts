@@ -48,7 +48,18 @@ export interface SessiondClientOptions {
   fetch?: typeof fetch;
   /** Sent as User-Agent (default `sessiond-node/0.1`). */
   userAgent?: string;
+  /**
+   * Called before each call for the W3C trace context to send, so that
+   * sessiond's spans join the app's trace (when its operator turns tracing
+   * on). With OpenTelemetry:
+   * `traceContext: () => { const c = {}; propagation.inject(context.active(), c); return c; }`.
+   * A `traceparent` that is not well formed is not sent.
+   */
+  traceContext?: () => { traceparent?: string; tracestate?: string } | undefined;
 }
+
+/** The W3C traceparent form: version-traceid-parentid-flags, lowercase hex, ids not all zeros. */
+const TRACEPARENT = /^(?!ff)[0-9a-f]{2}-(?!0{32})[0-9a-f]{32}-(?!0{16})[0-9a-f]{16}-[0-9a-f]{2}$/;
 
 interface CallOptions {
   params?: Record<string, string>;
@@ -68,6 +79,7 @@ export class SessiondClient {
   readonly #timeoutMs: number;
   readonly #fetch: typeof fetch;
   readonly #userAgent: string;
+  readonly #traceContext: SessiondClientOptions['traceContext'];
 
   constructor(opts: SessiondClientOptions) {
     if (!opts.url) throw new TypeError('SessiondClient: url is required');
@@ -77,6 +89,7 @@ export class SessiondClient {
     this.#timeoutMs = opts.timeoutMs ?? 5000;
     this.#fetch = opts.fetch ?? globalThis.fetch;
     this.#userAgent = opts.userAgent ?? 'sessiond-node/0.1';
+    this.#traceContext = opts.traceContext;
   }
 
   // --- sessions -----------------------------------------------------------
@@ -227,6 +240,11 @@ export class SessiondClient {
       'User-Agent': this.#userAgent,
       ...o.headers,
     };
+    const trace = this.#traceContext?.();
+    if (trace?.traceparent !== undefined && TRACEPARENT.test(trace.traceparent)) {
+      headers.traceparent = trace.traceparent;
+      if (trace.tracestate) headers.tracestate = trace.tracestate;
+    }
     let body: string | undefined;
     if (o.body !== undefined) {
       headers['Content-Type'] = op.contentType ?? 'application/json';
