@@ -61,7 +61,18 @@ export interface SessiondClientOptions {
    * stream (cache.ts; README "Clients"): `true` for the defaults. Off by default.
    */
   cache?: boolean | CacheOptions;
+  /**
+   * Called before each call for the W3C trace context to send, so that
+   * sessiond's spans join the app's trace (when its operator turns tracing
+   * on). With OpenTelemetry:
+   * `traceContext: () => { const c = {}; propagation.inject(context.active(), c); return c; }`.
+   * A `traceparent` that is not well formed is not sent.
+   */
+  traceContext?: () => { traceparent?: string; tracestate?: string } | undefined;
 }
+
+/** The W3C traceparent form: version-traceid-parentid-flags, lowercase hex, ids not all zeros. */
+const TRACEPARENT = /^(?!ff)[0-9a-f]{2}-(?!0{32})[0-9a-f]{32}-(?!0{16})[0-9a-f]{16}-[0-9a-f]{2}$/;
 
 interface CallOptions {
   params?: Record<string, string>;
@@ -84,6 +95,7 @@ export class SessiondClient {
   /** Headers every call sends, made once. */
   readonly #baseHeaders: Record<string, string>;
   readonly #cache: SessionCache | undefined;
+  readonly #traceContext: SessiondClientOptions['traceContext'];
 
   constructor(opts: SessiondClientOptions) {
     if (!opts.url) throw new TypeError('SessiondClient: url is required');
@@ -91,6 +103,7 @@ export class SessiondClient {
     this.url = opts.url.replace(/\/+$/, '');
     this.#apiKey = opts.apiKey;
     this.#timeoutMs = opts.timeoutMs ?? 5000;
+    this.#traceContext = opts.traceContext;
     this.#fetch = opts.fetch;
     let base: URL;
     try {
@@ -295,6 +308,11 @@ export class SessiondClient {
     }
 
     const headers: Record<string, string> = o.headers ? { ...this.#baseHeaders, ...o.headers } : { ...this.#baseHeaders };
+    const trace = this.#traceContext?.();
+    if (trace?.traceparent !== undefined && TRACEPARENT.test(trace.traceparent)) {
+      headers.traceparent = trace.traceparent;
+      if (trace.tracestate) headers.tracestate = trace.tracestate;
+    }
     let body: string | undefined;
     if (o.body !== undefined) {
       body = JSON.stringify(o.body);

@@ -173,3 +173,33 @@ describe('@sessiond/client against a failing server', () => {
     await rejects(new SessiondClient({ url, apiKey: 'sk_x', timeoutMs: 200 }).verifySession({ token: 't' }), 'unavailable');
   });
 });
+
+describe('@sessiond/client forwards the app\'s trace context', () => {
+  it('sends traceparent and tracestate from traceContext, and drops a malformed traceparent', async () => {
+    const seen: Array<[string | undefined, string | undefined]> = [];
+    const srv = createServer((req, res) => {
+      seen.push([req.headers.traceparent as string | undefined, req.headers.tracestate as string | undefined]);
+      res.writeHead(200, { 'Content-Type': 'application/json' });
+      res.end('{"keys":[]}');
+    });
+    await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
+    const port = (srv.address() as import('node:net').AddressInfo).port;
+    const tp = '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01';
+    let next: { traceparent?: string; tracestate?: string } | undefined;
+    const c = new SessiondClient({ url: `http://127.0.0.1:${port}`, apiKey: 'sk_test', traceContext: () => next });
+    try {
+      for (const [give, want] of [
+        [undefined, [undefined, undefined]],
+        [{ traceparent: tp, tracestate: 'k=v' }, [tp, 'k=v']],
+        [{ traceparent: 'junk\r\nX-Evil: 1', tracestate: 'k=v' }, [undefined, undefined]],
+        [{ traceparent: '00-00000000000000000000000000000000-00f067aa0ba902b7-01' }, [undefined, undefined]],
+      ] as const) {
+        next = give as typeof next;
+        await c.listKeys();
+        assert.deepEqual(seen.pop(), want);
+      }
+    } finally {
+      srv.close();
+    }
+  });
+});
