@@ -209,13 +209,18 @@ func (h *Hub) feedOf(ctx context.Context, tenantID string) (*feed, error) {
 		h.feeds[tenantID] = f
 		go f.run()
 	}
+	f.mu.Lock()
+	f.joining++ // the feed stays up until join
+	f.mu.Unlock()
 	h.mu.Unlock()
 	select {
 	case <-f.started:
 	case <-ctx.Done():
+		f.joined()
 		return nil, fault.Wrap(ctx.Err(), fault.Unavailable, "the changes stream did not start in time")
 	}
 	if f.err != nil {
+		f.joined()
 		return nil, fault.Wrap(f.err, fault.Unavailable, "the changes stream is unavailable")
 	}
 	return f, nil
@@ -323,16 +328,26 @@ type feed struct {
 	started  chan struct{} // closed once last (or err) is set
 	err      error
 
-	mu     sync.Mutex
-	last   streamID
-	subs   map[*Subscription]struct{}
-	closed bool // removed from the hub: join a new feed
+	mu      sync.Mutex
+	last    streamID
+	subs    map[*Subscription]struct{}
+	joining int  // subscriptions between feedOf and join
+	closed  bool // removed from the hub: join a new feed
 }
 
-// join adds s at the feed's position. false: the feed has stopped.
+// joined undoes feedOf's count of a subscription on its way.
+func (f *feed) joined() {
+	f.mu.Lock()
+	f.joining--
+	f.mu.Unlock()
+}
+
+// join adds s at the feed's position (ending feedOf's count of it). false:
+// the feed has stopped.
 func (f *feed) join(s *Subscription, max int) (bool, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	f.joining--
 	if f.closed {
 		return false, nil
 	}
@@ -480,7 +495,7 @@ func (f *feed) idle() bool {
 	defer h.mu.Unlock()
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	if len(f.subs) > 0 && h.ctx.Err() == nil {
+	if (len(f.subs) > 0 || f.joining > 0) && h.ctx.Err() == nil {
 		return false
 	}
 	f.closed = true

@@ -64,9 +64,15 @@ const (
 	fieldAPIKey = "ak"
 )
 
-// appendTimeout bounds one synchronous append. It runs detached from the
-// request: a caller that hangs up after the write must not skip it.
-const appendTimeout = 2 * time.Second
+// appendTimeout bounds one synchronous append of a session change; it runs
+// detached from the request: a caller that hangs up after the write must not
+// skip it. A tenant change, whose call succeeds whether Redis answers or not
+// (tenants.Service), waits at most tenantAppendTimeout before leaving the
+// append to the background retry.
+const (
+	appendTimeout       = time.Second
+	tenantAppendTimeout = 300 * time.Millisecond
+)
 
 // retryEvery is the pace of the background retry of failed appends.
 const retryEvery = 500 * time.Millisecond
@@ -134,7 +140,7 @@ func (l *Log) SessionsEnded(ctx context.Context, tenantID string, ids []string, 
 		IDs    []string `json:"ids"`
 		Reason string   `json:"reason"`
 	}{ids, reason})
-	return l.add(ctx, entry{tenantID: tenantID, kind: KindSessions, data: data})
+	return l.add(ctx, entry{tenantID: tenantID, kind: KindSessions, data: data}, appendTimeout)
 }
 
 // UserEnded appends a user frame: every session of userID but except
@@ -148,7 +154,7 @@ func (l *Log) UserEnded(ctx context.Context, tenantID, userID, except string) er
 		UserID string  `json:"user_id"`
 		Except *string `json:"except"`
 	}{userID, exc})
-	return l.add(ctx, entry{tenantID: tenantID, kind: KindUser, data: data})
+	return l.add(ctx, entry{tenantID: tenantID, kind: KindUser, data: data}, appendTimeout)
 }
 
 // TenantChanged appends a tenant frame: every cache of the tenant must be
@@ -159,29 +165,48 @@ func (l *Log) TenantChanged(ctx context.Context, tenantID, reason string, policy
 		Reason string          `json:"reason"`
 		Policy *tenants.Policy `json:"policy"`
 	}{reason, policy})
-	return l.add(ctx, entry{tenantID: tenantID, kind: KindTenant, data: data, apiKeyID: apiKeyID})
+	return l.add(ctx, entry{tenantID: tenantID, kind: KindTenant, data: data, apiKeyID: apiKeyID}, tenantAppendTimeout)
 }
 
 // add appends e now, or keeps it for retry and answers fault.Unavailable.
 // The admin UI's own sessions (the system tenant) have no stream.
-func (l *Log) add(ctx context.Context, e entry) error {
+func (l *Log) add(ctx context.Context, e entry, timeout time.Duration) error {
 	if e.tenantID == tenants.SystemTenantID || e.tenantID == "" {
 		return nil
 	}
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), appendTimeout)
-	defer cancel()
 	if l.Pending(e.tenantID) {
 		// Keep the order: behind the records still waiting.
 		l.keep(e)
 		return errNotPublished()
 	}
-	if err := l.xadd(ctx, e); err != nil {
+	if err := l.xaddWithin(ctx, e, timeout); err != nil {
 		l.log.Warn("changes stream: append failed; retrying in the background, the tenant's streams on this instance end until it succeeds",
 			slog.String("tenant_id", e.tenantID), slog.String("kind", e.kind), slog.String("error", err.Error()))
 		l.keep(e)
 		return errNotPublished()
 	}
 	return nil
+}
+
+// xaddWithin appends e, giving up after timeout even when the client does
+// not (go-redis may wait out its dial timeout on a frozen server). The
+// append keeps going detached from ctx: one that lands after all is only
+// repeated by the retry, and a repeated drop is harmless.
+func (l *Log) xaddWithin(ctx context.Context, e entry, timeout time.Duration) error {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), timeout)
+	done := make(chan error, 1)
+	go func() {
+		defer cancel()
+		done <- l.xadd(ctx, e)
+	}()
+	t := time.NewTimer(timeout)
+	defer t.Stop()
+	select {
+	case err := <-done:
+		return err
+	case <-t.C:
+		return context.DeadlineExceeded
+	}
 }
 
 func errNotPublished() error {

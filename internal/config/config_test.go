@@ -208,8 +208,8 @@ func TestLoadReadsExactlyTheVariablesInVars(t *testing.T) {
 		CacheStaleAfter: 2 * time.Second,
 		EventRetention:  2160 * time.Hour, AdminIdle: 15 * time.Minute, AdminAbsolute: 8 * time.Hour,
 		GuessLimit: config.DefaultGuessLimit, GuessLimitPerCaller: config.DefaultGuessLimitPerCaller,
-		EventSpoolMax: config.DefaultEventSpoolMax,
-		Ceilings:      tenants.DefaultLimits(),
+		EventSpoolMax: config.DefaultEventSpoolMax, ChangesMaxStreams: config.DefaultChangesMaxStreams,
+		Ceilings: tenants.DefaultLimits(),
 	}
 	if !reflect.DeepEqual(c, want) {
 		t.Fatalf("defaults:\n got %+v\nwant %+v", c, want)

@@ -47,8 +47,8 @@ func (s *server) streamChanges(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	rc := http.NewResponseController(w)
-	// The server's ReadTimeout would otherwise end the request (its
-	// background read times out and cancels the context).
+	// A stream has no body to read: lift the deadline the server's
+	// ReadTimeout set on the connection.
 	_ = rc.SetReadDeadline(time.Time{})
 	h := w.Header()
 	h.Set("Content-Type", "text/event-stream")

@@ -6,9 +6,13 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/sessiond/sessiond/internal/secrets"
 )
 
 // sseFrame is one frame read from GET /v1/changes (a ping has Event "ping").
@@ -302,6 +306,7 @@ func TestChangesResume(t *testing.T) {
 		{"not-an-id", "unknown_id"},
 		{"\xff\xfe-1", "unknown_id"},
 		{"99999999999999-0", "unknown_id"},
+		{strings.Repeat("9", 300), "unknown_id"},
 		{"0-1", "gap"},
 	} {
 		c := e.openChanges(a.APIKey, tc.id)
@@ -329,8 +334,8 @@ func TestChangesResume(t *testing.T) {
 // other from its last id (ids live in Redis, not in an instance).
 func TestChangesAcrossInstances(t *testing.T) {
 	e := newEnv(t)
-	b := e.sibling()
 	a := e.createTenant("Shop")
+	b := e.sibling()
 	c := b.openChanges(a.APIKey, "")
 	c.expect("ready")
 	s := e.createSession(a.APIKey, map[string]any{"user_id": "u"})
@@ -388,4 +393,41 @@ func TestChangesPings(t *testing.T) {
 			t.Fatalf("%d pings in 3.5 s; want 2 or more", pings)
 		}
 	}
+}
+
+// On Redis Cluster the stream is a key of its own slot: changes made by
+// session scripts in other slots arrive, and a resume replays them.
+// scripts/test starts the cluster (SESSIOND_TEST_REDIS_CLUSTER).
+func TestChangesOnRedisCluster(t *testing.T) {
+	addrs := os.Getenv("SESSIOND_TEST_REDIS_CLUSTER")
+	if addrs == "" {
+		t.Skip("needs the Redis Cluster that scripts/test starts (SESSIOND_TEST_REDIS_CLUSTER)")
+	}
+	seeds := strings.Split(addrs, ",")
+	url := "redis://" + seeds[0] + "?addr=" + strings.Join(seeds[1:], "&addr=")
+	e := newEnv(t, envOptions{RedisURL: url, Cluster: true, Prefix: "sd:cl" + secrets.Encode(secrets.Random(5))})
+	a := e.createTenant("Acme")
+	other := e.sibling()
+	c := other.openChanges(a.APIKey, "")
+	c.expect("ready")
+	var ids []string
+	for i := range 5 {
+		s := e.createSession(a.APIKey, map[string]any{"user_id": "u" + strconv.Itoa(i)})
+		e.do(req{method: "DELETE", path: "/v1/sessions/" + s.Session.ID, token: a.APIKey})
+		ids = append(ids, s.Session.ID)
+	}
+	first := c.expectSessions("revoked", ids[0]).ID
+	for _, id := range ids[1:] {
+		c.expectSessions("revoked", id)
+	}
+	if r := e.do(req{method: "DELETE", path: "/v1/users/u1/sessions", token: a.APIKey}); r.Status != http.StatusOK {
+		t.Fatalf("log out everywhere = %d %s", r.Status, r.Body)
+	}
+	c.expect("user")
+	r := e.openChanges(a.APIKey, first)
+	for _, id := range ids[1:] {
+		r.expectSessions("revoked", id)
+	}
+	r.expect("user")
+	r.expect("ready")
 }

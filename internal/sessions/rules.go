@@ -79,6 +79,15 @@ func Slide(now, idle, exp int64) int64 {
 	return min(now+idle*1000, exp)
 }
 
+// Fresh reports whether r's recorded last use is recent enough at now that
+// verify need not write this use: within the touch interval, the smaller of
+// touch (ms) and a tenth of r's idle timeout. The idle deadline the server
+// keeps then lags the last real use by less than that interval: a session
+// may end that much early, never late. Lua: fresh(r, now, touch).
+func Fresh(r Record, now, touch int64) bool {
+	return now-r.LastSeenAt < min(touch, r.IdleTimeout*100)
+}
+
 // Effective returns r under the tenant's limits l: a timeout tightened since
 // the session began applies to it (idle deadline at most last seen + the
 // policy's idle timeout, absolute deadline at most created + the policy's

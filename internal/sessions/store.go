@@ -52,7 +52,10 @@ type Store interface {
 	// (NeedsReauth), in that order, writing nothing then. Otherwise
 	// (StatusOK) it records the use: last seen c.Now, the idle deadline slid
 	// (Slide) when c.Rolling, the effective deadlines kept, c.KeyID when
-	// set, and returns the record written.
+	// set, and returns the record written; except when the record is
+	// Fresh under c.Touch, its effective deadlines are those stored and
+	// c.KeyID is unset or already its key: then it writes nothing and
+	// returns the record as stored.
 	Verify(ctx context.Context, c VerifyCall) (VerifyResult, error)
 
 	// Regenerate replaces session c.Old by c.New in the same bucket: under
@@ -209,6 +212,9 @@ type VerifyCall struct {
 	UserAgent, IPBinding  string
 	// KeyID, when set, is recorded as the key that signs the token now.
 	KeyID string
+	// Touch (ms) is the touch interval: a use within it of the last one
+	// recorded is not written (Fresh). 0 writes every use.
+	Touch int64
 }
 
 // VerifyResult is Verify's outcome. UserID is the session's user (except

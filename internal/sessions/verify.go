@@ -108,7 +108,7 @@ func verifyCall(snap *tenants.Snapshot, tok token, p VerifyParams, now int64) (V
 	pol := snap.Policy
 	c := VerifyCall{
 		Ref: Ref{TenantID: snap.Tenant.ID, Bucket: tok.bucket, ID: sessionID(tok.bucket, tok.nonce)},
-		Now: now, Limits: LimitsOf(pol), Rolling: pol.Rolling, MaxAuthAge: NoMaxAuthAge,
+		Now: now, Limits: LimitsOf(pol), Rolling: pol.Rolling, MaxAuthAge: NoMaxAuthAge, Touch: TouchInterval.Milliseconds(),
 		UserAgentMode: pol.Binding.UserAgent, IPMode: pol.Binding.IP,
 	}
 	if p.CSRFToken != nil {

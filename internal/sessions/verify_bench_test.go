@@ -1,9 +1,14 @@
 package sessions_test
 
 import (
+	"bufio"
 	"context"
+	"net"
+	"strings"
 	"testing"
 	"time"
+
+	"github.com/redis/go-redis/v9"
 
 	"github.com/sessiond/sessiond/internal/secrets"
 	"github.com/sessiond/sessiond/internal/sessions"
@@ -69,4 +74,51 @@ func benchManager(b *testing.B) (*sessions.Manager, string, string) {
 		b.Fatal(err)
 	}
 	return m, tid, prefix
+}
+
+// BenchmarkEngineVerifyWrites counts the Redis writes (SET, ZADD, PEXPIRE
+// run by the scripts on this benchmark's keys, seen through MONITOR) per
+// Manager.Verify of one session verified in a loop on the real clock:
+//
+//	go test -run '^$' -bench EngineVerifyWrites -benchtime=2000x ./internal/sessions/
+func BenchmarkEngineVerifyWrites(b *testing.B) {
+	m, tid, prefix := benchManager(b)
+	ctx := context.Background()
+	c, err := m.Create(ctx, tid, sessions.CreateParams{UserID: "bench", Data: []byte(`{"cart":3}`)}, sessions.Meta{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	conn, err := net.Dial("tcp", testkit.Redis(b).(*redis.Client).Options().Addr)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer conn.Close()
+	if _, err := conn.Write([]byte("MONITOR\r\n")); err != nil {
+		b.Fatal(err)
+	}
+	writes := make(chan int)
+	go func() {
+		n := 0
+		sc := bufio.NewScanner(conn)
+		for sc.Scan() {
+			l := strings.ToLower(sc.Text())
+			if strings.Contains(l, strings.ToLower(prefix)) && strings.Contains(l, " lua]") &&
+				(strings.Contains(l, `"set"`) || strings.Contains(l, `"zadd"`) || strings.Contains(l, `"pexpire"`)) {
+				n++
+			}
+		}
+		writes <- n
+	}()
+	time.Sleep(100 * time.Millisecond)
+	p := sessions.VerifyParams{Token: c.Token}
+	b.ResetTimer()
+	for b.Loop() {
+		if _, err := m.Verify(ctx, tid, p, sessions.Meta{}); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.StopTimer()
+	time.Sleep(300 * time.Millisecond)
+	conn.Close()
+	b.ReportMetric(float64(<-writes)/float64(b.N), "redis-writes/op")
 }

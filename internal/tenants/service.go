@@ -43,9 +43,9 @@ type Service struct {
 	dummyState
 }
 
-// ChangeLog is the changes stream SDK caches follow. A change it could not
-// take is answered with its error (fault.Unavailable) although the write
-// succeeded: an answered change is in the stream.
+// ChangeLog is the changes stream SDK caches follow (internal/changes.Log).
+// A change it cannot take at once it keeps and retries in the background,
+// and meanwhile ends the tenant's streams on this instance.
 type ChangeLog interface {
 	// TenantChanged: every cache of the tenant must be dropped; policy,
 	// when set, applies from now on; apiKeyID names a revoked API key.
@@ -63,11 +63,16 @@ const (
 )
 
 // publish sends a tenant change to the changes stream, if there is one.
+// Like the notice to other instances (changed), it does not fail the call:
+// the write is stored and applied whether or not Redis answers (a tenant
+// can be suspended during a Redis outage), and a change the stream could
+// not take is retried in the background, this instance's streams of the
+// tenant ending until it is in (the Log logs it).
 func (s *Service) publish(ctx context.Context, tenantID, reason string, policy *Policy, apiKeyID string) error {
-	if s.Changes == nil {
-		return nil
+	if s.Changes != nil {
+		_ = s.Changes.TenantChanged(ctx, tenantID, reason, policy, apiKeyID)
 	}
-	return s.Changes.TenantChanged(ctx, tenantID, reason, policy, apiKeyID)
+	return nil
 }
 
 // Actor says who made a change, for security events.

@@ -91,7 +91,7 @@ func verifyArgs(c sessions.VerifyCall) []arg {
 		{"now", c.Now}, {"sid", c.Ref.ID}, {"pidle", c.Limits.IdleTimeout}, {"pabs", c.Limits.AbsoluteTimeout},
 		{"rolling", flag(c.Rolling)}, {"csrf_mismatch", flag(c.CSRFMismatch)}, {"max_auth_age", c.MaxAuthAge},
 		{"ua_mode", string(c.UserAgentMode)}, {"ua", c.UserAgent}, {"ip_mode", string(c.IPMode)}, {"ipb", c.IPBinding},
-		{"kid", c.KeyID},
+		{"kid", c.KeyID}, {"touch", c.Touch},
 	}
 }
 

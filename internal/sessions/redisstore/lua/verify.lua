@@ -1,6 +1,7 @@
 -- verify: read, check, slide and re-expire one session in one round trip
 -- (sessions.Store.Verify). Every check runs before any write, so a failed
--- check never slides the timer. Work: O(log N) (a GET of the session and
+-- check never slides the timer; a use within the touch interval of the last
+-- one recorded writes nothing. Work: O(log N) (a GET of the session and
 -- of its user's pending revocation, at most one ZSCORE, one ZADD).
 -- KEYS[1] the session, KEYS[2] the bucket index.
 local a = {
@@ -16,7 +17,14 @@ local a = {
   ip_mode = ARGV[10],
   ipb = ARGV[11],                   -- the presented IP's binding key
   kid = ARGV[12],                   -- the key signing the token now; '' keep
+  touch = tonumber(ARGV[13]),       -- ms: the touch interval; 0 always writes
 }
+
+-- fresh: sessions.Fresh. The recorded last use is recent enough that this
+-- use need not be written: within the touch interval, min(touch, idle/10).
+local function fresh(r, now, touch)
+  return now - r.ls < math.min(touch, r.idle * 100)
+end
 -- Replies 'ok' with the session written and the mismatched attributes
 -- (report mode), 'binding' with the mismatched attributes, 'csrf',
 -- 'reauth', 'expired_absolute', 'expired_idle' (with the uid) or 'missing'.
@@ -45,6 +53,12 @@ end
 if enforce then return reply('binding', r.uid, '', mismatched) end
 if a.csrf_mismatch then return reply('csrf', r.uid) end
 if needs_reauth(a.now, r.at, a.max_auth_age) then return reply('reauth', r.uid) end
+-- Nothing to write when the last use recorded is fresh and the deadlines
+-- and key stand: the idle deadline then lags this use by less than the
+-- touch interval (the session may end that much early, never late).
+if not tightened and (a.kid == '' or a.kid == r.kid) and fresh(r, a.now, a.touch) then
+  return reply('ok', r.uid, encode(r), mismatched)
+end
 r.ls = a.now
 if a.rolling then r.iexp = slide(a.now, r.idle, r.exp) end
 if a.kid ~= '' then r.kid = a.kid end
