@@ -277,7 +277,30 @@ func mustClient(t *testing.T, base, key string) *sessiond.Client {
 	return c
 }
 
-func TestScenarios(t *testing.T) {
+func TestScenarios(t *testing.T) { runScenarios(t, false) }
+
+// TestScenariosCached runs every scenario with the app's client WithCache.
+func TestScenariosCached(t *testing.T) { runScenarios(t, true) }
+
+// appClient is the app's client, with the local cache (on the server's clock) when cached.
+func appClient(t *testing.T, srv *apptest.Server, key string, cached bool) *sessiond.Client {
+	t.Helper()
+	opts := []sessiond.Option{sessiond.WithTimeout(3 * time.Second)}
+	if cached {
+		opts = append(opts, sessiond.WithCache(sessiond.CacheOptions{Now: srv.Clock.Now}))
+	}
+	c, err := sessiond.New(srv.HTTP.URL, key, opts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(c.Close)
+	if cached {
+		waitFor(t, "the change stream to be ready", func() bool { return c.CacheStats().Ready })
+	}
+	return c
+}
+
+func runScenarios(t *testing.T, cached bool) {
 	if testing.Short() {
 		t.Skip("needs PostgreSQL and Redis")
 	}
@@ -294,7 +317,16 @@ func TestScenarios(t *testing.T) {
 		t.Fatal(err)
 	}
 	app := &swappable{}
-	app.set(newApp(t, mustClient(t, srv.HTTP.URL, appKey.Secret)))
+	appC := appClient(t, srv, appKey.Secret, cached)
+	app.set(newApp(t, appC))
+	// delivered waits, with the cache on, until the change made after
+	// LastEventID was id reached the app's cache (the documented window
+	// between sessiond's answer and the stream's delivery).
+	delivered := func(t *testing.T, id string) {
+		if cached {
+			waitFor(t, "the change stream", func() bool { return appC.CacheStats().LastEventID != id })
+		}
+	}
 	web := httptest.NewServer(app)
 	t.Cleanup(web.Close)
 	verify := func(token string) (sessiond.Verified, error) {
@@ -398,9 +430,11 @@ func TestScenarios(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
+			id := appC.CacheStats().LastEventID
 			if _, err := admin.RotateKey(ctx); err != nil {
 				t.Fatal(err)
 			}
+			delivered(t, id)
 			r := a.get("/profile")
 			want(t, "status", r.status, 200)
 			wantMatch(t, "cookie re-set", r.setCookie, `^sid=[^;]+; Path=/; Expires=[^;]+; HttpOnly; SameSite=Lax$`)
@@ -481,10 +515,11 @@ func TestScenarios(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			app.set(newApp(t, mustClient(t, srv.HTTP.URL, key2.Secret)))
+			app.set(newApp(t, appClient(t, srv, key2.Secret, cached)))
 			want(t, "with a new key", bob.get("/profile").status, 200)
 			token := bob.token()
 			sibling := srv.Sibling(t) // shares the database and Redis: the same sessiond, restarted elsewhere
+			srv.App.CloseStreams()    // as sessiond's shutdown does: httptest's Close waits for open requests
 			srv.HTTP.Close()
 			r := bob.get("/profile")
 			want(t, "status while down", r.status, 503)
