@@ -95,6 +95,8 @@ type Claimed struct {
 	Delivery
 	URL    string
 	Sealed Sealed
+	// EndpointStatus is the endpoint's status when claimed.
+	EndpointStatus string
 }
 
 // Attempt is the outcome of one sending.
