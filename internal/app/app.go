@@ -253,7 +253,7 @@ func (a *App) Handler() (http.Handler, error) {
 	}
 	ui, err := admin.New(admin.Deps{
 		Tenants: a.Tenants, Cache: a.Cache, Sessions: a.Sessions,
-		Events: a.Metrics.Recorder(a.Events), EventStore: a.Store, Counter: a.Store,
+		Events: a.Metrics.Recorder(a.Events), EventStore: a.Store, Counter: a.Store, Webhooks: a.Webhooks,
 		Log: a.Log, Now: a.now, TrustedProxies: a.Config.TrustedProxies, PublicOrigin: a.Config.PublicOrigin,
 		Dev: a.Config.Dev, Limits: a.adminLimits,
 		DeviceKey: secrets.Derive(a.Config.MasterKey, "sessiond admin known-device cookies"),
