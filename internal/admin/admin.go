@@ -28,6 +28,7 @@ import (
 	"github.com/sessiond/sessiond/internal/sessions"
 	"github.com/sessiond/sessiond/internal/tenants"
 	"github.com/sessiond/sessiond/internal/web"
+	"github.com/sessiond/sessiond/internal/webhooks"
 )
 
 // Deps is what the admin UI needs.
@@ -40,7 +41,9 @@ type Deps struct {
 	// EventStore lists and Counter aggregates stored events.
 	EventStore events.Store
 	Counter    events.Counter
-	Log        *slog.Logger
+	// Webhooks manages the tenant's webhook endpoints.
+	Webhooks *webhooks.Service
+	Log      *slog.Logger
 	// Now is the clock (default time.Now).
 	Now            func() time.Time
 	TrustedProxies []netip.Prefix
@@ -133,6 +136,11 @@ func (s *server) routes(mux routed) {
 	mux.Handle("GET", "/admin/t/{tid}/api-keys", s.inTenant(s.apiKeysPage))
 	mux.Handle("POST", "/admin/t/{tid}/api-keys", s.inTenant(s.createAPIKey))
 	mux.Handle("POST", "/admin/t/{tid}/api-keys/{id}/revoke", s.inTenant(s.revokeAPIKey))
+	mux.Handle("GET", "/admin/t/{tid}/webhooks", s.inTenant(s.webhooksPage))
+	mux.Handle("POST", "/admin/t/{tid}/webhooks", s.inTenant(s.createWebhook))
+	mux.Handle("POST", "/admin/t/{tid}/webhooks/{id}/test", s.inTenant(s.testWebhook))
+	mux.Handle("POST", "/admin/t/{tid}/webhooks/{id}/delete", s.inTenant(s.deleteWebhook))
+	mux.Handle("POST", "/admin/t/{tid}/webhooks/{id}/deliveries/{did}/redeliver", s.inTenant(s.redeliverWebhook))
 
 	mux.Handle("GET", "/admin/t/{tid}/events", s.inTenant(s.eventsPage))
 

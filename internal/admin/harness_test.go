@@ -20,6 +20,7 @@ import (
 	"github.com/sessiond/sessiond/internal/apptest"
 	"github.com/sessiond/sessiond/internal/tenants"
 	"github.com/sessiond/sessiond/internal/testkit"
+	"github.com/sessiond/sessiond/internal/webhooks"
 )
 
 // env is one running sessiond (API and admin UI) on a private schema, Redis
@@ -40,6 +41,9 @@ type envOptions struct {
 	// behindProxy trusts loopback peers' X-Forwarded-For, so clients made
 	// with newClientVia appear to come from any address.
 	behindProxy bool
+	// hooks: SESSIOND_WEBHOOK_ALLOW_PRIVATE, and a dispatcher only tests
+	// drive (Pump).
+	hooks bool
 }
 
 func newEnv(t testing.TB, o envOptions) *env {
@@ -48,7 +52,8 @@ func newEnv(t testing.TB, o envOptions) *env {
 	if o.behindProxy {
 		trusted = []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8"), netip.MustParsePrefix("::1/128")}
 	}
-	return wrapServer(t, apptest.Start(t, apptest.Options{TLS: o.tls, Dev: o.dev, AdminThrottle: o.throttle, TrustedProxies: trusted}))
+	return wrapServer(t, apptest.Start(t, apptest.Options{TLS: o.tls, Dev: o.dev, AdminThrottle: o.throttle, TrustedProxies: trusted,
+		WebhookAllowPrivate: o.hooks, Webhooks: webhooks.Options{Manual: o.hooks}}))
 }
 
 func wrapServer(t testing.TB, s *apptest.Server) *env {

@@ -54,7 +54,7 @@ func (s *server) parsePages() (map[string]*template.Template, error) {
 		}
 		pages[strings.TrimSuffix(strings.TrimPrefix(name, "templates/"), ".html")] = t
 	}
-	for _, want := range []string{"login", "error", "dashboard", "sessions", "user", "policy", "keys", "apikeys", "events", "account", "tenants", "admins"} {
+	for _, want := range []string{"login", "error", "dashboard", "sessions", "user", "policy", "keys", "apikeys", "webhooks", "events", "account", "tenants", "admins"} {
 		if pages[want] == nil {
 			return nil, fmt.Errorf("missing template templates/%s.html", want)
 		}

@@ -326,7 +326,7 @@ func (a *App) Handler() (http.Handler, error) {
 	router := web.NewRouter()
 	err := admin.Mount(router, admin.Deps{
 		Tenants: a.Tenants, Cache: a.Cache, Sessions: a.Sessions,
-		Events: a.Metrics.Recorder(a.Events), EventStore: a.Store, Counter: a.Store,
+		Events: a.Metrics.Recorder(a.Events), EventStore: a.Store, Counter: a.Store, Webhooks: a.Webhooks,
 		Log: a.Log, Now: a.now, TrustedProxies: a.Config.TrustedProxies, PublicOrigin: a.Config.PublicOrigin,
 		Dev: a.Config.Dev, Throttle: a.adminThrottle,
 		DeviceKey: secrets.Derive(a.Config.MasterKey, "sessiond admin known-device cookies"),

@@ -12,6 +12,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sessiond/sessiond/internal/events"
+	"github.com/sessiond/sessiond/internal/events/redisspool"
 	"github.com/sessiond/sessiond/internal/webhooks"
 )
 
@@ -484,5 +486,34 @@ func TestHangingReceiverDoesNotSlowCreate(t *testing.T) {
 	e.flushEvents()
 	if worst > time.Second {
 		t.Fatalf("with 10 hanging endpoints, the slowest create took %v", worst)
+	}
+}
+
+// Events spooled to Redis while PostgreSQL was down reach the outbox when
+// the spool is written back, once, however often they are stored.
+func TestSpooledEventsAreDelivered(t *testing.T) {
+	e := hookEnv(t)
+	a := e.createTenant("Shop")
+	rc := newReceiver(t)
+	e.createWebhook(a.APIKey, map[string]any{"url": rc.srv.URL, "event_types": []string{"session.revoked"}})
+	ev := events.Event{ID: events.NewID(), TenantID: a.ID, Type: events.SessionRevoked, Time: e.clock.Now(), SessionID: "sab_x",
+		Device: &events.Device{IP: "203.0.113.7"}}
+	spool := redisspool.New(e.app.Redis, e.cfg.RedisPrefix, 100)
+	if _, _, err := spool.Push(context.Background(), []events.Event{ev, ev}); err != nil {
+		t.Fatal(err)
+	}
+	e.pump() // Flush writes the spool back
+	if got := rc.received(); got[ev.ID] != 1 {
+		t.Fatalf("after the spool was written back: received %v", got)
+	}
+	if err := e.app.Store.WriteEvents(context.Background(), []events.Event{ev}); err != nil {
+		t.Fatal(err)
+	}
+	e.app.Dispatcher.Pump(context.Background())
+	if got := rc.received(); len(got) != 1 || got[ev.ID] != 1 {
+		t.Fatalf("received %v, want %s once", got, ev.ID)
+	}
+	if !strings.Contains(string(rc.bodies[ev.ID]), `"device":{"ip":"203.0.113.7"}`) {
+		t.Errorf("payload %s", rc.bodies[ev.ID])
 	}
 }

@@ -104,7 +104,7 @@ func TestMigrationsGoUpDownAndUpAgainInTheURLsSchema(t *testing.T) {
 	pool := mustOpen(t, dbURL)
 
 	wantVersion(t, pool, 0)
-	all := []string{"admins", "api_keys", "events", "schema_migrations", "signing_keys", "tenant_purges", "tenants"}
+	all := []string{"admins", "api_keys", "events", "schema_migrations", "signing_keys", "tenant_purges", "tenants", "webhook_deliveries", "webhook_endpoints"}
 
 	t.Run("up creates every table and schema_migrations in the search_path schema", func(t *testing.T) {
 		if err := postgres.Migrate(ctx, pool, postgres.Up); err != nil {

@@ -85,7 +85,11 @@ func (s *Store) WriteEvents(ctx context.Context, batch []events.Event) error {
 			times[i] = now
 		}
 		e.ID, e.Time = events.FormatID(id), times[i]
-		msgIDs[i], payloads[i] = e.ID, webhooks.PayloadOf(e)
+		msgIDs[i] = e.ID
+		var err error
+		if payloads[i], err = webhooks.PayloadOf(e); err != nil {
+			return fmt.Errorf("postgres: write events: event %d: %w", i, err)
+		}
 		userIDs[i], sessionIDs[i], ips[i], userAgents[i], actors[i] = optional(e.UserID), optional(e.SessionID), optional(e.IP), optional(e.UserAgent), optional(e.Actor)
 		if d := e.Device; d != nil {
 			devIPs[i], devUAs[i], devLabels[i] = optional(d.IP), optional(d.UserAgent), optional(d.Label)

@@ -152,7 +152,7 @@ UPDATE webhook_deliveries d SET claim = $1, next_attempt_at = $3
 FROM picked, webhook_endpoints e
 WHERE d.id = picked.id AND e.id = d.endpoint_id
 RETURNING d.id, d.endpoint_id, d.tenant_id, d.msg_id, d.event_type, d.payload, d.state, d.attempts, d.created_at,
-	e.url, e.sealed_secret, e.sealed_previous, coalesce(e.previous_until, 'epoch'::timestamptz)`
+	e.url, e.sealed_secret, e.sealed_previous, coalesce(e.previous_until, 'epoch'::timestamptz), e.status`
 
 // Claim implements webhooks.Store.
 func (s *Store) Claim(ctx context.Context, claim string, now time.Time, lease time.Duration, n, perEndpoint int, skip []string) ([]webhooks.Claimed, error) {
@@ -168,7 +168,7 @@ func (s *Store) Claim(ctx context.Context, claim string, now time.Time, lease ti
 	for rows.Next() {
 		var c webhooks.Claimed
 		if err := rows.Scan(&c.ID, &c.EndpointID, &c.TenantID, &c.MsgID, &c.EventType, &c.Payload, &c.State, &c.Attempts, &c.CreatedAt,
-			&c.URL, &c.Sealed.Current, &c.Sealed.Previous, &c.Sealed.PreviousUntil); err != nil {
+			&c.URL, &c.Sealed.Current, &c.Sealed.Previous, &c.Sealed.PreviousUntil, &c.EndpointStatus); err != nil {
 			return nil, mapErr(err, "claim webhook deliveries", "webhook delivery")
 		}
 		out = append(out, c)

@@ -226,9 +226,10 @@ func (d *Dispatcher) deliver(ctx context.Context, claim string, c Claimed) {
 		return
 	}
 	status := StatusActive
-	if outcome == "failed" {
+	switch {
+	case outcome == "failed":
 		status = StatusFailing
-	} else if !ok {
+	case !ok, c.EndpointStatus == StatusActive: // nothing to change
 		return
 	}
 	changed, err := d.store.SetEndpointStatus(ctx, c.EndpointID, status, a.At)

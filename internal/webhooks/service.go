@@ -130,8 +130,11 @@ func (s *Service) RotateSecret(ctx context.Context, tenantID, id string, overlap
 func (s *Service) SendTest(ctx context.Context, tenantID, id string) (string, error) {
 	now := s.now()
 	msgID := events.NewID()
-	body := PayloadOf(events.Event{ID: msgID, TenantID: tenantID, Type: TestType, Time: now,
+	body, err := PayloadOf(events.Event{ID: msgID, TenantID: tenantID, Type: TestType, Time: now,
 		Detail: map[string]string{"reason": "test", "endpoint_id": id}})
+	if err != nil {
+		return "", err
+	}
 	if err := s.Store.Enqueue(ctx, tenantID, id, msgID, TestType, body, now); err != nil {
 		return "", err
 	}

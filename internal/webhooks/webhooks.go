@@ -95,6 +95,8 @@ type Claimed struct {
 	Delivery
 	URL    string
 	Sealed Sealed
+	// EndpointStatus is the endpoint's status when claimed.
+	EndpointStatus string
 }
 
 // Attempt is the outcome of one sending.
@@ -173,8 +175,9 @@ type Actor struct {
 }
 
 // PayloadOf returns the webhook body of e (as stored: see
-// events.Event.ForTenant). It never holds a token: events never do.
-func PayloadOf(e events.Event) []byte {
+// events.Event.ForTenant). It never holds a token: events never do. It
+// fails only for a time JSON cannot hold (a year past 9999).
+func PayloadOf(e events.Event) ([]byte, error) {
 	d := Data{ID: e.ID, TenantID: e.TenantID, SessionID: e.SessionID, UserID: e.UserID, Device: e.Device,
 		Reason: e.Detail["reason"], Detail: e.Detail}
 	if e.Actor != "" {
@@ -183,15 +186,7 @@ func PayloadOf(e events.Event) []byte {
 			d.Actor.IP, d.Actor.UserAgent = e.IP, e.UserAgent
 		}
 	}
-	ts := e.Time.UTC()
-	if y := ts.Year(); y < 1 || y > 9999 { // JSON has no such time; never seen but from a broken clock
-		ts = time.Unix(0, 0).UTC()
-	}
-	b, err := json.Marshal(Payload{Type: string(e.Type), Timestamp: ts, Data: d})
-	if err != nil { // strings and an RFC 3339 time always encode
-		panic(err)
-	}
-	return b
+	return json.Marshal(Payload{Type: string(e.Type), Timestamp: e.Time.UTC(), Data: d})
 }
 
 // TestType is the type of the payload "send test event" delivers; it is
