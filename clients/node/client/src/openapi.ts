@@ -186,7 +186,7 @@ export interface Problem {
   detail?: string;
   code: "invalid_request" | "unauthorized" | "forbidden" | "not_found" | "conflict" | "method_not_allowed" | "unsupported_media_type" | "session_invalid" | "session_expired_idle" | "session_expired_absolute" | "csrf_mismatch" | "reauth_required" | "binding_mismatch" | "session_limit_reached" | "version_conflict" | "precondition_required" | "idempotency_key_reused" | "payload_too_large" | "rate_limited" | "unavailable" | "internal";
   request_id: string;
-  /** With `invalid_request`: each invalid input, sorted by `field`. `field` names a body field by its path (`device.ip`, or `body` for the body as a whole) and a parameter by where it is and its name: `path.session_id`, `query.limit`, `header.If-Match`. `message` never repeats the value sent, and an unknown body property is reported as `unknown property` on the object that holds it (`body`, `device`), never by the name the client gave it. */
+  /** With `invalid_request`: each invalid input, sorted by `field`. `field` names a body field by its path (`device.ip`, or `body` for the body as a whole) and a parameter by where it is and its name: `path.session_id`, `query.limit`, `header.If-Match`. `message` never repeats the value sent, and an unknown body property is reported as `unknown property` on the object that holds it (`body`, `device`), never by the name the client gave it. A query parameter the operation does not take is refused as `query.<name>` (the name cut to 64 bytes), `unknown query parameter`. */
   errors?: Array<{
     field: string;
     message: string;
