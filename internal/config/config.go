@@ -156,7 +156,7 @@ var Vars = []Var{
 	{"SESSIOND_DRAIN_DELAY", "5s", "after SIGTERM, how long /readyz answers 503 (so load balancers stop sending) while requests are still served, each with Connection: close, before the shutdown; 0 skips it", false},
 	{"SESSIOND_CACHE_REFRESH", "30s", "full tenant-cache refresh interval (changes also arrive by pub/sub)", false},
 	{"SESSIOND_CACHE_STALE_AFTER", "2s", "the most an instance lags behind a tenant change another instance published (at least 1s): past it, an instance that cannot confirm its cache reads the tenant from PostgreSQL, or answers 503", false},
-	{"SESSIOND_EVENT_RETENTION", "2160h", "security events older than this are deleted, hourly (0 keeps them forever)", false},
+	{"SESSIOND_EVENT_RETENTION", "2160h", "security events older than this, and finished webhook deliveries as old, are deleted hourly (0 keeps them forever)", false},
 	{"SESSIOND_ADMIN_IDLE_TIMEOUT", durationText(DefaultAdminIdle), "admin UI sessions end after this long without a request", false},
 	{"SESSIOND_ADMIN_ABSOLUTE_TIMEOUT", durationText(DefaultAdminAbsolute), "admin UI sessions end this long after sign-in, whatever the activity", false},
 	{"SESSIOND_GUESS_LIMIT", strconv.Itoa(DefaultGuessLimit), "forged session tokens a minute from one end user (the device.ip the app sends) before further forgeries from it get 429; valid tokens are never refused", false},

@@ -263,7 +263,8 @@ func deref(s *string) string {
 const pruneLock = "sessiond.prune_events"
 
 // PruneEvents deletes events older than before, batch rows per statement so
-// that no statement holds locks for long, and returns how many it deleted.
+// that no statement holds locks for long, and returns how many it deleted;
+// finished webhook deliveries older than before go too (not counted).
 // Only one instance prunes at a time: if another holds the lock, it returns
 // (0, nil) at once.
 func (s *Store) PruneEvents(ctx context.Context, before time.Time, batch int) (int64, error) {
@@ -290,6 +291,18 @@ func (s *Store) PruneEvents(ctx context.Context, before time.Time, batch int) (i
 			return total, mapErr(err, "prune events", "event")
 		}
 		total += tag.RowsAffected()
+		if tag.RowsAffected() < int64(batch) {
+			break
+		}
+	}
+	// The webhook outbox keeps a finished delivery (delivered, or given up)
+	// as long as the event it carried; a pending one stays until it ends.
+	for {
+		tag, err := conn.Exec(ctx, `DELETE FROM webhook_deliveries WHERE id IN (
+			SELECT id FROM webhook_deliveries WHERE state <> 'pending' AND created_at < $1 ORDER BY created_at LIMIT $2)`, before, batch)
+		if err != nil {
+			return total, mapErr(err, "prune webhook deliveries", "webhook delivery")
+		}
 		if tag.RowsAffected() < int64(batch) {
 			return total, nil
 		}

@@ -12,6 +12,7 @@ import (
 	"github.com/sessiond/sessiond/internal/fault"
 	"github.com/sessiond/sessiond/internal/postgres"
 	"github.com/sessiond/sessiond/internal/postgres/pgtest"
+	"github.com/sessiond/sessiond/internal/webhooks"
 )
 
 // listedAfter reports whether a may come after b in a listing: not newer.
@@ -224,6 +225,46 @@ func TestPruneEventsDeletesOnlyOldOnesAndOneInstanceAtATime(t *testing.T) {
 	for _, e := range left {
 		if e.Time.Before(now.Add(-2 * time.Hour)) {
 			t.Fatalf("an old event survived: %v", e.Time)
+		}
+	}
+}
+
+// The webhook outbox does not grow for ever: pruning deletes the finished
+// deliveries (delivered or given up) older than the retention, and keeps
+// pending ones whatever their age and recent ones whatever their state.
+func TestPruneEventsDeletesOldFinishedWebhookDeliveries(t *testing.T) {
+	pool := pgtest.New(t)
+	s := postgres.NewStore(pool)
+	ctx := context.Background()
+	now := testNow()
+	f := mustCreateTenant(t, s, mustSealer(t), "Hooks", now)
+	ep := webhooks.Endpoint{ID: "wh_aaaaaaaaaaaaaaaa", TenantID: f.Tenant.ID, URL: "https://hooks.example.com/in", EventTypes: []string{}, CreatedAt: now}
+	if err := s.CreateEndpoint(ctx, ep, []byte("sealed"), 10); err != nil {
+		t.Fatal(err)
+	}
+	old, recent := now.Add(-100*24*time.Hour), now.Add(-time.Hour)
+	rows := []struct {
+		state string
+		at    time.Time
+		kept  bool
+	}{{"delivered", old, false}, {"failed", old, false}, {"pending", old, true}, {"delivered", recent, true}, {"failed", recent, true}}
+	for i, r := range rows {
+		_, err := pool.Exec(ctx, `INSERT INTO webhook_deliveries (endpoint_id, tenant_id, msg_id, event_type, payload, state, created_at, next_attempt_at)
+			VALUES ($1, $2, $3, 'session.created', '{}', $4, $5, $5)`, ep.ID, f.Tenant.ID, fmt.Sprintf("ev_%d", i), r.state, r.at)
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := s.PruneEvents(ctx, now.Add(-90*24*time.Hour), 1); err != nil {
+		t.Fatal(err)
+	}
+	for i, r := range rows {
+		var n int
+		if err := pool.QueryRow(ctx, `SELECT count(*) FROM webhook_deliveries WHERE msg_id = $1`, fmt.Sprintf("ev_%d", i)).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		if (n == 1) != r.kept {
+			t.Errorf("%s delivery of %v: %d rows left, want kept=%v", r.state, r.at, n, r.kept)
 		}
 	}
 }
