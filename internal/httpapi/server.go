@@ -7,8 +7,8 @@ package httpapi
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
-	gojson "github.com/goccy/go-json"
 	"io"
 	"log/slog"
 	"net/http"
@@ -268,7 +268,7 @@ var (
 func writeJSON(w http.ResponseWriter, status int, v any) error {
 	w.Header()["Content-Type"] = contentTypeJSON
 	w.WriteHeader(status)
-	if err := gojson.NewEncoder(w).Encode(v); err != nil {
+	if err := json.NewEncoder(w).Encode(v); err != nil {
 		return fmt.Errorf("encoding response: %w", err)
 	}
 	return nil
