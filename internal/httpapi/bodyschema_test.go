@@ -44,6 +44,7 @@ func TestCompiledBodyAgreesWithKin(t *testing.T) {
 		}
 	}
 	for name, op := range ops {
+		t.Logf("compiled: %s", name)
 		for _, body := range agreementCorpus {
 			if fast, kin := verdicts(v, op, []byte(body)); fast && !kin || !fast && kin {
 				t.Errorf("%s %q: compiled check says %v, kin-openapi %v", name, body, fast, kin)
