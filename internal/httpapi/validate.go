@@ -61,6 +61,11 @@ func newValidator(doc *openapi3.T) (*validator, error) {
 type operation struct {
 	route *routers.Route
 	query map[string]bool // the query parameters it takes
+	// body is the request body's schema compiled (bodyschema.go), nil
+	// when the operation is left to kin-openapi alone; headers are the
+	// header parameters whose presence sends a request to kin-openapi.
+	body    bodyCheck
+	headers []string
 }
 
 // operation finds the document's operation of method and path (a path
@@ -83,7 +88,11 @@ func (v *validator) operation(method, path string) (*operation, error) {
 		}
 	}
 	route := &routers.Route{Spec: v.doc, Path: path, PathItem: item, Method: method, Operation: &op}
-	return &operation{route: route, query: query}, nil
+	body, headers, ok := compileBody(&op, item)
+	if !ok {
+		body, headers = nil, nil
+	}
+	return &operation{route: route, query: query, body: body, headers: headers}, nil
 }
 
 // propertyNames collects every property name of every schema in doc.
@@ -165,6 +174,9 @@ func (v *validator) validate(r *http.Request, op *operation, body []byte) error 
 	}
 	if body != nil {
 		r.Body = io.NopCloser(bytes.NewReader(body))
+	}
+	if op.accepts(r, body) {
+		return nil
 	}
 	in := &openapi3filter.RequestValidationInput{Request: r, PathParams: mux.Vars(r), Route: op.route, Options: v.options}
 	if err := openapi3filter.ValidateRequest(r.Context(), in); err != nil {

@@ -1,0 +1,246 @@
+package httpapi
+
+import (
+	"bytes"
+	"encoding/json"
+	"math"
+	"net/http"
+	"reflect"
+	"regexp"
+	"strings"
+	"unicode/utf16"
+
+	"github.com/getkin/kin-openapi/openapi3"
+)
+
+// A bodyCheck is an operation's request-body schema compiled, once at
+// start-up, into a check of the decoded body. It only says yes or no: a
+// body it accepts is one kin-openapi accepts, and the request goes on
+// without kin-openapi; any other request is validated by kin-openapi,
+// whose errors make the 400 (so error bodies have one source). Nothing of
+// the schema is written here: the check is built by walking the document's
+// openapi3.Schema, and a schema using any keyword the compiler does not
+// know is not compiled at all (that operation keeps kin-openapi alone).
+type bodyCheck func(v any) bool
+
+// compileBody compiles the request body of op, when op is one the fast
+// path can stand in for: a required application/json body, no path or
+// query parameters to check (a request with any of op's header parameters
+// goes to kin-openapi), and a schema of known keywords. ok is false
+// otherwise.
+func compileBody(op *openapi3.Operation, item *openapi3.PathItem) (check bodyCheck, headers []string, ok bool) {
+	if op.RequestBody == nil || op.RequestBody.Value == nil || !op.RequestBody.Value.Required {
+		return nil, nil, false
+	}
+	content := op.RequestBody.Value.Content
+	mt := content.Get("application/json")
+	if len(content) != 1 || mt == nil || mt.Schema == nil || len(mt.Encoding) != 0 {
+		return nil, nil, false
+	}
+	for _, params := range []openapi3.Parameters{item.Parameters, op.Parameters} {
+		for _, p := range params {
+			if p.Value == nil || p.Value.In != openapi3.ParameterInHeader {
+				return nil, nil, false
+			}
+			headers = append(headers, http.CanonicalHeaderKey(p.Value.Name))
+		}
+	}
+	check, ok = compileSchema(mt.Schema)
+	return check, headers, ok
+}
+
+// compileSchema compiles ref, or reports that it uses a keyword the
+// compiler does not know.
+func compileSchema(ref *openapi3.SchemaRef) (bodyCheck, bool) {
+	if ref == nil || ref.Value == nil {
+		return nil, false
+	}
+	sc := ref.Value
+	if !onlyKnownKeywords(sc) || sc.Type == nil || len(*sc.Type) != 1 {
+		return nil, false
+	}
+	switch {
+	case sc.Type.Is(openapi3.TypeObject):
+		return compileObject(sc)
+	case sc.Type.Is(openapi3.TypeString):
+		return compileString(sc)
+	case sc.Type.Is(openapi3.TypeInteger), sc.Type.Is(openapi3.TypeNumber):
+		return compileNumber(sc)
+	case sc.Type.Is(openapi3.TypeBoolean):
+		if sc.Min != nil || sc.Max != nil || sc.MaxLength != nil || sc.MinLength != 0 || sc.Pattern != "" {
+			return nil, false
+		}
+		return func(v any) bool { _, ok := v.(bool); return ok }, true
+	}
+	return nil, false
+}
+
+// onlyKnownKeywords reports whether sc uses no keyword but the ones the
+// compiler implements (type, properties, required, additionalProperties,
+// minLength, maxLength, pattern, minimum, maximum, enum of strings) and
+// annotations. Any other keyword, now or added to kin-openapi later,
+// leaves the schema to kin-openapi.
+func onlyKnownKeywords(sc *openapi3.Schema) bool {
+	c := *sc
+	c.Extensions, c.Origin, c.Title, c.Description, c.Example, c.ExternalDocs, c.Deprecated = nil, nil, "", "", nil, nil, false
+	c.Type, c.Properties, c.Required, c.AdditionalProperties = nil, nil, nil, openapi3.AdditionalProperties{}
+	c.MinLength, c.MaxLength, c.Pattern, c.Min, c.Max = 0, nil, "", nil, nil
+	for _, e := range c.Enum {
+		if _, ok := e.(string); !ok {
+			return false
+		}
+	}
+	c.Enum = nil
+	return reflect.ValueOf(c).IsZero()
+}
+
+func compileObject(sc *openapi3.Schema) (bodyCheck, bool) {
+	if sc.MinLength != 0 || sc.MaxLength != nil || sc.Pattern != "" || sc.Min != nil || sc.Max != nil || sc.Enum != nil {
+		return nil, false
+	}
+	props := make(map[string]bodyCheck, len(sc.Properties))
+	for name, p := range sc.Properties {
+		check, ok := compileSchema(p)
+		if !ok {
+			return nil, false
+		}
+		props[name] = check
+	}
+	closed := false
+	switch ap := sc.AdditionalProperties; {
+	case ap.Has != nil && !*ap.Has:
+		closed = true
+	case ap.Schema != nil:
+		return nil, false
+	}
+	required := sc.Required
+	return func(v any) bool {
+		m, ok := v.(map[string]any)
+		if !ok {
+			return false
+		}
+		for _, name := range required {
+			if _, ok := m[name]; !ok {
+				return false
+			}
+		}
+		for name, x := range m {
+			check, ok := props[name]
+			if !ok {
+				if closed {
+					return false
+				}
+				continue
+			}
+			if !check(x) {
+				return false
+			}
+		}
+		return true
+	}, true
+}
+
+func compileString(sc *openapi3.Schema) (bodyCheck, bool) {
+	if sc.Min != nil || sc.Max != nil {
+		return nil, false
+	}
+	var re *regexp.Regexp
+	if sc.Pattern != "" {
+		if strings.Contains(sc.Pattern, `\u`) {
+			return nil, false // kin-openapi rewrites \uXXXX first
+		}
+		var err error
+		if re, err = regexp.Compile(sc.Pattern); err != nil {
+			return nil, false
+		}
+	}
+	minLen, maxLen := int64(sc.MinLength), int64(-1)
+	if sc.MaxLength != nil {
+		maxLen = int64(*sc.MaxLength)
+	}
+	enum := map[string]bool{}
+	for _, e := range sc.Enum {
+		enum[e.(string)] = true
+	}
+	return func(v any) bool {
+		s, ok := v.(string)
+		if !ok {
+			return false
+		}
+		if len(enum) > 0 && !enum[s] {
+			return false
+		}
+		if minLen != 0 || maxLen >= 0 {
+			n := stringLength(s)
+			if n < minLen || (maxLen >= 0 && n > maxLen) {
+				return false
+			}
+		}
+		return re == nil || re.MatchString(s)
+	}, true
+}
+
+// stringLength counts s as kin-openapi does (UTF-16 units of its runes).
+func stringLength(s string) int64 {
+	n := int64(0)
+	for _, r := range s {
+		if utf16.IsSurrogate(r) {
+			n += 2
+		} else {
+			n++
+		}
+	}
+	return n
+}
+
+func compileNumber(sc *openapi3.Schema) (bodyCheck, bool) {
+	if sc.MinLength != 0 || sc.MaxLength != nil || sc.Pattern != "" || sc.Enum != nil {
+		return nil, false
+	}
+	integer := sc.Type.Is(openapi3.TypeInteger)
+	lo, hi := math.Inf(-1), math.Inf(1)
+	if sc.Min != nil {
+		lo = *sc.Min
+	}
+	if sc.Max != nil {
+		hi = *sc.Max
+	}
+	return func(v any) bool {
+		n, ok := v.(json.Number)
+		if !ok {
+			return false
+		}
+		f, err := n.Float64()
+		if err != nil || math.IsInf(f, 0) || math.IsNaN(f) {
+			return false
+		}
+		if integer && f != math.Trunc(f) {
+			return false
+		}
+		return f >= lo && f <= hi
+	}, true
+}
+
+// accepts reports whether the fast path may let r through without
+// kin-openapi: its body, decoded as kin-openapi decodes it, passes the
+// compiled check, and the request carries nothing else to validate.
+func (op *operation) accepts(r *http.Request, body []byte) bool {
+	if op.body == nil || len(body) == 0 || r.URL.RawQuery != "" {
+		return false
+	}
+	if ct := r.Header["Content-Type"]; len(ct) != 1 || ct[0] != "application/json" {
+		return false
+	}
+	for _, h := range op.headers {
+		if _, ok := r.Header[h]; ok {
+			return false
+		}
+	}
+	var v any
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.UseNumber()
+	if dec.Decode(&v) != nil {
+		return false
+	}
+	return op.body(v)
+}

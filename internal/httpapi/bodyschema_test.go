@@ -1,0 +1,113 @@
+package httpapi
+
+import (
+	"bytes"
+	"io"
+	"net/http/httptest"
+	"strings"
+	"testing"
+
+	"github.com/getkin/kin-openapi/openapi3filter"
+)
+
+// agreementCorpus holds bodies for the compiled operations: valid ones,
+// ones wrong in each keyword the compiler implements, and the shapes of
+// FuzzRequestBodies' seeds.
+var agreementCorpus = []string{
+	`{}`, `{"name":"x"}`, `{"token":"v1.k_.a.b.c"}`, `{"token":""}`, `{"token":1}`, `{"token":null}`,
+	`{"user_id":"a","data":{"k":[1,2,{"x":null}]}}`, `{"idle_timeout":1e309}`, `{"idle_timeout":-0}`,
+	`{"data":"\u0000"}`, `[`, `null`, `"str"`, `{"a":1}{"b":2}`, "\xff\xfe", `{"token":"\xff"}`,
+	`{"user_id":"` + strings.Repeat("é", 128) + `"}`, `{"user_id":"` + strings.Repeat("a", 128) + `"}`,
+	`{"user_id":"` + strings.Repeat("a", 129) + `"}`, `{"user_id":"..."}`, `{"user_id":"a.b"}`, `{"user_id":""}`,
+	`{"user_id":"a b"}`, `{"user_id":"a\u0000"}`, `{"user_id":"alice@example.com"}`,
+	`{"user_id":"a","data":{"cart":3},"device":{"user_agent":"Firefox","ip":"203.0.113.9"}}`,
+	`{"device":{"label":"x"}}`, `{"device":null}`, `{"device":[]}`, `{"device":{"ip":"` + strings.Repeat("1", 46) + `"}}`,
+	`{"data":null}`, `{"data":[]}`, `{"data":{}}`, `{"idle_timeout":1}`, `{"idle_timeout":0}`, `{"idle_timeout":1.5}`,
+	`{"idle_timeout":1.0}`, `{"idle_timeout":1e2}`, `{"idle_timeout":34560000}`, `{"idle_timeout":34560001}`,
+	`{"idle_timeout":"1"}`, `{"absolute_timeout":-1}`,
+	`{"token":"t","csrf_token":"c"}`, `{"token":"t","csrf_token":"` + strings.Repeat("c", 513) + `"}`,
+	`{"token":"t","max_auth_age":0}`, `{"token":"t","max_auth_age":-1}`, `{"token":"t","max_auth_age":true}`,
+	`{"token":"t","device":{"user_agent":"` + strings.Repeat("u", 1025) + `"}}`,
+	`{"token":"t","user_id":"bob","reauthenticated":true}`, `{"token":"t","reauthenticated":"yes"}`,
+	`{"token":"t","token":"u"}`, ` {"token":"t"} `, `{"token":"t"} x`,
+	"{\"token\":\"\x05\"}", // raw control character: not JSON (a faster JSON library took it)
+}
+
+// TestCompiledBodyAgreesWithKin checks, for every operation whose body
+// schema compiles, that the compiled check accepts exactly the bodies of
+// the corpus that kin-openapi accepts. The hot operations must compile.
+func TestCompiledBodyAgreesWithKin(t *testing.T) {
+	v, ops := compiledOperations(t)
+	for _, hot := range []string{"POST /v1/sessions", "POST /v1/sessions/verify", "POST /v1/sessions/regenerate"} {
+		if ops[hot] == nil {
+			t.Errorf("%s: body schema not compiled", hot)
+		}
+	}
+	for name, op := range ops {
+		t.Logf("compiled: %s", name)
+		for _, body := range agreementCorpus {
+			if fast, kin := verdicts(v, op, []byte(body)); fast && !kin || !fast && kin {
+				t.Errorf("%s %q: compiled check says %v, kin-openapi %v", name, body, fast, kin)
+			}
+		}
+	}
+}
+
+// FuzzCompiledBodyAgreesWithKin: a body the compiled check accepts is one
+// kin-openapi accepts, and the other way round.
+//
+//	go test -run '^$' -fuzz FuzzCompiledBodyAgreesWithKin -fuzztime 60s ./internal/httpapi/
+func FuzzCompiledBodyAgreesWithKin(f *testing.F) {
+	v, ops := compiledOperations(f)
+	var names []string
+	for name := range ops {
+		names = append(names, name)
+	}
+	for _, body := range agreementCorpus {
+		for i := range names {
+			f.Add(uint8(i), []byte(body))
+		}
+	}
+	f.Fuzz(func(t *testing.T, which uint8, body []byte) {
+		name := names[int(which)%len(names)]
+		if fast, kin := verdicts(v, ops[name], body); fast != kin {
+			t.Fatalf("%s %q: compiled check says %v, kin-openapi %v", name, body, fast, kin)
+		}
+	})
+}
+
+// compiledOperations are the document's operations whose body compiled.
+func compiledOperations(tb testing.TB) (*validator, map[string]*operation) {
+	doc, err := LoadSpec()
+	if err != nil {
+		tb.Fatal(err)
+	}
+	v, err := newValidator(doc)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	ops := map[string]*operation{}
+	for path, item := range doc.Paths.Map() {
+		for method := range item.Operations() {
+			op, err := v.operation(method, path)
+			if err != nil {
+				tb.Fatal(err)
+			}
+			if op.body != nil {
+				ops[method+" "+path] = op
+			}
+		}
+	}
+	return v, ops
+}
+
+// verdicts are the compiled check's and kin-openapi's answers for body.
+func verdicts(v *validator, op *operation, body []byte) (fast, kin bool) {
+	r := httptest.NewRequest(op.route.Method, op.route.Path, nil)
+	r.Header.Set("Content-Type", "application/json")
+	fast = op.accepts(r, body)
+	r.Body = io.NopCloser(bytes.NewReader(body))
+	in := &openapi3filter.RequestValidationInput{Request: r, Route: op.route, Options: v.options}
+	kin = openapi3filter.ValidateRequest(r.Context(), in) == nil
+	return fast, kin
+}
