@@ -31,7 +31,7 @@
  * deadlines, its failure deletes the entry. sessiond's idle deadline may so
  * lag the last real use by at most that interval.
  */
-import { createHash, timingSafeEqual } from 'node:crypto';
+import crypto, { createHash, timingSafeEqual } from 'node:crypto';
 import http from 'node:http';
 import https from 'node:https';
 import type { DeviceIn, Policy, SessionVerified, SessionVerify } from './openapi.js';
@@ -94,9 +94,12 @@ const DEFAULT_HEARTBEAT_MS = 1000;
 const DEFAULT_TOUCH_MS = 5000;
 const MAX_BACKOFF_MS = 5000;
 
+/** The one-shot crypto.hash (Node 20.12+): a third of createHash's cost per token; createHash before. */
+const oneShotHash: ((alg: string, data: string, enc: 'hex') => string) | undefined = (crypto as { hash?: typeof crypto.hash }).hash;
+
 /** tokenKey is a token's cache key: SHA-256, hex. */
 export function tokenKey(token: string): string {
-  return createHash('sha256').update(token).digest('hex');
+  return oneShotHash !== undefined ? oneShotHash('sha256', token, 'hex') : createHash('sha256').update(token).digest('hex');
 }
 
 export class SessionCache {
@@ -150,19 +153,33 @@ export class SessionCache {
 
   // --- verify ---------------------------------------------------------------
 
+  /**
+   * hit answers req from the cache alone, synchronously, when it may (every
+   * rule of verify applied), or returns undefined: then call verify. No
+   * promise, no network: the hot path of a request.
+   */
+  hit(req: SessionVerify): SessionVerified | undefined {
+    return this.#hit(tokenKey(req.token), req);
+  }
+
+  #hit(key: string, req: SessionVerify): SessionVerified | undefined {
+    const e = this.#entries.get(key);
+    if (e === undefined || !this.#live()) return undefined;
+    const now = this.#now();
+    if (!this.#allows(e, req, now)) return undefined;
+    this.#stats.hits++;
+    // Least recently used goes first: move the entry to the end.
+    this.#entries.delete(key);
+    this.#entries.set(key, e);
+    if (now - e.touchedAt >= this.#touchMs && this.#policy?.rolling !== false) this.#touch(e, req.token, now);
+    return e.answer;
+  }
+
   /** verify answers from the cache when it may, else from sessiond (keeping a fresh answer). */
   async verify(req: SessionVerify): Promise<SessionVerified> {
     const key = tokenKey(req.token);
-    const now = this.#now();
-    const e = this.#entries.get(key);
-    if (e !== undefined && this.#live() && this.#allows(e, req, now)) {
-      this.#stats.hits++;
-      // Least recently used goes first: move the entry to the end.
-      this.#entries.delete(key);
-      this.#entries.set(key, e);
-      if (now - e.touchedAt >= this.#touchMs && this.#policy?.rolling !== false) this.#touch(e, req.token, now);
-      return e.answer;
-    }
+    const answer = this.#hit(key, req);
+    if (answer !== undefined) return answer;
     this.#stats.misses++;
     const gen = this.#generation;
     try {

@@ -160,6 +160,17 @@ export class SessiondClient {
     return this.#call(operations.verifySession, { body: req });
   }
 
+  /**
+   * Answers a verify from the local cache alone, synchronously, when the
+   * cache may (the same rules as verifySession's hits: stream live, deadlines,
+   * `max_auth_age`, CSRF, binding); undefined otherwise (no `cache` option, a
+   * miss, a rule the cache cannot decide): then call verifySession. For
+   * middleware that wants a hit to cost no promise.
+   */
+  verifyCached(req: SessionVerify): SessionVerified | undefined {
+    return this.#cache?.hit(req);
+  }
+
   /** Replaces a session's token (login with `user_id`, re-auth with `reauthenticated`); the old token dies at once. */
   regenerateSession(req: SessionRegenerate): Promise<SessionIssued> {
     return this.#forgetting(() => this.#cache!.forgetToken(req.token), () => this.#call(operations.regenerateSession, { body: req }));

@@ -21,7 +21,7 @@
  * (or Express's) answers them.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { SessiondClient, isSessionEnded, type CacheOptions } from '@sessiond/client';
+import { SessiondClient, isSessionEnded, type CacheOptions, type SessionVerified, type SessionVerify } from '@sessiond/client';
 import { readCookie, resolveCookie, type CookieOptions } from './cookie.js';
 import { httpError, toBrowserError } from './errors.js';
 import { SessiondSession, deviceOf, type SessionContext } from './session.js';
@@ -94,22 +94,28 @@ export function sessiond(opts: SessiondOptions): Middleware {
     const token = readCookie(req, ctx.cookie.name);
     if (token === undefined) return next();
 
-    const csrf = checkCSRF && !SAFE_METHODS.has(req.method ?? 'GET') ? csrfFrom(req) : undefined;
-    client
-      .verifySession({ token, device: deviceOf(req), ...(csrf === undefined ? {} : { csrf_token: csrf }) })
-      .then(
-        (v) => {
-          session.load(v.token ?? token, v.session, v.csrf_token, v.token !== undefined && v.token !== token);
-          next();
-        },
-        (err: unknown) => {
-          if (isSessionEnded(err)) {
-            session.reset(true);
-            return next();
-          }
-          next(toBrowserError(err));
-        },
-      );
+    const body: SessionVerify = { token, device: deviceOf(req) };
+    if (checkCSRF && !SAFE_METHODS.has(req.method ?? 'GET')) body.csrf_token = csrfFrom(req);
+    const accept = (v: SessionVerified) => session.load(v.token ?? token, v.session, v.csrf_token, v.token !== undefined && v.token !== token);
+    // A cache hit (cache option) is answered here and now: no promise, no microtask.
+    const hit = client.verifyCached(body);
+    if (hit !== undefined) {
+      accept(hit);
+      return next();
+    }
+    client.verifySession(body).then(
+      (v) => {
+        accept(v);
+        next();
+      },
+      (err: unknown) => {
+        if (isSessionEnded(err)) {
+          session.reset(true);
+          return next();
+        }
+        next(toBrowserError(err));
+      },
+    );
   };
 }
 
