@@ -6,13 +6,10 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/sessiond/sessiond/internal/secrets"
 )
 
 // sseFrame is one frame read from GET /v1/changes (a ping has Event "ping").
@@ -399,13 +396,7 @@ func TestChangesPings(t *testing.T) {
 // session scripts in other slots arrive, and a resume replays them.
 // scripts/test starts the cluster (SESSIOND_TEST_REDIS_CLUSTER).
 func TestChangesOnRedisCluster(t *testing.T) {
-	addrs := os.Getenv("SESSIOND_TEST_REDIS_CLUSTER")
-	if addrs == "" {
-		t.Skip("needs the Redis Cluster that scripts/test starts (SESSIOND_TEST_REDIS_CLUSTER)")
-	}
-	seeds := strings.Split(addrs, ",")
-	url := "redis://" + seeds[0] + "?addr=" + strings.Join(seeds[1:], "&addr=")
-	e := newEnv(t, envOptions{RedisURL: url, Cluster: true, Prefix: "sd:cl" + secrets.Encode(secrets.Random(5))})
+	e := newClusterEnv(t, "sd:cl")
 	a := e.createTenant("Acme")
 	other := e.sibling()
 	c := other.openChanges(a.APIKey, "")

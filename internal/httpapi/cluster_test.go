@@ -20,13 +20,7 @@ import (
 // across slots, regenerate across buckets, and tenant notices over cluster
 // pub/sub. scripts/test starts the cluster (scripts/redis-cluster.sh).
 func TestRedisClusterThroughTheAPI(t *testing.T) {
-	addrs := os.Getenv("SESSIOND_TEST_REDIS_CLUSTER")
-	if addrs == "" {
-		t.Skip("needs the Redis Cluster that scripts/test starts (SESSIOND_TEST_REDIS_CLUSTER)")
-	}
-	seeds := strings.Split(addrs, ",")
-	url := "redis://" + seeds[0] + "?addr=" + strings.Join(seeds[1:], "&addr=")
-	e := newEnv(t, envOptions{RedisURL: url, Cluster: true, Prefix: "sd:cl" + secrets.Encode(secrets.Random(5))})
+	e := newClusterEnv(t, "sd:cl")
 	a := e.createTenant("Acme")
 	e.putPolicy(a.APIKey, func(p map[string]any) { p["max_sessions_per_user"] = 3 })
 
@@ -76,19 +70,16 @@ func TestRedisClusterThroughTheAPI(t *testing.T) {
 // node down, so scripts/test runs it last and alone, with
 // SESSIOND_TEST_REDIS_CLUSTER_FAILOVER=1.
 func TestRedisClusterFailover(t *testing.T) {
-	addrs := os.Getenv("SESSIOND_TEST_REDIS_CLUSTER")
-	if addrs == "" || os.Getenv("SESSIOND_TEST_REDIS_CLUSTER_FAILOVER") != "1" {
+	if os.Getenv("SESSIOND_TEST_REDIS_CLUSTER_FAILOVER") != "1" {
 		t.Skip("destructive: needs SESSIOND_TEST_REDIS_CLUSTER and SESSIOND_TEST_REDIS_CLUSTER_FAILOVER=1 (scripts/test)")
 	}
-	seeds := strings.Split(addrs, ",")
-	e := newEnv(t, envOptions{RedisURL: "redis://" + seeds[0] + "?addr=" + strings.Join(seeds[1:], "&addr="),
-		Cluster: true, Prefix: "sd:fo" + secrets.Encode(secrets.Random(5))})
+	e := newClusterEnv(t, "sd:fo")
 	a := e.createTenant("Acme")
 	s := e.createSession(a.APIKey, map[string]any{"user_id": "alice"})
 
 	// Find the master holding alice's slot, let it replicate, and stop it.
 	ctx := t.Context()
-	probe := redis.NewClusterClient(&redis.ClusterOptions{Addrs: seeds})
+	probe := redis.NewClusterClient(&redis.ClusterOptions{Addrs: strings.Split(os.Getenv("SESSIOND_TEST_REDIS_CLUSTER"), ",")})
 	defer probe.Close()
 	key := e.cfg.RedisPrefix + ":{" + a.ID + ":" + s.Session.ID[1:3] + "}:s:" + s.Session.ID
 	slot, err := probe.ClusterKeySlot(ctx, key).Result()
@@ -137,4 +128,19 @@ func TestRedisClusterFailover(t *testing.T) {
 	if verified == 0 || created == 0 || created > 15*time.Second {
 		t.Fatalf("sessiond did not recover from the failover in time (verify %v, create %v)", verified, created)
 	}
+}
+
+// newClusterEnv starts sessiond on the Redis Cluster that scripts/test
+// starts (SESSIOND_TEST_REDIS_CLUSTER: the seed nodes), configured as in
+// production (REDIS_CLUSTER=true, more seeds as addr= parameters), under a
+// fresh prefix; without a cluster the test is skipped.
+func newClusterEnv(t *testing.T, prefix string) *env {
+	t.Helper()
+	addrs := os.Getenv("SESSIOND_TEST_REDIS_CLUSTER")
+	if addrs == "" {
+		t.Skip("needs the Redis Cluster that scripts/test starts (SESSIOND_TEST_REDIS_CLUSTER)")
+	}
+	seeds := strings.Split(addrs, ",")
+	url := "redis://" + seeds[0] + "?addr=" + strings.Join(seeds[1:], "&addr=")
+	return newEnv(t, envOptions{RedisURL: url, Cluster: true, Prefix: prefix + secrets.Encode(secrets.Random(5))})
 }
