@@ -28,10 +28,14 @@ func (e *env) keyExpiry(key string) time.Time {
 	return testkit.KeyExpiry(e.t, e.rdb, key, e.clock.Now())
 }
 
-// tenantMap is a fake TenantSource; the engine only reads snapshots.
+// tenantMap is a fake TenantSource; the engine only reads snapshots. Fresh
+// answers from stored (the store's state, when a test sets it apart from
+// the memory m) and counts its reads.
 type tenantMap struct {
-	mu sync.Mutex
-	m  map[string]*tenants.Snapshot
+	mu     sync.Mutex
+	m      map[string]*tenants.Snapshot
+	stored map[string]*tenants.Snapshot
+	reads  atomic.Int64
 }
 
 func (t *tenantMap) Lookup(id string) (*tenants.Snapshot, error) {
@@ -42,6 +46,17 @@ func (t *tenantMap) Lookup(id string) (*tenants.Snapshot, error) {
 		return nil, fault.New(fault.NotFound, "tenant not found")
 	}
 	return s, nil
+}
+
+func (t *tenantMap) Fresh(id string) (*tenants.Snapshot, error) {
+	t.reads.Add(1)
+	t.mu.Lock()
+	s, ok := t.stored[id]
+	t.mu.Unlock()
+	if ok {
+		return s, nil
+	}
+	return t.Lookup(id)
 }
 
 func (t *tenantMap) put(s *tenants.Snapshot) {

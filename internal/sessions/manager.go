@@ -24,6 +24,10 @@ import (
 // cannot tell. It is satisfied by *tenants.Cache.
 type TenantSource interface {
 	Lookup(id string) (*tenants.Snapshot, error)
+	// Fresh reads the tenant anew, after the call began, for a token naming
+	// a key Lookup's snapshot does not hold: the key may have been created
+	// on another instance an instant ago.
+	Fresh(id string) (*tenants.Snapshot, error)
 }
 
 // Options configure a Manager. Zero values take the defaults.

@@ -52,10 +52,11 @@ func (m *Manager) Regenerate(ctx context.Context, tenantID string, p RegenerateP
 		return Created{}, invalidUserID("user_id")
 	}
 	now := m.now()
-	tok, _, err := m.authenticate(tenantID, snap, p.Token, meta, "", now, "regenerate")
+	a, err := m.authenticate(tenantID, snap, p.Token, meta, "", now, "regenerate")
 	if err != nil {
 		return Created{}, err
 	}
+	tok, snap := a.tok, a.snap
 	key, err := activeKey(snap)
 	if err != nil {
 		return Created{}, err

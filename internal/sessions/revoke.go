@@ -45,14 +45,14 @@ func (m *Manager) RevokeToken(ctx context.Context, tenantID, token string, meta 
 	if err != nil {
 		return err
 	}
-	tok, _, err := m.authenticate(tenantID, snap, token, meta, "", m.now(), "revoke")
+	a, err := m.authenticate(tenantID, snap, token, meta, "", m.now(), "revoke")
 	switch {
 	case fault.Is(err, fault.SessionInvalid):
 		return nil
 	case err != nil:
 		return err
 	}
-	ref := Ref{TenantID: tenantID, Bucket: tok.bucket, ID: sessionID(tok.bucket, tok.nonce)}
+	ref := Ref{TenantID: tenantID, Bucket: a.tok.bucket, ID: sessionID(a.tok.bucket, a.tok.nonce)}
 	res, err := m.store.Revoke(ctx, ref)
 	if err != nil {
 		return err

@@ -14,6 +14,7 @@ import (
 	"github.com/sessiond/sessiond/internal/fault"
 	"github.com/sessiond/sessiond/internal/secrets"
 	"github.com/sessiond/sessiond/internal/sessions"
+	"github.com/sessiond/sessiond/internal/sessions/redisstore"
 	"github.com/sessiond/sessiond/internal/tenants"
 	"github.com/sessiond/sessiond/internal/testkit"
 )
@@ -883,6 +884,52 @@ func TestGuessingIsRateLimited(t *testing.T) {
 	wantCode(t, verifyFrom("203.0.113.67", forged(99)), fault.SessionInvalid)
 	e.clock.Advance(61 * time.Second)
 	wantCode(t, verifyFrom("203.0.113.66", forged(100)), fault.SessionInvalid)
+}
+
+// Another instance rotated the key and signed a token with the new one
+// before this instance heard of the rotation: the verify reads the tenant
+// anew and accepts it, also for a source throttled for its junk (a valid
+// token is never refused by the guess limits). A token of a key memory
+// holds never reads anew.
+func TestATokenOfAKeyThisInstanceHasNotHeardOfYetVerifies(t *testing.T) {
+	e := newEnv(t, guessLimit(3))
+	snap := e.newTenant()
+	tid := snap.Tenant.ID
+	rotated := *snap
+	rotated.Keys = []tenants.Key{newKey(tid, tenants.KeyActive, e.clock.Now()), snap.Keys[0]}
+	rotated.Keys[1].State = tenants.KeyRetiring
+	e.tenants.stored = map[string]*tenants.Snapshot{tid: &rotated}
+	other := sessions.NewManager(redisstore.New(e.rdb, redisstore.Options{Prefix: e.prefix}),
+		&tenantMap{m: map[string]*tenants.Snapshot{tid: &rotated}}, sessions.Options{Now: e.clock.Now})
+	c, err := other.Create(e.ctx, tid, sessions.CreateParams{UserID: "alice"}, sessions.Meta{IP: "192.0.2.1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	app := sessions.Meta{IP: "192.0.2.10"}
+	verifyFrom := func(deviceIP, token string) error {
+		_, err := e.m.Verify(e.ctx, tid, sessions.VerifyParams{Token: token, Device: &sessions.Device{IP: deviceIP}}, app)
+		return err
+	}
+	if err := verifyFrom("203.0.113.5", c.Token); err != nil {
+		t.Fatalf("a token of the new key: %v", err)
+	}
+	if n := e.tenants.reads.Load(); n != 1 {
+		t.Fatalf("%d fresh reads for one token of an unknown key, want 1", n)
+	}
+	if err := verifyFrom("203.0.113.5", signedToken(snap.Keys[0], "aa", secrets.Random(32))); !fault.Is(err, fault.SessionInvalid) || e.tenants.reads.Load() != 1 {
+		t.Fatalf("a token of a known key read the tenant anew (%v, %d reads)", err, e.tenants.reads.Load())
+	}
+
+	junk := func() string {
+		return signedToken(newKey(tid, tenants.KeyActive, e.clock.Now()), "aa", secrets.Random(32))
+	}
+	for range 3 {
+		wantCode(t, verifyFrom("203.0.113.66", junk()), fault.SessionInvalid)
+	}
+	wantCode(t, verifyFrom("203.0.113.66", junk()), fault.RateLimited)
+	if err := verifyFrom("203.0.113.66", c.Token); err != nil {
+		t.Fatalf("a valid token of the new key from the throttled device: %v", err)
+	}
 }
 
 // Stale tokens (revoked, expired, unknown but well signed, or signed by a

@@ -77,10 +77,11 @@ func (m *Manager) Verify(ctx context.Context, tenantID string, p VerifyParams, m
 		meta.Device = *p.Device
 	}
 	now := m.now()
-	tok, key, err := m.authenticate(tenantID, snap, p.Token, meta, p.deviceIP(), now, "verify")
+	a, err := m.authenticate(tenantID, snap, p.Token, meta, p.deviceIP(), now, "verify")
 	if err != nil {
 		return Verified{}, err
 	}
+	tok, key, snap := a.tok, a.key, a.snap
 	call, err := verifyCall(snap, tok, p, ms(now))
 	if err != nil {
 		return Verified{}, err
@@ -194,11 +195,14 @@ func (m *Manager) verifyRefused(ref Ref, res VerifyResult, p VerifyParams, meta 
 // guess limit of their source (deviceIP, or the caller's IP when the app
 // sent none); past the limit they are answered rate_limited. A token with a
 // valid mac is never refused by the limiter (see guess.go).
-func (m *Manager) authenticate(tenantID string, snap *tenants.Snapshot, raw string, meta Meta, deviceIP string, now time.Time, op string) (token, tenants.Key, error) {
+func (m *Manager) authenticate(tenantID string, snap *tenants.Snapshot, raw string, meta Meta, deviceIP string, now time.Time, op string) (authentic, error) {
 	tok, ok := parseToken(raw)
 	var key tenants.Key
 	if ok {
 		key, ok = snap.Key(tok.kid, now)
+		if !ok && strings.HasPrefix(tok.kid, tenants.KeyIDPrefix) {
+			snap, key, ok = m.newKey(tenantID, snap, tok.kid, now)
+		}
 	}
 	if ok && key.State == tenants.KeyRetired {
 		sid := "" // named only when the mac proves the token was issued
@@ -206,10 +210,10 @@ func (m *Manager) authenticate(tenantID string, snap *tenants.Snapshot, raw stri
 			sid = sessionID(tok.bucket, tok.nonce)
 		}
 		m.record(tenantID, events.VerifyRejected, "", sid, meta, map[string]string{"reason": "retired_key", "op": op})
-		return token{}, tenants.Key{}, errSessionInvalid()
+		return authentic{}, errSessionInvalid()
 	}
 	if ok && tok.authentic(key.Secret) {
-		return tok, key, nil
+		return authentic{tok: tok, key: key, snap: snap}, nil
 	}
 	source, addr, limit := GuessByDeviceIP, deviceIP, m.guessLimit
 	if addr == "" {
@@ -224,10 +228,36 @@ func (m *Manager) authenticate(tenantID string, snap *tenants.Snapshot, raw stri
 				"source": string(source), "source_ip": addr, "limit_per_minute": strconv.Itoa(limit), "refused": strconv.Itoa(n),
 			})
 		}
-		return token{}, tenants.Key{}, fault.New(fault.RateLimited, "too many forged session tokens from this %s; try again later", source)
+		return authentic{}, fault.New(fault.RateLimited, "too many forged session tokens from this %s; try again later", source)
 	}
 	m.record(tenantID, events.VerifyRejected, "", "", meta, map[string]string{"reason": "forged", "op": op})
-	return token{}, tenants.Key{}, errSessionInvalid()
+	return authentic{}, errSessionInvalid()
+}
+
+// authentic is a token whose mac verified, the key that signed it and the
+// tenant's snapshot that holds that key.
+type authentic struct {
+	tok  token
+	key  tenants.Key
+	snap *tenants.Snapshot
+}
+
+// newKey looks for key kid, which snap does not hold, in the tenant as read
+// anew: a key rotated in on another instance signs tokens there before this
+// instance hears of it. Every source gets the read, a throttled one too (a
+// token with a valid mac is never refused by the guess limits); the source
+// bounds what junk key ids cost (TenantSource.Fresh). If the tenant cannot
+// be read, or is no longer active, snap stands.
+func (m *Manager) newKey(tenantID string, snap *tenants.Snapshot, kid string, now time.Time) (*tenants.Snapshot, tenants.Key, bool) {
+	fresh, err := m.tenants.Fresh(tenantID)
+	if err != nil || fresh == nil || fresh.Tenant.Status != tenants.Active {
+		return snap, tenants.Key{}, false
+	}
+	key, ok := fresh.Key(kid, now)
+	if !ok {
+		return snap, tenants.Key{}, false
+	}
+	return fresh, key, true
 }
 
 // expired records a session's expiry (found by verify or regenerate) and

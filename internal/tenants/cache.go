@@ -193,6 +193,8 @@ const (
 	DefaultRefresh = 30 * time.Second
 
 	notConfirmed = math.MinInt64
+	// freshGap is the least time between two Fresh reads of one tenant.
+	freshGap = 50 * time.Millisecond
 	// readTimeout bounds a request's re-read of one tenant.
 	readTimeout = time.Second
 	// tenantReloadTimeout and fullReloadTimeout bound one background
@@ -494,13 +496,7 @@ func (c *Cache) Len() int {
 // the store cannot be read.
 func (c *Cache) Lookup(id string) (*Snapshot, error) {
 	if !c.current(id) {
-		return c.snaps.do(id, func(ctx context.Context) (*Snapshot, error) {
-			st, err := c.store.LoadState(ctx, id)
-			if err != nil {
-				return nil, err
-			}
-			return c.snapshot(st)
-		})
+		return c.snaps.do(id, c.reader(id))
 	}
 	c.mu.RLock()
 	s, ok := c.tenants[id]
@@ -509,6 +505,28 @@ func (c *Cache) Lookup(id string) (*Snapshot, error) {
 		return nil, fault.New(fault.NotFound, "tenant not found")
 	}
 	return s, nil
+}
+
+// Fresh returns a tenant's snapshot as read from the store after the call
+// began, whatever the cache holds: for a request naming something memory
+// does not know yet (a signing key another instance has just created, whose
+// notice may still be on its way). Callers share reads: one tenant is read
+// at most once per freshGap however often it is asked for, so a flood of
+// tokens naming unknown keys costs the store at most that. fault.NotFound for a missing tenant; fault.Unavailable when the
+// store cannot be read.
+func (c *Cache) Fresh(id string) (*Snapshot, error) {
+	return c.snaps.after(id, freshGap, c.reader(id))
+}
+
+// reader reads tenant id's snapshot from the store.
+func (c *Cache) reader(id string) func(context.Context) (*Snapshot, error) {
+	return func(ctx context.Context) (*Snapshot, error) {
+		st, err := c.store.LoadState(ctx, id)
+		if err != nil {
+			return nil, err
+		}
+		return c.snapshot(st)
+	}
 }
 
 // Tenant is Lookup for callers that need only whether the tenant can be

@@ -42,21 +42,58 @@ func (g *coalescer[T]) do(key string, read func(context.Context) (T, error)) (T,
 	g.mu.Lock()
 	c := g.calls[key]
 	if c == nil || now.Sub(c.started) >= g.fresh || c.failed() {
-		c = &call[T]{started: now, done: make(chan struct{})}
-		if len(g.calls) >= sweepAbove {
-			g.sweepLocked(now)
-		}
-		g.calls[key] = c
-		go func() {
-			ctx, cancel := context.WithTimeout(context.Background(), readTimeout)
-			defer cancel()
-			c.val, c.err = read(ctx)
-			close(c.done)
-		}()
+		c = g.startLocked(key, now, read)
 	}
 	g.mu.Unlock()
 	<-c.done
 	return c.val, c.err
+}
+
+// after returns the result of a read of key that started no earlier than
+// the call: concurrent callers share one, but a read that started before
+// the caller arrived is never reused. At most one read of a key runs at a
+// time, and a new one starts no sooner than gap after the previous one
+// started; every caller that arrived in between shares it. So however
+// often it is called, after reads key at most once per gap.
+func (g *coalescer[T]) after(key string, gap time.Duration, read func(context.Context) (T, error)) (T, error) {
+	arrived := time.Now()
+	for {
+		g.mu.Lock()
+		c := g.calls[key]
+		switch {
+		case c != nil && !c.started.Before(arrived) && !c.failed():
+		case c != nil && !c.finished():
+			g.mu.Unlock()
+			<-c.done
+			continue
+		case c != nil && time.Since(c.started) < gap:
+			g.mu.Unlock()
+			time.Sleep(gap - time.Since(c.started))
+			continue
+		default:
+			c = g.startLocked(key, time.Now(), read)
+		}
+		g.mu.Unlock()
+		<-c.done
+		return c.val, c.err
+	}
+}
+
+// startLocked starts a read of key, run at most readTimeout, and
+// remembers it as key's latest.
+func (g *coalescer[T]) startLocked(key string, now time.Time, read func(context.Context) (T, error)) *call[T] {
+	c := &call[T]{started: now, done: make(chan struct{})}
+	if len(g.calls) >= sweepAbove {
+		g.sweepLocked(now)
+	}
+	g.calls[key] = c
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), readTimeout)
+		defer cancel()
+		c.val, c.err = read(ctx)
+		close(c.done)
+	}()
+	return c
 }
 
 // forget makes the next call for key read anew.
@@ -68,9 +105,13 @@ func (g *coalescer[T]) forget(key string) {
 
 // failed reports whether c finished with an error other than NotFound.
 func (c *call[T]) failed() bool {
+	return c.finished() && c.err != nil && !fault.Is(c.err, fault.NotFound)
+}
+
+func (c *call[T]) finished() bool {
 	select {
 	case <-c.done:
-		return c.err != nil && !fault.Is(c.err, fault.NotFound)
+		return true
 	default:
 		return false
 	}
