@@ -24,6 +24,8 @@ const (
 	VerifyRejected        Type = "verify.rejected"
 	CSRFMismatch          Type = "verify.csrf_mismatch"
 	ReauthRequired        Type = "verify.reauth_required"
+	StepUpRequired        Type = "verify.step_up_required"
+	SessionSteppedUp      Type = "session.stepped_up"
 	BindingMismatch       Type = "verify.binding_mismatch"
 	SessionLimitRejected  Type = "session.limit_rejected"
 	GuessingThrottled     Type = "verify.rate_limited"
@@ -56,7 +58,7 @@ const (
 var types = []Type{
 	SessionCreated, SessionRegenerated, SessionRevoked, SessionEvicted,
 	SessionExpired, OtherDevicesLoggedOut, UserLoggedOut, SessionLimitRejected,
-	VerifyRejected, CSRFMismatch, ReauthRequired, BindingMismatch,
+	VerifyRejected, CSRFMismatch, ReauthRequired, StepUpRequired, BindingMismatch, SessionSteppedUp,
 	GuessingThrottled, KeyRotated, KeyRetired, PolicyChanged,
 	APIKeyCreated, APIKeyRevoked, TenantCreated, TenantUpdated,
 	AdminLoginSucceeded, AdminLoginFailed, AdminCreated, AdminPasswordChanged, AdminPasswordChangeFailed, AdminDeleted,

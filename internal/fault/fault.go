@@ -29,6 +29,7 @@ const (
 	SessionExpiredAbsolute Code = "session_expired_absolute"
 	CSRFMismatch           Code = "csrf_mismatch"
 	ReauthRequired         Code = "reauth_required"
+	StepUpRequired         Code = "step_up_required"
 	BindingMismatch        Code = "binding_mismatch"
 	SessionLimitReached    Code = "session_limit_reached"
 	VersionConflict        Code = "version_conflict"
@@ -64,6 +65,7 @@ var codes = []struct {
 	{SessionExpiredAbsolute, meaning{http.StatusUnauthorized, "Session expired absolute"}},
 	{CSRFMismatch, meaning{http.StatusForbidden, "Csrf mismatch"}},
 	{ReauthRequired, meaning{http.StatusForbidden, "Reauth required"}},
+	{StepUpRequired, meaning{http.StatusForbidden, "Step-up required"}},
 	{BindingMismatch, meaning{http.StatusUnauthorized, "Binding mismatch"}},
 	{SessionLimitReached, meaning{http.StatusConflict, "Session limit reached"}},
 	{VersionConflict, meaning{http.StatusPreconditionFailed, "Version conflict"}},
@@ -125,9 +127,20 @@ type Error struct {
 	Code    Code
 	Message string
 	Fields  []FieldError
+	// StepUp, with StepUpRequired, says what the session lacks.
+	StepUp *StepUp
 	// Cause is the underlying error, for logs only; it is never sent to a
 	// client.
 	Cause error
+}
+
+// StepUp is what a session lacks for a step-up (the problem's step_up
+// member): the assurance level required and the one it has, and the
+// methods to prove again (missing or older than allowed).
+type StepUp struct {
+	AAL     int      `json:"aal"`
+	HaveAAL int      `json:"have_aal"`
+	Factors []string `json:"factors"`
 }
 
 func (e *Error) Error() string {

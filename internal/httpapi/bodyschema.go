@@ -59,9 +59,17 @@ func compileSchema(ref *openapi3.SchemaRef) (bodyCheck, bool) {
 	if !onlyKnownKeywords(sc) || sc.Type == nil || len(*sc.Type) != 1 {
 		return nil, false
 	}
+	if !sc.Type.Is(openapi3.TypeArray) && (sc.Items != nil || sc.MinItems != 0 || sc.MaxItems != nil) {
+		return nil, false
+	}
+	if !sc.Type.Is(openapi3.TypeObject) && (sc.MinProps != 0 || sc.MaxProps != nil) {
+		return nil, false
+	}
 	switch {
 	case sc.Type.Is(openapi3.TypeObject):
 		return compileObject(sc)
+	case sc.Type.Is(openapi3.TypeArray):
+		return compileArray(sc)
 	case sc.Type.Is(openapi3.TypeString):
 		return compileString(sc)
 	case sc.Type.Is(openapi3.TypeInteger), sc.Type.Is(openapi3.TypeNumber):
@@ -77,14 +85,15 @@ func compileSchema(ref *openapi3.SchemaRef) (bodyCheck, bool) {
 
 // onlyKnownKeywords reports whether sc uses no keyword but the ones the
 // compiler implements (type, properties, required, additionalProperties,
-// minLength, maxLength, pattern, minimum, maximum, enum of strings) and
-// annotations. Any other keyword, now or added to kin-openapi later,
+// minProperties, maxProperties, items, minItems, maxItems, minLength,
+// maxLength, pattern, minimum, maximum, enum of strings) and annotations. Any other keyword, now or added to kin-openapi later,
 // leaves the schema to kin-openapi.
 func onlyKnownKeywords(sc *openapi3.Schema) bool {
 	c := *sc
 	c.Extensions, c.Origin, c.Title, c.Description, c.Example, c.ExternalDocs, c.Deprecated = nil, nil, "", "", nil, nil, false
 	c.Type, c.Properties, c.Required, c.AdditionalProperties = nil, nil, nil, openapi3.AdditionalProperties{}
 	c.MinLength, c.MaxLength, c.Pattern, c.Min, c.Max = 0, nil, "", nil, nil
+	c.Items, c.MinItems, c.MaxItems, c.MinProps, c.MaxProps = nil, 0, nil, 0, nil
 	for _, e := range c.Enum {
 		if _, ok := e.(string); !ok {
 			return false
@@ -107,16 +116,27 @@ func compileObject(sc *openapi3.Schema) (bodyCheck, bool) {
 		props[name] = check
 	}
 	closed := false
+	var others bodyCheck // additionalProperties' schema
 	switch ap := sc.AdditionalProperties; {
 	case ap.Has != nil && !*ap.Has:
 		closed = true
 	case ap.Schema != nil:
-		return nil, false
+		var ok bool
+		if others, ok = compileSchema(ap.Schema); !ok {
+			return nil, false
+		}
 	}
 	required := sc.Required
+	minProps, maxProps := sc.MinProps, uint64(math.MaxUint64)
+	if sc.MaxProps != nil {
+		maxProps = *sc.MaxProps
+	}
 	return func(v any) bool {
 		m, ok := v.(map[string]any)
 		if !ok {
+			return false
+		}
+		if n := uint64(len(m)); n < minProps || n > maxProps {
 			return false
 		}
 		for _, name := range required {
@@ -130,9 +150,41 @@ func compileObject(sc *openapi3.Schema) (bodyCheck, bool) {
 				if closed {
 					return false
 				}
-				continue
+				if others == nil {
+					continue
+				}
+				check = others
 			}
 			if !check(x) {
+				return false
+			}
+		}
+		return true
+	}, true
+}
+
+func compileArray(sc *openapi3.Schema) (bodyCheck, bool) {
+	if sc.MinLength != 0 || sc.MaxLength != nil || sc.Pattern != "" || sc.Min != nil || sc.Max != nil || sc.Enum != nil {
+		return nil, false
+	}
+	item, ok := compileSchema(sc.Items)
+	if !ok {
+		return nil, false
+	}
+	minItems, maxItems := sc.MinItems, uint64(math.MaxUint64)
+	if sc.MaxItems != nil {
+		maxItems = *sc.MaxItems
+	}
+	return func(v any) bool {
+		a, ok := v.([]any)
+		if !ok {
+			return false
+		}
+		if n := uint64(len(a)); n < minItems || n > maxItems {
+			return false
+		}
+		for _, x := range a {
+			if !item(x) {
 				return false
 			}
 		}

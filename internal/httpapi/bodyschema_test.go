@@ -31,6 +31,17 @@ var agreementCorpus = []string{
 	`{"token":"t","user_id":"bob","reauthenticated":true}`, `{"token":"t","reauthenticated":"yes"}`,
 	`{"token":"t","token":"u"}`, ` {"token":"t"} `, `{"token":"t"} x`,
 	"{\"token\":\"\x05\"}", // raw control character: not JSON (a faster JSON library took it)
+	`{"user_id":"a","amr":["pwd","otp"]}`, `{"user_id":"a","amr":[]}`, `{"user_id":"a","amr":["nope"]}`,
+	`{"user_id":"a","amr":"pwd"}`, `{"user_id":"a","amr":[1]}`, `{"user_id":"a","amr":null}`,
+	`{"user_id":"a","amr":["pwd","pwd","pwd","pwd","pwd","pwd","pwd","pwd"]}`,
+	`{"user_id":"a","amr":["pwd","pwd","pwd","pwd","pwd","pwd","pwd","pwd","pwd"]}`,
+	`{"token":"t","reauthenticated":true,"amr":["otp"]}`,
+	`{"token":"t","min_aal":2}`, `{"token":"t","min_aal":3}`, `{"token":"t","min_aal":0}`, `{"token":"t","min_aal":"2"}`,
+	`{"token":"t","max_factor_age":{"otp":300}}`, `{"token":"t","max_factor_age":{"otp":-1}}`,
+	`{"token":"t","max_factor_age":{"otp":"300"}}`, `{"token":"t","max_factor_age":{}}`, `{"token":"t","max_factor_age":[]}`,
+	`{"token":"t","max_factor_age":{"a":1,"b":1,"c":1,"d":1,"e":1,"f":1,"g":1,"h":1}}`,
+	`{"token":"t","max_factor_age":{"a":1,"b":1,"c":1,"d":1,"e":1,"f":1,"g":1,"h":1,"i":1}}`,
+	`{"token":"t","max_factor_age":{"\u0000":1.5}}`,
 }
 
 // TestCompiledBodyAgreesWithKin checks, for every operation whose body

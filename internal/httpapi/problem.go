@@ -20,6 +20,7 @@ type problem struct {
 	Code      fault.Code         `json:"code"`
 	RequestID string             `json:"request_id"`
 	Errors    []fault.FieldError `json:"errors,omitempty"`
+	StepUp    *fault.StepUp      `json:"step_up,omitempty"`
 }
 
 // writeError answers err as problem+json. Errors without a code are logged
@@ -54,6 +55,7 @@ func writeProblem(w http.ResponseWriter, r *http.Request, err error) {
 		Code:      fe.Code,
 		RequestID: rid,
 		Errors:    fe.Fields,
+		StepUp:    fe.StepUp,
 	}
 	switch {
 	case status >= 500 && fe.Code != fault.Unavailable:

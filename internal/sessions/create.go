@@ -23,6 +23,9 @@ type CreateParams struct {
 	Device          Device          `json:"device"`
 	IdleTimeout     *int            `json:"idle_timeout"`
 	AbsoluteTimeout *int            `json:"absolute_timeout"`
+	// AMR are the methods the user proved to log in (RFC 8176 values); they
+	// need a UserID.
+	AMR []string `json:"amr"`
 }
 
 // Created is a new session and the credentials the app hands its user.
@@ -53,6 +56,13 @@ func (m *Manager) Create(ctx context.Context, tenantID string, p CreateParams, m
 	if p.UserID != "" && !ValidUserID(p.UserID) {
 		return Created{}, invalidUserID("user_id")
 	}
+	add, err := factorList("amr", p.AMR)
+	if err != nil {
+		return Created{}, err
+	}
+	if add != "" && p.UserID == "" {
+		return Created{}, fault.Invalid("amr", "needs user_id: an anonymous session has no factors")
+	}
 	pol := snap.Policy
 	idle, abs, err := newTimeouts(pol, p.IdleTimeout, p.AbsoluteTimeout)
 	if err != nil {
@@ -82,11 +92,16 @@ func (m *Manager) Create(ctx context.Context, tenantID string, p CreateParams, m
 		UserID: p.UserID, UserAgent: dev.UserAgent, IP: dev.IP, IPBinding: ipBinding, Label: dev.Label,
 		Data: data, Version: 1, KeyID: key.ID,
 	}, now, idle, abs)
+	rec.Factors = AddFactors("", add, now, now)
 	evicted, err := m.insert(ctx, ref, rec, pol, now, meta)
 	if err != nil {
 		return Created{}, err
 	}
-	m.record(tenantID, events.SessionCreated, p.UserID, ref.ID, meta, nil)
+	var detail map[string]string
+	if add != "" {
+		detail = map[string]string{"amr": methodsOf(add), "aal": strconv.Itoa(AAL(rec.Factors))}
+	}
+	m.record(tenantID, events.SessionCreated, p.UserID, ref.ID, meta, detail)
 	return Created{
 		Token:     signToken(key.ID, key.Secret, bucket, nonce),
 		CSRFToken: csrfToken(nonce),

@@ -5,6 +5,7 @@ import (
 	"strconv"
 
 	"github.com/sessiond/sessiond/internal/events"
+	"github.com/sessiond/sessiond/internal/fault"
 	"github.com/sessiond/sessiond/internal/secrets"
 	"github.com/sessiond/sessiond/internal/tenants"
 )
@@ -17,6 +18,11 @@ type RegenerateParams struct {
 	Token           string  `json:"token"`
 	UserID          *string `json:"user_id"`
 	Reauthenticated bool    `json:"reauthenticated"`
+	// AMR are the methods the user proved for this login or
+	// re-authentication (RFC 8176 values): with UserID they are the new
+	// session's only factors, with Reauthenticated they are added to the
+	// session's (a method it had gets the new time).
+	AMR []string `json:"amr"`
 }
 
 // Regenerate replaces the session of p.Token by a new one with a new token,
@@ -51,6 +57,13 @@ func (m *Manager) Regenerate(ctx context.Context, tenantID string, p RegenerateP
 	if p.UserID != nil && !ValidUserID(*p.UserID) {
 		return Created{}, invalidUserID("user_id")
 	}
+	add, err := factorList("amr", p.AMR)
+	if err != nil {
+		return Created{}, err
+	}
+	if add != "" && p.UserID == nil && !p.Reauthenticated {
+		return Created{}, fault.Invalid("amr", "needs user_id (a login) or reauthenticated: true")
+	}
 	now := m.now()
 	a, err := m.authenticate(tenantID, snap, p.Token, meta, "", now, "regenerate")
 	if err != nil {
@@ -64,7 +77,7 @@ func (m *Manager) Regenerate(ctx context.Context, tenantID string, p RegenerateP
 	old := Ref{TenantID: tenantID, Bucket: tok.bucket, ID: sessionID(tok.bucket, tok.nonce)}
 	r := regeneration{
 		pol: snap.Policy, meta: meta, now: ms(now), kid: key.ID, old: old, newRef: old,
-		setAuth: p.UserID != nil || p.Reauthenticated,
+		setAuth: p.UserID != nil || p.Reauthenticated, add: add,
 	}
 	if p.UserID != nil {
 		r.uid = *p.UserID
@@ -90,7 +103,15 @@ func (m *Manager) Regenerate(ctx context.Context, tenantID string, p RegenerateP
 	case p.Reauthenticated:
 		detail["reason"] = "reauthenticated"
 	}
+	if len(p.AMR) > 0 {
+		detail["amr"] = methodsOf(add)
+		detail["aal"] = strconv.Itoa(AAL(rec.Factors))
+	}
 	m.record(tenantID, events.SessionRegenerated, rec.UserID, r.newRef.ID, meta, detail)
+	if p.UserID == nil && add != "" {
+		m.record(tenantID, events.SessionSteppedUp, rec.UserID, r.newRef.ID, meta,
+			map[string]string{"amr": methodsOf(add), "aal": strconv.Itoa(AAL(rec.Factors)), "previous_session_id": old.ID})
+	}
 	if err := m.changes.SessionsEnded(ctx, tenantID, []string{old.ID}, ChangeRegenerated); err != nil {
 		return Created{}, err
 	}
@@ -111,12 +132,13 @@ type regeneration struct {
 	old, newRef Ref
 	uid         string // the new user; "" keeps the session's
 	setAuth     bool
+	add         string // factors proved now, "method:kind,…"
 }
 
 // regenerateInBucket swaps the sessions in one store call.
 func (m *Manager) regenerateInBucket(ctx context.Context, r regeneration) (Record, []string, error) {
 	res, err := m.store.Regenerate(ctx, RegenerateCall{
-		Old: r.old, New: r.newRef, UserID: r.uid, SetAuth: r.setAuth, KeyID: r.kid,
+		Old: r.old, New: r.newRef, UserID: r.uid, SetAuth: r.setAuth, KeyID: r.kid, AddFactors: r.add,
 		Timeouts: TimeoutsOf(r.pol), Cap: CapOf(r.pol), Now: r.now,
 	})
 	if err != nil {
@@ -161,7 +183,7 @@ func (m *Manager) regenerateAcrossBuckets(ctx context.Context, r regeneration) (
 	default:
 		return Record{}, nil, unexpected(res.Status)
 	}
-	rec := res.Record.Renew(r.now, r.uid, r.setAuth, TimeoutsOf(r.pol))
+	rec := res.Record.Renew(r.now, r.uid, r.setAuth, TimeoutsOf(r.pol), r.add)
 	rec.KeyID = r.kid
 	evicted, err := m.insert(ctx, r.newRef, rec, r.pol, r.now, r.meta)
 	if err != nil {

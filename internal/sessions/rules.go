@@ -123,16 +123,20 @@ func (r Record) Expiry(now int64) Status {
 // now, absolute deadline now + the policy's absolute timeout) and an
 // auth_time of now, as setAuth (re-authentication) also gives. Otherwise
 // created_at and the absolute deadline stay, never extended.
-// Lua: renew(r, now, uid, set_auth, pabs).
-func (r Record) Renew(now int64, userID string, setAuth bool, l Timeouts) Record {
+// A change of user keeps only the factors of add ("method:kind,…", proved
+// now); otherwise they are added to r's (AddFactors).
+// Lua: renew(r, now, uid, set_auth, pabs, add).
+func (r Record) Renew(now int64, userID string, setAuth bool, l Timeouts, add string) Record {
 	if userID == "" {
 		userID = r.UserID
 	}
 	if userID != r.UserID {
 		r.CreatedAt = now
 		r.ExpiresAt = now + l.AbsoluteTimeout*1000
+		r.Factors = ""
 		setAuth = true
 	}
+	r.Factors = AddFactors(r.Factors, add, now, r.CreatedAt)
 	r.UserID = userID
 	if setAuth {
 		r.AuthTime = now

@@ -183,7 +183,7 @@ func TestRenew(t *testing.T) {
 		}},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			if got, want := c.r.Renew(c.now, c.user, c.setAuth, l), c.want(c.r); got != want {
+			if got, want := c.r.Renew(c.now, c.user, c.setAuth, l, ""), c.want(c.r); got != want {
 				t.Fatalf("got %+v, want %+v", got, want)
 			}
 		})

@@ -28,6 +28,10 @@ type Session struct {
 	// Data is the app's own JSON object; "{}" when empty.
 	Data    json.RawMessage `json:"data"`
 	Version int64           `json:"version"`
+	// AMR are the authentication methods the user proved, each with when
+	// (never nil), and AAL the assurance level they give.
+	AMR []Factor `json:"amr"`
+	AAL int      `json:"aal"`
 }
 
 // Meta describes the API caller's request, for events and guess limiting
@@ -67,6 +71,9 @@ type Record struct {
 	Data      string // a compact JSON object
 	Version   int64
 	KeyID     string // the key that last signed the session's token
+	// Factors are the methods the user proved, "method:kind:ms,…" with ms
+	// after CreatedAt (factors.go); "" for none.
+	Factors string
 }
 
 // view returns the public view of session id.
@@ -79,6 +86,8 @@ func view(id string, r Record) Session {
 		Device:      Device{UserAgent: r.UserAgent, IP: r.IP, Label: r.Label},
 		Data:        json.RawMessage(r.Data),
 		Version:     r.Version,
+		AMR:         factorsOf(r),
+		AAL:         AAL(r.Factors),
 	}
 	if r.AuthTime != 0 {
 		t := msTime(r.AuthTime)

@@ -48,8 +48,9 @@ type Store interface {
 	// StatusExpiredAbsolute or StatusExpiredIdle (Record.Expiry; an expired
 	// session is deleted, and one the store already dropped is reported
 	// expired once, within ExpiryGrace), StatusBinding (BindingMismatch
-	// under enforce), StatusCSRF (c.CSRFMismatch) or StatusReauth
-	// (NeedsReauth), in that order, writing nothing then. Otherwise
+	// under enforce), StatusCSRF (c.CSRFMismatch), StatusReauth
+	// (NeedsReauth) or StatusStepUp (not StepUpMet), in that order, writing
+	// nothing then. Otherwise
 	// (StatusOK) it records the use: last seen c.Now, the idle deadline slid
 	// (Slide) when c.Rolling, the effective deadlines kept, c.KeyID when
 	// set, and returns the record written; except when the record is
@@ -152,6 +153,7 @@ const (
 	StatusBinding         Status = "binding"
 	StatusCSRF            Status = "csrf"
 	StatusReauth          Status = "reauth"
+	StatusStepUp          Status = "step_up"
 	StatusLimit           Status = "limit"
 	StatusConflict        Status = "conflict"
 	StatusExists          Status = "exists"
@@ -215,10 +217,15 @@ type VerifyCall struct {
 	// Touch (ms) is the touch interval: a use within it of the last one
 	// recorded is not written (Fresh). 0 writes every use.
 	Touch int64
+	// MinAAL and FactorAges ("method:ms,…", "" none) are the step-up
+	// requirements (StepUpMet); MinAAL 1 requires nothing.
+	MinAAL     int
+	FactorAges string
 }
 
 // VerifyResult is Verify's outcome. UserID is the session's user (except
-// for StatusMissing), Record the session written (StatusOK), Mismatched the
+// for StatusMissing), Record the session written (StatusOK) or as read
+// (StatusStepUp, to name what it lacks), Mismatched the
 // attributes ("user_agent", "ip") that differed (StatusOK under report,
 // StatusBinding).
 type VerifyResult struct {
@@ -233,10 +240,12 @@ type RegenerateCall struct {
 	Old, New Ref
 	UserID   string // the new user; "" keeps the old one
 	SetAuth  bool
-	KeyID    string
-	Timeouts Timeouts
-	Cap      Cap
-	Now      int64
+	// AddFactors are the methods proved now, "method:kind,…" (Renew).
+	AddFactors string
+	KeyID      string
+	Timeouts   Timeouts
+	Cap        Cap
+	Now        int64
 }
 
 // RegenerateResult is Regenerate's outcome: StatusOK with the new Record and

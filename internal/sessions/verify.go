@@ -25,6 +25,11 @@ type VerifyParams struct {
 	CSRFToken  *string `json:"csrf_token"`
 	MaxAuthAge *int    `json:"max_auth_age"`
 	Device     *Device `json:"device"`
+	// MinAAL is the assurance level required (the policy's min_aal at
+	// least) and MaxFactorAge, per method, the seconds since it was last
+	// proved: a session short of either is step_up_required.
+	MinAAL       *int           `json:"min_aal"`
+	MaxFactorAge map[string]int `json:"max_factor_age"`
 }
 
 // Verified is a verified session. Token is set only when the presented token
@@ -93,7 +98,7 @@ func (m *Manager) Verify(ctx context.Context, tenantID string, p VerifyParams, m
 		return Verified{}, err
 	}
 	if res.Status != StatusOK {
-		return Verified{}, m.verifyRefused(call.Ref, res, p, meta)
+		return Verified{}, m.verifyRefused(call, res, p, meta)
 	}
 	return m.verified(call.Ref, res, tok, resigned, meta), nil
 }
@@ -114,7 +119,19 @@ func verifyCall(snap *tenants.Snapshot, tok token, p VerifyParams, now int64) (V
 	c := VerifyCall{
 		Ref: Ref{TenantID: snap.Tenant.ID, Bucket: tok.bucket, ID: sessionID(tok.bucket, tok.nonce)},
 		Now: now, Timeouts: TimeoutsOf(pol), Rolling: pol.Rolling, MaxAuthAge: NoMaxAuthAge, Touch: TouchInterval.Milliseconds(),
-		UserAgentMode: pol.Binding.UserAgent, IPMode: pol.Binding.IP,
+		UserAgentMode: pol.Binding.UserAgent, IPMode: pol.Binding.IP, MinAAL: max(pol.MinAAL, AAL1),
+	}
+	if p.MinAAL != nil {
+		if *p.MinAAL < AAL1 || *p.MinAAL > AAL2 {
+			return VerifyCall{}, fault.Invalid("min_aal", "must be 1 or 2")
+		}
+		c.MinAAL = max(c.MinAAL, *p.MinAAL)
+	}
+	if len(p.MaxFactorAge) > 0 {
+		var err error
+		if c.FactorAges, err = factorAges(p.MaxFactorAge); err != nil {
+			return VerifyCall{}, err
+		}
 	}
 	if p.CSRFToken != nil {
 		c.CSRFMismatch = !csrfMatches(tok.nonce, *p.CSRFToken)
@@ -162,8 +179,8 @@ func (m *Manager) verified(ref Ref, res VerifyResult, tok token, resigned string
 
 // verifyRefused records why the store refused a verify and returns its
 // error.
-func (m *Manager) verifyRefused(ref Ref, res VerifyResult, p VerifyParams, meta Meta) error {
-	tid, uid, sid := ref.TenantID, res.UserID, ref.ID
+func (m *Manager) verifyRefused(c VerifyCall, res VerifyResult, p VerifyParams, meta Meta) error {
+	tid, uid, sid := c.Ref.TenantID, res.UserID, c.Ref.ID
 	switch res.Status {
 	case StatusMissing:
 		m.record(tid, events.VerifyRejected, "", sid, meta, map[string]string{"reason": "unknown", "op": "verify"})
@@ -181,6 +198,21 @@ func (m *Manager) verifyRefused(ref Ref, res VerifyResult, p VerifyParams, meta 
 	case StatusReauth:
 		m.record(tid, events.ReauthRequired, uid, sid, meta, map[string]string{"max_auth_age": strconv.Itoa(*p.MaxAuthAge)})
 		return fault.New(fault.ReauthRequired, "the user must authenticate again (max_auth_age %d s)", *p.MaxAuthAge)
+	case StatusStepUp:
+		have, stale := stepUpMissing(res.Record.Factors, res.Record.CreatedAt, c.Now, c.FactorAges)
+		need := &fault.StepUp{AAL: c.MinAAL, HaveAAL: have, Factors: stale}
+		if need.Factors == nil {
+			need.Factors = []string{}
+		}
+		m.record(tid, events.StepUpRequired, uid, sid, meta, map[string]string{
+			"min_aal": strconv.Itoa(c.MinAAL), "aal": strconv.Itoa(have), "factors": strings.Join(stale, ","),
+		})
+		err := fault.New(fault.StepUpRequired, "the session needs a step-up: assurance level %d (it has %d)", c.MinAAL, have)
+		if len(stale) > 0 {
+			err = fault.New(fault.StepUpRequired, "the session needs a step-up: prove %s again", strings.Join(stale, ", "))
+		}
+		err.StepUp = need
+		return err
 	}
 	return unexpected(res.Status)
 }

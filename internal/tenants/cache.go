@@ -642,7 +642,7 @@ func (c *Cache) snapshot(st State) (*Snapshot, error) {
 	if st.Tenant.ID == SystemTenantID {
 		limits = unbounded()
 	}
-	return &Snapshot{Tenant: st.Tenant, Policy: st.Policy.Clamp(limits), Limits: limits, Keys: keys, APIKeys: live, keyIndex: index}, nil
+	return &Snapshot{Tenant: st.Tenant, Policy: st.Policy.Filled().Clamp(limits), Limits: limits, Keys: keys, APIKeys: live, keyIndex: index}, nil
 }
 
 func indexAPIKeys(m map[string]apiKeyEntry, s *Snapshot) {

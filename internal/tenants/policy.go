@@ -43,6 +43,19 @@ type Policy struct {
 	Rolling            bool    `json:"rolling"`
 	Binding            Binding `json:"binding"`
 	MaxDataBytes       int     `json:"max_data_bytes"`
+	// MinAAL is the assurance level every verify requires (1 or 2): a
+	// session below it is step_up_required. 0 (a policy stored before it
+	// existed, or left out of a PUT) reads as 1 (Filled).
+	MinAAL int `json:"min_aal"`
+}
+
+// Filled returns p with the fields it may lack (stored before they
+// existed, or left out of a PUT) at their defaults.
+func (p Policy) Filled() Policy {
+	if p.MinAAL == 0 {
+		p.MinAAL = 1
+	}
+	return p
 }
 
 // DefaultMaxSessionsPerUser is a new tenant's device cap. It is finite so
@@ -70,6 +83,7 @@ func DefaultPolicy() Policy {
 		Rolling:            true,
 		Binding:            Binding{UserAgent: BindingOff, IP: BindingOff},
 		MaxDataBytes:       16 << 10,
+		MinAAL:             1,
 	}
 }
 
@@ -111,6 +125,9 @@ func (p Policy) Validate() error {
 	}
 	if p.MaxDataBytes < 1 || p.MaxDataBytes > MaxDataBytesCap {
 		add("max_data_bytes", "must be from 1 to 1048576")
+	}
+	if p.MinAAL != 0 && p.MinAAL != 1 && p.MinAAL != 2 {
+		add("min_aal", "must be 1 or 2")
 	}
 	if len(fields) == 0 {
 		return nil

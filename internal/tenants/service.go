@@ -256,6 +256,7 @@ func (s *Service) Ceilings(tenantID string) (Limits, error) {
 // of the tenant's ceilings is fault.InvalidRequest naming each such field,
 // the ceiling and its value.
 func (s *Service) PutPolicy(ctx context.Context, tenantID string, p Policy, actor Actor) (Policy, error) {
+	p = p.Filled()
 	if err := p.Validate(); err != nil {
 		return Policy{}, err
 	}

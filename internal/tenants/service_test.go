@@ -556,7 +556,7 @@ func TestPutPolicy(t *testing.T) {
 	custom := tenants.Policy{
 		IdleTimeout: 300, AbsoluteTimeout: 3600, MaxSessionsPerUser: 3, OnLimit: tenants.Reject, Rolling: false,
 		Binding:      tenants.Binding{UserAgent: tenants.BindingEnforce, IP: tenants.BindingReport},
-		MaxDataBytes: 1024,
+		MaxDataBytes: 1024, MinAAL: 2,
 	}
 
 	t.Run("a valid policy is stored, cached and recorded", func(t *testing.T) {
@@ -575,13 +575,26 @@ func TestPutPolicy(t *testing.T) {
 	})
 	t.Run("an invalid policy names every bad field and changes nothing", func(t *testing.T) {
 		bad := custom
-		bad.IdleTimeout, bad.OnLimit, bad.MaxDataBytes = 7200, "drop", 0
+		bad.IdleTimeout, bad.OnLimit, bad.MaxDataBytes, bad.MinAAL = 7200, "drop", 0, 3
 		_, err := h.svc.PutPolicy(ctx, tn.ID, bad, testActor)
-		MustInvalidFields(t, err, "idle_timeout", "on_limit", "max_data_bytes")
+		MustInvalidFields(t, err, "idle_timeout", "on_limit", "max_data_bytes", "min_aal")
 		if p, _ := h.svc.Policy(tn.ID); p != custom {
 			t.Fatalf("policy = %+v, want it unchanged", p)
 		}
 		h.MustEvents(t, "")
+	})
+	t.Run("min_aal left out (or stored before it existed) is 1", func(t *testing.T) {
+		other, _, _ := h.MustTenant(t, "Other")
+		p := custom
+		p.MinAAL = 0
+		got, err := h.svc.PutPolicy(ctx, other.ID, p, testActor)
+		if err != nil || got.MinAAL != 1 {
+			t.Fatalf("PutPolicy = %+v, %v; want min_aal 1", got, err)
+		}
+		if p, _ := h.svc.Policy(other.ID); p.MinAAL != 1 {
+			t.Fatalf("Policy = %+v, want min_aal 1", p)
+		}
+		h.MustEvents(t, other.ID, ev(events.PolicyChanged))
 	})
 	t.Run("an unknown tenant is not found", func(t *testing.T) {
 		_, err := h.svc.PutPolicy(ctx, "tn_aaaaaaaaaaaaaaaa", custom, testActor)

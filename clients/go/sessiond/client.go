@@ -147,6 +147,17 @@ type Session struct {
 	Device        Device         `json:"device"`
 	Data          map[string]any `json:"data"`
 	Version       int64          `json:"version"`
+	// AMR are the authentication methods the user proved, each with when;
+	// AAL is the assurance level they give (2: two kinds of factor).
+	AMR []Factor `json:"amr"`
+	AAL int      `json:"aal"`
+}
+
+// Factor is an authentication method (RFC 8176: "pwd", "otp", "hwk", …)
+// the user proved, and when.
+type Factor struct {
+	Method string    `json:"method"`
+	At     time.Time `json:"at"`
 }
 
 // Device is the device a session was created from.
@@ -169,6 +180,7 @@ type CreateParams struct {
 	Device          *DeviceIn      `json:"device,omitempty"`
 	IdleTimeout     int            `json:"idle_timeout,omitempty"`     // seconds; may only shorten the policy's
 	AbsoluteTimeout int            `json:"absolute_timeout,omitempty"` // seconds; may only shorten the policy's
+	AMR             []string       `json:"amr,omitempty"`              // methods the user proved to log in
 }
 
 // Issued is a new token for a session (create or regenerate).
@@ -185,6 +197,10 @@ type VerifyParams struct {
 	CSRFToken  *string   `json:"csrf_token,omitempty"`
 	MaxAuthAge *int      `json:"max_auth_age,omitempty"` // seconds
 	Device     *DeviceIn `json:"device,omitempty"`
+	// MinAAL and MaxFactorAge (seconds per method) are step-up checks:
+	// short of them, verify fails with code step_up_required.
+	MinAAL       int            `json:"min_aal,omitempty"`
+	MaxFactorAge map[string]int `json:"max_factor_age,omitempty"`
 }
 
 // Verified is a valid session. Token is set when sessiond re-signed the
@@ -199,9 +215,10 @@ type Verified struct {
 // RegenerateParams replaces a session's token: UserID logs in,
 // Reauthenticated resets auth_time.
 type RegenerateParams struct {
-	Token           string `json:"token"`
-	UserID          string `json:"user_id,omitempty"`
-	Reauthenticated bool   `json:"reauthenticated,omitempty"`
+	Token           string   `json:"token"`
+	UserID          string   `json:"user_id,omitempty"`
+	Reauthenticated bool     `json:"reauthenticated,omitempty"`
+	AMR             []string `json:"amr,omitempty"` // methods proved: the login's, or added at a step-up
 }
 
 // Key is a signing key's metadata.

@@ -21,16 +21,23 @@ import "github.com/sessiond/sessiond/internal/sessions"
 //	12 ipb   IPBinding      string: the IP's binding key: the bytes of its /24 (IPv4) or /48 (IPv6) prefix, so verify compares networks without parsing addresses
 //	13 lbl   Label          string: device label
 //	14 data  Data           string: the app's JSON object, compact
+//	15 amr   Factors        string: the methods the user proved: method:kind:ms,…, kind k, p or i, ms after ca (sessions.AddFactors)
 //
 // Absent values are "" or 0 (never: -1), never nil, so Lua's cmsgpack keeps
 // the array an array.
-const numFields = 14
+const numFields = 15
 
 // encodeRecord packs r.
 func encodeRecord(r sessions.Record) string {
 	base := r.CreatedAt
-	p := packer{b: make([]byte, 0, 111+len(r.UserID)+len(r.KeyID)+len(r.UserAgent)+len(r.IPBinding)+len(r.Label)+len(r.Data))}
-	p.array(numFields)
+	p := packer{b: make([]byte, 0, 116+len(r.UserID)+len(r.KeyID)+len(r.UserAgent)+len(r.IPBinding)+len(r.Label)+len(r.Data)+len(r.Factors))}
+	// Appended fields left at their zero at the end are not written, so a
+	// session that uses none of them is stored as an older release stores it.
+	n := minFields
+	if r.Factors != "" {
+		n = 15
+	}
+	p.array(n)
 	p.str(r.UserID)
 	p.int(r.CreatedAt)
 	p.int(r.LastSeenAt - base)
@@ -45,13 +52,21 @@ func encodeRecord(r sessions.Record) string {
 	p.str(r.IPBinding)
 	p.str(r.Label)
 	p.str(r.Data)
+	if n > 14 {
+		p.str(r.Factors)
+	}
 	return string(p.b)
 }
+
+// minFields is how many fields a session stored by an older release has;
+// the ones after it read as zero when absent.
+const minFields = 14
 
 // decodeRecord unpacks a session value, or returns errMalformed.
 func decodeRecord(s string) (sessions.Record, error) {
 	u := unpacker{b: s}
-	if u.array() != numFields {
+	n := u.array()
+	if n < minFields || n > numFields {
 		return sessions.Record{}, errMalformed
 	}
 	var r sessions.Record
@@ -70,6 +85,9 @@ func decodeRecord(s string) (sessions.Record, error) {
 	r.IPBinding = u.str()
 	r.Label = u.str()
 	r.Data = u.str()
+	if n > 14 {
+		r.Factors = u.str()
+	}
 	if u.bad || len(u.b) != 0 {
 		return sessions.Record{}, errMalformed
 	}

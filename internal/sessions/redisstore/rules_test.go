@@ -3,6 +3,8 @@ package redisstore_test
 import (
 	"context"
 	"math/rand/v2"
+	"strconv"
+	"strings"
 	"testing"
 
 	"github.com/redis/go-redis/v9"
@@ -65,7 +67,33 @@ func randomSession(r *rand.Rand) sessions.Record {
 	rec.LastSeenAt = ca + r.Int64N(3_600_000)*r.Int64N(2)
 	rec.ExpiresAt = ca + []int64{3_600_000, 7_200_000, 28_800_000}[r.IntN(3)]
 	rec.IdleExpiresAt = min(rec.LastSeenAt+rec.IdleTimeout*1000, rec.ExpiresAt)
+	rec.Factors = ""
+	for _, m := range randomMethods(r) {
+		rec.Factors = sessions.AddFactors(rec.Factors, m, ca+r.Int64N(3_600_000), ca)
+	}
 	return rec
+}
+
+// methods are "method:kind" entries of every kind.
+var methods = []string{"pwd:k", "pin:k", "otp:p", "hwk:p", "sms:p", "fpt:i", "face:i"}
+
+// randomMethods returns 0 to 3 "method:kind" entries, possibly repeated.
+func randomMethods(r *rand.Rand) []string {
+	out := make([]string, r.IntN(4))
+	for i := range out {
+		out[i] = methods[r.IntN(len(methods))]
+	}
+	return out
+}
+
+// randomAges returns a step-up's "method:ms,…", possibly empty.
+func randomAges(r *rand.Rand) string {
+	var ages []string
+	for _, m := range randomMethods(r) {
+		name, _, _ := strings.Cut(m, ":")
+		ages = append(ages, name+":"+strconv.FormatInt([]int64{0, 1000, 300_000, 1_800_000}[r.IntN(4)], 10))
+	}
+	return strings.Join(ages, ",")
 }
 
 func randomTimeouts(r *rand.Rand) sessions.Timeouts {
@@ -121,16 +149,41 @@ func TestLuaRulesAgreeWithGo(t *testing.T) {
 		}
 	})
 	t.Run("renewal at regenerate", func(t *testing.T) {
-		lua := newLuaRule(t, rdb, "return encode(renew(decode(ARGV[1]), tonumber(ARGV[2]), ARGV[3], ARGV[4] == '1', tonumber(ARGV[5])))")
+		lua := newLuaRule(t, rdb, "return encode(renew(decode(ARGV[1]), tonumber(ARGV[2]), ARGV[3], ARGV[4] == '1', tonumber(ARGV[5]), ARGV[6]))")
 		for range cases {
 			rec, l := randomSession(r), randomTimeouts(r)
 			rec = rec.Effective(l)
 			now := near(r, rec.LastSeenAt+60_000)
 			uid := []string{"", rec.UserID, "bob"}[r.IntN(3)]
 			setAuth := r.IntN(2) == 0
-			want := rec.Renew(now, uid, setAuth, l)
-			if got := lua.record(redisstore.EncodeRecord(rec), now, uid, flag(setAuth), l.AbsoluteTimeout); got != want {
+			add := strings.Join(randomMethods(r), ",")
+			want := rec.Renew(now, uid, setAuth, l, add)
+			if got := lua.record(redisstore.EncodeRecord(rec), now, uid, flag(setAuth), l.AbsoluteTimeout, add); got != want {
 				t.Fatalf("renew(%+v, %d, %q, %v): Lua %+v, Go %+v", rec, now, uid, setAuth, got, want)
+			}
+		}
+	})
+	t.Run("factors: adding, the assurance level, step-up", func(t *testing.T) {
+		add := newLuaRule(t, rdb, "return add_factors(ARGV[1], ARGV[2], tonumber(ARGV[3]), tonumber(ARGV[4]))")
+		level := newLuaRule(t, rdb, "return aal(ARGV[1])")
+		met := newLuaRule(t, rdb, "return step_up_met(ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4]), ARGV[5]) and 1 or 0")
+		for range cases {
+			rec := randomSession(r)
+			now := rec.CreatedAt + r.Int64N(7_200_000)
+			list := strings.Join(randomMethods(r), ",")
+			if got, want := add.run(rec.Factors, list, now, rec.CreatedAt), sessions.AddFactors(rec.Factors, list, now, rec.CreatedAt); got != want {
+				t.Fatalf("add_factors(%q, %q): Lua %v, Go %v", rec.Factors, list, got, want)
+			}
+			if got, want := level.run(rec.Factors), int64(sessions.AAL(rec.Factors)); got != want {
+				t.Fatalf("aal(%q): Lua %v, Go %v", rec.Factors, got, want)
+			}
+			minAAL, ages := 1+r.IntN(2), randomAges(r)
+			want := int64(0)
+			if sessions.StepUpMet(rec.Factors, rec.CreatedAt, now, minAAL, ages) {
+				want = 1
+			}
+			if got := met.run(rec.Factors, rec.CreatedAt, now, minAAL, ages); got != want {
+				t.Fatalf("step_up_met(%q, %d, %d, %d, %q): Lua %v, Go %v", rec.Factors, rec.CreatedAt, now, minAAL, ages, got, want)
 			}
 		}
 	})

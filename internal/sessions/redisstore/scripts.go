@@ -94,7 +94,7 @@ func verifyArgs(c sessions.VerifyCall) []arg {
 		{"now", c.Now}, {"sid", c.Ref.ID}, {"pidle", c.Timeouts.IdleTimeout}, {"pabs", c.Timeouts.AbsoluteTimeout},
 		{"rolling", flag(c.Rolling)}, {"csrf_mismatch", flag(c.CSRFMismatch)}, {"max_auth_age", c.MaxAuthAge},
 		{"ua_mode", string(c.UserAgentMode)}, {"ua", c.UserAgent}, {"ip_mode", string(c.IPMode)}, {"ipb", c.IPBinding},
-		{"kid", c.KeyID}, {"touch", c.Touch},
+		{"kid", c.KeyID}, {"touch", c.Touch}, {"min_aal", c.MinAAL}, {"ages", c.FactorAges},
 	}
 }
 
@@ -102,7 +102,7 @@ func regenerateArgs(c sessions.RegenerateCall) []arg {
 	return []arg{
 		{"now", c.Now}, {"old_sid", c.Old.ID}, {"new_sid", c.New.ID}, {"uid", c.UserID},
 		{"set_auth", flag(c.SetAuth)}, {"kid", c.KeyID}, {"max", c.Cap.Max}, {"evict_oldest", flag(c.Cap.EvictOldest)},
-		{"pidle", c.Timeouts.IdleTimeout}, {"pabs", c.Timeouts.AbsoluteTimeout},
+		{"pidle", c.Timeouts.IdleTimeout}, {"pabs", c.Timeouts.AbsoluteTimeout}, {"add", c.AddFactors},
 	}
 }
 

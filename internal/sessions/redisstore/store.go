@@ -75,7 +75,7 @@ func (s *Store) Verify(ctx context.Context, c sessions.VerifyCall) (sessions.Ver
 		return sessions.VerifyResult{}, err
 	}
 	res := sessions.VerifyResult{Status: rep.status, UserID: rep.uid, Mismatched: rep.ids}
-	if rep.status == sessions.StatusOK {
+	if rep.status == sessions.StatusOK || rep.status == sessions.StatusStepUp {
 		res.Record, err = rep.record()
 	}
 	return res, err

@@ -72,6 +72,14 @@ func check() (Field, error) {
 	if base.Name == "" {
 		return Field{}, errors.New("layout: no Base field")
 	}
+	if MinFields < 1 || MinFields > len(Fields) {
+		return Field{}, errors.New("layout: MinFields out of range")
+	}
+	for _, f := range Fields[MinFields:] {
+		if f.Kind != Str && f.Kind != Int {
+			return Field{}, fmt.Errorf("layout: %s is appended, so it must be Str or Int", f.Name)
+		}
+	}
 	return base, nil
 }
 
@@ -122,24 +130,49 @@ func GoCodec() ([]byte, error) {
 	p("func encodeRecord(r sessions.Record) string {")
 	p("base := r.%s", base.Record)
 	p("p := packer{b: make([]byte, 0, %d%s)}", most, room)
-	p("p.array(numFields)")
-	for _, f := range Fields {
+	p("// Appended fields left at their zero at the end are not written, so a")
+	p("// session that uses none of them is stored as an older release stores it.")
+	p("n := minFields")
+	for i, f := range Fields[MinFields:] {
+		p("if r.%s != %s {", f.Record, map[Kind]string{Str: `""`, Int: "0"}[f.Kind])
+		p("n = %d", MinFields+i+1)
+		p("}")
+	}
+	p("p.array(n)")
+	for i, f := range Fields {
 		fm := forms[f.Kind]
+		if i >= MinFields {
+			p("if n > %d {", i)
+		}
 		p("p.%s(%s)", fm.pack, of(fm.goEncode, "r."+f.Record))
+		if i >= MinFields {
+			p("}")
+		}
 	}
 	p("return string(p.b)")
 	p("}")
 	p("")
+	p("// minFields is how many fields a session stored by an older release has;")
+	p("// the ones after it read as zero when absent.")
+	p("const minFields = %d", MinFields)
+	p("")
 	p("// decodeRecord unpacks a session value, or returns errMalformed.")
 	p("func decodeRecord(s string) (sessions.Record, error) {")
 	p("u := unpacker{b: s}")
-	p("if u.array() != numFields {")
+	p("n := u.array()")
+	p("if n < minFields || n > numFields {")
 	p("return sessions.Record{}, errMalformed")
 	p("}")
 	p("var r sessions.Record")
-	for _, f := range Fields {
+	for i, f := range Fields {
 		fm := forms[f.Kind]
+		if i >= MinFields {
+			p("if n > %d {", i)
+		}
 		p("r.%s = %s", f.Record, of(fm.goDecode, "u."+fm.pack+"()"))
+		if i >= MinFields {
+			p("}")
+		}
 		if f.Kind == Base {
 			p("base := r.%s", f.Record)
 		}
@@ -164,7 +197,8 @@ func Lua() ([]byte, error) {
 	p("-- %s", Generated)
 	p("--")
 	p("-- The session value: a msgpack array of all %d fields, in this order", len(Fields))
-	p("-- (codec_gen.go has the same):")
+	p("-- (codec_gen.go has the same); sessions stored by an older release have")
+	p("-- only the first %d, and the others read as \"\" or 0:", MinFields)
 	p("--")
 	b.WriteString(comment("-- ", base.Name))
 	p("")
@@ -184,11 +218,15 @@ func Lua() ([]byte, error) {
 	p("-- 0), or nil for anything else.")
 	p("local function decode(s)")
 	p("  local ok, f = pcall(cmsgpack.unpack, s)")
-	p("  if not ok or type(f) ~= 'table' or #f ~= %d then return nil end", len(Fields))
+	p("  if not ok or type(f) ~= 'table' or #f < %d or #f > %d then return nil end", MinFields, len(Fields))
 	p("  local base = f[%d]", slices.Index(Fields, base)+1)
 	p("  return {")
 	for i, f := range Fields {
-		p("    %s = %s,", f.Name, of(forms[f.Kind].luaRead, fmt.Sprintf("f[%d]", i+1)))
+		v := fmt.Sprintf("f[%d]", i+1)
+		if i >= MinFields {
+			v = fmt.Sprintf("(f[%d] or %s)", i+1, map[Kind]string{Str: "''", Int: "0"}[f.Kind])
+		}
+		p("    %s = %s,", f.Name, of(forms[f.Kind].luaRead, v))
 	}
 	p("  }")
 	p("end")
@@ -196,11 +234,18 @@ func Lua() ([]byte, error) {
 	p("-- encode reverses decode.")
 	p("local function encode(r)")
 	p("  local base = r.%s", base.Name)
-	p("  return cmsgpack.pack({")
+	p("  local f = {")
 	for _, f := range Fields {
 		p("    %s,", of(forms[f.Kind].luaWrite, "r."+f.Name))
 	}
-	p("  })")
+	p("  }")
+	p("  -- appended fields left at their zero at the end are not written")
+	p("  local n = %d", MinFields)
+	for i, f := range Fields[MinFields:] {
+		p("  if r.%s ~= %s then n = %d end", f.Name, map[Kind]string{Str: "''", Int: "0"}[f.Kind], MinFields+i+1)
+	}
+	p("  for i = #f, n + 1, -1 do f[i] = nil end")
+	p("  return cmsgpack.pack(f)")
 	p("end")
 	return b.Bytes(), nil
 }
@@ -215,7 +260,11 @@ func DocTable(indent string) (string, error) {
 	b.WriteString(indent + "| # | field | `sessions.Record` | stored as | value |\n")
 	b.WriteString(indent + "|---|---|---|---|---|\n")
 	for i, f := range Fields {
-		fmt.Fprintf(&b, "%s| %d | `%s` | `%s` | %s | %s |\n", indent, i+1, f.Name, f.Record, storedAs(f.Kind, base.Name), f.Doc)
+		doc := f.Doc
+		if i >= MinFields {
+			doc += " (appended: absent from sessions stored before it, read as empty)"
+		}
+		fmt.Fprintf(&b, "%s| %d | `%s` | `%s` | %s | %s |\n", indent, i+1, f.Name, f.Record, storedAs(f.Kind, base.Name), doc)
 	}
 	return b.String(), nil
 }

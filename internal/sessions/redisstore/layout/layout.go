@@ -7,6 +7,7 @@
 //
 // Changing the order or the kind of a field changes the stored bytes: sessions
 // already stored no longer decode (docs/architecture.md, "Upgrading").
+// Appending a field does not (MinFields).
 package layout
 
 // Kind is how a field is stored.
@@ -55,4 +56,11 @@ var Fields = []Field{
 	{"ipb", "IPBinding", Str, "the IP's binding key: the bytes of its /24 (IPv4) or /48 (IPv6) prefix, so verify compares networks without parsing addresses"},
 	{"lbl", "Label", Str, "device label"},
 	{"data", "Data", Str, "the app's JSON object, compact"},
+	{"amr", "Factors", Str, "the methods the user proved: `method:kind:ms,…`, kind `k`, `p` or `i`, ms after `ca` (sessions.AddFactors)"},
 }
+
+// MinFields is how many fields a session stored by an older release has:
+// the fields after it were appended since, and read as their zero ("" or 0)
+// when absent, so live sessions need no migration. A field may only be
+// appended, and only as Str or Int.
+const MinFields = 14

@@ -73,15 +73,64 @@ local function expiry(r, now)
   return 'ok'
 end
 
+-- add_factors: sessions.AddFactors. amr with each 'method:kind' of add
+-- verified at now (ms after base): an existing method's time is replaced in
+-- place, a new one appended.
+local function add_factors(amr, add, now, base)
+  if add == '' then return amr end
+  local out, at = {}, {}
+  for m, k, t in string.gmatch(amr, '([^:,]+):(%a):(%-?%d+)') do
+    out[#out + 1] = {m, k, t}
+    at[m] = #out
+  end
+  for m, k in string.gmatch(add, '([^:,]+):(%a)') do
+    local i = at[m]
+    if not i then
+      out[#out + 1] = {m, k, 0}
+      i = #out
+      at[m] = i
+    end
+    out[i][3] = string.format('%d', now - base)
+  end
+  for i, f in ipairs(out) do out[i] = f[1] .. ':' .. f[2] .. ':' .. f[3] end
+  return table.concat(out, ',')
+end
+
+-- aal: sessions.AAL. 2 when amr holds factors of two kinds, else 1.
+local function aal(amr)
+  local first
+  for k in string.gmatch(amr, '[^:,]+:(%a):%-?%d+') do
+    if not first then first = k elseif k ~= first then return 2 end
+  end
+  return 1
+end
+
+-- step_up_met: sessions.StepUpMet. amr (of a session created at base)
+-- gives at least min_aal, and each 'method:ms' of ages was verified at
+-- most ms before now.
+local function step_up_met(amr, base, now, min_aal, ages)
+  if aal(amr) < min_aal then return false end
+  if ages == '' then return true end
+  local at = {}
+  for m, t in string.gmatch(amr, '([^:,]+):%a:(%-?%d+)') do at[m] = base + tonumber(t) end
+  for m, age in string.gmatch(ages, '([^:,]+):(%d+)') do
+    if not at[m] or now - at[m] > tonumber(age) then return false end
+  end
+  return true
+end
+
 -- renew: sessions.Record.Renew. r regenerated at now for user uid ('' keeps
--- r's); a change of user is a login: a fresh lifetime and auth_time.
-local function renew(r, now, uid, set_auth, pabs)
+-- r's); a change of user is a login: a fresh lifetime and auth_time, and
+-- only the factors of add; otherwise add's factors are added to r's.
+local function renew(r, now, uid, set_auth, pabs, add)
   if uid == '' then uid = r.uid end
   if uid ~= r.uid then
     r.ca = now
     r.exp = now + pabs * 1000
+    r.amr = ''
     set_auth = true
   end
+  r.amr = add_factors(r.amr, add, now, r.ca)
   r.uid = uid
   if set_auth then r.at = now end
   r.ls = now

@@ -15,6 +15,7 @@ local a = {
   evict_oldest = ARGV[8] == '1',
   pidle = tonumber(ARGV[9]),        -- the policy's idle timeout (s)
   pabs = tonumber(ARGV[10]),        -- the policy's absolute timeout (s)
+  add = ARGV[11],                   -- factors proved now, 'method:kind,…'
 }
 -- Replies 'ok' with the new session and the evicted ids, or
 -- 'expired_absolute', 'expired_idle', 'limit' (with the old uid; 'limit'
@@ -38,6 +39,6 @@ if uid == '' then uid = old_uid end
 local ok, evicted = make_room(base, uid, a.now, a.max, a.evict_oldest, a.old_sid, a.pidle, a.pabs)
 if not ok then return reply('limit', old_uid) end
 drop(base, a.old_sid, old_uid)
-renew(r, a.now, a.uid, a.set_auth, a.pabs)
+renew(r, a.now, a.uid, a.set_auth, a.pabs, a.add)
 r.kid = a.kid
 return reply('ok', r.uid, put(base, a.new_sid, r, a.now), evicted)

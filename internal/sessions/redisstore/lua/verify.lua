@@ -18,6 +18,8 @@ local a = {
   ipb = ARGV[11],                   -- the presented IP's binding key
   kid = ARGV[12],                   -- the key signing the token now; '' keep
   touch = tonumber(ARGV[13]),       -- ms: the touch interval; 0 always writes
+  min_aal = tonumber(ARGV[14]),     -- the assurance level required
+  ages = ARGV[15],                  -- 'method:ms,…': each factor's maximum age
 }
 
 -- fresh: sessions.Fresh. The recorded last use is recent enough that this
@@ -27,7 +29,8 @@ local function fresh(r, now, touch)
 end
 -- Replies 'ok' with the session written and the mismatched attributes
 -- (report mode), 'binding' with the mismatched attributes, 'csrf',
--- 'reauth', 'expired_absolute', 'expired_idle' (with the uid) or 'missing'.
+-- 'reauth', 'step_up' (with the session as read, to name what it lacks),
+-- 'expired_absolute', 'expired_idle' (with the uid) or 'missing'.
 local r = read(KEYS[1])
 if not r then return reply(gone(KEYS[2], a.sid, a.now)) end
 local base = base_of(KEYS[2])
@@ -53,6 +56,7 @@ end
 if enforce then return reply('binding', r.uid, '', mismatched) end
 if a.csrf_mismatch then return reply('csrf', r.uid) end
 if needs_reauth(a.now, r.at, a.max_auth_age) then return reply('reauth', r.uid) end
+if not step_up_met(r.amr, r.ca, a.now, a.min_aal, a.ages) then return reply('step_up', r.uid, encode(r)) end
 -- Nothing to write when the last use recorded is fresh and the deadlines
 -- and key stand: the idle deadline then lags this use by less than the
 -- touch interval (the session may end that much early, never late).
