@@ -26,6 +26,9 @@ type CreateParams struct {
 	// AMR are the methods the user proved to log in (RFC 8176 values); they
 	// need a UserID.
 	AMR []string `json:"amr"`
+	// Remember makes a remember-me session: it lives by the policy's
+	// remember_me lifetime (which the tenant must have).
+	Remember bool `json:"remember"`
 }
 
 // Created is a new session and the credentials the app hands its user.
@@ -64,7 +67,14 @@ func (m *Manager) Create(ctx context.Context, tenantID string, p CreateParams, m
 		return Created{}, fault.Invalid("amr", "needs user_id: an anonymous session has no factors")
 	}
 	pol := snap.Policy
-	idle, abs, err := newTimeouts(pol, p.IdleTimeout, p.AbsoluteTimeout)
+	prof := ProfileStandard
+	if p.Remember {
+		if pol.RememberMe.IsZero() {
+			return Created{}, fault.Invalid("remember", "the tenant policy has no remember_me lifetime")
+		}
+		prof = ProfileRememberMe
+	}
+	idle, abs, err := newTimeouts(TimeoutsOf(pol), prof, p.IdleTimeout, p.AbsoluteTimeout)
 	if err != nil {
 		return Created{}, err
 	}
@@ -93,6 +103,7 @@ func (m *Manager) Create(ctx context.Context, tenantID string, p CreateParams, m
 		Data: data, Version: 1, KeyID: key.ID,
 	}, now, idle, abs)
 	rec.Factors = AddFactors("", add, now, now)
+	rec.Profile = prof
 	evicted, err := m.insert(ctx, ref, rec, pol, now, meta)
 	if err != nil {
 		return Created{}, err

@@ -23,6 +23,9 @@ type RegenerateParams struct {
 	// session's only factors, with Reauthenticated they are added to the
 	// session's (a method it had gets the new time).
 	AMR []string `json:"amr"`
+	// Remember makes the login (UserID) a remember-me session, living by
+	// the policy's remember_me lifetime.
+	Remember bool `json:"remember"`
 }
 
 // Regenerate replaces the session of p.Token by a new one with a new token,
@@ -64,6 +67,12 @@ func (m *Manager) Regenerate(ctx context.Context, tenantID string, p RegenerateP
 	if add != "" && p.UserID == nil && !p.Reauthenticated {
 		return Created{}, fault.Invalid("amr", "needs user_id (a login) or reauthenticated: true")
 	}
+	if p.Remember && p.UserID == nil {
+		return Created{}, fault.Invalid("remember", "needs user_id: only a login starts a remember-me session")
+	}
+	if p.Remember && snap.Policy.RememberMe.IsZero() {
+		return Created{}, fault.Invalid("remember", "the tenant policy has no remember_me lifetime")
+	}
 	now := m.now()
 	a, err := m.authenticate(tenantID, snap, p.Token, meta, "", now, "regenerate")
 	if err != nil {
@@ -77,7 +86,7 @@ func (m *Manager) Regenerate(ctx context.Context, tenantID string, p RegenerateP
 	old := Ref{TenantID: tenantID, Bucket: tok.bucket, ID: sessionID(tok.bucket, tok.nonce)}
 	r := regeneration{
 		pol: snap.Policy, meta: meta, now: ms(now), kid: key.ID, old: old, newRef: old,
-		setAuth: p.UserID != nil || p.Reauthenticated, add: add,
+		setAuth: p.UserID != nil || p.Reauthenticated, add: add, remember: p.Remember,
 	}
 	if p.UserID != nil {
 		r.uid = *p.UserID
@@ -133,12 +142,13 @@ type regeneration struct {
 	uid         string // the new user; "" keeps the session's
 	setAuth     bool
 	add         string // factors proved now, "method:kind,…"
+	remember    bool   // a login with remember-me
 }
 
 // regenerateInBucket swaps the sessions in one store call.
 func (m *Manager) regenerateInBucket(ctx context.Context, r regeneration) (Record, []string, error) {
 	res, err := m.store.Regenerate(ctx, RegenerateCall{
-		Old: r.old, New: r.newRef, UserID: r.uid, SetAuth: r.setAuth, KeyID: r.kid, AddFactors: r.add,
+		Old: r.old, New: r.newRef, UserID: r.uid, SetAuth: r.setAuth, KeyID: r.kid, AddFactors: r.add, Remember: r.remember,
 		Timeouts: TimeoutsOf(r.pol), Cap: CapOf(r.pol), Now: r.now,
 	})
 	if err != nil {
@@ -183,7 +193,7 @@ func (m *Manager) regenerateAcrossBuckets(ctx context.Context, r regeneration) (
 	default:
 		return Record{}, nil, unexpected(res.Status)
 	}
-	rec := res.Record.Renew(r.now, r.uid, r.setAuth, TimeoutsOf(r.pol), r.add)
+	rec := res.Record.Renew(r.now, r.uid, r.setAuth, TimeoutsOf(r.pol), r.add, r.remember)
 	rec.KeyID = r.kid
 	evicted, err := m.insert(ctx, r.newRef, rec, r.pol, r.now, r.meta)
 	if err != nil {

@@ -18,22 +18,69 @@ import (
 
 // Timeouts are a tenant policy's timeouts, in seconds, which bound every
 // session of the tenant, including those created under a looser policy
-// (Record.Effective).
+// (Record.Effective): IdleTimeout and AbsoluteTimeout those of standard
+// sessions, RememberMe and Impersonation those of the other profiles (zero:
+// the standard ones).
 type Timeouts struct {
 	IdleTimeout     int64
 	AbsoluteTimeout int64
+	RememberMe      Lifetime
+	Impersonation   Lifetime
 }
+
+// Lifetime is a profile's idle and absolute timeouts, in seconds.
+type Lifetime struct{ Idle, Absolute int64 }
+
+// Session profiles: which of the policy's lifetimes a session lives by
+// (Record.Profile).
+const (
+	ProfileStandard      int64 = 0
+	ProfileRememberMe    int64 = 1
+	ProfileImpersonation int64 = 2
+)
+
+// profileNames are the API's names of the profiles.
+var profileNames = [...]string{"standard", "remember_me", "impersonation"}
 
 // TimeoutsOf returns the timeouts of pol.
 func TimeoutsOf(pol tenants.Policy) Timeouts {
-	return Timeouts{IdleTimeout: int64(pol.IdleTimeout), AbsoluteTimeout: int64(pol.AbsoluteTimeout)}
+	return Timeouts{
+		IdleTimeout: int64(pol.IdleTimeout), AbsoluteTimeout: int64(pol.AbsoluteTimeout),
+		RememberMe:    Lifetime{int64(pol.RememberMe.IdleTimeout), int64(pol.RememberMe.AbsoluteTimeout)},
+		Impersonation: Lifetime{int64(pol.Impersonation.IdleTimeout), int64(pol.Impersonation.AbsoluteTimeout)},
+	}
+}
+
+// For returns the idle and absolute timeouts of profile: its lifetime's,
+// or the standard ones when the policy has none for it.
+// Lua: lifetime(t, prof).
+func (l Timeouts) For(profile int64) (idle, abs int64) {
+	var lt Lifetime
+	switch profile {
+	case ProfileRememberMe:
+		lt = l.RememberMe
+	case ProfileImpersonation:
+		lt = l.Impersonation
+	}
+	if lt.Absolute <= 0 {
+		return l.IdleTimeout, l.AbsoluteTimeout
+	}
+	return lt.Idle, lt.Absolute
+}
+
+// Longest returns the longest absolute timeout of any profile: a session
+// created longer ago than that has certainly ended. Lua: longest(t).
+func (l Timeouts) Longest() int64 {
+	return max(l.AbsoluteTimeout, l.RememberMe.Absolute, l.Impersonation.Absolute)
 }
 
 // newTimeouts returns the idle and absolute timeouts (seconds) of a new
-// session: the policy's, or the shorter ones requested. The idle timeout
-// never exceeds the absolute one. A requested timeout under 1 s or longer
-// than the policy's is a fault.InvalidRequest naming every such field.
-func newTimeouts(pol tenants.Policy, idleReq, absReq *int) (idle, abs int64, err error) {
+// session of profile prof: the policy's for it, or the shorter ones
+// requested. The idle timeout never exceeds the absolute one. A requested
+// timeout under 1 s or longer than the policy's is a fault.InvalidRequest
+// naming every such field.
+func newTimeouts(l Timeouts, prof int64, idleReq, absReq *int) (idle, abs int64, err error) {
+	polIdle, polAbs := l.For(prof)
 	var fields []fault.FieldError
 	check := func(name string, req *int, limit int) int64 {
 		if req == nil {
@@ -47,8 +94,8 @@ func newTimeouts(pol tenants.Policy, idleReq, absReq *int) (idle, abs int64, err
 		}
 		return int64(*req)
 	}
-	idle = check("idle_timeout", idleReq, pol.IdleTimeout)
-	abs = check("absolute_timeout", absReq, pol.AbsoluteTimeout)
+	idle = check("idle_timeout", idleReq, int(polIdle))
+	abs = check("absolute_timeout", absReq, int(polAbs))
 	if len(fields) > 0 {
 		return 0, 0, &fault.Error{Code: fault.InvalidRequest, Message: fields[0].Field + ": " + fields[0].Message, Fields: fields}
 	}
@@ -91,14 +138,16 @@ func Fresh(r Record, now, touch int64) bool {
 // Effective returns r under the tenant's timeouts l: a timeout tightened since
 // the session began applies to it (idle deadline at most last seen + the
 // policy's idle timeout, absolute deadline at most created + the policy's
-// absolute timeout); a looser one never lengthens it. Every read, verify,
-// regenerate and claim applies it. Lua: effective(r, pidle, pabs).
+// absolute timeout); a looser one never lengthens it. The timeouts are those
+// of the session's profile (Timeouts.For). Every read, verify, regenerate
+// and claim applies it. Lua: effective(r, t).
 func (r Record) Effective(l Timeouts) Record {
-	if l.IdleTimeout < r.IdleTimeout {
-		r.IdleTimeout = l.IdleTimeout
-		r.IdleExpiresAt = min(r.IdleExpiresAt, r.LastSeenAt+l.IdleTimeout*1000)
+	idle, abs := l.For(r.Profile)
+	if idle < r.IdleTimeout {
+		r.IdleTimeout = idle
+		r.IdleExpiresAt = min(r.IdleExpiresAt, r.LastSeenAt+idle*1000)
 	}
-	r.ExpiresAt = min(r.ExpiresAt, r.CreatedAt+l.AbsoluteTimeout*1000)
+	r.ExpiresAt = min(r.ExpiresAt, r.CreatedAt+abs*1000)
 	r.IdleExpiresAt = min(r.IdleExpiresAt, r.ExpiresAt)
 	return r
 }
@@ -124,15 +173,26 @@ func (r Record) Expiry(now int64) Status {
 // auth_time of now, as setAuth (re-authentication) also gives. Otherwise
 // created_at and the absolute deadline stay, never extended.
 // A change of user keeps only the factors of add ("method:kind,…", proved
-// now); otherwise they are added to r's (AddFactors).
-// Lua: renew(r, now, uid, set_auth, pabs, add).
-func (r Record) Renew(now int64, userID string, setAuth bool, l Timeouts, add string) Record {
+// now); otherwise they are added to r's (AddFactors). A change of user is
+// also a new profile: remember-me when remember (its idle timeout and
+// lifetime), else standard (the idle timeout kept, within the standard
+// one), and no actor. Lua: renew(r, now, uid, set_auth, t, add, remember).
+func (r Record) Renew(now int64, userID string, setAuth bool, l Timeouts, add string, remember bool) Record {
 	if userID == "" {
 		userID = r.UserID
 	}
 	if userID != r.UserID {
+		prof := ProfileStandard
+		if remember {
+			prof = ProfileRememberMe
+		}
+		idle, abs := l.For(prof)
+		if !remember {
+			idle = min(idle, r.IdleTimeout)
+		}
+		r.Profile, r.Actor, r.IdleTimeout = prof, "", idle
 		r.CreatedAt = now
-		r.ExpiresAt = now + l.AbsoluteTimeout*1000
+		r.ExpiresAt = now + abs*1000
 		r.Factors = ""
 		setAuth = true
 	}

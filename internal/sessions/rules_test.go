@@ -35,7 +35,7 @@ func TestNewTimeouts(t *testing.T) {
 		{"zero and negative timeouts are refused, each named", intPtr(0), intPtr(-5), 0, 0, []string{"idle_timeout", "absolute_timeout"}},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			idle, abs, err := newTimeouts(pol, c.idle, c.abs)
+			idle, abs, err := newTimeouts(TimeoutsOf(pol), ProfileStandard, c.idle, c.abs)
 			if c.badFields != nil {
 				fe, ok := err.(*fault.Error)
 				if !ok || fe.Code != fault.InvalidRequest || len(fe.Fields) != len(c.badFields) {
@@ -52,6 +52,54 @@ func TestNewTimeouts(t *testing.T) {
 				t.Fatalf("got %d, %d, %v; want %d, %d", idle, abs, err, c.wantIdle, c.wantA)
 			}
 		})
+	}
+}
+
+// A profile's lifetime applies to its sessions: remember-me's when the
+// policy has one (else the standard one), and a tightened one reaches live
+// sessions as the standard one does.
+func TestProfilesLiveByTheirLifetimes(t *testing.T) {
+	l := Timeouts{IdleTimeout: 1800, AbsoluteTimeout: 28800, RememberMe: Lifetime{86400, 30 * 86400}, Impersonation: Lifetime{900, 3600}}
+	for prof, want := range map[int64][2]int64{ProfileStandard: {1800, 28800}, ProfileRememberMe: {86400, 30 * 86400}, ProfileImpersonation: {900, 3600}, 7: {1800, 28800}} {
+		if idle, abs := l.For(prof); idle != want[0] || abs != want[1] {
+			t.Errorf("For(%d) = %d, %d; want %v", prof, idle, abs, want)
+		}
+	}
+	if idle, abs := (Timeouts{IdleTimeout: 60, AbsoluteTimeout: 600}).For(ProfileRememberMe); idle != 60 || abs != 600 {
+		t.Errorf("without a remember_me lifetime, For = %d, %d; want the standard 60, 600", idle, abs)
+	}
+	if l.Longest() != 30*86400 {
+		t.Errorf("Longest = %d", l.Longest())
+	}
+	idle, abs, err := newTimeouts(l, ProfileRememberMe, nil, intPtr(7*86400))
+	if err != nil || idle != 86400 || abs != 7*86400 {
+		t.Fatalf("a remember-me session asking for 7 days: %d, %d, %v", idle, abs, err)
+	}
+	if _, _, err := newTimeouts(l, ProfileStandard, nil, intPtr(7*86400)); err == nil {
+		t.Fatal("a standard session got 7 days")
+	}
+
+	r := startRecord(Record{UserID: "alice", Profile: ProfileRememberMe}, t0, 86400, 30*86400)
+	tight := l
+	tight.RememberMe = Lifetime{3600, 86400}
+	got := r.Effective(tight)
+	if got.IdleTimeout != 3600 || got.ExpiresAt != t0+86400*1000 || got.IdleExpiresAt != t0+3600*1000 {
+		t.Fatalf("a tightened remember_me lifetime: %+v", got)
+	}
+	if std := r.Effective(Timeouts{IdleTimeout: 1800, AbsoluteTimeout: 28800}); std.ExpiresAt != t0+28800*1000 {
+		t.Fatalf("remember_me removed from the policy: the session keeps %d, want the standard deadline", std.ExpiresAt)
+	}
+
+	login := Record{CreatedAt: t0, LastSeenAt: t0, IdleTimeout: 600, IdleExpiresAt: t0 + 600*1000, ExpiresAt: t0 + 3600*1000}
+	now := t0 + minute
+	if got := login.Renew(now, "alice", false, l, "pwd:k", true); got.Profile != ProfileRememberMe || got.IdleTimeout != 86400 || got.ExpiresAt != now+30*86400*1000 {
+		t.Fatalf("a login with remember-me: %+v", got)
+	}
+	if got := r.Renew(now, "bob", false, l, "", false); got.Profile != ProfileStandard || got.IdleTimeout != 1800 || got.ExpiresAt != now+28800*1000 {
+		t.Fatalf("a remembered session logging in as another user without remember-me: %+v", got)
+	}
+	if got := r.Renew(now, "", true, l, "", true); got.Profile != ProfileRememberMe || got.ExpiresAt != r.ExpiresAt {
+		t.Fatalf("a re-authentication extended a remembered session: %+v", got)
 	}
 }
 
@@ -103,17 +151,17 @@ func TestEffective(t *testing.T) {
 		l    Timeouts
 		want func(Record) Record
 	}{
-		{"the same policy changes nothing", Timeouts{1800, 28800}, func(r Record) Record { return r }},
-		{"a looser policy never lengthens the session", Timeouts{7200, 86400}, func(r Record) Record { return r }},
-		{"a shorter idle timeout counts from the last use", Timeouts{300, 28800}, func(r Record) Record {
+		{"the same policy changes nothing", Timeouts{IdleTimeout: 1800, AbsoluteTimeout: 28800}, func(r Record) Record { return r }},
+		{"a looser policy never lengthens the session", Timeouts{IdleTimeout: 7200, AbsoluteTimeout: 86400}, func(r Record) Record { return r }},
+		{"a shorter idle timeout counts from the last use", Timeouts{IdleTimeout: 300, AbsoluteTimeout: 28800}, func(r Record) Record {
 			r.IdleTimeout, r.IdleExpiresAt = 300, t0+15*minute
 			return r
 		}},
-		{"a shorter absolute timeout counts from creation", Timeouts{1800, 1800}, func(r Record) Record {
+		{"a shorter absolute timeout counts from creation", Timeouts{IdleTimeout: 1800, AbsoluteTimeout: 1800}, func(r Record) Record {
 			r.ExpiresAt, r.IdleExpiresAt = t0+30*minute, t0+30*minute
 			return r
 		}},
-		{"both tightened", Timeouts{60, 600}, func(r Record) Record {
+		{"both tightened", Timeouts{IdleTimeout: 60, AbsoluteTimeout: 600}, func(r Record) Record {
 			r.IdleTimeout, r.IdleExpiresAt, r.ExpiresAt = 60, t0+10*minute, t0+10*minute
 			return r
 		}},
@@ -183,7 +231,7 @@ func TestRenew(t *testing.T) {
 		}},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			if got, want := c.r.Renew(c.now, c.user, c.setAuth, l, ""), c.want(c.r); got != want {
+			if got, want := c.r.Renew(c.now, c.user, c.setAuth, l, "", false), c.want(c.r); got != want {
 				t.Fatalf("got %+v, want %+v", got, want)
 			}
 		})

@@ -2,6 +2,7 @@ package sessions
 
 import (
 	"encoding/json"
+	"strings"
 	"time"
 )
 
@@ -32,6 +33,18 @@ type Session struct {
 	// (never nil), and AAL the assurance level they give.
 	AMR []Factor `json:"amr"`
 	AAL int      `json:"aal"`
+	// Profile names the lifetime the session lives by: "standard",
+	// "remember_me" or "impersonation".
+	Profile string `json:"profile"`
+	// Actor is who holds an impersonated session (nil for the user's own).
+	Actor *Actor `json:"actor,omitempty"`
+}
+
+// Actor is who acts as the user in an impersonated session: support staff,
+// an admin or a service, by its id in the app.
+type Actor struct {
+	Type string `json:"type"`
+	ID   string `json:"id"`
 }
 
 // Meta describes the API caller's request, for events and guess limiting
@@ -74,6 +87,11 @@ type Record struct {
 	// Factors are the methods the user proved, "method:kind:ms,…" with ms
 	// after CreatedAt (factors.go); "" for none.
 	Factors string
+	// Profile is the lifetime the session lives by (ProfileStandard, …).
+	Profile int64
+	// Actor is who holds an impersonated session, "type:id"; "" for the
+	// user's own sessions.
+	Actor string
 }
 
 // view returns the public view of session id.
@@ -88,6 +106,11 @@ func view(id string, r Record) Session {
 		Version:     r.Version,
 		AMR:         factorsOf(r),
 		AAL:         AAL(r.Factors),
+		Profile:     profileNames[0],
+		Actor:       actorOf(r.Actor),
+	}
+	if r.Profile > 0 && r.Profile < int64(len(profileNames)) {
+		s.Profile = profileNames[r.Profile]
 	}
 	if r.AuthTime != 0 {
 		t := msTime(r.AuthTime)
@@ -102,3 +125,12 @@ func view(id string, r Record) Session {
 func ms(t time.Time) int64 { return t.UnixMilli() }
 
 func msTime(v int64) time.Time { return time.UnixMilli(v).UTC() }
+
+// actorOf reads a record's actor ("type:id"); nil for none.
+func actorOf(s string) *Actor {
+	if s == "" {
+		return nil
+	}
+	typ, id, _ := strings.Cut(s, ":")
+	return &Actor{Type: typ, ID: id}
+}

@@ -242,6 +242,8 @@ type RegenerateCall struct {
 	SetAuth  bool
 	// AddFactors are the methods proved now, "method:kind,…" (Renew).
 	AddFactors string
+	// Remember makes a login (a change of user) a remember-me session.
+	Remember bool
 	KeyID      string
 	Timeouts   Timeouts
 	Cap        Cap

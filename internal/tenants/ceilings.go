@@ -227,6 +227,15 @@ func (p Policy) Within(l Limits) error {
 	}
 	above("idle_timeout", p.IdleTimeout, l.IdleTimeout)
 	above("absolute_timeout", p.AbsoluteTimeout, l.AbsoluteTimeout)
+	for _, lt := range []struct {
+		prefix string
+		l      Lifetime
+	}{{"remember_me.", p.RememberMe}, {"impersonation.", p.Impersonation}} {
+		if !lt.l.IsZero() {
+			above(lt.prefix+"idle_timeout", lt.l.IdleTimeout, l.IdleTimeout)
+			above(lt.prefix+"absolute_timeout", lt.l.AbsoluteTimeout, l.AbsoluteTimeout)
+		}
+	}
 	if p.MaxSessionsPerUser == 0 {
 		fields = append(fields, fault.FieldError{Field: "max_sessions_per_user",
 			Message: atMost(l.MaxSessionsPerUser) + "; 0 (unlimited) is above it"})
@@ -248,6 +257,15 @@ func atMost(ceiling int) string {
 func (p Policy) Clamp(l Limits) Policy {
 	p.AbsoluteTimeout = min(p.AbsoluteTimeout, l.AbsoluteTimeout)
 	p.IdleTimeout = min(p.IdleTimeout, l.IdleTimeout, p.AbsoluteTimeout)
+	clampLifetime := func(c Lifetime) Lifetime {
+		if c.IsZero() {
+			return c
+		}
+		c.AbsoluteTimeout = min(c.AbsoluteTimeout, l.AbsoluteTimeout)
+		c.IdleTimeout = min(c.IdleTimeout, l.IdleTimeout, c.AbsoluteTimeout)
+		return c
+	}
+	p.RememberMe, p.Impersonation = clampLifetime(p.RememberMe), clampLifetime(p.Impersonation)
 	if p.MaxSessionsPerUser == 0 || p.MaxSessionsPerUser > l.MaxSessionsPerUser {
 		p.MaxSessionsPerUser = l.MaxSessionsPerUser
 	}

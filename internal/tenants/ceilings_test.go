@@ -12,9 +12,16 @@ func TestClampLowersThePolicyToTheCeilings(t *testing.T) {
 	l.IdleTimeout, l.AbsoluteTimeout, l.MaxSessionsPerUser, l.MaxDataBytes = 600, 300, 5, 1024
 	p := tenants.DefaultPolicy()
 	p.MaxSessionsPerUser = 0
+	p.RememberMe = tenants.Lifetime{IdleTimeout: 86400, AbsoluteTimeout: 30 * 86400}
 	got := p.Clamp(l)
 	if got.AbsoluteTimeout != 300 || got.IdleTimeout != 300 || got.MaxSessionsPerUser != 5 || got.MaxDataBytes != 1024 {
 		t.Fatalf("clamped = %+v", got)
+	}
+	if want := (tenants.Lifetime{IdleTimeout: 300, AbsoluteTimeout: 300}); got.RememberMe != want || got.Impersonation != want {
+		t.Fatalf("clamped profiles = %+v %+v, want both %+v", got.RememberMe, got.Impersonation, want)
+	}
+	if none := tenants.DefaultPolicy().Clamp(l); !none.RememberMe.IsZero() {
+		t.Fatalf("clamping made a remember_me profile: %+v", none.RememberMe)
 	}
 	if err := got.Validate(); err != nil {
 		t.Fatalf("a clamped policy is invalid: %v", err)
@@ -29,7 +36,8 @@ func TestClampLowersThePolicyToTheCeilings(t *testing.T) {
 
 func TestWithinNamesEveryFieldAboveItsCeiling(t *testing.T) {
 	l := tenants.Limits{MaxDataBytes: 10, MaxSessionsPerUser: 2, IdleTimeout: 60, AbsoluteTimeout: 120}
-	p := tenants.Policy{IdleTimeout: 61, AbsoluteTimeout: 121, MaxSessionsPerUser: 0, MaxDataBytes: 11}
+	p := tenants.Policy{IdleTimeout: 61, AbsoluteTimeout: 121, MaxSessionsPerUser: 0, MaxDataBytes: 11,
+		RememberMe: tenants.Lifetime{IdleTimeout: 60, AbsoluteTimeout: 3600}, Impersonation: tenants.Lifetime{IdleTimeout: 61, AbsoluteTimeout: 60}}
 	err := p.Within(l)
 	var fe *fault.Error
 	if !fault.Is(err, fault.InvalidRequest) {
@@ -37,10 +45,12 @@ func TestWithinNamesEveryFieldAboveItsCeiling(t *testing.T) {
 	}
 	fe = err.(*fault.Error)
 	want := map[string]string{
-		"idle_timeout":          "must be at most 60 (the operator's ceiling)",
-		"absolute_timeout":      "must be at most 120 (the operator's ceiling)",
-		"max_sessions_per_user": "must be at most 2 (the operator's ceiling); 0 (unlimited) is above it",
-		"max_data_bytes":        "must be at most 10 (the operator's ceiling)",
+		"idle_timeout":                 "must be at most 60 (the operator's ceiling)",
+		"absolute_timeout":             "must be at most 120 (the operator's ceiling)",
+		"max_sessions_per_user":        "must be at most 2 (the operator's ceiling); 0 (unlimited) is above it",
+		"max_data_bytes":               "must be at most 10 (the operator's ceiling)",
+		"remember_me.absolute_timeout": "must be at most 120 (the operator's ceiling)",
+		"impersonation.idle_timeout":   "must be at most 60 (the operator's ceiling)",
 	}
 	if len(fe.Fields) != len(want) {
 		t.Fatalf("fields = %+v", fe.Fields)

@@ -47,13 +47,36 @@ type Policy struct {
 	// session below it is step_up_required. 0 (a policy stored before it
 	// existed, or left out of a PUT) reads as 1 (Filled).
 	MinAAL int `json:"min_aal"`
+	// RememberMe, when set, is the lifetime of sessions created with
+	// remember: true (zero: the tenant offers none).
+	RememberMe Lifetime `json:"remember_me,omitzero"`
+	// Impersonation is the lifetime of sessions an actor (support staff,
+	// an admin, a service) holds as a user. Zero (a policy stored before it
+	// existed, or left out of a PUT): DefaultImpersonation (Filled).
+	Impersonation Lifetime `json:"impersonation,omitzero"`
 }
+
+// Lifetime is a session profile's idle and absolute timeouts, in seconds.
+type Lifetime struct {
+	IdleTimeout     int `json:"idle_timeout"`
+	AbsoluteTimeout int `json:"absolute_timeout"`
+}
+
+// DefaultImpersonation is the default lifetime of impersonated sessions:
+// 15 minutes idle, 1 hour at most.
+func DefaultImpersonation() Lifetime { return Lifetime{IdleTimeout: 15 * 60, AbsoluteTimeout: 60 * 60} }
+
+// IsZero reports whether l is unset.
+func (l Lifetime) IsZero() bool { return l == Lifetime{} }
 
 // Filled returns p with the fields it may lack (stored before they
 // existed, or left out of a PUT) at their defaults.
 func (p Policy) Filled() Policy {
 	if p.MinAAL == 0 {
 		p.MinAAL = 1
+	}
+	if p.Impersonation.IsZero() {
+		p.Impersonation = DefaultImpersonation()
 	}
 	return p
 }
@@ -84,6 +107,7 @@ func DefaultPolicy() Policy {
 		Binding:            Binding{UserAgent: BindingOff, IP: BindingOff},
 		MaxDataBytes:       16 << 10,
 		MinAAL:             1,
+		Impersonation:      DefaultImpersonation(),
 	}
 }
 
@@ -104,10 +128,19 @@ func (p Policy) Validate() error {
 		}
 		return true
 	}
-	idleOK := checkTimeout("idle_timeout", p.IdleTimeout)
-	absOK := checkTimeout("absolute_timeout", p.AbsoluteTimeout)
-	if idleOK && absOK && p.IdleTimeout > p.AbsoluteTimeout {
-		add("idle_timeout", "must not exceed absolute_timeout")
+	lifetime := func(prefix string, idle, abs int) {
+		idleOK := checkTimeout(prefix+"idle_timeout", idle)
+		absOK := checkTimeout(prefix+"absolute_timeout", abs)
+		if idleOK && absOK && idle > abs {
+			add(prefix+"idle_timeout", "must not exceed absolute_timeout")
+		}
+	}
+	lifetime("", p.IdleTimeout, p.AbsoluteTimeout)
+	if !p.RememberMe.IsZero() {
+		lifetime("remember_me.", p.RememberMe.IdleTimeout, p.RememberMe.AbsoluteTimeout)
+	}
+	if !p.Impersonation.IsZero() {
+		lifetime("impersonation.", p.Impersonation.IdleTimeout, p.Impersonation.AbsoluteTimeout)
 	}
 	if p.MaxSessionsPerUser < 0 || p.MaxSessionsPerUser > MaxSessionsPerUserCap {
 		add("max_sessions_per_user", "must be from 0 (unlimited) to 10000")

@@ -127,7 +127,7 @@ func TestDefaultPolicy(t *testing.T) {
 		IdleTimeout: 1800, AbsoluteTimeout: 28800, MaxSessionsPerUser: 100,
 		OnLimit: tenants.EvictOldest, Rolling: true,
 		Binding:      tenants.Binding{UserAgent: tenants.BindingOff, IP: tenants.BindingOff},
-		MaxDataBytes: 16384, MinAAL: 1,
+		MaxDataBytes: 16384, MinAAL: 1, Impersonation: tenants.Lifetime{IdleTimeout: 900, AbsoluteTimeout: 3600},
 	}
 	t.Run("the defaults are 30 min idle, 8 h absolute, 100 sessions evicting the oldest, rolling, unbound, 16 KiB, AAL 1", func(t *testing.T) {
 		if p != want {
@@ -161,7 +161,7 @@ func TestSystemPolicy(t *testing.T) {
 			IdleTimeout: 900, AbsoluteTimeout: 43200, MaxSessionsPerUser: 20,
 			OnLimit: tenants.EvictOldest, Rolling: true,
 			Binding:      tenants.Binding{UserAgent: tenants.BindingReport, IP: tenants.BindingOff},
-			MaxDataBytes: 4096, MinAAL: 1,
+			MaxDataBytes: 4096, MinAAL: 1, Impersonation: tenants.Lifetime{IdleTimeout: 900, AbsoluteTimeout: 3600},
 		}
 		if p != want {
 			t.Fatalf("SystemPolicy = %+v, want %+v", p, want)

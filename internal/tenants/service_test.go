@@ -557,6 +557,8 @@ func TestPutPolicy(t *testing.T) {
 		IdleTimeout: 300, AbsoluteTimeout: 3600, MaxSessionsPerUser: 3, OnLimit: tenants.Reject, Rolling: false,
 		Binding:      tenants.Binding{UserAgent: tenants.BindingEnforce, IP: tenants.BindingReport},
 		MaxDataBytes: 1024, MinAAL: 2,
+		RememberMe:    tenants.Lifetime{IdleTimeout: 86400, AbsoluteTimeout: 30 * 86400},
+		Impersonation: tenants.Lifetime{IdleTimeout: 300, AbsoluteTimeout: 1800},
 	}
 
 	t.Run("a valid policy is stored, cached and recorded", func(t *testing.T) {
@@ -576,20 +578,22 @@ func TestPutPolicy(t *testing.T) {
 	t.Run("an invalid policy names every bad field and changes nothing", func(t *testing.T) {
 		bad := custom
 		bad.IdleTimeout, bad.OnLimit, bad.MaxDataBytes, bad.MinAAL = 7200, "drop", 0, 3
+		bad.RememberMe = tenants.Lifetime{IdleTimeout: 600, AbsoluteTimeout: 0}
+		bad.Impersonation = tenants.Lifetime{IdleTimeout: 601, AbsoluteTimeout: 600}
 		_, err := h.svc.PutPolicy(ctx, tn.ID, bad, testActor)
-		MustInvalidFields(t, err, "idle_timeout", "on_limit", "max_data_bytes", "min_aal")
+		MustInvalidFields(t, err, "idle_timeout", "remember_me.absolute_timeout", "impersonation.idle_timeout", "on_limit", "max_data_bytes", "min_aal")
 		if p, _ := h.svc.Policy(tn.ID); p != custom {
 			t.Fatalf("policy = %+v, want it unchanged", p)
 		}
 		h.MustEvents(t, "")
 	})
-	t.Run("min_aal left out (or stored before it existed) is 1", func(t *testing.T) {
+	t.Run("min_aal and impersonation left out (or stored before they existed) take their defaults", func(t *testing.T) {
 		other, _, _ := h.MustTenant(t, "Other")
 		p := custom
-		p.MinAAL = 0
+		p.MinAAL, p.Impersonation = 0, tenants.Lifetime{}
 		got, err := h.svc.PutPolicy(ctx, other.ID, p, testActor)
-		if err != nil || got.MinAAL != 1 {
-			t.Fatalf("PutPolicy = %+v, %v; want min_aal 1", got, err)
+		if err != nil || got.MinAAL != 1 || got.Impersonation != tenants.DefaultImpersonation() {
+			t.Fatalf("PutPolicy = %+v, %v; want min_aal 1 and the default impersonation lifetime", got, err)
 		}
 		if p, _ := h.svc.Policy(other.ID); p.MinAAL != 1 {
 			t.Fatalf("Policy = %+v, want min_aal 1", p)

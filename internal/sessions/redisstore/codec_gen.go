@@ -22,20 +22,28 @@ import "github.com/sessiond/sessiond/internal/sessions"
 //	13 lbl   Label          string: device label
 //	14 data  Data           string: the app's JSON object, compact
 //	15 amr   Factors        string: the methods the user proved: method:kind:ms,…, kind k, p or i, ms after ca (sessions.AddFactors)
+//	16 prof  Profile        integer: the lifetime it lives by: 0 standard, 1 remember-me, 2 impersonation (sessions.Timeouts.For)
+//	17 act   Actor          string: who holds an impersonated session, type:id; "" the user's own
 //
 // Absent values are "" or 0 (never: -1), never nil, so Lua's cmsgpack keeps
 // the array an array.
-const numFields = 15
+const numFields = 17
 
 // encodeRecord packs r.
 func encodeRecord(r sessions.Record) string {
 	base := r.CreatedAt
-	p := packer{b: make([]byte, 0, 116+len(r.UserID)+len(r.KeyID)+len(r.UserAgent)+len(r.IPBinding)+len(r.Label)+len(r.Data)+len(r.Factors))}
+	p := packer{b: make([]byte, 0, 130+len(r.UserID)+len(r.KeyID)+len(r.UserAgent)+len(r.IPBinding)+len(r.Label)+len(r.Data)+len(r.Factors)+len(r.Actor))}
 	// Appended fields left at their zero at the end are not written, so a
 	// session that uses none of them is stored as an older release stores it.
 	n := minFields
 	if r.Factors != "" {
 		n = 15
+	}
+	if r.Profile != 0 {
+		n = 16
+	}
+	if r.Actor != "" {
+		n = 17
 	}
 	p.array(n)
 	p.str(r.UserID)
@@ -54,6 +62,12 @@ func encodeRecord(r sessions.Record) string {
 	p.str(r.Data)
 	if n > 14 {
 		p.str(r.Factors)
+	}
+	if n > 15 {
+		p.int(r.Profile)
+	}
+	if n > 16 {
+		p.str(r.Actor)
 	}
 	return string(p.b)
 }
@@ -87,6 +101,12 @@ func decodeRecord(s string) (sessions.Record, error) {
 	r.Data = u.str()
 	if n > 14 {
 		r.Factors = u.str()
+	}
+	if n > 15 {
+		r.Profile = u.int()
+	}
+	if n > 16 {
+		r.Actor = u.str()
 	}
 	if u.bad || len(u.b) != 0 {
 		return sessions.Record{}, errMalformed

@@ -67,6 +67,7 @@ func randomSession(r *rand.Rand) sessions.Record {
 	rec.LastSeenAt = ca + r.Int64N(3_600_000)*r.Int64N(2)
 	rec.ExpiresAt = ca + []int64{3_600_000, 7_200_000, 28_800_000}[r.IntN(3)]
 	rec.IdleExpiresAt = min(rec.LastSeenAt+rec.IdleTimeout*1000, rec.ExpiresAt)
+	rec.Profile = r.Int64N(3)
 	rec.Factors = ""
 	for _, m := range randomMethods(r) {
 		rec.Factors = sessions.AddFactors(rec.Factors, m, ca+r.Int64N(3_600_000), ca)
@@ -97,10 +98,29 @@ func randomAges(r *rand.Rand) string {
 }
 
 func randomTimeouts(r *rand.Rand) sessions.Timeouts {
+	lifetime := func() sessions.Lifetime {
+		if r.IntN(3) == 0 {
+			return sessions.Lifetime{} // the policy has none: the standard one applies
+		}
+		return sessions.Lifetime{Idle: []int64{60, 600, 3600, 86_400}[r.IntN(4)], Absolute: []int64{1800, 7200, 86_400, 2_592_000}[r.IntN(4)]}
+	}
 	return sessions.Timeouts{
 		IdleTimeout:     []int64{60, 600, 1800, 3600, 7200}[r.IntN(5)],
 		AbsoluteTimeout: []int64{1800, 3600, 7200, 28_800, 86_400}[r.IntN(5)],
+		RememberMe:      lifetime(),
+		Impersonation:   lifetime(),
 	}
+}
+
+// luaTimeouts is the Lua of a sessions.Timeouts passed as the six
+// arguments from ARGV[i] (timeoutArgs).
+func luaTimeouts(i int) string {
+	n := func(k int) string { return "tonumber(ARGV[" + strconv.Itoa(i+k) + "])" }
+	return "{{" + n(0) + ", " + n(1) + "}, {" + n(2) + ", " + n(3) + "}, {" + n(4) + ", " + n(5) + "}}"
+}
+
+func timeoutArgs(l sessions.Timeouts) []any {
+	return []any{l.IdleTimeout, l.AbsoluteTimeout, l.RememberMe.Idle, l.RememberMe.Absolute, l.Impersonation.Idle, l.Impersonation.Absolute}
 }
 
 func flag(b bool) string {
@@ -119,11 +139,11 @@ func TestLuaRulesAgreeWithGo(t *testing.T) {
 	r := rand.New(rand.NewPCG(7, 8))
 
 	t.Run("effective deadlines under a tightened policy", func(t *testing.T) {
-		lua := newLuaRule(t, rdb, "return encode(effective(decode(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])))")
+		lua := newLuaRule(t, rdb, "return encode(effective(decode(ARGV[1]), "+luaTimeouts(2)+"))")
 		for range cases {
 			rec, l := randomSession(r), randomTimeouts(r)
 			want := rec.Effective(l)
-			if got := lua.record(redisstore.EncodeRecord(rec), l.IdleTimeout, l.AbsoluteTimeout); got != want {
+			if got := lua.record(append([]any{redisstore.EncodeRecord(rec)}, timeoutArgs(l)...)...); got != want {
 				t.Fatalf("effective(%+v, %+v): Lua %+v, Go %+v", rec, l, got, want)
 			}
 		}
@@ -149,7 +169,7 @@ func TestLuaRulesAgreeWithGo(t *testing.T) {
 		}
 	})
 	t.Run("renewal at regenerate", func(t *testing.T) {
-		lua := newLuaRule(t, rdb, "return encode(renew(decode(ARGV[1]), tonumber(ARGV[2]), ARGV[3], ARGV[4] == '1', tonumber(ARGV[5]), ARGV[6]))")
+		lua := newLuaRule(t, rdb, "return encode(renew(decode(ARGV[1]), tonumber(ARGV[2]), ARGV[3], ARGV[4] == '1', "+luaTimeouts(7)+", ARGV[5], ARGV[6] == '1'))")
 		for range cases {
 			rec, l := randomSession(r), randomTimeouts(r)
 			rec = rec.Effective(l)
@@ -157,8 +177,9 @@ func TestLuaRulesAgreeWithGo(t *testing.T) {
 			uid := []string{"", rec.UserID, "bob"}[r.IntN(3)]
 			setAuth := r.IntN(2) == 0
 			add := strings.Join(randomMethods(r), ",")
-			want := rec.Renew(now, uid, setAuth, l, add)
-			if got := lua.record(redisstore.EncodeRecord(rec), now, uid, flag(setAuth), l.AbsoluteTimeout, add); got != want {
+			remember := r.IntN(2) == 0
+			want := rec.Renew(now, uid, setAuth, l, add, remember)
+			if got := lua.record(append([]any{redisstore.EncodeRecord(rec), now, uid, flag(setAuth), add, flag(remember)}, timeoutArgs(l)...)...); got != want {
 				t.Fatalf("renew(%+v, %d, %q, %v): Lua %+v, Go %+v", rec, now, uid, setAuth, got, want)
 			}
 		}

@@ -82,32 +82,43 @@ func flag(b bool) string {
 	return "0"
 }
 
-func createArgs(c sessions.CreateCall) []arg {
+// profileArgs are the lifetimes of the profiles other than the standard
+// one, as every script taking pidle and pabs takes them after its own.
+func profileArgs(t sessions.Timeouts) []arg {
 	return []arg{
-		{"now", c.Now}, {"sid", c.Ref.ID}, {"max", c.Cap.Max}, {"evict_oldest", flag(c.Cap.EvictOldest)},
-		{"session", encodeRecord(c.Record)}, {"pidle", c.Timeouts.IdleTimeout}, {"pabs", c.Timeouts.AbsoluteTimeout},
+		{"ridle", t.RememberMe.Idle}, {"rabs", t.RememberMe.Absolute},
+		{"iidle", t.Impersonation.Idle}, {"iabs", t.Impersonation.Absolute},
 	}
 }
 
+func createArgs(c sessions.CreateCall) []arg {
+	return append([]arg{
+		{"now", c.Now}, {"sid", c.Ref.ID}, {"max", c.Cap.Max}, {"evict_oldest", flag(c.Cap.EvictOldest)},
+		{"session", encodeRecord(c.Record)}, {"pidle", c.Timeouts.IdleTimeout}, {"pabs", c.Timeouts.AbsoluteTimeout},
+	}, profileArgs(c.Timeouts)...)
+}
+
 func verifyArgs(c sessions.VerifyCall) []arg {
-	return []arg{
+	return append([]arg{
 		{"now", c.Now}, {"sid", c.Ref.ID}, {"pidle", c.Timeouts.IdleTimeout}, {"pabs", c.Timeouts.AbsoluteTimeout},
 		{"rolling", flag(c.Rolling)}, {"csrf_mismatch", flag(c.CSRFMismatch)}, {"max_auth_age", c.MaxAuthAge},
 		{"ua_mode", string(c.UserAgentMode)}, {"ua", c.UserAgent}, {"ip_mode", string(c.IPMode)}, {"ipb", c.IPBinding},
 		{"kid", c.KeyID}, {"touch", c.Touch}, {"min_aal", c.MinAAL}, {"ages", c.FactorAges},
-	}
+	}, profileArgs(c.Timeouts)...)
 }
 
 func regenerateArgs(c sessions.RegenerateCall) []arg {
-	return []arg{
+	return append([]arg{
 		{"now", c.Now}, {"old_sid", c.Old.ID}, {"new_sid", c.New.ID}, {"uid", c.UserID},
 		{"set_auth", flag(c.SetAuth)}, {"kid", c.KeyID}, {"max", c.Cap.Max}, {"evict_oldest", flag(c.Cap.EvictOldest)},
 		{"pidle", c.Timeouts.IdleTimeout}, {"pabs", c.Timeouts.AbsoluteTimeout}, {"add", c.AddFactors},
-	}
+		{"remember", flag(c.Remember)},
+	}, profileArgs(c.Timeouts)...)
 }
 
 func claimArgs(c sessions.ClaimCall) []arg {
-	return []arg{{"now", c.Now}, {"sid", c.Ref.ID}, {"pidle", c.Timeouts.IdleTimeout}, {"pabs", c.Timeouts.AbsoluteTimeout}}
+	return append([]arg{{"now", c.Now}, {"sid", c.Ref.ID}, {"pidle", c.Timeouts.IdleTimeout}, {"pabs", c.Timeouts.AbsoluteTimeout}},
+		profileArgs(c.Timeouts)...)
 }
 
 func patchArgs(c sessions.PatchCall) []arg {

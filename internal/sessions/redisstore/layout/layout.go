@@ -57,6 +57,8 @@ var Fields = []Field{
 	{"lbl", "Label", Str, "device label"},
 	{"data", "Data", Str, "the app's JSON object, compact"},
 	{"amr", "Factors", Str, "the methods the user proved: `method:kind:ms,…`, kind `k`, `p` or `i`, ms after `ca` (sessions.AddFactors)"},
+	{"prof", "Profile", Int, "the lifetime it lives by: 0 standard, 1 remember-me, 2 impersonation (sessions.Timeouts.For)"},
+	{"act", "Actor", Str, "who holds an impersonated session, `type:id`; `\"\"` the user's own"},
 }
 
 // MinFields is how many fields a session stored by an older release has:

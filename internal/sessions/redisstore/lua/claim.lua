@@ -7,6 +7,10 @@ local a = {
   sid = ARGV[2],
   pidle = tonumber(ARGV[3]),        -- the policy's idle timeout (s)
   pabs = tonumber(ARGV[4]),         -- the policy's absolute timeout (s)
+  ridle = tonumber(ARGV[5]),        -- remember-me's idle timeout (s; 0 none)
+  rabs = tonumber(ARGV[6]),         -- remember-me's absolute timeout (s; 0 none)
+  iidle = tonumber(ARGV[7]),        -- impersonation's idle timeout (s)
+  iabs = tonumber(ARGV[8]),         -- impersonation's absolute timeout (s)
 }
 -- Replies 'ok' with the session, 'expired_absolute' or 'expired_idle' (with
 -- the uid) or 'missing'.
@@ -16,7 +20,7 @@ local base = base_of(KEYS[2])
 local ended = revoked(base, a.sid, r)
 drop(base, a.sid, r.uid)
 if ended then return reply('missing') end
-effective(r, a.pidle, a.pabs)
+effective(r, timeouts(a))
 local why = expiry(r, a.now)
 if why ~= 'ok' then return reply(why, r.uid) end
 return reply('ok', r.uid, encode(r))

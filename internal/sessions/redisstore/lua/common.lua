@@ -53,9 +53,30 @@ local function slide(now, idle, exp)
   return math.min(now + idle * 1000, exp)
 end
 
--- effective: sessions.Record.Effective. Applies a tightened policy (its
--- idle and absolute timeouts, s) to r and returns r.
-local function effective(r, pidle, pabs)
+-- timeouts: sessions.Timeouts, from a script's arguments pidle, pabs (the
+-- standard lifetime, s), ridle, rabs (remember-me) and iidle, iabs
+-- (impersonation; 0: the standard one).
+local function timeouts(a)
+  return {{a.pidle, a.pabs}, {a.ridle, a.rabs}, {a.iidle, a.iabs}}
+end
+
+-- lifetime: sessions.Timeouts.For. The idle and absolute timeouts of
+-- profile prof.
+local function lifetime(t, prof)
+  local l = t[prof + 1]
+  if not l or l[2] <= 0 then l = t[1] end
+  return l[1], l[2]
+end
+
+-- longest: sessions.Timeouts.Longest.
+local function longest(t)
+  return math.max(t[1][2], t[2][2], t[3][2])
+end
+
+-- effective: sessions.Record.Effective. Applies a tightened policy (the
+-- timeouts t of r's profile) to r and returns r.
+local function effective(r, t)
+  local pidle, pabs = lifetime(t, r.prof)
   if pidle < r.idle then
     r.idle = pidle
     r.iexp = math.min(r.iexp, r.ls + pidle * 1000)
@@ -120,13 +141,19 @@ local function step_up_met(amr, base, now, min_aal, ages)
 end
 
 -- renew: sessions.Record.Renew. r regenerated at now for user uid ('' keeps
--- r's); a change of user is a login: a fresh lifetime and auth_time, and
--- only the factors of add; otherwise add's factors are added to r's.
-local function renew(r, now, uid, set_auth, pabs, add)
+-- r's); a change of user is a login: a fresh lifetime (remember-me's when
+-- remember) and auth_time, no actor, and only the factors of add;
+-- otherwise add's factors are added to r's.
+local function renew(r, now, uid, set_auth, t, add, remember)
   if uid == '' then uid = r.uid end
   if uid ~= r.uid then
+    local prof = 0
+    if remember then prof = 1 end
+    local idle, abs = lifetime(t, prof)
+    if not remember then idle = math.min(idle, r.idle) end
+    r.prof, r.act, r.idle = prof, '', idle
     r.ca = now
-    r.exp = now + pabs * 1000
+    r.exp = now + abs * 1000
     r.amr = ''
     set_auth = true
   end
@@ -293,8 +320,8 @@ end
 -- make_room enforces the per-user cap before one session of uid is added,
 -- with bounded work whatever the user holds (at most FORGET_CHUNK + CAP_WALK
 -- entries, CAP_WALK GETs). It forgets up to FORGET_CHUNK entries that are
--- certainly dead: created at or before now - the policy's absolute timeout
--- pabs (Record.Effective ends every session there). Then it counts the
+-- certainly dead: created at or before now - the longest absolute timeout
+-- of t (Record.Effective ends every session there). Then it counts the
 -- other entries (live_count); under the cap that is all. At the cap it reads
 -- the CAP_WALK oldest, forgets the dead ones among them (under the policy's
 -- timeouts; their keys expire on their own, and the bucket index still
@@ -305,11 +332,11 @@ end
 -- evicted per call. exclude is a session about to be replaced, which does
 -- not count. It returns false when room() refuses, else true and the
 -- evicted ids, oldest first.
-local function make_room(base, uid, now, max, evict_oldest, exclude, pidle, pabs)
+local function make_room(base, uid, now, max, evict_oldest, exclude, t)
   local evicted = {}
   if uid == '' then return true, evicted end
   local uk = ukey(base, uid)
-  local old = redis.call('ZRANGE', uk, '-inf', now - pabs * 1000, 'BYSCORE', 'LIMIT', 0, FORGET_CHUNK)
+  local old = redis.call('ZRANGE', uk, '-inf', now - longest(t) * 1000, 'BYSCORE', 'LIMIT', 0, FORGET_CHUNK)
   if #old > 0 then redis.call('ZREM', uk, unpack(old)) end
   if max <= 0 then return true, evicted end
   local m = marker(base, uid)
@@ -320,7 +347,7 @@ local function make_room(base, uid, now, max, evict_oldest, exclude, pidle, pabs
   for _, sid in ipairs(oldest(uk, m)) do
     if sid ~= exclude then
       local r = read(skey(base, sid))
-      if not r or expiry(effective(r, pidle, pabs), now) ~= 'ok' then
+      if not r or expiry(effective(r, t), now) ~= 'ok' then
         redis.call('ZREM', uk, sid)
         live = live - 1
       else

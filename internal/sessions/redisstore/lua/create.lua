@@ -11,6 +11,10 @@ local a = {
   session = ARGV[5],              -- the encoded session
   pidle = tonumber(ARGV[6]),      -- the policy's idle timeout (s)
   pabs = tonumber(ARGV[7]),       -- the policy's absolute timeout (s)
+  ridle = tonumber(ARGV[8]),        -- remember-me's idle timeout (s; 0 none)
+  rabs = tonumber(ARGV[9]),         -- remember-me's absolute timeout (s; 0 none)
+  iidle = tonumber(ARGV[10]),        -- impersonation's idle timeout (s)
+  iabs = tonumber(ARGV[11]),         -- impersonation's absolute timeout (s)
 }
 -- Replies 'ok' with the evicted ids (oldest first), 'limit' or 'exists'.
 local base = base_of(KEYS[2])
@@ -19,7 +23,7 @@ local r = decode(a.session)
 if not r then return redis.error_reply('create: malformed session') end
 -- Forget a chunk of index entries verify no longer reports.
 forget_dead(KEYS[2], a.now)
-local ok, evicted = make_room(base, r.uid, a.now, a.max, a.evict_oldest, '', a.pidle, a.pabs)
+local ok, evicted = make_room(base, r.uid, a.now, a.max, a.evict_oldest, '', timeouts(a))
 if not ok then return reply('limit', r.uid) end
 put(base, a.sid, r, a.now)
 return reply('ok', r.uid, '', evicted)

@@ -16,6 +16,11 @@ local a = {
   pidle = tonumber(ARGV[9]),        -- the policy's idle timeout (s)
   pabs = tonumber(ARGV[10]),        -- the policy's absolute timeout (s)
   add = ARGV[11],                   -- factors proved now, 'method:kind,…'
+  remember = ARGV[12] == '1',       -- a login with remember-me
+  ridle = tonumber(ARGV[13]),        -- remember-me's idle timeout (s; 0 none)
+  rabs = tonumber(ARGV[14]),         -- remember-me's absolute timeout (s; 0 none)
+  iidle = tonumber(ARGV[15]),        -- impersonation's idle timeout (s)
+  iabs = tonumber(ARGV[16]),         -- impersonation's absolute timeout (s)
 }
 -- Replies 'ok' with the new session and the evicted ids, or
 -- 'expired_absolute', 'expired_idle', 'limit' (with the old uid; 'limit'
@@ -28,7 +33,8 @@ if revoked(base, a.old_sid, r) then
   drop(base, a.old_sid, old_uid)
   return reply('missing')
 end
-effective(r, a.pidle, a.pabs)
+local t = timeouts(a)
+effective(r, t)
 local why = expiry(r, a.now)
 if why ~= 'ok' then
   drop(base, a.old_sid, old_uid)
@@ -36,9 +42,9 @@ if why ~= 'ok' then
 end
 local uid = a.uid
 if uid == '' then uid = old_uid end
-local ok, evicted = make_room(base, uid, a.now, a.max, a.evict_oldest, a.old_sid, a.pidle, a.pabs)
+local ok, evicted = make_room(base, uid, a.now, a.max, a.evict_oldest, a.old_sid, t)
 if not ok then return reply('limit', old_uid) end
 drop(base, a.old_sid, old_uid)
-renew(r, a.now, a.uid, a.set_auth, a.pabs, a.add)
+renew(r, a.now, a.uid, a.set_auth, t, a.add, a.remember)
 r.kid = a.kid
 return reply('ok', r.uid, put(base, a.new_sid, r, a.now), evicted)

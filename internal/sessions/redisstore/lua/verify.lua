@@ -20,6 +20,10 @@ local a = {
   touch = tonumber(ARGV[13]),       -- ms: the touch interval; 0 always writes
   min_aal = tonumber(ARGV[14]),     -- the assurance level required
   ages = ARGV[15],                  -- 'method:ms,…': each factor's maximum age
+  ridle = tonumber(ARGV[16]),        -- remember-me's idle timeout (s; 0 none)
+  rabs = tonumber(ARGV[17]),         -- remember-me's absolute timeout (s; 0 none)
+  iidle = tonumber(ARGV[18]),        -- impersonation's idle timeout (s)
+  iabs = tonumber(ARGV[19]),         -- impersonation's absolute timeout (s)
 }
 
 -- fresh: sessions.Fresh. The recorded last use is recent enough that this
@@ -39,7 +43,7 @@ if revoked(base, a.sid, r) then
   return reply('missing')
 end
 local idle, exp = r.idle, r.exp
-effective(r, a.pidle, a.pabs)
+effective(r, timeouts(a))
 local tightened = r.idle ~= idle or r.exp ~= exp
 local why = expiry(r, a.now)
 if why ~= 'ok' then
