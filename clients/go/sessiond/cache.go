@@ -565,6 +565,15 @@ func (k *cache) frame(event, data, id string) bool {
 		k.clearLocked()
 		if d.Policy != nil {
 			k.policy = d.Policy
+		} else if string(d.Reason) == `"policy"` {
+			// The policy changed but the frame lacks it (sessiond dropped
+			// the change it could not publish): hits need it (binding,
+			// min_aal), so reconnect after this frame; ready brings it.
+			if id != "" {
+				k.lastID = id
+			}
+			k.ready = false
+			return false
 		}
 	case "ready":
 		if d.Policy != nil {
