@@ -113,7 +113,7 @@ func TestTheProblemCodesTheClientSwitchesOnExist(t *testing.T) {
 		enum[v.(string)] = true
 	}
 	for _, c := range []string{sessiond.CodeInvalidRequest, sessiond.CodeUnauthorized, sessiond.CodeForbidden, sessiond.CodeNotFound, sessiond.CodeSessionInvalid,
-		sessiond.CodeSessionExpiredIdle, sessiond.CodeSessionExpiredAbsolute, sessiond.CodeBindingMismatch, sessiond.CodeCSRFMismatch, sessiond.CodeReauthRequired,
+		sessiond.CodeSessionExpiredIdle, sessiond.CodeSessionExpiredAbsolute, sessiond.CodeBindingMismatch, sessiond.CodeCSRFMismatch, sessiond.CodeReauthRequired, sessiond.CodeStepUpRequired,
 		sessiond.CodeSessionLimitReached, sessiond.CodeVersionConflict, sessiond.CodePayloadTooLarge, sessiond.CodeRateLimited, sessiond.CodeUnavailable, sessiond.CodeInternal} {
 		if !enum[c] {
 			t.Errorf("problem code %q is not in api/openapi.yaml", c)

@@ -10,6 +10,7 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -33,8 +34,9 @@ type CacheOptions struct {
 // kept exact by sessiond's change stream (GET /v1/changes). A hit makes no
 // network call and applies locally everything verify would: the absolute
 // and idle deadlines, MaxAuthAge, the CSRF token (SHA-256, constant-time
-// compare) and the device binding the tenant's policy asks for; anything
-// else goes to sessiond. Keys are SHA-256 of the token, never the token.
+// compare), the device binding and the assurance level (min_aal) the
+// tenant's policy asks for, and MinAAL and MaxFactorAge; anything else
+// (a session short of a step-up included) goes to sessiond. Keys are SHA-256 of the token, never the token.
 //
 // Fail closed: hits are served only while the stream is connected, caught
 // up and alive (heard from within three heartbeats); otherwise every Verify
@@ -64,6 +66,8 @@ type cacheEntry struct {
 	sessionID, userID      string
 	expiresAt, idleExpires time.Time
 	authTime               *time.Time
+	aal                    int
+	amr                    []Factor
 	userAgent, ip          string
 	csrfHash               [sha256.Size]byte
 	touchedAt              time.Time
@@ -79,6 +83,7 @@ type changePolicy struct {
 		UserAgent string `json:"user_agent"`
 		IP        string `json:"ip"`
 	} `json:"binding"`
+	MinAAL int `json:"min_aal"` // 0 (a sessiond before it) reads as 1
 }
 
 // CacheStats is the cache's state and counters (Client.CacheStats).
@@ -204,6 +209,9 @@ func (k *cache) allowsLocked(e *cacheEntry, p VerifyParams, now time.Time) bool 
 	if p.MaxAuthAge != nil && (e.authTime == nil || now.Sub(*e.authTime) > time.Duration(*p.MaxAuthAge)*time.Second) {
 		return false
 	}
+	if !k.stepUpMetLocked(e, p, now) {
+		return false
+	}
 	if p.CSRFToken != nil {
 		h := sha256.Sum256([]byte(*p.CSRFToken))
 		if subtle.ConstantTimeCompare(h[:], e.csrfHash[:]) != 1 {
@@ -223,6 +231,28 @@ func (k *cache) allowsLocked(e *cacheEntry, p VerifyParams, now time.Time) bool 
 	}
 	if b.IP != "off" && ip != e.ip {
 		return false
+	}
+	return true
+}
+
+// stepUpMetLocked reports whether e meets, at now, the policy's min_aal and
+// p's MinAAL and MaxFactorAge. Anything sessiond would refuse as invalid (a
+// level out of 1..2, too many methods) is not met either: sessiond answers.
+func (k *cache) stepUpMetLocked(e *cacheEntry, p VerifyParams, now time.Time) bool {
+	if p.MinAAL != 0 && (p.MinAAL < 1 || p.MinAAL > 2) {
+		return false
+	}
+	if e.aal < max(k.policy.MinAAL, p.MinAAL, 1) {
+		return false
+	}
+	if len(p.MaxFactorAge) > 8 {
+		return false
+	}
+	for method, secs := range p.MaxFactorAge {
+		i := slices.IndexFunc(e.amr, func(f Factor) bool { return f.Method == method })
+		if i < 0 || secs < 0 || now.Sub(e.amr[i].At) > time.Duration(secs)*time.Second {
+			return false
+		}
 	}
 	return true
 }
@@ -248,6 +278,7 @@ func (k *cache) keepLocked(key string, p VerifyParams, v Verified, gen uint64) {
 	e := &cacheEntry{
 		key: key, answer: v, sessionID: v.Session.ID, userID: v.Session.UserID,
 		expiresAt: v.Session.ExpiresAt, idleExpires: v.Session.IdleExpiresAt, authTime: v.Session.AuthTime,
+		aal: max(v.Session.AAL, 1), amr: v.Session.AMR,
 		csrfHash: sha256.Sum256([]byte(v.CSRFToken)), touchedAt: k.now(), bytes: size,
 	}
 	if p.Device != nil {
@@ -534,6 +565,15 @@ func (k *cache) frame(event, data, id string) bool {
 		k.clearLocked()
 		if d.Policy != nil {
 			k.policy = d.Policy
+		} else if string(d.Reason) == `"policy"` {
+			// The policy changed but the frame lacks it (sessiond dropped
+			// the change it could not publish): hits need it (binding,
+			// min_aal), so reconnect after this frame; ready brings it.
+			if id != "" {
+				k.lastID = id
+			}
+			k.ready = false
+			return false
 		}
 	case "ready":
 		if d.Policy != nil {

@@ -266,11 +266,11 @@ type operation struct {
 }
 
 var (
-	opCreate       = operation{"POST", "/v1/sessions", 201, []string{"user_id", "data", "device", "idle_timeout", "absolute_timeout"}, []string{"token", "csrf_token", "session", "evicted"}, nil}
-	opVerify       = operation{"POST", "/v1/sessions/verify", 200, []string{"token", "csrf_token", "max_auth_age", "device"}, []string{"session", "token", "csrf_token", "binding_mismatch"}, nil}
-	opRegenerate   = operation{"POST", "/v1/sessions/regenerate", 200, []string{"token", "user_id", "reauthenticated"}, []string{"token", "csrf_token", "session", "evicted"}, nil}
+	opCreate       = operation{"POST", "/v1/sessions", 201, []string{"user_id", "data", "device", "idle_timeout", "absolute_timeout", "amr"}, []string{"token", "csrf_token", "session", "evicted"}, nil}
+	opVerify       = operation{"POST", "/v1/sessions/verify", 200, []string{"token", "csrf_token", "max_auth_age", "device", "min_aal", "max_factor_age"}, []string{"session", "token", "csrf_token", "binding_mismatch"}, nil}
+	opRegenerate   = operation{"POST", "/v1/sessions/regenerate", 200, []string{"token", "user_id", "reauthenticated", "amr"}, []string{"token", "csrf_token", "session", "evicted"}, nil}
 	opRevokeToken  = operation{"POST", "/v1/sessions/revoke", 204, []string{"token"}, nil, nil}
-	opGet          = operation{"GET", "/v1/sessions/{session_id}", 200, nil, []string{"id", "user_id", "data", "version", "expires_at", "auth_time", "device"}, nil}
+	opGet          = operation{"GET", "/v1/sessions/{session_id}", 200, nil, []string{"id", "user_id", "data", "version", "expires_at", "auth_time", "device", "amr", "aal"}, nil}
 	opPatch        = operation{"PATCH", "/v1/sessions/{session_id}", 200, nil, []string{"id", "data", "version"}, nil}
 	opRevoke       = operation{"DELETE", "/v1/sessions/{session_id}", 204, nil, nil, nil}
 	opUserSessions = operation{"GET", "/v1/users/{user_id}/sessions", 200, nil, []string{"sessions", "next_cursor"}, []string{"cursor", "limit"}}
@@ -294,8 +294,10 @@ func (c *Client) CreateSession(ctx context.Context, p CreateParams) (Issued, err
 }
 
 // Verify checks a token (and the CSRF token, max_auth_age and device when
-// given) and slides the idle timer. Errors: the session-ended codes
-// (IsSessionEnded), CodeCSRFMismatch, CodeReauthRequired.
+// given), the step-up requirements (the policy's min_aal; MinAAL and
+// MaxFactorAge when given) and slides the idle timer. Errors: the
+// session-ended codes (IsSessionEnded), CodeCSRFMismatch,
+// CodeReauthRequired, CodeStepUpRequired (Error.StepUp, StepUpOf).
 //
 // With WithCache, a verify the cache may answer makes no network call; the
 // Session it returns is shared with the cache: treat it as read-only.
@@ -538,7 +540,8 @@ func problemError(op operation, res *http.Response, raw []byte) *Error {
 	}
 	var p struct {
 		Code, Title, Detail string
-		RequestID           string `json:"request_id"`
+		RequestID           string  `json:"request_id"`
+		StepUp              *StepUp `json:"step_up"`
 	}
 	if strings.Contains(res.Header.Get("Content-Type"), "json") && json.Unmarshal(raw, &p) == nil && p.Code != "" {
 		e.Code, e.Detail = p.Code, p.Detail
@@ -547,6 +550,15 @@ func problemError(op operation, res *http.Response, raw []byte) *Error {
 		}
 		if p.RequestID != "" {
 			e.RequestID = p.RequestID
+		}
+		if p.Code == CodeStepUpRequired {
+			e.StepUp = p.StepUp
+			if e.StepUp == nil {
+				e.StepUp = &StepUp{}
+			}
+			if e.StepUp.Factors == nil {
+				e.StepUp.Factors = []string{}
+			}
 		}
 	} else if res.StatusCode >= 500 {
 		e.Code, e.Detail = CodeUnavailable, "HTTP "+strconv.Itoa(res.StatusCode)+" without a problem body"

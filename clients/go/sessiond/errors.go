@@ -18,6 +18,7 @@ const (
 	CodeBindingMismatch        = "binding_mismatch"
 	CodeCSRFMismatch           = "csrf_mismatch"
 	CodeReauthRequired         = "reauth_required"
+	CodeStepUpRequired         = "step_up_required" // Error.StepUp says what to prove
 	CodeSessionLimitReached    = "session_limit_reached"
 	CodeVersionConflict        = "version_conflict"
 	CodePayloadTooLarge        = "payload_too_large"
@@ -35,6 +36,30 @@ type Error struct {
 	RetryAfter time.Duration // from Retry-After, when given
 	RequestID  string        // sessiond's request id, for its logs
 	Err        error         // the underlying error, if any
+	// StepUp is what the session lacks, with CodeStepUpRequired (else nil).
+	StepUp *StepUp
+}
+
+// StepUp is what a session lacks for a step-up (the problem's step_up
+// member): the assurance level required and the session's, and the methods
+// to prove again (missing, or older than max_factor_age allows; never nil).
+type StepUp struct {
+	AAL     int      `json:"aal"`
+	HaveAAL int      `json:"have_aal"`
+	Factors []string `json:"factors"`
+}
+
+// StepUpOf returns what err says the session lacks when err is a
+// step_up_required Error, else nil.
+func StepUpOf(err error) *StepUp {
+	var e *Error
+	if errors.As(err, &e) && e.Code == CodeStepUpRequired {
+		if e.StepUp == nil {
+			return &StepUp{Factors: []string{}}
+		}
+		return e.StepUp
+	}
+	return nil
 }
 
 func (e *Error) Error() string {
@@ -72,14 +97,14 @@ func IsUnavailable(err error) bool { return CodeOf(err) == CodeUnavailable }
 
 // HTTPStatus is the status a browser should get when a sessiond call fails
 // with err: 503 when sessiond is down, 500 when the API key is bad (never
-// sessiond's own 401), 403 for CSRF and re-auth, 429, 409, 413.
+// sessiond's own 401), 403 for CSRF, re-auth and step-up, 429, 409, 413.
 func HTTPStatus(err error) int {
 	switch CodeOf(err) {
 	case CodeUnavailable:
 		return http.StatusServiceUnavailable
 	case CodeRateLimited:
 		return http.StatusTooManyRequests
-	case CodeCSRFMismatch, CodeReauthRequired:
+	case CodeCSRFMismatch, CodeReauthRequired, CodeStepUpRequired:
 		return http.StatusForbidden
 	case CodeSessionLimitReached, CodeVersionConflict:
 		return http.StatusConflict

@@ -175,6 +175,66 @@ func (m *Middleware) RequireRecentAuth(maxAge time.Duration, onRequired http.Han
 	}
 }
 
+// RequireAAL lets a request through only if a user is logged in and the
+// session's assurance level is at least level (2: factors of two different
+// kinds, after Login WithAMR or StepUp). Decided from the session this
+// request verified (a level only changes with a new token): no call. Others
+// get onRequired (default: 403), which should offer the step-up (StepUp).
+func (m *Middleware) RequireAAL(level int, onRequired http.Handler) func(http.Handler) http.Handler {
+	if onRequired == nil {
+		onRequired = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			http.Error(w, "Please confirm with a second factor.", http.StatusForbidden)
+		})
+	}
+	return func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			s := FromRequest(r)
+			if s == nil {
+				m.cfg.OnError(w, r, errors.New("sessiond: RequireAAL needs the middleware's Handler first"))
+				return
+			}
+			if s.UserID == "" || s.AAL() < level {
+				onRequired.ServeHTTP(w, r)
+				return
+			}
+			next.ServeHTTP(w, r)
+		})
+	}
+}
+
+// RequireFactor lets a request through only if the logged-in user proved
+// method (RFC 8176: "otp", "hwk", …) at most maxAge ago. A session without
+// the method is refused from the session this request verified (no call);
+// otherwise sessiond decides on its clock (max_factor_age; a cache made
+// WithCache answers it locally). Others get onRequired (default: 403), which
+// should offer the step-up (StepUp(ctx, method)).
+func (m *Middleware) RequireFactor(method string, maxAge time.Duration, onRequired http.Handler) func(http.Handler) http.Handler {
+	if onRequired == nil {
+		onRequired = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			http.Error(w, "Please confirm it is you again.", http.StatusForbidden)
+		})
+	}
+	return func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			s := FromRequest(r)
+			if s == nil {
+				m.cfg.OnError(w, r, errors.New("sessiond: RequireFactor needs the middleware's Handler first"))
+				return
+			}
+			ok, err := s.RecentlyProved(r.Context(), method, maxAge)
+			if err != nil {
+				m.cfg.OnError(w, r, err)
+				return
+			}
+			if !ok {
+				onRequired.ServeHTTP(w, r)
+				return
+			}
+			next.ServeHTTP(w, r)
+		})
+	}
+}
+
 // Error answers r for a failed sessiond call with the configured OnError.
 func (m *Middleware) Error(w http.ResponseWriter, r *http.Request, err error) {
 	m.cfg.OnError(w, r, err)

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"net/http"
 	"time"
 )
@@ -111,13 +112,31 @@ func (s *RequestSession) Save(ctx context.Context) error {
 	return nil
 }
 
+// LoginOption changes a Login.
+type LoginOption func(*loginOptions)
+
+type loginOptions struct{ amr []string }
+
+// WithAMR records the authentication methods (RFC 8176: "pwd", "otp",
+// "hwk", …) the user proved to log in: the session's factors, and its
+// assurance level (AAL 2 for two different kinds, as "pwd" and "otp").
+func WithAMR(methods ...string) LoginOption {
+	return func(o *loginOptions) { o.amr = append(o.amr, methods...) }
+}
+
 // Login logs userID in: a new token and id (the old cookie dies at once: no
-// session fixation), auth_time now, and Data carried over (unsaved changes included).
-func (s *RequestSession) Login(ctx context.Context, userID string) error {
+// session fixation), auth_time now, and Data carried over (unsaved changes
+// included). WithAMR names the methods the user proved (else the session has
+// no factors, and AAL 1).
+func (s *RequestSession) Login(ctx context.Context, userID string, opts ...LoginOption) error {
+	var o loginOptions
+	for _, opt := range opts {
+		opt(&o)
+	}
 	data := s.Data
 	if !s.IsNew() {
 		pending := MergePatch(s.saved, s.Data)
-		out, err := s.m.cfg.Client.Regenerate(ctx, RegenerateParams{Token: s.token, UserID: userID})
+		out, err := s.m.cfg.Client.Regenerate(ctx, RegenerateParams{Token: s.token, UserID: userID, AMR: o.amr})
 		if err == nil {
 			s.issued(out)
 			if pending != nil {
@@ -132,7 +151,7 @@ func (s *RequestSession) Login(ctx context.Context, userID string) error {
 		// The session ended since this request verified it: start afresh.
 	}
 	p := s.createParams(data)
-	p.UserID = userID
+	p.UserID, p.AMR = userID, o.amr
 	out, err := s.m.cfg.Client.CreateSession(ctx, p)
 	if err != nil {
 		return err
@@ -159,6 +178,66 @@ func (s *RequestSession) Regenerate(ctx context.Context, reauthenticated bool) e
 // Reauthenticate records that the user just re-entered their password: Regenerate(ctx, true).
 func (s *RequestSession) Reauthenticate(ctx context.Context) error { return s.Regenerate(ctx, true) }
 
+// StepUp records that the logged-in user just proved methods (RFC 8176:
+// "otp", "hwk", …; after checking them): a new token and id, auth_time now,
+// and each method added to the session's factors with the time now (one it
+// had gets the new time), which may raise its assurance level. It satisfies
+// RequireAAL, RequireFactor and RequireRecentAuth. Like Regenerate, unsaved
+// Data changes are dropped: Save first.
+func (s *RequestSession) StepUp(ctx context.Context, methods ...string) error {
+	if len(methods) == 0 {
+		return errors.New("sessiond: StepUp needs the methods the user proved")
+	}
+	if s.IsNew() || s.UserID == "" {
+		return errors.New("sessiond: StepUp needs a logged-in user (Login first)")
+	}
+	out, err := s.m.cfg.Client.Regenerate(ctx, RegenerateParams{Token: s.token, Reauthenticated: true, AMR: methods})
+	if err != nil {
+		return err
+	}
+	s.issued(out)
+	return nil
+}
+
+// AAL is the session's assurance level: 2 when the user proved factors of
+// two different kinds (knowledge, possession, inherence), else 1; 0 while
+// the session is new.
+func (s *RequestSession) AAL() int {
+	if s.IsNew() {
+		return 0
+	}
+	return max(s.Info.AAL, 1)
+}
+
+// AMR are the authentication methods the user proved, each with when it was
+// last proved (sessiond's clock), as of this request; nil when none.
+func (s *RequestSession) AMR() []Factor { return s.Info.AMR }
+
+// Factor returns when the user last proved method, and whether they did.
+func (s *RequestSession) Factor(method string) (time.Time, bool) {
+	for _, f := range s.Info.AMR {
+		if f.Method == method {
+			return f.At, true
+		}
+	}
+	return time.Time{}, false
+}
+
+// RecentlyProved asks sessiond whether the logged-in user proved method at
+// most maxAge ago (max_factor_age; the session's assurance level must meet
+// the policy's too). False for anonymous sessions and sessions without the
+// method (no call); a session that ended meanwhile is reset.
+func (s *RequestSession) RecentlyProved(ctx context.Context, method string, maxAge time.Duration) (bool, error) {
+	if s.IsNew() || s.UserID == "" {
+		return false, nil
+	}
+	if _, ok := s.Factor(method); !ok {
+		return false, nil
+	}
+	p := VerifyParams{Token: s.token, Device: s.Device(), MaxFactorAge: map[string]int{method: int(maxAge / time.Second)}}
+	return s.check(ctx, p, CodeStepUpRequired)
+}
+
 // RecentlyAuthenticated asks sessiond whether the user authenticated at most
 // maxAge ago. False for anonymous sessions; a session that ended meanwhile is reset.
 func (s *RequestSession) RecentlyAuthenticated(ctx context.Context, maxAge time.Duration) (bool, error) {
@@ -166,7 +245,14 @@ func (s *RequestSession) RecentlyAuthenticated(ctx context.Context, maxAge time.
 		return false, nil
 	}
 	secs := int(maxAge / time.Second)
-	v, err := s.m.cfg.Client.Verify(ctx, VerifyParams{Token: s.token, MaxAuthAge: &secs, Device: s.Device()})
+	return s.check(ctx, VerifyParams{Token: s.token, MaxAuthAge: &secs, Device: s.Device()}, CodeReauthRequired)
+}
+
+// check verifies the session with p: true when sessiond accepts it (the
+// session reloaded), false when it refuses with the code no (or the session
+// ended: it is reset).
+func (s *RequestSession) check(ctx context.Context, p VerifyParams, no string) (bool, error) {
+	v, err := s.m.cfg.Client.Verify(ctx, p)
 	switch {
 	case err == nil:
 		token := s.token
@@ -175,7 +261,7 @@ func (s *RequestSession) RecentlyAuthenticated(ctx context.Context, maxAge time.
 		}
 		s.load(token, v.Session, v.CSRFToken, token != s.token)
 		return true, nil
-	case CodeOf(err) == CodeReauthRequired:
+	case CodeOf(err) == no:
 		return false, nil
 	case IsSessionEnded(err):
 		s.reset(true)
