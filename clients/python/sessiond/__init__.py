@@ -7,9 +7,10 @@ asyncio on httpx) and session middleware for WSGI (Flask, any WSGI app), ASGI
 """
 
 from ._version import __version__
-from .client import OPERATIONS, SESSION_ENDED_CODES, Client, SessiondError, browser_status
+from .client import AMR_METHODS, OPERATIONS, SESSION_ENDED_CODES, Client, SessiondError, aal_of, browser_status
 from .webhooks import WebhookVerificationError, verify_webhook
-from .wsgi import Session, SessionMiddleware, get_session, merge_patch, require_login, require_recent_auth
+from .wsgi import (Session, SessionMiddleware, get_session, merge_patch, require_aal, require_factor, require_login,
+                   require_recent_auth)
 
 __all__ = [
     "__version__",
@@ -19,12 +20,16 @@ __all__ = [
     "OPERATIONS",
     "SESSION_ENDED_CODES",
     "browser_status",
+    "AMR_METHODS",
+    "aal_of",
     "SessionMiddleware",
     "Session",
     "get_session",
     "merge_patch",
     "require_login",
     "require_recent_auth",
+    "require_aal",
+    "require_factor",
     "verify_webhook",
     "WebhookVerificationError",
 ]

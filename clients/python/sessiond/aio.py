@@ -44,12 +44,13 @@ class AsyncClient(_Operations):
             self.cache.start(self._sync)
 
     async def verify(self, token: str, csrf_token: Optional[str] = None, max_auth_age: Optional[int] = None,
-                     device: Optional[dict] = None) -> dict:
+                     device: Optional[dict] = None, min_aal: Optional[int] = None,
+                     max_factor_age: Optional[dict] = None) -> dict:
         """As Client.verify; a cache hit answers at once."""
-        body = self._verify_body(token, csrf_token, max_auth_age, device)
+        body = self._verify_body(token, csrf_token, max_auth_age, device, min_aal, max_factor_age)
         if not self.cache:
             return await self._call("verify", body=body)
-        hit = self.cache.lookup(token, csrf_token, max_auth_age, device)
+        hit = self.cache.lookup(token, csrf_token, max_auth_age, device, min_aal, max_factor_age)
         if hit is not None:
             return hit
         epoch = self.cache.epoch()

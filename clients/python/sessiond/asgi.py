@@ -23,6 +23,8 @@ SessiondError raised by an endpoint before it answers becomes 503/500 here.
 from __future__ import annotations
 
 import urllib.parse
+from typing import Optional
+
 from . import wsgi
 from .client import SessiondError, browser_status
 from .wsgi import _SAFE_METHODS, _clone, merge_patch
@@ -54,13 +56,13 @@ class AsyncSession(wsgi.Session):
         s = await client.patch_data(self.id, patch)
         self.info, self.data, self._saved = s, _clone(s.get("data")), _clone(s.get("data"))
 
-    async def login(self, user_id: str) -> None:
+    async def login(self, user_id: str, amr: Optional[list] = None) -> None:
         client = self._mw.client
         data = self.data
         if not self.is_new:
             pending = merge_patch(self._saved, self.data)
             try:
-                self._issued(await client.regenerate(self._token, user_id=user_id))
+                self._issued(await client.regenerate(self._token, user_id=user_id, amr=amr))
                 if pending is not None:
                     self.data = data
                     await self.save()
@@ -68,32 +70,37 @@ class AsyncSession(wsgi.Session):
             except SessiondError as e:
                 if not e.session_ended:
                     raise
-        self._issued(await client.create_session(user_id=user_id, **self._create_body(data)))
+        self._issued(await client.create_session(user_id=user_id, amr=amr, **self._create_body(data)))
 
-    async def regenerate(self, reauthenticated: bool = False) -> None:
+    async def regenerate(self, reauthenticated: bool = False, amr: Optional[list] = None) -> None:
         if self.is_new:
             await self.save()
             return
-        self._issued(await self._mw.client.regenerate(self._token, reauthenticated=reauthenticated))
+        self._issued(await self._mw.client.regenerate(self._token, reauthenticated=reauthenticated, amr=amr))
 
-    async def reauthenticate(self) -> None:
-        await self.regenerate(reauthenticated=True)
+    async def reauthenticate(self, amr: Optional[list] = None) -> None:
+        await self.regenerate(reauthenticated=True, amr=amr)
+
+    async def step_up(self, amr: list) -> None:
+        self._check_step_up(amr)
+        await self.regenerate(reauthenticated=True, amr=amr)
 
     async def recently_authenticated(self, max_age: int) -> bool:
+        return await self._checked(max_auth_age=int(max_age))
+
+    async def assured(self, min_aal: Optional[int] = None, max_factor_age: Optional[dict] = None) -> bool:
+        return await self._checked(min_aal=min_aal, max_factor_age=max_factor_age)
+
+    async def _checked(self, **checks) -> bool:
         if self.is_new or self.user_id is None:
             return False
+        self.step_up_needed = None
         try:
-            v = await self._mw.client.verify(self._token, max_auth_age=int(max_age), device=self.device)
+            v = await self._mw.client.verify(self._token, device=self.device,
+                                             **{k: c for k, c in checks.items() if c is not None})
         except SessiondError as e:
-            if e.code == "reauth_required":
-                return False
-            if e.session_ended:
-                self._clear()
-                return False
-            raise
-        token = v.get("token") or self._token
-        self._load(token, v["session"], v["csrf_token"], token != self._token)
-        return True
+            return self._refused(e)
+        return self._verified(v)
 
     async def destroy(self) -> None:
         if not self.is_new:

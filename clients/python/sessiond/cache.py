@@ -10,8 +10,12 @@ its own, and it fails closed:
   ``reset`` (the id cannot be resumed) drops the whole cache;
 * a hit applies locally what verify would: the absolute and idle deadlines
   (as sessiond last reported them), ``max_auth_age`` from ``auth_time``, the
-  CSRF token (SHA-256 digests compared in constant time), and the device
-  binding of the policy (a different IP or user agent goes to sessiond);
+  CSRF token (SHA-256 digests compared in constant time), the device
+  binding of the policy (a different IP or user agent goes to sessiond), and
+  the step-up checks: the policy's ``min_aal`` (as the stream last delivered
+  it), the call's ``min_aal`` and ``max_factor_age`` (from the session's
+  ``aal`` and ``amr``); a session short of them goes to sessiond, which
+  answers ``step_up_required``;
   anything it cannot decide goes to sessiond, whose answer refreshes the entry
   (or removes it);
 * a network verify that began before a drop (any change event, or this
@@ -44,7 +48,7 @@ import time
 from collections import OrderedDict
 from typing import Callable, Optional
 
-from .client import parse_time
+from .client import AMR_METHODS, parse_time
 
 __all__ = ["Cache"]
 
@@ -64,7 +68,7 @@ def _ts(s: Optional[str]) -> Optional[float]:
 
 class _Entry:
     __slots__ = ("answer", "sid", "user_id", "expires", "idle", "idle_timeout", "auth_time", "csrf", "device", "size",
-                 "touched")
+                 "touched", "aal", "factors")
 
     def __init__(self, answer: dict, device: Optional[dict], size: int, now: float):
         s = answer["session"]
@@ -72,6 +76,15 @@ class _Entry:
         self.expires, self.idle = _ts(s.get("expires_at")), _ts(s.get("idle_expires_at"))
         self.idle_timeout = s.get("idle_timeout") or 0
         self.auth_time = _ts(s.get("auth_time"))
+        aal = s.get("aal")
+        self.aal = aal if isinstance(aal, int) else 1
+        # method → when it was last proved (seconds); an entry sessiond did not send is unknown, not proved.
+        self.factors = {}
+        for f in s.get("amr") or ():
+            try:
+                self.factors[f["method"]] = _ts(f["at"])
+            except (KeyError, TypeError, ValueError):
+                continue
         self.csrf = _digest(answer.get("csrf_token"))
         self.device = dict(device or {})
         self.size, self.touched = size, now
@@ -137,7 +150,8 @@ class Cache:
         return self._epoch
 
     def lookup(self, token: str, csrf_token: Optional[str], max_auth_age: Optional[int],
-               device: Optional[dict]) -> Optional[dict]:
+               device: Optional[dict], min_aal: Optional[int] = None,
+               max_factor_age: Optional[dict] = None) -> Optional[dict]:
         """The cached answer for a verify, or None: go to sessiond."""
         if not self.serving:
             return None
@@ -148,7 +162,7 @@ class Cache:
             if e is None:
                 self.stats["misses"] += 1
                 return None
-            if not self._allowed(e, now, csrf_token, max_auth_age, device):
+            if not self._allowed(e, now, csrf_token, max_auth_age, device, min_aal, max_factor_age):
                 self.stats["misses"] += 1
                 return None
             self._entries.move_to_end(key)
@@ -167,7 +181,10 @@ class Cache:
         # Two levels copied: the caller may change the session dict; data is cloned by the middleware.
         return dict(answer, session=dict(answer["session"]))
 
-    def _allowed(self, e: _Entry, now: float, csrf_token, max_auth_age, device) -> bool:
+    def _allowed(self, e: _Entry, now: float, csrf_token, max_auth_age, device, min_aal=None,
+                 max_factor_age=None) -> bool:
+        if not self._assured(e, now, min_aal, max_factor_age):
+            return False
         if e.expires is None or now >= e.expires or (e.idle is not None and now >= e.idle):
             return False
         if max_auth_age is not None and (e.auth_time is None or now - e.auth_time > max_auth_age):
@@ -178,6 +195,27 @@ class Cache:
         device = device or {}
         for field, mode in (("ip", binding.get("ip", "off")), ("user_agent", binding.get("user_agent", "off"))):
             if mode != "off" and device.get(field) != e.device.get(field):
+                return False
+        return True
+
+    def _assured(self, e: _Entry, now: float, min_aal, max_factor_age) -> bool:
+        """The step-up checks verify applies: the policy's min_aal and the call's,
+        each method of max_factor_age proved at most that many seconds ago.
+        Anything sessiond would refuse as invalid goes to sessiond too."""
+        need = self._policy.get("min_aal") or 1
+        if not isinstance(need, int) or need > 2:
+            return False  # a level this version does not know: let sessiond decide
+        if min_aal is not None:
+            if not isinstance(min_aal, int) or isinstance(min_aal, bool) or min_aal not in (1, 2):
+                return False
+            need = max(need, min_aal)
+        if e.aal < need:
+            return False
+        for method, age in (max_factor_age or {}).items():
+            if method not in AMR_METHODS or not isinstance(age, int) or isinstance(age, bool) or age < 0:
+                return False
+            at = e.factors.get(method)
+            if at is None or now - at > age:
                 return False
         return True
 
@@ -333,9 +371,16 @@ class Cache:
         elif event == "user":
             self.forget_user(d.get("user_id"), d.get("except"))
         elif event == "tenant":
+            self.clear()
             if isinstance(d.get("policy"), dict):
                 self._policy = d["policy"]
-            self.clear()
+            elif d.get("reason") == "policy":
+                # The policy changed but the frame does not say to what (sessiond
+                # lost the frame that did): serve nothing until the next ready
+                # frame, which carries the policy, and reconnect to get it.
+                if ident:
+                    self._last_id = ident
+                raise ConnectionError("the policy changed; reconnecting for it")
         elif event == "reset":
             self.stats["resets"] += 1
             self.clear()
@@ -363,7 +408,7 @@ class Cache:
             token, device = item
             epoch = self.epoch()
             try:
-                answer = self._client._call("verify", body=self._client._verify_body(token, None, None, device or None))
+                answer = self._client._call("verify", body=self._client._verify_body(token, device=device or None))
             except Exception as e:  # noqa: BLE001 - a failed touch only matters if the session ended
                 self.failed(token, e)
                 continue

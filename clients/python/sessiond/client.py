@@ -23,12 +23,31 @@ __all__ = [
     "OPERATIONS",
     "SESSION_ENDED_CODES",
     "browser_status",
+    "AMR_METHODS",
+    "aal_of",
 ]
 
 #: Codes that mean "this session is over": clear the cookie, treat the user as logged out.
 SESSION_ENDED_CODES = frozenset(
     {"session_invalid", "session_expired_idle", "session_expired_absolute", "binding_mismatch"}
 )
+
+
+#: The authentication methods sessiond accepts (RFC 8176), each with its kind:
+#: knowledge "k", possession "p", inherence "i". Two kinds make assurance level 2.
+AMR_METHODS = {
+    "pwd": "k", "pin": "k", "kba": "k",
+    "otp": "p", "hwk": "p", "swk": "p", "sms": "p", "tel": "p", "sc": "p", "pop": "p",
+    "face": "i", "fpt": "i", "iris": "i", "retina": "i", "vbm": "i",
+}
+
+
+def aal_of(methods) -> int:
+    """The assurance level sessiond gives these methods (names, or amr entries
+    ``{"method": ...}``): 2 when they hold two different kinds, else 1."""
+    kinds = {AMR_METHODS.get(m["method"] if isinstance(m, dict) else m) for m in methods or ()}
+    kinds.discard(None)
+    return 2 if len(kinds) >= 2 else 1
 
 
 class SessiondError(Exception):
@@ -56,6 +75,13 @@ class SessiondError(Exception):
         return self.code in SESSION_ENDED_CODES
 
     @property
+    def step_up(self) -> Optional[dict]:
+        """With ``step_up_required``, what the session lacks: ``{"aal": required,
+        "have_aal": the session's, "factors": [methods to prove again]}``; else None."""
+        su = (self.problem or {}).get("step_up")
+        return su if isinstance(su, dict) else None
+
+    @property
     def unavailable(self) -> bool:
         """True when sessiond was unreachable or said 503: retry later, log nobody out."""
         return self.code == "unavailable"
@@ -69,6 +95,7 @@ def browser_status(err: SessiondError) -> int:
         "rate_limited": 429,
         "csrf_mismatch": 403,
         "reauth_required": 403,
+        "step_up_required": 403,
         "session_limit_reached": 409,
         "version_conflict": 409,
         "payload_too_large": 413,
@@ -90,11 +117,12 @@ class Operation:
 
 OPERATIONS = {
     "create_session": Operation("POST", "/v1/sessions", 201,
-                                ("user_id", "data", "device", "idle_timeout", "absolute_timeout"),
+                                ("user_id", "data", "device", "idle_timeout", "absolute_timeout", "amr"),
                                 ("token", "csrf_token", "session", "evicted")),
-    "verify": Operation("POST", "/v1/sessions/verify", 200, ("token", "csrf_token", "max_auth_age", "device"),
+    "verify": Operation("POST", "/v1/sessions/verify", 200, ("token", "csrf_token", "max_auth_age", "device",
+                                                               "min_aal", "max_factor_age"),
                         ("session", "token", "csrf_token", "binding_mismatch")),
-    "regenerate": Operation("POST", "/v1/sessions/regenerate", 200, ("token", "user_id", "reauthenticated"),
+    "regenerate": Operation("POST", "/v1/sessions/regenerate", 200, ("token", "user_id", "reauthenticated", "amr"),
                             ("token", "csrf_token", "session", "evicted")),
     "revoke_token": Operation("POST", "/v1/sessions/revoke", 204, ("token",)),
     "get_session": Operation("GET", "/v1/sessions/{session_id}", 200, reads=("id", "user_id", "data", "version")),
@@ -135,6 +163,13 @@ def _drop_none(d: dict) -> dict:
     return {k: v for k, v in d.items() if v is not None}
 
 
+def _methods(amr) -> Optional[list]:
+    """amr as a JSON list (a single method name may be passed as a string)."""
+    if amr is None:
+        return None
+    return [amr] if isinstance(amr, str) else list(amr)
+
+
 class _Operations:
     """The API's operations, shared by Client and AsyncClient: each builds one
     call and hands it to ``_call(name, ..., pick=f)``, which returns f(answer)
@@ -144,16 +179,24 @@ class _Operations:
 
     def create_session(self, user_id: Optional[str] = None, data: Optional[dict] = None,
                        device: Optional[dict] = None, idle_timeout: Optional[int] = None,
-                       absolute_timeout: Optional[int] = None) -> dict:
-        """Starts a session; with user_id it is a login (auth_time is set)."""
+                       absolute_timeout: Optional[int] = None, amr: Optional[list] = None) -> dict:
+        """Starts a session; with user_id it is a login (auth_time is set), and
+        ``amr`` names the methods the user proved (RFC 8176: ``["pwd", "otp"]``)."""
         return self._call("create_session", body=_drop_none(dict(
-            user_id=user_id, data=data, device=device, idle_timeout=idle_timeout, absolute_timeout=absolute_timeout)))
+            user_id=user_id, data=data, device=device, idle_timeout=idle_timeout, absolute_timeout=absolute_timeout,
+            amr=_methods(amr))))
 
-    def regenerate(self, token: str, user_id: Optional[str] = None, reauthenticated: bool = False) -> dict:
-        """New token, id and CSRF token for the session; the old token dies at once."""
+    def regenerate(self, token: str, user_id: Optional[str] = None, reauthenticated: bool = False,
+                   amr: Optional[list] = None) -> dict:
+        """New token, id and CSRF token for the session; the old token dies at once.
+        ``amr``: with user_id (a login) the new session's only factors; with
+        reauthenticated (a step-up) added to the session's, a method it had
+        getting the new time."""
         body = _drop_none(dict(token=token, user_id=user_id))
         if reauthenticated:
             body["reauthenticated"] = True
+        if amr is not None:
+            body["amr"] = _methods(amr)
         return self._call("regenerate", body=body, pick=self._dropping(lambda c: c.forget_token(token)))
 
     def revoke_token(self, token: str) -> None:
@@ -228,8 +271,10 @@ class _Operations:
         self.url = self.url.rstrip("/")
 
     @staticmethod
-    def _verify_body(token, csrf_token, max_auth_age, device) -> dict:
-        return _drop_none(dict(token=token, csrf_token=csrf_token, max_auth_age=max_auth_age, device=device))
+    def _verify_body(token, csrf_token=None, max_auth_age=None, device=None, min_aal=None,
+                     max_factor_age=None) -> dict:
+        return _drop_none(dict(token=token, csrf_token=csrf_token, max_auth_age=max_auth_age, device=device,
+                               min_aal=min_aal, max_factor_age=dict(max_factor_age) if max_factor_age else None))
 
     def _prepare(self, name: str, params=(), body=None, query=None, headers=None):
         """The request of one operation: (operation, path, body bytes or None, headers)."""
@@ -289,18 +334,24 @@ class Client(_Operations):
             self.cache.start(self)
 
     def verify(self, token: str, csrf_token: Optional[str] = None, max_auth_age: Optional[int] = None,
-               device: Optional[dict] = None) -> dict:
+               device: Optional[dict] = None, min_aal: Optional[int] = None,
+               max_factor_age: Optional[dict] = None) -> dict:
         """Verifies a token (any string, as found in a cookie). When the answer has
         ``token``, sessiond re-signed it after a key rotation: replace the cookie.
-        With a cache, a hit answers without a network call."""
+        ``min_aal`` (1 or 2; the policy's applies too) and ``max_factor_age``
+        (``{"otp": 300}``: seconds since each method was proved) are step-up
+        checks: short of them, SessiondError ``step_up_required`` whose
+        ``step_up`` says what to prove. With a cache, a hit answers without a
+        network call (only when it meets every check, the policy's min_aal too)."""
+        body = self._verify_body(token, csrf_token, max_auth_age, device, min_aal, max_factor_age)
         if not self.cache:
-            return self._call("verify", body=self._verify_body(token, csrf_token, max_auth_age, device))
-        hit = self.cache.lookup(token, csrf_token, max_auth_age, device)
+            return self._call("verify", body=body)
+        hit = self.cache.lookup(token, csrf_token, max_auth_age, device, min_aal, max_factor_age)
         if hit is not None:
             return hit
         epoch = self.cache.epoch()
         try:
-            answer = self._call("verify", body=self._verify_body(token, csrf_token, max_auth_age, device))
+            answer = self._call("verify", body=body)
         except SessiondError as e:
             self.cache.failed(token, e)
             raise

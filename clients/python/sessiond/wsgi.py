@@ -26,9 +26,10 @@ from datetime import datetime, timezone
 from email.utils import format_datetime
 from typing import Callable, Optional
 
-from .client import Client, SessiondError, browser_status, parse_time
+from .client import Client, SessiondError, aal_of, browser_status, parse_time
 
-__all__ = ["SessionMiddleware", "Session", "get_session", "require_login", "require_recent_auth", "merge_patch"]
+__all__ = ["SessionMiddleware", "Session", "get_session", "require_login", "require_recent_auth", "require_aal",
+           "require_factor", "merge_patch"]
 
 ENVIRON_KEY = "sessiond.session"
 _SAFE_METHODS = {"GET", "HEAD", "OPTIONS", "TRACE"}
@@ -74,7 +75,15 @@ class Session:
     """The session of one request: the user's, or a new anonymous one when the
     browser sent no valid cookie. Change ``data`` and call ``save()``; call
     ``login(user_id)`` after checking a password (a new token: a planted cookie
-    is worthless), ``destroy()`` to log out. Call them before start_response."""
+    is worthless), ``destroy()`` to log out. Call them before start_response.
+
+    Factors: ``amr`` lists what the user proved (``{"method": "pwd", "at":
+    datetime}``, RFC 8176 methods) and ``aal`` the assurance level they give
+    (2: two kinds of factor; None while the session is new). ``login(user_id,
+    amr=["pwd"])`` names the login's factors; ``step_up(["otp"])`` adds one
+    the user just proved; ``assured(min_aal=2)`` or ``assured(max_factor_age=
+    {"otp": 300})`` asks sessiond whether the session meets a step-up (when
+    not, ``step_up_needed`` holds sessiond's ``step_up``: what to prove)."""
 
     def __init__(self, mw: "SessionMiddleware", environ):
         self._mw = mw
@@ -91,6 +100,9 @@ class Session:
         self.csrf_token: Optional[str] = None
         self.auth_time: Optional[datetime] = None
         self.expires_at: Optional[datetime] = None
+        self.amr: list = []
+        self.aal: Optional[int] = None
+        self.step_up_needed: Optional[dict] = None
         self.info: Optional[dict] = None
 
     @property
@@ -115,6 +127,8 @@ class Session:
         self.data, self._saved = _clone(s.get("data")), _clone(s.get("data"))
         self.auth_time = _parse_time(s.get("auth_time"))
         self.expires_at = _parse_time(s.get("expires_at"))
+        self.amr = [{"method": f.get("method"), "at": _parse_time(f.get("at"))} for f in s.get("amr") or ()]
+        self.aal = s.get("aal") or aal_of(self.amr)
         if set_cookie:
             self._cookie = self._mw._cookie_line(token, self.expires_at)
 
@@ -142,15 +156,16 @@ class Session:
         s = client.patch_data(self.id, patch)
         self.info, self.data, self._saved = s, _clone(s.get("data")), _clone(s.get("data"))
 
-    def login(self, user_id: str) -> None:
+    def login(self, user_id: str, amr: Optional[list] = None) -> None:
         """Logs user_id in: new token and id (the old cookie dies at once),
-        auth_time now, data carried over (unsaved changes included)."""
+        auth_time now, data carried over (unsaved changes included); ``amr``
+        names the methods the user proved (``["pwd"]``), the session's only factors."""
         client = self._mw.client
         data = self.data
         if not self.is_new:
             pending = merge_patch(self._saved, self.data)
             try:
-                self._issued(client.regenerate(self._token, user_id=user_id))
+                self._issued(client.regenerate(self._token, user_id=user_id, amr=amr))
                 if pending is not None:
                     self.data = data
                     self.save()
@@ -159,32 +174,69 @@ class Session:
                 if not e.session_ended:
                     raise
                 # The session ended since this request verified it: start afresh.
-        self._issued(client.create_session(user_id=user_id, **self._create_body(data)))
+        self._issued(client.create_session(user_id=user_id, amr=amr, **self._create_body(data)))
 
-    def regenerate(self, reauthenticated: bool = False) -> None:
-        """New token and id (privilege change); with reauthenticated, auth_time becomes now."""
+    def regenerate(self, reauthenticated: bool = False, amr: Optional[list] = None) -> None:
+        """New token and id (privilege change); with reauthenticated, auth_time becomes now
+        (and ``amr``, the methods just proved, are added to the session's)."""
         if self.is_new:
             self.save()
             return
-        self._issued(self._mw.client.regenerate(self._token, reauthenticated=reauthenticated))
+        self._issued(self._mw.client.regenerate(self._token, reauthenticated=reauthenticated, amr=amr))
 
-    def reauthenticate(self) -> None:
-        """The user just re-entered their password: regenerate(reauthenticated=True)."""
-        self.regenerate(reauthenticated=True)
+    def reauthenticate(self, amr: Optional[list] = None) -> None:
+        """The user just re-entered their password: regenerate(reauthenticated=True)
+        (``amr``: what they proved, e.g. ``["pwd"]``, which gets the new time)."""
+        self.regenerate(reauthenticated=True, amr=amr)
+
+    def step_up(self, amr: list) -> None:
+        """The user just proved the methods of amr (``["otp"]``): a new token whose
+        session has them too, each at the new time (and auth_time now)."""
+        self._check_step_up(amr)
+        self.regenerate(reauthenticated=True, amr=amr)
+
+    def _check_step_up(self, amr) -> None:
+        if self.is_new or self.user_id is None:
+            raise ValueError("sessiond: step_up needs a logged-in session")
+        if not amr:
+            raise ValueError("sessiond: step_up needs the methods the user proved")
 
     def recently_authenticated(self, max_age: int) -> bool:
         """Asks sessiond whether the user authenticated at most max_age seconds ago."""
+        return self._checked(max_auth_age=int(max_age))
+
+    def assured(self, min_aal: Optional[int] = None, max_factor_age: Optional[dict] = None) -> bool:
+        """Asks sessiond whether the session meets a step-up: assurance level
+        min_aal (and the policy's), each method of max_factor_age (``{"otp": 300}``)
+        proved at most that many seconds ago. When not, ``step_up_needed`` says
+        what to prove (sessiond's ``step_up``: ``{"aal", "have_aal", "factors"}``)."""
+        return self._checked(min_aal=min_aal, max_factor_age=max_factor_age)
+
+    def _checked(self, **checks) -> bool:
+        """One verify with the checks (a cache hit when the cache can decide)."""
         if self.is_new or self.user_id is None:
             return False
+        self.step_up_needed = None
         try:
-            v = self._mw.client.verify(self._token, max_auth_age=int(max_age), device=self.device)
+            v = self._mw.client.verify(self._token, device=self.device,
+                                       **{k: c for k, c in checks.items() if c is not None})
         except SessiondError as e:
-            if e.code == "reauth_required":
-                return False
-            if e.session_ended:
-                self._clear()
-                return False
-            raise
+            return self._refused(e)
+        return self._verified(v)
+
+    def _refused(self, e: SessiondError) -> bool:
+        """False for a refused check (re-raises anything else)."""
+        if e.code == "reauth_required":
+            return False
+        if e.code == "step_up_required":
+            self.step_up_needed = e.step_up or {}
+            return False
+        if e.session_ended:
+            self._clear()
+            return False
+        raise e
+
+    def _verified(self, v: dict) -> bool:
         token = v.get("token") or self._token
         self._load(token, v["session"], v["csrf_token"], token != self._token)
         return True
@@ -339,6 +391,37 @@ def require_login(on_missing=None):
             return app(environ, start_response)
         return guarded
     return wrap
+
+
+def _guard(check, message: bytes, on_required=None):
+    """Decorates a WSGI app: lets a request through only if check(session) is true."""
+    def deny(environ, start_response):
+        start_response("403 Forbidden", [("Content-Type", "text/plain; charset=utf-8")])
+        return [message]
+
+    def wrap(app):
+        def guarded(environ, start_response):
+            if not check(get_session(environ)):
+                return (on_required or deny)(environ, start_response)
+            return app(environ, start_response)
+        return guarded
+    return wrap
+
+
+def require_aal(level: int, on_required=None):
+    """Decorates a WSGI app: lets a request through only if sessiond says the
+    session has assurance level ``level`` (and the policy's min_aal); others get
+    on_required (a WSGI app; default 403), which finds what to prove in
+    ``get_session(environ).step_up_needed``."""
+    return _guard(lambda s: s.assured(min_aal=level), b"Please verify another factor.\n", on_required)
+
+
+def require_factor(method: str, max_age: int, on_required=None):
+    """Decorates a WSGI app: lets a request through only if sessiond says the
+    user proved ``method`` (``"otp"``) at most max_age seconds ago; others get
+    on_required (a WSGI app; default 403)."""
+    return _guard(lambda s: s.assured(max_factor_age={method: int(max_age)}),
+                  b"Please verify your second factor again.\n", on_required)
 
 
 def require_recent_auth(max_age: int, on_required=None):
