@@ -1,9 +1,10 @@
 // The seed tutorial's app (an Express login/profile app), with sessiond doing the sessions.
 import express from 'express';
-import { sessiond, requireLogin, requireRecentAuth } from '@sessiond/express';
+import { sessiond, requireLogin, requireRecentAuth, requireAal } from '@sessiond/express';
 
 const USERS = { alice: 'correct-horse', bob: 'battery-staple', carol: 'staple-horse' }; // demo only: use argon2id hashes
 const checkPassword = (user, pw) => Object.hasOwn(USERS, user) && USERS[user] === pw;
+const checkOTP = (user, code) => Object.hasOwn(USERS, user) && code === '123456'; // demo only: a TOTP check (RFC 6238)
 const esc = (s) => String(s ?? '').replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
 const page = (title, body) => `<!doctype html><title>${esc(title)}</title><h1>${esc(title)}</h1>${body}`;
 const form = (req, action, fields, label) =>
@@ -37,7 +38,7 @@ export function createApp({ url, apiKey, reauthMaxAge = 300, cookie = {}, cache 
   app.post('/login', async (req, res) => {
     if (req.session.isNew) return csrfFailed(res);
     if (!checkPassword(req.body.username, req.body.password)) return res.status(401).send(page('Wrong username or password', ''));
-    await req.session.login(req.body.username); // new token: a planted cookie is worthless
+    await req.session.login(req.body.username, { amr: ['pwd'] }); // new token: a planted cookie is worthless; one factor: aal 1
     res.redirect(303, '/profile');
   });
 
@@ -72,6 +73,18 @@ export function createApp({ url, apiKey, reauthMaxAge = 300, cookie = {}, cache 
     if (req.body.username !== req.session.userId || !checkPassword(req.body.username, req.body.password)) return res.status(401).send(page('Wrong password', ''));
     await req.session.reauthenticate();
     res.redirect(303, '/profile');
+  });
+
+  // Two factors for the security page: a password login is aal 1; a one-time code adds a
+  // possession factor (req.session.stepUp), making the session aal 2.
+  const twoFactors = requireAal(2, (req, res) => res.status(403).send(page('Enter your one-time code', form(req, '/step-up', '<input name="code" autocomplete="one-time-code">', 'Confirm'))));
+  app.get('/security', mustLogin, twoFactors, (req, res) => {
+    res.send(page('Security', `<p id="aal">${req.session.aal}</p><p id="amr">${esc(req.session.amr.map((f) => f.method).join(' '))}</p>`));
+  });
+  app.post('/step-up', mustLogin, async (req, res) => {
+    if (!checkOTP(req.session.userId, req.body.code)) return res.status(401).send(page('Wrong code', ''));
+    await req.session.stepUp(['otp']);
+    res.redirect(303, '/security');
   });
 
   app.post('/logout', async (req, res) => {

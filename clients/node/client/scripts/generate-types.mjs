@@ -66,6 +66,8 @@ function objectBody(s, indent) {
 function typeOf(s, indent) {
   if (!s) return 'unknown';
   if (s.$ref) return s.$ref.replace('#/components/schemas/', '');
+  // `allOf: [{$ref}]` (a reference with a description of its own) is that type.
+  if (Array.isArray(s.allOf) && s.allOf.length === 1) return typeOf(s.allOf[0], indent);
   if (s.enum) return s.enum.map((v) => JSON.stringify(v)).join(' | ');
   switch (s.type) {
     case 'string':

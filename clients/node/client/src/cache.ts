@@ -5,7 +5,9 @@
  * (never the token), and answers later verifies of the same token without a
  * network call, after applying locally what sessiond would: the absolute and
  * idle deadlines, `max_auth_age`, the CSRF token (SHA-256, constant-time
- * compare) and the device binding the tenant's policy asks for. Anything the
+ * compare), the device binding the tenant's policy asks for, and the step-up
+ * requirements: the policy's `min_aal` (from the change stream) and the call's
+ * `min_aal` and `max_factor_age`, from the session's `aal` and `amr`. Anything the
  * cache cannot decide goes to sessiond, whose answer refreshes or deletes the
  * entry.
  *
@@ -34,7 +36,7 @@
 import crypto, { createHash, timingSafeEqual } from 'node:crypto';
 import http from 'node:http';
 import https from 'node:https';
-import type { DeviceIn, Policy, SessionVerified, SessionVerify } from './openapi.js';
+import type { DeviceIn, Factor, Policy, SessionVerified, SessionVerify } from './openapi.js';
 
 /** Options of the local cache (`cache: true` takes every default). */
 export interface CacheOptions {
@@ -65,6 +67,9 @@ interface Entry {
   expiresAt: number;
   idleExpiresAt: number;
   authTime: number | undefined;
+  /** The session's assurance level, and when each of its methods was proved (ms since the epoch). */
+  aal: number;
+  factors: Map<string, number>;
   /** The device of the verify that was accepted. */
   userAgent: string | undefined;
   ip: string | undefined;
@@ -200,6 +205,21 @@ export class SessionCache {
     if (req.max_auth_age !== undefined) {
       if (e.authTime === undefined || now - e.authTime > req.max_auth_age * 1000) return false;
     }
+    // Step-up: a session short of a level or a factor goes to sessiond, which
+    // answers step_up_required naming what is missing.
+    const minAal = req.min_aal;
+    if (minAal !== undefined && minAal !== 1 && minAal !== 2) return false; // sessiond's 400
+    if (e.aal < Math.max(this.#policy?.min_aal ?? 1, minAal ?? 1)) return false;
+    const ages = req.max_factor_age;
+    if (ages !== undefined) {
+      let n = 0;
+      for (const m in ages) {
+        const age = ages[m];
+        if (++n > 8 || typeof age !== 'number' || !Number.isInteger(age) || age < 0) return false; // sessiond's 400
+        const at = e.factors.get(m);
+        if (at === undefined || now - at > age * 1000) return false;
+      }
+    }
     if (req.csrf_token !== undefined) {
       const h = createHash('sha256').update(req.csrf_token).digest();
       if (!timingSafeEqual(h, e.csrfHash)) return false;
@@ -230,6 +250,8 @@ export class SessionCache {
       expiresAt: Date.parse(s.expires_at),
       idleExpiresAt: Date.parse(s.idle_expires_at),
       authTime: s.auth_time ? Date.parse(s.auth_time) : undefined,
+      aal: typeof s.aal === 'number' ? s.aal : 1,
+      factors: factorTimes(s.amr),
       userAgent: req.device?.user_agent,
       ip: req.device?.ip,
       csrfHash: createHash('sha256').update(v.csrf_token).digest(),
@@ -460,6 +482,16 @@ export class SessionCache {
     }
     if (id !== undefined && id !== '') this.#lastEventId = id;
   }
+}
+
+/** factorTimes maps each method of a session's amr to when it was proved (ms); an unreadable time leaves the method out (a miss). */
+function factorTimes(amr: readonly Factor[] | undefined): Map<string, number> {
+  const out = new Map<string, number>();
+  for (const f of amr ?? []) {
+    const at = Date.parse(f.at);
+    if (Number.isFinite(at)) out.set(f.method, at);
+  }
+  return out;
 }
 
 function positive(v: unknown): number | undefined {

@@ -1,4 +1,4 @@
-import type { Problem } from './openapi.js';
+import type { Problem, StepUp } from './openapi.js';
 
 /** A stable problem code from sessiond (RFC 9457 `code`). */
 export type ProblemCode = Problem['code'];
@@ -28,6 +28,11 @@ export class SessiondError extends Error {
   readonly requestId: string | undefined;
   /** The problem+json body, when there was one. */
   readonly problem: Problem | undefined;
+  /**
+   * With `step_up_required`: what the session lacks (`aal` required,
+   * `have_aal`, and the `factors` missing or too old); the problem's `step_up`.
+   */
+  readonly stepUp: StepUp | undefined;
 
   constructor(init: {
     code: ProblemCode;
@@ -44,6 +49,7 @@ export class SessiondError extends Error {
     this.retryAfter = init.retryAfter;
     this.requestId = init.requestId;
     this.problem = init.problem;
+    this.stepUp = init.problem?.step_up;
   }
 }
 
@@ -61,6 +67,11 @@ export function isSessionEnded(err: unknown): err is SessiondError {
 }
 
 /** isUnavailable reports whether sessiond could not be reached or said 503: retry later, log nobody out. */
+/** isStepUpRequired reports whether err says the session lacks a factor or level (`err.stepUp` says which): ask the user to prove it, then regenerate with `amr`. */
+export function isStepUpRequired(err: unknown): err is SessiondError & { code: 'step_up_required' } {
+  return err instanceof SessiondError && err.code === 'step_up_required';
+}
+
 export function isUnavailable(err: unknown): err is SessiondError {
   return err instanceof SessiondError && err.code === 'unavailable';
 }

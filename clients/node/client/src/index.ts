@@ -35,7 +35,7 @@ import type {
 } from './openapi.js';
 
 export type * from './openapi.js';
-export { SessiondError, SESSION_ENDED_CODES, isSessionEnded, isUnavailable, type ProblemCode } from './errors.js';
+export { SessiondError, SESSION_ENDED_CODES, isSessionEnded, isStepUpRequired, isUnavailable, type ProblemCode } from './errors.js';
 export { operations, type Operation, type OperationName } from './operations.js';
 export type { CacheOptions, CacheStats } from './cache.js';
 
@@ -144,7 +144,11 @@ export class SessiondClient {
 
   // --- sessions -----------------------------------------------------------
 
-  /** Starts a session (a login when `user_id` is set). Errors: `session_limit_reached` under a `reject` policy. */
+  /**
+   * Starts a session (a login when `user_id` is set; `amr` names the methods
+   * the user proved, e.g. `['pwd']`). Errors: `session_limit_reached` under a
+   * `reject` policy.
+   */
   createSession(req: SessionCreate = {}): Promise<SessionIssued> {
     return this.#call(operations.createSession, { body: req });
   }
@@ -152,8 +156,10 @@ export class SessiondClient {
   /**
    * Verifies a token (as found in a cookie: any string is fine). When the
    * answer has `token`, the session was re-signed after a key rotation:
-   * replace the cookie. Errors: the session-ended codes, `csrf_mismatch`,
-   * `reauth_required`.
+   * replace the cookie. `min_aal` and `max_factor_age` (seconds per method)
+   * ask for a step-up level; the tenant policy's `min_aal` applies to every
+   * verify. Errors: the session-ended codes, `csrf_mismatch`,
+   * `reauth_required`, `step_up_required` (`err.stepUp` says what is missing).
    */
   verifySession(req: SessionVerify): Promise<SessionVerified> {
     if (this.#cache) return this.#cache.verify(req);
@@ -163,7 +169,8 @@ export class SessiondClient {
   /**
    * Answers a verify from the local cache alone, synchronously, when the
    * cache may (the same rules as verifySession's hits: stream live, deadlines,
-   * `max_auth_age`, CSRF, binding); undefined otherwise (no `cache` option, a
+   * `max_auth_age`, CSRF, binding, the policy's and the call's `min_aal`,
+   * `max_factor_age`); undefined otherwise (no `cache` option, a
    * miss, a rule the cache cannot decide): then call verifySession. For
    * middleware that wants a hit to cost no promise.
    */
@@ -171,7 +178,12 @@ export class SessiondClient {
     return this.#cache?.hit(req);
   }
 
-  /** Replaces a session's token (login with `user_id`, re-auth with `reauthenticated`); the old token dies at once. */
+  /**
+   * Replaces a session's token (login with `user_id`, re-auth with
+   * `reauthenticated`); the old token dies at once. `amr` names the methods
+   * the user just proved: with `user_id` the session's only factors, with
+   * `reauthenticated: true` added to its factors (a step-up).
+   */
   regenerateSession(req: SessionRegenerate): Promise<SessionIssued> {
     return this.#forgetting(() => this.#cache!.forgetToken(req.token), () => this.#call(operations.regenerateSession, { body: req }));
   }

@@ -2,6 +2,12 @@
 // Regenerate with `npm run generate` (in clients/node) after changing the contract.
 /* eslint-disable */
 
+/** The methods the user just proved; a method named twice counts once. */
+export type AMRList = Array<AMRMethod>;
+
+/** An authentication method (RFC 8176). Kinds: knowledge `pwd`, `pin`, `kba`; possession `otp`, `hwk`, `swk`, `sms`, `tel`, `sc`, `pop`; inherence `face`, `fpt`, `iris`, `retina`, `vbm`. */
+export type AMRMethod = "face" | "fpt" | "hwk" | "iris" | "kba" | "otp" | "pin" | "pop" | "pwd" | "retina" | "sc" | "sms" | "swk" | "tel" | "vbm";
+
 export interface APIKey {
   id: string;
   name: string;
@@ -96,7 +102,12 @@ export interface EventList {
   next_cursor: string;
 }
 
-export type EventType = "session.created" | "session.regenerated" | "session.revoked" | "session.evicted" | "session.expired" | "session.others_revoked" | "session.user_revoked" | "session.limit_rejected" | "verify.rejected" | "verify.csrf_mismatch" | "verify.reauth_required" | "verify.binding_mismatch" | "verify.rate_limited" | "key.rotated" | "key.retired" | "policy.changed" | "api_key.created" | "api_key.revoked" | "tenant.created" | "tenant.updated" | "admin.login_succeeded" | "admin.login_failed" | "admin.created" | "admin.password_changed" | "admin.password_change_failed" | "admin.deleted" | "events.suppressed" | "webhook.endpoint_failing";
+export type EventType = "session.created" | "session.regenerated" | "session.revoked" | "session.evicted" | "session.expired" | "session.others_revoked" | "session.user_revoked" | "session.limit_rejected" | "verify.rejected" | "verify.csrf_mismatch" | "verify.reauth_required" | "verify.step_up_required" | "verify.binding_mismatch" | "session.stepped_up" | "verify.rate_limited" | "key.rotated" | "key.retired" | "policy.changed" | "api_key.created" | "api_key.revoked" | "tenant.created" | "tenant.updated" | "admin.login_succeeded" | "admin.login_failed" | "admin.created" | "admin.password_changed" | "admin.password_change_failed" | "admin.deleted" | "events.suppressed" | "webhook.endpoint_failing";
+
+export interface Factor {
+  method: AMRMethod;
+  at: Timestamp;
+}
 
 export interface Health {
   status: "ok";
@@ -173,6 +184,8 @@ export interface Policy {
   };
   /** Largest session data, in bytes of JSON (default 16384). */
   max_data_bytes: number;
+  /** The assurance level every verify requires (default 1; left out of a PUT, 1). A session below it is 403 step_up_required. */
+  min_aal?: 1 | 2;
 }
 
 /** A session token as the user presented it (e.g. the cookie's value, passed through as it is). Any string: what sessiond did not issue is 401 `session_invalid`, not 400. */
@@ -184,13 +197,15 @@ export interface Problem {
   title: string;
   status: number;
   detail?: string;
-  code: "invalid_request" | "unauthorized" | "forbidden" | "not_found" | "conflict" | "method_not_allowed" | "unsupported_media_type" | "session_invalid" | "session_expired_idle" | "session_expired_absolute" | "csrf_mismatch" | "reauth_required" | "binding_mismatch" | "session_limit_reached" | "version_conflict" | "precondition_required" | "idempotency_key_reused" | "payload_too_large" | "rate_limited" | "unavailable" | "internal";
+  code: "invalid_request" | "unauthorized" | "forbidden" | "not_found" | "conflict" | "method_not_allowed" | "unsupported_media_type" | "session_invalid" | "session_expired_idle" | "session_expired_absolute" | "csrf_mismatch" | "reauth_required" | "step_up_required" | "binding_mismatch" | "session_limit_reached" | "version_conflict" | "precondition_required" | "idempotency_key_reused" | "payload_too_large" | "rate_limited" | "unavailable" | "internal";
   request_id: string;
   /** With `invalid_request`: each invalid input, sorted by `field`. `field` names a body field by its path (`device.ip`, or `body` for the body as a whole) and a parameter by where it is and its name: `path.session_id`, `query.limit`, `header.If-Match`. `message` never repeats the value sent, and an unknown body property is reported as `unknown property` on the object that holds it (`body`, `device`), never by the name the client gave it. A query parameter the operation does not take is refused as `query.<name>` (the name cut to 64 bytes), `unknown query parameter`. */
   errors?: Array<{
     field: string;
     message: string;
   }>;
+  /** With `step_up_required`, what the session lacks. */
+  step_up?: StepUp;
 }
 
 export interface Readiness {
@@ -227,6 +242,10 @@ export interface Session {
   data: { [key: string]: unknown };
   /** Bumped by every data change; use with If-Match. */
   version: number;
+  /** The authentication methods the user proved, each with when it was last proved. Empty for an anonymous session or one created without `amr`. */
+  amr: Array<Factor>;
+  /** The assurance level: 2 when `amr` holds methods of two different kinds (knowledge, possession, inherence), else 1. */
+  aal: 1 | 2;
 }
 
 export interface SessionCreate {
@@ -235,6 +254,7 @@ export interface SessionCreate {
   device?: DeviceIn;
   idle_timeout?: number;
   absolute_timeout?: number;
+  amr?: AMRList;
 }
 
 /** A public session id. Derived from the token by a one-way hash; not a credential. */
@@ -258,6 +278,7 @@ export interface SessionRegenerate {
   token: PresentedToken;
   user_id?: UserID;
   reauthenticated?: boolean;
+  amr?: AMRList;
 }
 
 export interface SessionRevoke {
@@ -278,6 +299,20 @@ export interface SessionVerify {
   /** Seconds since the user last authenticated; older → 403 reauth_required. */
   max_auth_age?: number;
   device?: DeviceIn;
+  /** The assurance level required (the policy's `min_aal` applies too); below it → 403 step_up_required. */
+  min_aal?: number;
+  /** Per method (an `AMRMethod`), the most seconds since the user proved it; missing or older → 403 step_up_required. */
+  max_factor_age?: { [key: string]: number };
+}
+
+/** What a session lacks for a step-up. */
+export interface StepUp {
+  /** The assurance level required. */
+  aal: number;
+  /** The session's. */
+  have_aal: number;
+  /** Methods to prove again, missing from the session or older than `max_factor_age` allows. */
+  factors: Array<string>;
 }
 
 export interface Tenant {
@@ -343,7 +378,7 @@ export interface Webhook {
   status: "active" | "failing";
   failing_since?: Timestamp;
   /** After a rotation, until when the previous secret signs too. */
-  previous_secret_until?: { [key: string]: unknown };
+  previous_secret_until?: Timestamp;
   created_at: Timestamp;
   updated_at: Timestamp;
 }

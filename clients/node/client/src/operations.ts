@@ -23,22 +23,22 @@ export interface Operation {
   readonly contentType?: string;
 }
 
-const SESSION = ['id', 'user_id', 'created_at', 'last_seen_at', 'auth_time', 'expires_at', 'idle_expires_at', 'device', 'data', 'version'];
+const SESSION = ['id', 'user_id', 'created_at', 'last_seen_at', 'auth_time', 'expires_at', 'idle_expires_at', 'device', 'data', 'version', 'amr', 'aal'];
 
 export const operations = {
   createSession: {
     method: 'POST', path: '/v1/sessions', status: 201,
-    sends: ['user_id', 'data', 'device', 'idle_timeout', 'absolute_timeout'],
+    sends: ['user_id', 'data', 'device', 'idle_timeout', 'absolute_timeout', 'amr'],
     reads: ['token', 'csrf_token', 'session', 'evicted'],
   },
   verifySession: {
     method: 'POST', path: '/v1/sessions/verify', status: 200,
-    sends: ['token', 'csrf_token', 'max_auth_age', 'device'],
+    sends: ['token', 'csrf_token', 'max_auth_age', 'device', 'min_aal', 'max_factor_age'],
     reads: ['session', 'token', 'csrf_token', 'binding_mismatch'],
   },
   regenerateSession: {
     method: 'POST', path: '/v1/sessions/regenerate', status: 200,
-    sends: ['token', 'user_id', 'reauthenticated'],
+    sends: ['token', 'user_id', 'reauthenticated', 'amr'],
     reads: ['token', 'csrf_token', 'session', 'evicted'],
   },
   revokeToken: {
@@ -66,7 +66,7 @@ export const operations = {
   getPolicy: { method: 'GET', path: '/v1/policy', status: 200 },
   putPolicy: {
     method: 'PUT', path: '/v1/policy', status: 200,
-    sends: ['idle_timeout', 'absolute_timeout', 'max_sessions_per_user', 'on_limit', 'rolling', 'binding', 'max_data_bytes'],
+    sends: ['idle_timeout', 'absolute_timeout', 'max_sessions_per_user', 'on_limit', 'rolling', 'binding', 'max_data_bytes', 'min_aal'],
   },
   listKeys: { method: 'GET', path: '/v1/keys', status: 200, reads: ['keys'] },
   rotateKey: { method: 'POST', path: '/v1/keys/rotate', status: 201, sends: ['grace_period'], reads: ['kid', 'state'] },

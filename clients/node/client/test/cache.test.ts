@@ -240,6 +240,66 @@ describe('the local session cache against sessiond', () => {
     }
   });
 
+  it('step-up on a hit: the call\'s min_aal and max_factor_age are met from the cached amr, else sessiond refuses', async () => {
+    const c = cached();
+    await ready(c);
+    const s = await plain.createSession({ user_id: 'aal-user', device, amr: ['pwd'] });
+    await c.verifySession({ token: s.token, device });
+    let h = c.cacheStats()!.hits;
+    assert.equal(await codeOf(c.verifySession({ token: s.token, device, min_aal: 1, max_factor_age: { pwd: 3600 } })), 'ok');
+    assert.equal(c.cacheStats()!.hits, h + 1, 'met: a hit');
+    const m = c.cacheStats()!.misses;
+    assert.equal(await codeOf(c.verifySession({ token: s.token, device, min_aal: 2 })), 'step_up_required');
+    assert.equal(await codeOf(c.verifySession({ token: s.token, device, max_factor_age: { otp: 300 } })), 'step_up_required');
+    assert.equal(c.cacheStats()!.misses, m + 2, 'not met: sessiond was asked');
+    await new Promise((r) => setTimeout(r, 5));
+    assert.equal(await codeOf(c.verifySession({ token: s.token, device, max_factor_age: { pwd: 0 } })), 'step_up_required', 'too old');
+
+    // The step-up through this client replaces the entry: the old token is dead at once.
+    const up = await c.regenerateSession({ token: s.token, reauthenticated: true, amr: ['otp'] });
+    assert.equal(await codeOf(c.verifySession({ token: s.token, device })), 'session_invalid');
+    assert.equal(await codeOf(c.verifySession({ token: up.token, device, min_aal: 2 })), 'ok');
+    h = c.cacheStats()!.hits;
+    const v = await c.verifySession({ token: up.token, device, min_aal: 2, max_factor_age: { otp: 300 } });
+    assert.equal(c.cacheStats()!.hits, h + 1, 'the stepped-up session is a hit at aal 2');
+    assert.equal(v.session.aal, 2);
+  });
+
+  it('policy min_aal 2: a cached aal-1 session goes to sessiond and is refused; an aal-2 one stays a hit', async () => {
+    const c = cached();
+    await ready(c);
+    const one = await plain.createSession({ user_id: 'policy-aal-1', device, amr: ['pwd'] });
+    const two = await plain.createSession({ user_id: 'policy-aal-2', device, amr: ['pwd', 'otp'] });
+    for (const t of [one.token, two.token]) {
+      await c.verifySession({ token: t, device });
+      const h = c.cacheStats()!.hits;
+      await c.verifySession({ token: t, device });
+      assert.equal(c.cacheStats()!.hits, h + 1);
+    }
+    const pol = await plain.getPolicy();
+    const id = c.cacheStats()!.lastEventId;
+    await plain.putPolicy({ ...pol, min_aal: 2 });
+    try {
+      await until('the policy change', () => c.cacheStats()!.lastEventId !== id);
+      // Entries made after the change too: the hit checks the policy, not only the drop.
+      await c.verifySession({ token: two.token, device });
+      const { hits, misses } = c.cacheStats()!;
+      let err: unknown;
+      try {
+        c.verifyCached({ token: one.token, device }) ?? (await c.verifySession({ token: one.token, device }));
+      } catch (e) {
+        err = e;
+      }
+      assert.ok(err instanceof SessiondError && err.code === 'step_up_required', String(err));
+      assert.equal(err.stepUp?.aal, 2);
+      assert.equal(c.cacheStats()!.misses, misses + 1, 'asked sessiond');
+      assert.equal(await codeOf(c.verifySession({ token: two.token, device })), 'ok');
+      assert.equal(c.cacheStats()!.hits, hits + 1, 'aal 2 meets the policy: a hit');
+    } finally {
+      await plain.putPolicy({ ...pol, min_aal: 1 });
+    }
+  });
+
   it('key retirement: a token of the retired key is dead even if it was cached', async () => {
     const c = cached();
     await ready(c);
@@ -340,6 +400,31 @@ describe('the race rule (a fake stream and a verify answered on demand)', () => 
   after(() => {
     fake.closeAllConnections();
     fake.close();
+  });
+
+  it('a hit honours the policy\'s min_aal from the stream: an aal-1 entry is never served under min_aal 2', async () => {
+    const session = { id: 'sab_2', user_id: 'u', created_at: '', last_seen_at: '', expires_at: '2999-01-01T00:00:00Z', idle_expires_at: '2999-01-01T00:00:00Z', device: {}, data: {}, version: 1, amr: [{ method: 'pwd', at: new Date().toISOString() }], aal: 1 };
+    let calls = 0;
+    const cache = new SessionCache({ url, apiKey: 'k', userAgent: 't', verify: async () => (calls++, { session: session as never, csrf_token: 'c' }) });
+    try {
+      await until('ready', () => cache.stats().ready);
+      await cache.verify({ token: 't2' });
+      await cache.verify({ token: 't2' });
+      assert.equal(calls, 1, 'a hit under min_aal 1 (the default)');
+      assert.equal(cache.hit({ token: 't2', min_aal: 2 }), undefined, 'the call\'s min_aal 2: no hit');
+      assert.equal(cache.hit({ token: 't2', max_factor_age: { otp: 300 } }), undefined, 'a factor it lacks: no hit');
+      assert.equal(cache.hit({ token: 't2', max_factor_age: { pwd: 'x' as never } }), undefined, 'an age sessiond would refuse: no hit');
+      assert.ok(cache.hit({ token: 't2', max_factor_age: { pwd: 3600 } }), 'a recent pwd: a hit');
+      stream!.write(`id: 2-0\nevent: tenant\ndata: ${JSON.stringify({ policy: { rolling: true, binding: { user_agent: 'off', ip: 'off' }, min_aal: 2 } })}\n\n`);
+      await until('the policy', () => cache.stats().lastEventId === '2-0');
+      await cache.verify({ token: 't2' }); // the (fake) sessiond still answers aal 1
+      assert.equal(calls, 2);
+      assert.equal(cache.hit({ token: 't2' }), undefined, 'policy min_aal 2: an aal-1 entry is no hit');
+      await cache.verify({ token: 't2' });
+      assert.equal(calls, 3, 'every verify goes to sessiond');
+    } finally {
+      cache.close();
+    }
   });
 
   it('a verify that began before a drop of its session does not insert its answer', async () => {

@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { createServer, type Server } from 'node:http';
 import { after, before, describe, it } from 'node:test';
 import { startSessiond, freePort, eventually, type Sessiond } from '@sessiond/testkit';
-import { SessiondClient, SessiondError, isSessionEnded, isUnavailable } from '../src/index.js';
+import { SessiondClient, SessiondError, isSessionEnded, isStepUpRequired, isUnavailable } from '../src/index.js';
 
 let sd: Sessiond;
 let client: SessiondClient;
@@ -84,6 +84,30 @@ describe('@sessiond/client against sessiond', () => {
     const again = await client.regenerateSession({ token: s.token, reauthenticated: true });
     await client.verifySession({ token: again.token, max_auth_age: 1 });
     await rejects(client.verifySession({ token: again.token, csrf_token: 'forged' }), 'csrf_mismatch');
+  });
+
+  it('step-up: amr at login, min_aal 2 → step_up_required naming what is missing; a step-up with otp → aal 2', async () => {
+    const s = await client.createSession({ user_id: 'frank', amr: ['pwd'] });
+    assert.deepEqual(s.session.amr.map((f) => f.method), ['pwd']);
+    assert.equal(s.session.aal, 1);
+    const err = await rejects(client.verifySession({ token: s.token, min_aal: 2 }), 'step_up_required');
+    assert.equal(err.httpStatus, 403);
+    assert.ok(isStepUpRequired(err));
+    assert.equal(err.stepUp?.aal, 2);
+    assert.equal(err.stepUp?.have_aal, 1);
+    assert.ok(Array.isArray(err.stepUp?.factors));
+    await rejects(client.verifySession({ token: s.token, max_factor_age: { otp: 300 } }), 'step_up_required').then((e) => assert.deepEqual(e.stepUp?.factors, ['otp']));
+
+    const up = await client.regenerateSession({ token: s.token, reauthenticated: true, amr: ['otp'] });
+    assert.equal(up.session.aal, 2);
+    assert.deepEqual(up.session.amr.map((f) => f.method).sort(), ['otp', 'pwd']);
+    await rejects(client.verifySession({ token: s.token }), 'session_invalid');
+    const v = await client.verifySession({ token: up.token, min_aal: 2, max_factor_age: { otp: 300, pwd: 3600 } });
+    assert.equal(v.session.aal, 2);
+    await new Promise((r) => setTimeout(r, 5)); // as max_auth_age 0 below: a few ms, not the 300 s
+    const stale = await rejects(client.verifySession({ token: up.token, max_factor_age: { otp: 0 } }), 'step_up_required');
+    assert.deepEqual(stale.stepUp?.factors, ['otp']);
+    assert.equal(stale.stepUp?.have_aal, 2);
   });
 
   it('log out other devices keeps exactly the named session', async () => {

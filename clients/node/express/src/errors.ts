@@ -1,4 +1,4 @@
-import { SessiondError, type ProblemCode } from '@sessiond/client';
+import { SessiondError, type ProblemCode, type StepUp } from '@sessiond/client';
 
 /**
  * An error for the browser: Express's error handling (and most error
@@ -10,6 +10,8 @@ export interface BrowserError extends Error {
   expose: boolean;
   headers?: Record<string, string>;
   code?: string;
+  /** With `step_up_required`: what the session lacks (`aal` required, `have_aal`, the `factors` missing or too old). */
+  stepUp?: StepUp;
 }
 
 /**
@@ -26,6 +28,7 @@ export function browserStatus(code: ProblemCode): number {
       return 429;
     case 'csrf_mismatch':
     case 'reauth_required':
+    case 'step_up_required':
       return 403;
     case 'session_limit_reached':
     case 'version_conflict':
@@ -48,7 +51,7 @@ export function toBrowserError(err: unknown): unknown {
   return e;
 }
 
-/** httpError makes a BrowserError with a code of our own (csrf_mismatch, reauth_required, login_required). */
+/** httpError makes a BrowserError with a code of our own (csrf_mismatch, reauth_required, step_up_required, login_required). */
 export function httpError(status: number, code: string, message: string): BrowserError {
   return Object.assign(new Error(message), { status, expose: true, code });
 }

@@ -21,15 +21,15 @@
  * (or Express's) answers them.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { SessiondClient, isSessionEnded, type CacheOptions, type SessionVerified, type SessionVerify } from '@sessiond/client';
+import { SessiondClient, isSessionEnded, type AMRMethod, type CacheOptions, type SessionVerified, type SessionVerify, type StepUp } from '@sessiond/client';
 import { readCookie, resolveCookie, type CookieOptions } from './cookie.js';
 import { httpError, toBrowserError } from './errors.js';
 import { SessiondSession, deviceOf, type SessionContext } from './session.js';
 
-export { SessiondSession, mergePatch, type DeviceSession } from './session.js';
+export { SessiondSession, mergePatch, type DeviceSession, type AssuranceRequirement } from './session.js';
 export { browserStatus, toBrowserError, httpError, type BrowserError } from './errors.js';
 export type { CookieOptions } from './cookie.js';
-export { SessiondClient, SessiondError, isSessionEnded, isUnavailable, type CacheOptions, type CacheStats } from '@sessiond/client';
+export { SessiondClient, SessiondError, isSessionEnded, isStepUpRequired, isUnavailable, type AMRMethod, type CacheOptions, type CacheStats, type Factor, type StepUp } from '@sessiond/client';
 
 declare global {
   // eslint-disable-next-line @typescript-eslint/no-namespace
@@ -73,6 +73,8 @@ export interface SessiondOptions {
   idleTimeout?: number;
   /** Absolute timeout of new sessions, in seconds; can only shorten the tenant policy's. */
   absoluteTimeout?: number;
+  /** The clock of the step-up guards' local checks (`requireFactor`), in ms since the epoch (default Date.now; tests). */
+  now?: () => number;
 }
 
 const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS', 'TRACE']);
@@ -85,6 +87,7 @@ export function sessiond(opts: SessiondOptions): Middleware {
     cookie: resolveCookie(opts.cookie),
     idleTimeout: opts.idleTimeout,
     absoluteTimeout: opts.absoluteTimeout,
+    now: opts.now ?? Date.now,
   };
   const checkCSRF = opts.csrf ?? true;
 
@@ -133,6 +136,47 @@ export function requireRecentAuth(maxAgeSeconds: number, onRequired?: (req: Req,
     if (session.isNew || session.userId === undefined) return required(req, res, next);
     session.recentlyAuthenticated(maxAgeSeconds).then(
       (ok) => (ok ? next() : required(req, res, next)),
+      (err: unknown) => next(err),
+    );
+  };
+}
+
+/** What a step-up guard calls when the session falls short; `stepUp` says what it lacks. */
+export type StepUpHandler = (req: Req, res: Res, next: Next, stepUp: StepUp) => void;
+
+/**
+ * requireAal lets a request through only if the user proved factors enough
+ * for the assurance `level` (2: two kinds, e.g. `pwd` and `otp`:
+ * `req.session.login(user, { amr: ['pwd'] })`, then
+ * `req.session.stepUp(['otp'])`). Decided from the session this request
+ * verified, with no call. Otherwise it calls `onRequired` (default: a 403
+ * `step_up_required` error carrying `stepUp`).
+ */
+export function requireAal(level: 1 | 2, onRequired?: StepUpHandler): Middleware {
+  return stepUpGuard('requireAal', { minAal: level }, onRequired);
+}
+
+/**
+ * requireFactor lets a request through only if the user proved `method`
+ * (e.g. `otp`) in this session at most `maxAgeSeconds` ago. A method missing
+ * or too old by the app's clock is refused with no call; one recent enough is
+ * confirmed by sessiond (`max_factor_age`), as `requireRecentAuth` does.
+ * Otherwise it calls `onRequired` (default: a 403 `step_up_required` error
+ * carrying `stepUp`); prove the method again, then `req.session.stepUp([method])`.
+ */
+export function requireFactor(method: AMRMethod, maxAgeSeconds: number, onRequired?: StepUpHandler): Middleware {
+  return stepUpGuard('requireFactor', { maxFactorAge: { [method]: maxAgeSeconds } }, onRequired);
+}
+
+function stepUpGuard(name: string, need: { minAal?: number; maxFactorAge?: Partial<Record<AMRMethod, number>> }, onRequired?: StepUpHandler): Middleware {
+  const required: StepUpHandler =
+    onRequired ??
+    ((_req, _res, next, stepUp) => next(Object.assign(httpError(403, 'step_up_required', 'Please confirm it is you with another factor.'), { stepUp })));
+  return (req, res, next) => {
+    const session = req.session;
+    if (!session) return next(new Error(`${name}: mount the sessiond middleware first`));
+    session.stepUpNeeded(need).then(
+      (lack) => (lack === undefined ? next() : required(req, res, next, lack)),
       (err: unknown) => next(err),
     );
   };

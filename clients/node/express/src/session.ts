@@ -1,5 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { SessiondError, isSessionEnded, type DeviceIn, type Session, type SessionIssued, type SessiondClient } from '@sessiond/client';
+import { SessiondError, isSessionEnded, type AMRMethod, type DeviceIn, type Factor, type Session, type SessionIssued, type SessiondClient, type StepUp } from '@sessiond/client';
 import { writeCookie, type ResolvedCookie } from './cookie.js';
 import { toBrowserError } from './errors.js';
 
@@ -15,6 +15,16 @@ export interface SessionContext {
   cookie: ResolvedCookie;
   idleTimeout: number | undefined;
   absoluteTimeout: number | undefined;
+  /** The clock of the local step-up checks, in ms since the epoch. */
+  now: () => number;
+}
+
+/** What a step-up check asks for: a level, and methods proved at most so many seconds ago. */
+export interface AssuranceRequirement {
+  /** The assurance level (2: factors of two kinds). */
+  minAal?: number;
+  /** Per method, the most seconds since the user proved it. */
+  maxFactorAge?: Partial<Record<AMRMethod, number>>;
 }
 
 type Data = Record<string, unknown>;
@@ -41,6 +51,10 @@ export class SessiondSession {
   csrfToken: string | undefined;
   /** When the user last authenticated (login or re-auth); undefined for anonymous sessions. */
   authTime: Date | undefined;
+  /** The methods the user proved (RFC 8176: `pwd`, `otp`, …), each with when it was last proved; empty while anonymous. */
+  amr: Factor[] = [];
+  /** The assurance level: 2 once the user proved factors of two kinds (e.g. `pwd` and `otp`), else 1; undefined while the session is new. */
+  aal: 1 | 2 | undefined;
   /** When the session ends whatever the activity. */
   expiresAt: Date | undefined;
   /** sessiond's whole view of the session, as of this request. */
@@ -86,6 +100,8 @@ export class SessiondSession {
     this.data = copyData(this.#saved);
     this.csrfToken = csrfToken;
     this.authTime = s.auth_time ? new Date(s.auth_time) : undefined;
+    this.amr = s.amr ?? [];
+    this.aal = s.aal;
     this.expiresAt = new Date(s.expires_at);
     if (setCookie) writeCookie(this.#res, this.#ctx.cookie, token, this.expiresAt);
   }
@@ -93,7 +109,8 @@ export class SessiondSession {
   /** @internal forgets the session and clears the cookie: the user is anonymous from here on. */
   reset(clearCookie: boolean): void {
     this.#token = undefined;
-    this.info = this.id = this.userId = this.csrfToken = this.authTime = this.expiresAt = undefined;
+    this.info = this.id = this.userId = this.csrfToken = this.authTime = this.expiresAt = this.aal = undefined;
+    this.amr = [];
     this.data = {};
     this.#saved = {};
     if (clearCookie) writeCookie(this.#res, this.#ctx.cookie, undefined);
@@ -122,14 +139,17 @@ export class SessiondSession {
    * Logs `userId` in: the session gets a new token and id (the old cookie is
    * dead at once: no session fixation), `auth_time` is now, and `data` moves
    * over (unsaved changes included). Call it after checking the password.
+   * `amr` names the methods the user proved (e.g. `['pwd']`, or
+   * `['pwd', 'otp']`): the session's only factors, its `aal` following.
    */
-  async login(userId: string): Promise<void> {
+  async login(userId: string, opts: { amr?: AMRMethod[] } = {}): Promise<void> {
+    const amr = opts.amr !== undefined && opts.amr.length > 0 ? { amr: opts.amr } : {};
     await guard(async () => {
       const pending = this.#token === undefined ? undefined : mergePatch(this.#saved, this.data);
       const data = this.data;
       if (this.#token !== undefined) {
         try {
-          this.#issued(await this.#ctx.client.regenerateSession({ token: this.#token, user_id: userId }));
+          this.#issued(await this.#ctx.client.regenerateSession({ token: this.#token, user_id: userId, ...amr }));
           if (pending !== undefined) {
             this.data = data;
             await this.save();
@@ -140,28 +160,86 @@ export class SessiondSession {
           // The session ended since this request verified it: start afresh.
         }
       }
-      this.#issued(await this.#ctx.client.createSession({ ...this.#createBody(data), user_id: userId }));
+      this.#issued(await this.#ctx.client.createSession({ ...this.#createBody(data), user_id: userId, ...amr }));
     });
   }
 
   /**
    * Replaces the session's token and id (after a privilege change). With
    * `reauthenticated: true` (after the user re-entered their password)
-   * `auth_time` becomes now, satisfying `requireRecentAuth`.
+   * `auth_time` becomes now, satisfying `requireRecentAuth`; with `amr` as
+   * well, those methods are added to the session's factors (a step-up; a
+   * method it had gets the new time).
    */
-  async regenerate(opts: { reauthenticated?: boolean } = {}): Promise<void> {
+  async regenerate(opts: { reauthenticated?: boolean; amr?: AMRMethod[] } = {}): Promise<void> {
     await guard(async () => {
       if (this.#token === undefined) {
         this.#issued(await this.#ctx.client.createSession(this.#createBody()));
         return;
       }
-      this.#issued(await this.#ctx.client.regenerateSession({ token: this.#token, reauthenticated: opts.reauthenticated ?? false }));
+      const amr = opts.amr !== undefined && opts.amr.length > 0 ? { amr: opts.amr } : {};
+      this.#issued(await this.#ctx.client.regenerateSession({ token: this.#token, reauthenticated: opts.reauthenticated ?? false, ...amr }));
     });
   }
 
   /** Marks the user as having just re-entered their password: `regenerate({reauthenticated: true})`. */
   reauthenticate(): Promise<void> {
     return this.regenerate({ reauthenticated: true });
+  }
+
+  /**
+   * Records a step-up: the user just proved `amr` (e.g. `['otp']` after
+   * checking the code) — `regenerate({reauthenticated: true, amr})`. The
+   * methods join the session's factors (a method it had gets the new time),
+   * so `aal` becomes 2 once two kinds are proved, satisfying `requireAal` and
+   * `requireFactor`.
+   */
+  stepUp(amr: AMRMethod[]): Promise<void> {
+    return this.regenerate({ reauthenticated: true, amr });
+  }
+
+  /** The factor of `method` the user proved in this session, if any. */
+  factor(method: AMRMethod): Factor | undefined {
+    return this.amr.find((f) => f.method === method);
+  }
+
+  /**
+   * What the session lacks for `need` (a level, methods proved recently
+   * enough), or undefined when it meets it. Decided from this request's
+   * verified session (`aal`, `amr`) and the clock when that suffices: a
+   * level, or a method missing or too old, needs no call. A method recent
+   * enough here is confirmed by sessiond (`max_factor_age` on verify, as
+   * `recentlyAuthenticated` does), whose clock decides. A session that ended
+   * meanwhile is reset.
+   */
+  async stepUpNeeded(need: AssuranceRequirement): Promise<StepUp | undefined> {
+    const level = need.minAal ?? 1;
+    const have = this.aal ?? 1;
+    const now = this.#ctx.now();
+    const ages = Object.entries(need.maxFactorAge ?? {}).filter((e): e is [AMRMethod, number] => typeof e[1] === 'number');
+    const stale = ages
+      .filter(([m, age]) => {
+        const at = this.factor(m) ? Date.parse(this.factor(m)!.at) : NaN;
+        return !Number.isFinite(at) || now - at > age * 1000;
+      })
+      .map(([m]) => m);
+    const token = this.#token;
+    if (token === undefined || this.userId === undefined) return { aal: level, have_aal: have, factors: ages.map(([m]) => m) };
+    if (have < level || stale.length > 0) return { aal: level, have_aal: have, factors: stale };
+    if (ages.length === 0) return undefined; // the level was verified with this request and changes only with the token
+    return guard(async () => {
+      try {
+        const req = { token, device: this.device, max_factor_age: Object.fromEntries(ages), ...(need.minAal !== undefined ? { min_aal: need.minAal } : {}) };
+        const v = await this.#ctx.client.verifySession(req);
+        this.load(v.token ?? token, v.session, v.csrf_token, v.token !== undefined && v.token !== token);
+        return undefined;
+      } catch (err) {
+        if (err instanceof SessiondError && err.code === 'step_up_required') return err.stepUp ?? { aal: level, have_aal: have, factors: ages.map(([m]) => m) };
+        if (!isSessionEnded(err)) throw err;
+        this.reset(true);
+        return { aal: level, have_aal: 1, factors: ages.map(([m]) => m) };
+      }
+    });
   }
 
   /**
@@ -221,7 +299,7 @@ export class SessiondSession {
 
   /** The session as plain JSON (no token): handy for templates and logs. */
   toJSON(): object {
-    return { id: this.id, userId: this.userId, data: this.data, authTime: this.authTime, expiresAt: this.expiresAt };
+    return { id: this.id, userId: this.userId, data: this.data, authTime: this.authTime, amr: this.amr, aal: this.aal, expiresAt: this.expiresAt };
   }
 
   #createBody(data: Data = this.data) {

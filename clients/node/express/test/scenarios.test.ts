@@ -194,6 +194,24 @@ describe('scenarios: examples/express-app on @sessiond/express', () => {
     assert.match((await a.get('/profile')).text, /<p id="email">alice@example.com<\/p>/);
   });
 
+  it('5b. two factors: a password login is aal 1; the security page asks for a one-time code; the code makes it aal 2', async () => {
+    let r = await a.get('/security');
+    assert.equal(r.status, 403);
+    assert.match(r.text, /Enter your one-time code/);
+    assert.deepEqual((await verifyAsAdmin(a.sid)).body.session.amr.map((f: { method: string }) => f.method), ['pwd'], 'the login recorded pwd');
+    const before = a.sid;
+    r = await a.post('/step-up', { _csrf: csrfOf(r.text), code: '000000' });
+    assert.equal(r.status, 401);
+    r = await a.postForm('/profile', '/step-up', { code: '123456' });
+    assert.equal(r.status, 303);
+    assert.equal(r.headers.get('location'), '/security');
+    assert.ok(a.sid && a.sid !== before, 'regenerated on step-up');
+    r = await a.get('/security');
+    assert.equal(r.status, 200);
+    assert.match(r.text, /<p id="aal">2<\/p>/);
+    assert.match(r.text, /<p id="amr">pwd otp<\/p>|<p id="amr">otp pwd<\/p>/);
+  });
+
   it('6. key rotation: the next request re-sets the cookie with the re-signed token', async () => {
     const old = a.sid;
     const keys = (await sd.admin('GET', '/v1/keys')).body.keys;
