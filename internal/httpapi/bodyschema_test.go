@@ -42,6 +42,10 @@ var agreementCorpus = []string{
 	`{"token":"t","max_factor_age":{"a":1,"b":1,"c":1,"d":1,"e":1,"f":1,"g":1,"h":1}}`,
 	`{"token":"t","max_factor_age":{"a":1,"b":1,"c":1,"d":1,"e":1,"f":1,"g":1,"h":1,"i":1}}`,
 	`{"token":"t","max_factor_age":{"\u0000":1.5}}`,
+	`{"user_id":"a","actor":{"type":"support","id":"bob"}}`, `{"user_id":"a","actor":{"type":"x","id":"bob"}}`,
+	`{"user_id":"a","actor":{"type":"admin"}}`, `{"user_id":"a","actor":{"type":"admin","id":""}}`,
+	`{"user_id":"a","actor":{"type":"admin","id":"b","x":1}}`, `{"user_id":"a","actor":"admin"}`,
+	`{"remember":true}`, `{"remember":"yes"}`, `{"token":"t","user_id":"a","remember":true}`,
 }
 
 // TestCompiledBodyAgreesWithKin checks, for every operation whose body

@@ -140,7 +140,17 @@ func (s *server) listUserSessions(w http.ResponseWriter, r *http.Request) error 
 }
 
 func (s *server) revokeUserSessions(w http.ResponseWriter, r *http.Request) error {
-	revoked, err := s.Sessions.RevokeUser(r.Context(), principal(r).TenantID, mux.Vars(r)["user_id"], r.URL.Query().Get("except"), s.meta(r))
+	q, tid, uid := r.URL.Query(), principal(r).TenantID, mux.Vars(r)["user_id"]
+	var revoked sessions.Revoked
+	var err error
+	if q.Get("actor") == "any" {
+		if q.Has("except") {
+			return fault.Invalid("query.except", "cannot be combined with actor")
+		}
+		revoked, err = s.Sessions.RevokeActing(r.Context(), tid, uid, s.meta(r))
+	} else {
+		revoked, err = s.Sessions.RevokeUser(r.Context(), tid, uid, q.Get("except"), s.meta(r))
+	}
 	if err != nil {
 		return err
 	}

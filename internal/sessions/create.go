@@ -29,7 +29,18 @@ type CreateParams struct {
 	// Remember makes a remember-me session: it lives by the policy's
 	// remember_me lifetime (which the tenant must have).
 	Remember bool `json:"remember"`
+	// Actor makes an impersonated session: the actor holds it as UserID.
+	// It lives by the policy's impersonation lifetime, never counts toward
+	// the user's cap, and names its actor in every answer and event.
+	Actor *Actor `json:"actor"`
 }
+
+// MaxActing is how many live impersonated sessions one user may have; a
+// new one evicts the oldest beyond it.
+const MaxActing = 10
+
+// Actor types.
+var actorTypes = map[string]bool{"admin": true, "support": true, "service": true}
 
 // Created is a new session and the credentials the app hands its user.
 // Evicted lists the sessions ended to respect the per-user cap (never nil).
@@ -68,7 +79,22 @@ func (m *Manager) Create(ctx context.Context, tenantID string, p CreateParams, m
 	}
 	pol := snap.Policy
 	prof := ProfileStandard
-	if p.Remember {
+	actor := ""
+	switch {
+	case p.Actor != nil && p.Remember:
+		return Created{}, fault.Invalid("remember", "an impersonated session (actor) cannot be remembered")
+	case p.Actor != nil:
+		if p.UserID == "" {
+			return Created{}, fault.Invalid("actor", "needs user_id: the user acted as")
+		}
+		if !actorTypes[p.Actor.Type] {
+			return Created{}, fault.Invalid("actor.type", "must be admin, support or service")
+		}
+		if !ValidUserID(p.Actor.ID) {
+			return Created{}, invalidUserID("actor.id")
+		}
+		prof, actor = ProfileImpersonation, p.Actor.Type+":"+p.Actor.ID
+	case p.Remember:
 		if pol.RememberMe.IsZero() {
 			return Created{}, fault.Invalid("remember", "the tenant policy has no remember_me lifetime")
 		}
@@ -103,14 +129,23 @@ func (m *Manager) Create(ctx context.Context, tenantID string, p CreateParams, m
 		Data: data, Version: 1, KeyID: key.ID,
 	}, now, idle, abs)
 	rec.Factors = AddFactors("", add, now, now)
-	rec.Profile = prof
+	rec.Profile, rec.Actor = prof, actor
 	evicted, err := m.insert(ctx, ref, rec, pol, now, meta)
 	if err != nil {
 		return Created{}, err
 	}
-	var detail map[string]string
+	detail := map[string]string{}
 	if add != "" {
-		detail = map[string]string{"amr": methodsOf(add), "aal": strconv.Itoa(AAL(rec.Factors))}
+		detail["amr"], detail["aal"] = methodsOf(add), strconv.Itoa(AAL(rec.Factors))
+	}
+	if prof != ProfileStandard {
+		detail["profile"] = profileNames[prof]
+	}
+	if actor != "" {
+		detail["actor"] = actor
+	}
+	if len(detail) == 0 {
+		detail = nil
 	}
 	m.record(tenantID, events.SessionCreated, p.UserID, ref.ID, meta, detail)
 	return Created{

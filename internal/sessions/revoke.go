@@ -131,6 +131,31 @@ func (m *Manager) RevokeUser(ctx context.Context, tenantID, userID, exceptID str
 	return out, nil
 }
 
+// RevokeActing ends every impersonated session of a user (DELETE
+// /v1/users/{id}/sessions?actor=any), leaving the user's own sessions, in
+// one store call of bounded work (a user has at most MaxActing of them
+// live). It returns the ids of those that were live; each gets a
+// session.revoked event (reason impersonation_ended) and reaches SDK caches.
+func (m *Manager) RevokeActing(ctx context.Context, tenantID, userID string, meta Meta) (Revoked, error) {
+	if _, err := m.tenant(tenantID); err != nil {
+		return Revoked{}, err
+	}
+	if !ValidUserID(userID) {
+		return Revoked{}, invalidUserID("user_id")
+	}
+	ids, err := m.store.RevokeActing(ctx, RevokeActingCall{TenantID: tenantID, Bucket: userBucket(tenantID, userID), UserID: userID, Now: ms(m.now())})
+	if err != nil {
+		return Revoked{}, err
+	}
+	for _, id := range ids {
+		m.record(tenantID, events.SessionRevoked, userID, id, meta, map[string]string{"reason": "impersonation_ended"})
+	}
+	if err := m.changes.SessionsEnded(ctx, tenantID, ids, ChangeRevoked); err != nil {
+		return Revoked{}, err
+	}
+	return Revoked{IDs: ids, Count: len(ids)}, nil
+}
+
 // recordRevoked records a bulk revocation's events: one session.revoked per
 // listed id, and the summary.
 func (m *Manager) recordRevoked(tenantID, userID, exceptID string, r Revoked, meta Meta) {

@@ -37,7 +37,10 @@ type Store interface {
 	// (StatusExists); for a user's session it applies c.Cap.Room to the
 	// user's live sessions (under c.Timeouts): it evicts the oldest
 	// (CreateResult.Evicted, each id in exactly one result) or refuses
-	// (StatusLimit). Exact for a user with up to 128 sessions on record;
+	// (StatusLimit); an impersonated session (ProfileImpersonation) never
+	// counts toward the cap nor is evicted for it: instead the user's
+	// oldest impersonated sessions are evicted beyond MaxActing. Exact for a
+	// user with up to 128 sessions on record;
 	// beyond, it reads only the 128 oldest, so a dead session newer than
 	// those may still count, and it evicts at most 128 per call. The session
 	// is forgotten after its deadlines.
@@ -100,6 +103,11 @@ type Store interface {
 	// c.Except set and not a live session of the user, it ends nothing and
 	// answers StatusMissing.
 	RevokeUser(ctx context.Context, c RevokeUserCall) (RevokeUserResult, error)
+
+	// RevokeActing ends every impersonated session of c.UserID (at most a
+	// small bound of them live: Create evicts the oldest beyond it) and
+	// returns the ids of those that were live. The user's own sessions stay.
+	RevokeActing(ctx context.Context, c RevokeActingCall) ([]string, error)
 
 	// RevokeUserChunk deletes at most c.Max of the sessions a pending
 	// revocation of c.UserID covers, and answers StatusOK once none is left
@@ -244,10 +252,10 @@ type RegenerateCall struct {
 	AddFactors string
 	// Remember makes a login (a change of user) a remember-me session.
 	Remember bool
-	KeyID      string
-	Timeouts   Timeouts
-	Cap        Cap
-	Now        int64
+	KeyID    string
+	Timeouts Timeouts
+	Cap      Cap
+	Now      int64
 }
 
 // RegenerateResult is Regenerate's outcome: StatusOK with the new Record and
@@ -314,6 +322,14 @@ type RevokeUserResult struct {
 	Status  Status
 	Revoked []string
 	Left    int64
+}
+
+// RevokeActingCall is a Store.RevokeActing request.
+type RevokeActingCall struct {
+	TenantID string
+	Bucket   Bucket // the user's
+	UserID   string
+	Now      int64
 }
 
 // RevokeChunkCall is a Store.RevokeUserChunk request.

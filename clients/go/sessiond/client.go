@@ -151,6 +151,17 @@ type Session struct {
 	// AAL is the assurance level they give (2: two kinds of factor).
 	AMR []Factor `json:"amr"`
 	AAL int      `json:"aal"`
+	// Profile is the lifetime the session lives by: "standard",
+	// "remember_me" or "impersonation"; Actor who holds an impersonated one.
+	Profile string `json:"profile"`
+	Actor   *Actor `json:"actor,omitempty"`
+}
+
+// Actor is who acts as the user in an impersonated session: Type is
+// "admin", "support" or "service", ID its id in the app.
+type Actor struct {
+	Type string `json:"type"`
+	ID   string `json:"id"`
 }
 
 // Factor is an authentication method (RFC 8176: "pwd", "otp", "hwk", …)
@@ -181,6 +192,8 @@ type CreateParams struct {
 	IdleTimeout     int            `json:"idle_timeout,omitempty"`     // seconds; may only shorten the policy's
 	AbsoluteTimeout int            `json:"absolute_timeout,omitempty"` // seconds; may only shorten the policy's
 	AMR             []string       `json:"amr,omitempty"`              // methods the user proved to log in
+	Remember        bool           `json:"remember,omitempty"`         // a remember-me session (the policy's remember_me lifetime)
+	Actor           *Actor         `json:"actor,omitempty"`            // an impersonated session, held by Actor as UserID
 }
 
 // Issued is a new token for a session (create or regenerate).
@@ -218,7 +231,8 @@ type RegenerateParams struct {
 	Token           string   `json:"token"`
 	UserID          string   `json:"user_id,omitempty"`
 	Reauthenticated bool     `json:"reauthenticated,omitempty"`
-	AMR             []string `json:"amr,omitempty"` // methods proved: the login's, or added at a step-up
+	AMR             []string `json:"amr,omitempty"`      // methods proved: the login's, or added at a step-up
+	Remember        bool     `json:"remember,omitempty"` // with UserID: a remember-me login
 }
 
 // Key is a signing key's metadata.

@@ -32,6 +32,7 @@ func ArgNames() map[string][]string {
 		revokeScript.name:     names(revokeArgs(sessions.Ref{})),
 		revokeUserScript.name: names(revokeUserArgs(sessions.RevokeUserCall{})),
 		revokeMoreScript.name: names(revokeMoreArgs(sessions.RevokeChunkCall{})),
+		revokeActScript.name:  names(revokeActingArgs(sessions.RevokeActingCall{})),
 		purgeScript.name:      names(purgeArgs()),
 		getScript.name:        names(getArgs(sessions.Ref{})),
 	}

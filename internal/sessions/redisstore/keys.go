@@ -24,4 +24,5 @@ func (s *Store) keys(tenantID string, b sessions.Bucket) keyspace {
 
 func (k keyspace) session(sid string) string { return k.base + "s:" + sid }
 func (k keyspace) user(uid string) string    { return k.base + "u:" + uid }
+func (k keyspace) acting(uid string) string  { return k.base + "a:" + uid }
 func (k keyspace) index() string             { return k.base + "idx" }

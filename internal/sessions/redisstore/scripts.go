@@ -23,9 +23,10 @@ import (
 //go:embed lua/*.lua
 var luaFS embed.FS
 
-// commonLua is lua/layout.lua and lua/common.lua, with GRACE_MS defined
+// commonLua is lua/layout.lua and lua/common.lua, with GRACE_MS and MAX_ACTING defined
 // before them.
 var commonLua = "local GRACE_MS = " + strconv.FormatInt(sessions.ExpiryGrace.Milliseconds(), 10) + "\n" +
+	"local MAX_ACTING = " + strconv.Itoa(sessions.MaxActing) + "\n" +
 	mustRead("layout") + mustRead("common")
 
 func mustRead(name string) string {
@@ -55,10 +56,11 @@ var (
 	revokeScript     = newScript("revoke")
 	revokeUserScript = newScript("revoke_user")
 	revokeMoreScript = newScript("revoke_more")
+	revokeActScript  = newScript("revoke_acting")
 	purgeScript      = newScript("purge")
 	getScript        = newScript("get")
 	allScripts       = []script{createScript, verifyScript, regenerateScript, claimScript, patchScript, revokeScript,
-		revokeUserScript, revokeMoreScript, purgeScript, getScript}
+		revokeUserScript, revokeMoreScript, revokeActScript, purgeScript, getScript}
 )
 
 // arg is one script argument, named as in the script's header.
@@ -131,6 +133,10 @@ func revokeArgs(ref sessions.Ref) []arg {
 
 func revokeUserArgs(c sessions.RevokeUserCall) []arg {
 	return []arg{{"now", c.Now}, {"uid", c.UserID}, {"except", c.Except}, {"itemise", c.Itemise}}
+}
+
+func revokeActingArgs(c sessions.RevokeActingCall) []arg {
+	return []arg{{"now", c.Now}, {"uid", c.UserID}}
 }
 
 func revokeMoreArgs(c sessions.RevokeChunkCall) []arg {

@@ -161,6 +161,16 @@ func (s *Store) RevokeUser(ctx context.Context, c sessions.RevokeUserCall) (sess
 	return sessions.RevokeUserResult{Status: rep.status, Revoked: rep.ids, Left: rep.n}, nil
 }
 
+// RevokeActing implements sessions.Store with revoke_acting.lua.
+func (s *Store) RevokeActing(ctx context.Context, c sessions.RevokeActingCall) ([]string, error) {
+	ks := s.keys(c.TenantID, c.Bucket)
+	rep, err := s.run(ctx, revokeActScript, []string{ks.acting(c.UserID), ks.index()}, revokeActingArgs(c))
+	if err != nil {
+		return nil, err
+	}
+	return rep.ids, nil
+}
+
 // RevokeUserChunk implements sessions.Store with revoke_more.lua.
 func (s *Store) RevokeUserChunk(ctx context.Context, c sessions.RevokeChunkCall) (sessions.RevokeChunkResult, error) {
 	ks := s.keys(c.TenantID, c.Bucket)

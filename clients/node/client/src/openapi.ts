@@ -36,6 +36,13 @@ export interface APIKeyList {
   api_keys: Array<APIKey>;
 }
 
+/** Who acts as the user in an impersonated session. Given at create (with `user_id`), it makes the session impersonated: the actor holds it as the user. Such a session lives by the policy's `impersonation` lifetime, never counts toward `max_sessions_per_user` nor evicts the user's sessions (a user has at most 10 live impersonated sessions; an 11th evicts the oldest), carries the actor in every answer and in its events, and is ended with the others by `DELETE /v1/users/{user_id}/sessions?actor=any`. */
+export interface Actor {
+  type: "admin" | "support" | "service";
+  /** The actor's id in the app (same characters as a user id). */
+  id: string;
+}
+
 export interface Admin {
   id: string;
   tenant_id: string;
@@ -132,6 +139,11 @@ export interface KeyRotate {
   grace_period?: number;
 }
 
+export interface Lifetime {
+  idle_timeout: number;
+  absolute_timeout: number;
+}
+
 /** The operator's ceilings on a tenant, effective values (its own, else the deployment defaults). The tenant's policy cannot exceed the first four. */
 export interface Limits {
   /** Ceiling of the policy's max_data_bytes (default 65536). */
@@ -184,8 +196,12 @@ export interface Policy {
   };
   /** Largest session data, in bytes of JSON (default 16384). */
   max_data_bytes: number;
-  /** The assurance level every verify requires (default 1; left out of a PUT, 1). A session below it is 403 step_up_required. */
+  /** The assurance level every verify requires (default 1). Left out of a PUT, it is 1. A session below it is 403 step_up_required. */
   min_aal?: 1 | 2;
+  /** The lifetime of remember-me sessions (create, or a login regenerate, with `remember: true`). Absent: the tenant offers none (`remember: true` is 400). Within the operator's ceilings, like the standard timeouts. Tightening it reaches live remember-me sessions at their next use; removing it makes them live by the standard timeouts. */
+  remember_me?: Lifetime;
+  /** The lifetime of impersonated sessions (created with `actor`); by default 900 s idle, 3600 s absolute. Left out of a PUT, the default. */
+  impersonation?: Lifetime;
 }
 
 /** A session token as the user presented it (e.g. the cookie's value, passed through as it is). Any string: what sessiond did not issue is 401 `session_invalid`, not 400. */
@@ -246,6 +262,9 @@ export interface Session {
   amr: Array<Factor>;
   /** The assurance level: 2 when `amr` holds methods of two different kinds (knowledge, possession, inherence), else 1. */
   aal: 1 | 2;
+  /** The lifetime the session lives by: the policy's standard timeouts, its `remember_me` or its `impersonation` lifetime. */
+  profile: "standard" | "remember_me" | "impersonation";
+  actor?: Actor;
 }
 
 export interface SessionCreate {
@@ -255,6 +274,9 @@ export interface SessionCreate {
   idle_timeout?: number;
   absolute_timeout?: number;
   amr?: AMRList;
+  /** A remember-me session: it lives by the policy's `remember_me` lifetime (400 when the policy has none). */
+  remember?: boolean;
+  actor?: Actor;
 }
 
 /** A public session id. Derived from the token by a one-way hash; not a credential. */
@@ -279,6 +301,8 @@ export interface SessionRegenerate {
   user_id?: UserID;
   reauthenticated?: boolean;
   amr?: AMRList;
+  /** With `user_id`: the login is a remember-me session (the policy's `remember_me` lifetime). */
+  remember?: boolean;
 }
 
 export interface SessionRevoke {

@@ -1,6 +1,7 @@
 -- common.lua is prepended to every session script, after GRACE_MS (from
 -- sessions.ExpiryGrace: how long an expired session is remembered, so that
--- verify can say "expired" rather than "invalid") and layout.lua (the
+-- verify can say "expired" rather than "invalid"), MAX_ACTING
+-- (sessions.MaxActing) and layout.lua (the
 -- session value's decode and encode, generated from layout/layout.go).
 -- Keys are named as in docs/architecture.md: base is "P:{T:B}:", the
 -- bucket's hash tag, and every
@@ -19,6 +20,10 @@ local REPORT_MS = 2 * GRACE_MS -- an index entry is forgotten this long after it
 local function skey(base, sid) return base .. 's:' .. sid end
 local function ukey(base, uid) return base .. 'u:' .. uid end
 local function mkey(base, uid) return base .. 'r:' .. uid end
+-- akey is the user's impersonated sessions: a subset of the user's index,
+-- with the same scores, so they can be left out of the cap and ended alone.
+-- A user has at most MAX_ACTING of them live (sessions.MaxActing).
+local function akey(base, uid) return base .. 'a:' .. uid end
 
 -- base_of returns "P:{T:B}:" from the bucket's "P:{T:B}:idx" key.
 local function base_of(idxkey) return string.sub(idxkey, 1, -4) end
@@ -236,7 +241,10 @@ end
 local function drop(base, sid, uid)
   redis.call('DEL', skey(base, sid))
   redis.call('ZREM', base .. 'idx', sid)
-  if uid and uid ~= '' then redis.call('ZREM', ukey(base, uid), sid) end
+  if uid and uid ~= '' then
+    redis.call('ZREM', ukey(base, uid), sid)
+    redis.call('ZREM', akey(base, uid), sid)
+  end
 end
 
 -- marker returns the user's pending revocation ("log out everywhere" or
@@ -289,17 +297,24 @@ local function forget_dead(idxkey, now)
   if #old > 0 then redis.call('ZREM', idxkey, unpack(old)) end
 end
 
+-- counted is how many entries of index k are not ended by the pending
+-- revocation m, less exclude.
+local function counted(k, m, exclude)
+  local n = redis.call('ZCARD', k)
+  if m then
+    n = n - redis.call('ZCOUNT', k, '-inf', m.cutoff)
+    if m.except ~= '' and redis.call('ZSCORE', k, m.except) then n = n + 1 end
+  end
+  if exclude ~= '' and redis.call('ZSCORE', k, exclude) then n = n - 1 end
+  return n
+end
+
 -- live_count is how many entries of the user's index uk count toward the
 -- cap, without reading a session (O(log N)): all of them, less those a
--- pending revocation m ends, less exclude (a session being replaced).
-local function live_count(uk, m, exclude)
-  local n = redis.call('ZCARD', uk)
-  if m then
-    n = n - redis.call('ZCOUNT', uk, '-inf', m.cutoff)
-    if m.except ~= '' and redis.call('ZSCORE', uk, m.except) then n = n + 1 end
-  end
-  if exclude ~= '' and redis.call('ZSCORE', uk, exclude) then n = n - 1 end
-  return n
+-- pending revocation m ends, less exclude (a session being replaced), less
+-- the impersonated ones (in ak), which never count.
+local function live_count(uk, ak, m, exclude)
+  return counted(uk, m, exclude) - counted(ak, m, exclude)
 end
 
 -- oldest returns at most CAP_WALK of the user's oldest entries that count
@@ -335,21 +350,26 @@ end
 local function make_room(base, uid, now, max, evict_oldest, exclude, t)
   local evicted = {}
   if uid == '' then return true, evicted end
-  local uk = ukey(base, uid)
+  local uk, ak = ukey(base, uid), akey(base, uid)
   local old = redis.call('ZRANGE', uk, '-inf', now - longest(t) * 1000, 'BYSCORE', 'LIMIT', 0, FORGET_CHUNK)
-  if #old > 0 then redis.call('ZREM', uk, unpack(old)) end
+  if #old > 0 then
+    redis.call('ZREM', uk, unpack(old))
+    redis.call('ZREM', ak, unpack(old))
+  end
   if max <= 0 then return true, evicted end
   local m = marker(base, uid)
-  local live = live_count(uk, m, exclude)
+  local live = live_count(uk, ak, m, exclude)
   local evict, ok = room(live, max, evict_oldest)
   if ok and evict == 0 then return true, evicted end
   local cands = {}
   for _, sid in ipairs(oldest(uk, m)) do
     if sid ~= exclude then
       local r = read(skey(base, sid))
-      if not r or expiry(effective(r, t), now) ~= 'ok' then
+      if r and r.prof == 2 then
+        -- impersonated: neither counted nor evicted for the cap
+      elseif not r or expiry(effective(r, t), now) ~= 'ok' then
         redis.call('ZREM', uk, sid)
-        live = live - 1
+        if redis.call('ZREM', ak, sid) == 0 then live = live - 1 end
       else
         cands[#cands + 1] = sid
       end
@@ -380,8 +400,36 @@ local function put(base, sid, r, now)
     if m and score <= m.cutoff then score = m.cutoff + 1 end
     redis.call('ZADD', uk, score, sid)
     extend_to(uk, r.exp, now)
+    if r.prof == 2 then
+      local ak = akey(base, r.uid)
+      redis.call('ZADD', ak, score, sid)
+      extend_to(ak, r.exp, now)
+    end
   end
   return v
+end
+
+-- make_acting_room keeps a user's impersonated sessions under MAX_ACTING
+-- before one more is added: it forgets the entries of those that ended and
+-- evicts the oldest live ones over the bound. Work: at most MAX_ACTING + 1
+-- entries and GETs (every add goes through here, so the set never holds
+-- more). It returns the evicted ids, oldest first.
+local function make_acting_room(base, uid, now, t)
+  local ak, evicted, live = akey(base, uid), {}, {}
+  local m = marker(base, uid)
+  for _, sid in ipairs(redis.call('ZRANGE', ak, 0, -1)) do
+    local r = read(skey(base, sid))
+    if not r or r.uid ~= uid or covered(base, sid, uid, m) or expiry(effective(r, t), now) ~= 'ok' then
+      redis.call('ZREM', ak, sid)
+    else
+      live[#live + 1] = sid
+    end
+  end
+  for i = 1, #live - MAX_ACTING + 1 do
+    drop(base, live[i], uid)
+    evicted[#evicted + 1] = live[i]
+  end
+  return evicted
 end
 
 -- end_covered ends, oldest first, at most limit sessions of uid whose score
@@ -413,6 +461,7 @@ local function end_covered(base, uid, cutoff, except, limit, now, read_them, pri
     redis.call('DEL', unpack(keys))
     redis.call('ZREM', base .. 'idx', unpack(ended))
     redis.call('ZREM', uk, unpack(ended))
+    redis.call('ZREM', akey(base, uid), unpack(ended))
   end
   local left = redis.call('ZCOUNT', uk, '-inf', cutoff)
   if except ~= '' and redis.call('ZSCORE', uk, except) then left = left - 1 end

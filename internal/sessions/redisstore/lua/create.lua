@@ -23,7 +23,13 @@ local r = decode(a.session)
 if not r then return redis.error_reply('create: malformed session') end
 -- Forget a chunk of index entries verify no longer reports.
 forget_dead(KEYS[2], a.now)
-local ok, evicted = make_room(base, r.uid, a.now, a.max, a.evict_oldest, '', timeouts(a))
+local ok, evicted
+if r.prof == 2 then
+  -- an impersonated session never counts toward the user's cap
+  ok, evicted = true, make_acting_room(base, r.uid, a.now, timeouts(a))
+else
+  ok, evicted = make_room(base, r.uid, a.now, a.max, a.evict_oldest, '', timeouts(a))
+end
 if not ok then return reply('limit', r.uid) end
 put(base, a.sid, r, a.now)
 return reply('ok', r.uid, '', evicted)

@@ -16,7 +16,7 @@ for _, sid in ipairs(members) do
   if r and r.uid ~= '' then users[r.uid] = true end
   redis.call('DEL', skey(base, sid))
 end
-for uid in pairs(users) do redis.call('UNLINK', ukey(base, uid), mkey(base, uid)) end
+for uid in pairs(users) do redis.call('UNLINK', ukey(base, uid), mkey(base, uid), akey(base, uid)) end
 if #members > 0 then redis.call('ZREM', KEYS[1], unpack(members)) end
 if redis.call('EXISTS', KEYS[1]) == 1 then return reply('more') end
 return reply('ok')
