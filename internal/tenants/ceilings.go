@@ -257,20 +257,22 @@ func atMost(ceiling int) string {
 func (p Policy) Clamp(l Limits) Policy {
 	p.AbsoluteTimeout = min(p.AbsoluteTimeout, l.AbsoluteTimeout)
 	p.IdleTimeout = min(p.IdleTimeout, l.IdleTimeout, p.AbsoluteTimeout)
-	clampLifetime := func(c Lifetime) Lifetime {
-		if c.IsZero() {
-			return c
-		}
-		c.AbsoluteTimeout = min(c.AbsoluteTimeout, l.AbsoluteTimeout)
-		c.IdleTimeout = min(c.IdleTimeout, l.IdleTimeout, c.AbsoluteTimeout)
-		return c
-	}
-	p.RememberMe, p.Impersonation = clampLifetime(p.RememberMe), clampLifetime(p.Impersonation)
+	p.RememberMe, p.Impersonation = p.RememberMe.Clamp(l), p.Impersonation.Clamp(l)
 	if p.MaxSessionsPerUser == 0 || p.MaxSessionsPerUser > l.MaxSessionsPerUser {
 		p.MaxSessionsPerUser = l.MaxSessionsPerUser
 	}
 	p.MaxDataBytes = min(p.MaxDataBytes, l.MaxDataBytes)
 	return p
+}
+
+// Clamp returns lt lowered to fit the ceilings l (zero stays zero).
+func (lt Lifetime) Clamp(l Limits) Lifetime {
+	if lt.IsZero() {
+		return lt
+	}
+	lt.AbsoluteTimeout = min(lt.AbsoluteTimeout, l.AbsoluteTimeout)
+	lt.IdleTimeout = min(lt.IdleTimeout, l.IdleTimeout, lt.AbsoluteTimeout)
+	return lt
 }
 
 // unbounded is the limits of the system tenant (the admin UI's sessions),

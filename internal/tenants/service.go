@@ -256,6 +256,7 @@ func (s *Service) Ceilings(tenantID string) (Limits, error) {
 // of the tenant's ceilings is fault.InvalidRequest naming each such field,
 // the ceiling and its value.
 func (s *Service) PutPolicy(ctx context.Context, tenantID string, p Policy, actor Actor) (Policy, error) {
+	defaulted := p.Impersonation.IsZero()
 	p = p.Filled()
 	if err := p.Validate(); err != nil {
 		return Policy{}, err
@@ -263,6 +264,10 @@ func (s *Service) PutPolicy(ctx context.Context, tenantID string, p Policy, acto
 	snap, err := s.snapshot(tenantID)
 	if err != nil {
 		return Policy{}, err
+	}
+	if defaulted {
+		// A default the tenant did not ask for never exceeds its ceilings.
+		p.Impersonation = p.Impersonation.Clamp(snap.Limits)
 	}
 	if err := p.Within(snap.Limits); err != nil {
 		return Policy{}, err
