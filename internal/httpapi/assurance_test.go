@@ -308,8 +308,8 @@ func TestImpersonationOverHTTP(t *testing.T) {
 
 	e.flushEvents()
 	body := string(e.do(req{method: "GET", path: "/v1/events?user_id=alice&type=session.created", token: a.APIKey}).Body)
-	if !strings.Contains(body, `"actor":"support:agent-7"`) {
-		t.Errorf("session.created does not name the actor: %s", body)
+	if !strings.Contains(body, `"impersonator":"support:agent-7"`) {
+		t.Errorf("session.created does not name the impersonator: %s", body)
 	}
 	body = string(e.do(req{method: "GET", path: "/v1/events?user_id=alice&type=session.revoked", token: a.APIKey}).Body)
 	if !strings.Contains(body, "impersonation_ended") {

@@ -35,6 +35,16 @@ type CreateParams struct {
 	Actor *Actor `json:"actor"`
 }
 
+// impersonator adds an impersonated session's actor ("type:id") to an
+// event's detail, as impersonator (the event's own actor is the caller),
+// and returns detail.
+func impersonator(detail map[string]string, rec Record) map[string]string {
+	if rec.Actor != "" {
+		detail["impersonator"] = rec.Actor
+	}
+	return detail
+}
+
 // MaxActing is how many live impersonated sessions one user may have; a
 // new one evicts the oldest beyond it.
 const MaxActing = 10
@@ -141,9 +151,7 @@ func (m *Manager) Create(ctx context.Context, tenantID string, p CreateParams, m
 	if prof != ProfileStandard {
 		detail["profile"] = profileNames[prof]
 	}
-	if actor != "" {
-		detail["actor"] = actor
-	}
+	impersonator(detail, rec)
 	if len(detail) == 0 {
 		detail = nil
 	}

@@ -116,10 +116,11 @@ func (m *Manager) Regenerate(ctx context.Context, tenantID string, p RegenerateP
 		detail["amr"] = methodsOf(add)
 		detail["aal"] = strconv.Itoa(AAL(rec.Factors))
 	}
+	impersonator(detail, rec)
 	m.record(tenantID, events.SessionRegenerated, rec.UserID, r.newRef.ID, meta, detail)
 	if p.UserID == nil && add != "" {
-		m.record(tenantID, events.SessionSteppedUp, rec.UserID, r.newRef.ID, meta,
-			map[string]string{"amr": methodsOf(add), "aal": strconv.Itoa(AAL(rec.Factors)), "previous_session_id": old.ID})
+		m.record(tenantID, events.SessionSteppedUp, rec.UserID, r.newRef.ID, meta, impersonator(
+			map[string]string{"amr": methodsOf(add), "aal": strconv.Itoa(AAL(rec.Factors)), "previous_session_id": old.ID}, rec))
 	}
 	if err := m.changes.SessionsEnded(ctx, tenantID, []string{old.ID}, ChangeRegenerated); err != nil {
 		return Created{}, err

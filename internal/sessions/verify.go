@@ -204,9 +204,9 @@ func (m *Manager) verifyRefused(c VerifyCall, res VerifyResult, p VerifyParams, 
 		if need.Factors == nil {
 			need.Factors = []string{}
 		}
-		m.record(tid, events.StepUpRequired, uid, sid, meta, map[string]string{
+		m.record(tid, events.StepUpRequired, uid, sid, meta, impersonator(map[string]string{
 			"min_aal": strconv.Itoa(c.MinAAL), "aal": strconv.Itoa(have), "factors": strings.Join(stale, ","),
-		})
+		}, res.Record))
 		err := fault.New(fault.StepUpRequired, "the session needs a step-up: assurance level %d (it has %d)", c.MinAAL, have)
 		if len(stale) > 0 {
 			err = fault.New(fault.StepUpRequired, "the session needs a step-up: prove %s again", strings.Join(stale, ", "))
