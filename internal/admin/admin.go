@@ -125,6 +125,7 @@ func (s *server) routes(mux routed) {
 	mux.Handle("GET", "/admin/t/{tid}/users/{uid}", s.inTenant(s.userPage))
 	mux.Handle("POST", "/admin/t/{tid}/users/{uid}/logout-others", s.inTenant(s.logoutOthers))
 	mux.Handle("POST", "/admin/t/{tid}/users/{uid}/logout-all", s.inTenant(s.logoutEverywhere))
+	mux.Handle("POST", "/admin/t/{tid}/users/{uid}/end-impersonations", s.inTenant(s.endImpersonations))
 
 	mux.Handle("GET", "/admin/t/{tid}/policy", s.inTenant(s.policyPage))
 	mux.Handle("POST", "/admin/t/{tid}/policy", s.inTenant(s.savePolicy))

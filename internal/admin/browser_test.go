@@ -311,6 +311,34 @@ func TestBrowserAdminFlows(t *testing.T) {
 		shoot(t, ctx, dir, "keys")
 	})
 
+	t.Run("an impersonation shows on the user's page and ends alone", func(t *testing.T) {
+		acting := e.createSessionWith(a.APIKey, "alice", map[string]any{"actor": map[string]any{"type": "support", "id": "agent-7"}})
+		e.createSessionWith(a.APIKey, "bob@example.com", map[string]any{"actor": map[string]any{"type": "admin", "id": "root"}}) // for the phone check
+		row := `tr[data-session-id="` + acting.Session.ID + `"]`
+		do(t, ctx, "alice's page", chromedp.Navigate(base+"/admin/t/"+a.ID+"/users/alice"), chromedp.WaitVisible(chromedp.CSS(row)))
+		if got := run(t, ctx, "row", chromedp.Text(chromedp.CSS(row))); !strings.Contains(got, "Impersonated by support agent-7") || !strings.Contains(got, "AAL 1") {
+			t.Errorf("the impersonated row reads %q", got)
+		}
+		do(t, ctx, "open the confirmation", chromedp.Click(chromedp.CSS(`summary[data-action="end-impersonations"]`), chromedp.NodeVisible),
+			chromedp.WaitVisible(chromedp.ID("confirm-end-impersonations")))
+		shoot(t, ctx, dir, "confirm-end-impersonations")
+		if st := submit(t, ctx, "confirm", "#confirm-end-impersonations"); st != http.StatusOK {
+			t.Fatalf("after ending impersonations: %d", st)
+		}
+		if got := run(t, ctx, "flash", chromedp.Text(chromedp.ID("flash"))); !strings.Contains(got, "Ended 1 impersonated session(s)") {
+			t.Errorf("flash = %q", got)
+		}
+		if n := run(t, ctx, "rows", chromedp.Evaluate[int](`document.querySelectorAll("#sessions-table tr[data-impersonated]").length`)); n != 0 {
+			t.Errorf("%d impersonated rows remain", n)
+		}
+		if e.verifies(a.APIKey, acting.Token) {
+			t.Error("the impersonated session still verifies")
+		}
+		if !e.verifies(a.APIKey, alice[1].Token) {
+			t.Error("ending impersonations ended alice's own session")
+		}
+	})
+
 	t.Run("the other pages render", func(t *testing.T) {
 		for _, p := range []struct{ path, wait, name string }{
 			{"/admin/t/" + a.ID + "/api-keys", "apikeys-table", "api-keys"},

@@ -29,8 +29,8 @@ type ceilingRow struct {
 var ceilingLabels = map[string][2]string{
 	"max_data_bytes":        {"Max data bytes", "the policy's max data bytes"},
 	"max_sessions_per_user": {"Max sessions per user", "the policy's cap (0, unlimited, is above it)"},
-	"idle_timeout":          {"Idle timeout", "the policy's idle timeout, seconds"},
-	"absolute_timeout":      {"Absolute timeout", "the policy's absolute timeout, seconds"},
+	"idle_timeout":          {"Idle timeout", "the policy's idle timeouts (remember-me and impersonation too), seconds"},
+	"absolute_timeout":      {"Absolute timeout", "the policy's absolute timeouts (remember-me and impersonation too), seconds"},
 	"live_sessions":         {"Live sessions", "the tenant's live sessions (checked every few seconds)"},
 	"retiring_keys":         {"Retiring keys", "retiring signing keys; a rotation at it is refused"},
 	"events_per_minute":     {"Events a minute", "security events stored a minute"},
@@ -48,7 +48,7 @@ func ceilingRows(l tenants.Limits) []ceilingRow {
 }
 
 func policyValues(p tenants.Policy) map[string]string {
-	return map[string]string{
+	v := map[string]string{
 		"idle_timeout":          strconv.Itoa(p.IdleTimeout),
 		"absolute_timeout":      strconv.Itoa(p.AbsoluteTimeout),
 		"max_sessions_per_user": strconv.Itoa(p.MaxSessionsPerUser),
@@ -57,7 +57,15 @@ func policyValues(p tenants.Policy) map[string]string {
 		"binding.user_agent":    string(p.Binding.UserAgent),
 		"binding.ip":            string(p.Binding.IP),
 		"max_data_bytes":        strconv.Itoa(p.MaxDataBytes),
+		"min_aal":               strconv.Itoa(max(p.MinAAL, 1)),
 	}
+	for prefix, l := range map[string]tenants.Lifetime{"remember_me.": p.RememberMe, "impersonation.": p.Impersonation} {
+		v[prefix+"idle_timeout"], v[prefix+"absolute_timeout"] = "", ""
+		if !l.IsZero() {
+			v[prefix+"idle_timeout"], v[prefix+"absolute_timeout"] = strconv.Itoa(l.IdleTimeout), strconv.Itoa(l.AbsoluteTimeout)
+		}
+	}
+	return v
 }
 
 func (s *server) policyPage(w http.ResponseWriter, r *http.Request, c *reqCtx) error {
@@ -81,6 +89,31 @@ func (s *server) savePolicy(w http.ResponseWriter, r *http.Request, c *reqCtx) e
 		}
 		return n
 	}
+	// A lifetime (remember_me., impersonation.) is both timeouts or
+	// neither: neither is none for remember-me, the default for
+	// impersonation (tenants.Policy.Filled).
+	lifetime := func(prefix string) tenants.Lifetime {
+		idleName, absName := prefix+"idle_timeout", prefix+"absolute_timeout"
+		idle, abs := strings.TrimSpace(f.Get(idleName)), strings.TrimSpace(f.Get(absName))
+		if idle == "" && abs == "" {
+			form.Values[idleName], form.Values[absName] = "", ""
+			return tenants.Lifetime{}
+		}
+		l := tenants.Lifetime{IdleTimeout: integer(idleName), AbsoluteTimeout: integer(absName)}
+		for _, name := range []string{idleName, absName} {
+			if form.Values[name] == "" {
+				form.Errors[name] = "is needed with the other timeout (leave both empty for " + map[string]string{"remember_me.": "none", "impersonation.": "the default"}[prefix] + ")"
+			}
+		}
+		return l
+	}
+	minAAL := 0 // left out: 1 (tenants.Policy.Filled)
+	if v := strings.TrimSpace(f.Get("min_aal")); v != "" {
+		form.Values["min_aal"] = v
+		if minAAL, _ = strconv.Atoi(v); minAAL != 1 && minAAL != 2 {
+			form.Errors["min_aal"] = "must be 1 or 2"
+		}
+	}
 	p := tenants.Policy{
 		IdleTimeout:        integer("idle_timeout"),
 		AbsoluteTimeout:    integer("absolute_timeout"),
@@ -92,6 +125,9 @@ func (s *server) savePolicy(w http.ResponseWriter, r *http.Request, c *reqCtx) e
 			UserAgent: tenants.BindingMode(f.Get("binding.user_agent")),
 			IP:        tenants.BindingMode(f.Get("binding.ip")),
 		},
+		MinAAL:        minAAL,
+		RememberMe:    lifetime("remember_me."),
+		Impersonation: lifetime("impersonation."),
 	}
 	form.Values["on_limit"] = string(p.OnLimit)
 	form.Values["rolling"] = strconv.FormatBool(p.Rolling)

@@ -14,6 +14,7 @@ import (
 	webadmin "github.com/sessiond/sessiond/web/admin"
 
 	"github.com/sessiond/sessiond/internal/fault"
+	"github.com/sessiond/sessiond/internal/sessions"
 	"github.com/sessiond/sessiond/internal/tenants"
 	"github.com/sessiond/sessiond/internal/web"
 )
@@ -80,6 +81,14 @@ func (s *server) funcs() template.FuncMap {
 			return m
 		},
 		"join": strings.Join,
+		// methods lists a session's factors: "pwd, otp".
+		"methods": func(fs []sessions.Factor) string {
+			out := make([]string, len(fs))
+			for i, f := range fs {
+				out[i] = f.Method
+			}
+			return strings.Join(out, ", ")
+		},
 		"scopes": func(sc []tenants.Scope) string {
 			out := make([]string, len(sc))
 			for i, x := range sc {

@@ -94,6 +94,18 @@ func (s *server) logoutEverywhere(w http.ResponseWriter, r *http.Request, c *req
 	return s.redirect(w, r, s.back(r, c), "all_revoked", strconv.Itoa(ended.Count))
 }
 
+// endImpersonations ends every impersonated session of a user (support
+// staff, an admin or a service acting as them), leaving the user's own
+// sessions: the engine's RevokeActing, as DELETE
+// /v1/users/{id}/sessions?actor=any.
+func (s *server) endImpersonations(w http.ResponseWriter, r *http.Request, c *reqCtx) error {
+	ended, err := s.Sessions.RevokeActing(r.Context(), c.TenantID, r.PathValue("uid"), s.meta(r, c.P))
+	if err != nil {
+		return err
+	}
+	return s.redirect(w, r, s.back(r, c), "impersonations_ended", strconv.Itoa(ended.Count))
+}
+
 // back is where an action returns: the form's "back" field if it is a page
 // of the same tenant, else the tenant's sessions page.
 func (s *server) back(r *http.Request, c *reqCtx) string {
