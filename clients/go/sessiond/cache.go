@@ -322,7 +322,7 @@ func (k *cache) touch(e *cacheEntry, token string, gen uint64) {
 	}
 }
 
-// forgetToken, forgetSessions and forgetUser drop entries (this client
+// forgetToken, forgetSessions, forgetUser and forgetActing drop entries (this client
 // ended or changed those sessions, or the stream said so).
 func (k *cache) forgetToken(token string) {
 	k.mu.Lock()
@@ -346,6 +346,18 @@ func (k *cache) forgetUser(userID, except string) {
 	k.generation++
 	for e := range k.byUser[userID] {
 		if e.sessionID != except {
+			k.deleteLocked(e)
+		}
+	}
+}
+
+// forgetActing drops a user's impersonated sessions (those with an actor).
+func (k *cache) forgetActing(userID string) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	k.generation++
+	for e := range k.byUser[userID] {
+		if e.answer.Session.Actor != nil {
 			k.deleteLocked(e)
 		}
 	}

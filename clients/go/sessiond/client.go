@@ -280,15 +280,15 @@ type operation struct {
 }
 
 var (
-	opCreate       = operation{"POST", "/v1/sessions", 201, []string{"user_id", "data", "device", "idle_timeout", "absolute_timeout", "amr"}, []string{"token", "csrf_token", "session", "evicted"}, nil}
+	opCreate       = operation{"POST", "/v1/sessions", 201, []string{"user_id", "data", "device", "idle_timeout", "absolute_timeout", "amr", "remember", "actor"}, []string{"token", "csrf_token", "session", "evicted"}, nil}
 	opVerify       = operation{"POST", "/v1/sessions/verify", 200, []string{"token", "csrf_token", "max_auth_age", "device", "min_aal", "max_factor_age"}, []string{"session", "token", "csrf_token", "binding_mismatch"}, nil}
-	opRegenerate   = operation{"POST", "/v1/sessions/regenerate", 200, []string{"token", "user_id", "reauthenticated", "amr"}, []string{"token", "csrf_token", "session", "evicted"}, nil}
+	opRegenerate   = operation{"POST", "/v1/sessions/regenerate", 200, []string{"token", "user_id", "reauthenticated", "amr", "remember"}, []string{"token", "csrf_token", "session", "evicted"}, nil}
 	opRevokeToken  = operation{"POST", "/v1/sessions/revoke", 204, []string{"token"}, nil, nil}
-	opGet          = operation{"GET", "/v1/sessions/{session_id}", 200, nil, []string{"id", "user_id", "data", "version", "expires_at", "auth_time", "device", "amr", "aal"}, nil}
+	opGet          = operation{"GET", "/v1/sessions/{session_id}", 200, nil, []string{"id", "user_id", "data", "version", "expires_at", "auth_time", "device", "amr", "aal", "profile", "actor"}, nil}
 	opPatch        = operation{"PATCH", "/v1/sessions/{session_id}", 200, nil, []string{"id", "data", "version"}, nil}
 	opRevoke       = operation{"DELETE", "/v1/sessions/{session_id}", 204, nil, nil, nil}
 	opUserSessions = operation{"GET", "/v1/users/{user_id}/sessions", 200, nil, []string{"sessions", "next_cursor"}, []string{"cursor", "limit"}}
-	opRevokeUser   = operation{"DELETE", "/v1/users/{user_id}/sessions", 200, nil, []string{"revoked"}, []string{"except"}}
+	opRevokeUser   = operation{"DELETE", "/v1/users/{user_id}/sessions", 200, nil, []string{"revoked"}, []string{"except", "actor"}}
 	opListKeys     = operation{"GET", "/v1/keys", 200, nil, []string{"keys"}, nil}
 	opRotateKey    = operation{"POST", "/v1/keys/rotate", 201, []string{"grace_period"}, []string{"kid", "state"}, nil}
 	opRetireKey    = operation{"POST", "/v1/keys/{kid}/retire", 200, nil, []string{"kid", "state"}, nil}
@@ -422,6 +422,23 @@ func (c *Client) RevokeUserSessions(ctx context.Context, userID, except string) 
 	err := c.forgetting(func(k *cache) { k.forgetUser(userID, except) }, func() error {
 		return c.do(ctx, opRevokeUser, []string{userID}, q, nil, nil, &out)
 	})
+	return out.Revoked, err
+}
+
+// RevokeImpersonations ends every impersonated session of a user (those
+// created with CreateParams.Actor), leaving the user's own sessions. It
+// returns the ids ended. (RevokeUserSessions ends them too.)
+func (c *Client) RevokeImpersonations(ctx context.Context, userID string) ([]string, error) {
+	var out struct {
+		Revoked []string `json:"revoked"`
+	}
+	q := url.Values{"actor": {"any"}}
+	err := c.forgetting(func(k *cache) { k.forgetActing(userID) }, func() error {
+		return c.do(ctx, opRevokeUser, []string{userID}, q, nil, nil, &out)
+	})
+	if err == nil && c.cache != nil {
+		c.cache.forgetSessions(out.Revoked)
+	}
 	return out.Revoked, err
 }
 

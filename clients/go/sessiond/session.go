@@ -115,7 +115,10 @@ func (s *RequestSession) Save(ctx context.Context) error {
 // LoginOption changes a Login.
 type LoginOption func(*loginOptions)
 
-type loginOptions struct{ amr []string }
+type loginOptions struct {
+	amr      []string
+	remember bool
+}
 
 // WithAMR records the authentication methods (RFC 8176: "pwd", "otp",
 // "hwk", …) the user proved to log in: the session's factors, and its
@@ -124,10 +127,18 @@ func WithAMR(methods ...string) LoginOption {
 	return func(o *loginOptions) { o.amr = append(o.amr, methods...) }
 }
 
+// WithRemember makes the login a remember-me session: it lives by the
+// tenant policy's remember_me lifetime (sessiond answers 400
+// invalid_request, field "remember", when the policy has none), and its
+// Profile is "remember_me". The cookie lasts until the session's expires_at.
+func WithRemember() LoginOption {
+	return func(o *loginOptions) { o.remember = true }
+}
+
 // Login logs userID in: a new token and id (the old cookie dies at once: no
 // session fixation), auth_time now, and Data carried over (unsaved changes
 // included). WithAMR names the methods the user proved (else the session has
-// no factors, and AAL 1).
+// no factors, and AAL 1); WithRemember makes it a remember-me session.
 func (s *RequestSession) Login(ctx context.Context, userID string, opts ...LoginOption) error {
 	var o loginOptions
 	for _, opt := range opts {
@@ -136,7 +147,7 @@ func (s *RequestSession) Login(ctx context.Context, userID string, opts ...Login
 	data := s.Data
 	if !s.IsNew() {
 		pending := MergePatch(s.saved, s.Data)
-		out, err := s.m.cfg.Client.Regenerate(ctx, RegenerateParams{Token: s.token, UserID: userID, AMR: o.amr})
+		out, err := s.m.cfg.Client.Regenerate(ctx, RegenerateParams{Token: s.token, UserID: userID, AMR: o.amr, Remember: o.remember})
 		if err == nil {
 			s.issued(out)
 			if pending != nil {
@@ -151,7 +162,7 @@ func (s *RequestSession) Login(ctx context.Context, userID string, opts ...Login
 		// The session ended since this request verified it: start afresh.
 	}
 	p := s.createParams(data)
-	p.UserID, p.AMR = userID, o.amr
+	p.UserID, p.AMR, p.Remember = userID, o.amr, o.remember
 	out, err := s.m.cfg.Client.CreateSession(ctx, p)
 	if err != nil {
 		return err
@@ -212,6 +223,14 @@ func (s *RequestSession) AAL() int {
 // AMR are the authentication methods the user proved, each with when it was
 // last proved (sessiond's clock), as of this request; nil when none.
 func (s *RequestSession) AMR() []Factor { return s.Info.AMR }
+
+// Profile is the lifetime the session lives by: "standard", "remember_me"
+// (Login WithRemember) or "impersonation"; "" while the session is new.
+func (s *RequestSession) Profile() string { return s.Info.Profile }
+
+// Actor is who acts as the user in an impersonated session (an app's
+// "you are being impersonated" banner); nil for the user's own sessions.
+func (s *RequestSession) Actor() *Actor { return s.Info.Actor }
 
 // Factor returns when the user last proved method, and whether they did.
 func (s *RequestSession) Factor(method string) (time.Time, bool) {

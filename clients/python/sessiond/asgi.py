@@ -56,13 +56,13 @@ class AsyncSession(wsgi.Session):
         s = await client.patch_data(self.id, patch)
         self.info, self.data, self._saved = s, _clone(s.get("data")), _clone(s.get("data"))
 
-    async def login(self, user_id: str, amr: Optional[list] = None) -> None:
+    async def login(self, user_id: str, amr: Optional[list] = None, remember: bool = False) -> None:
         client = self._mw.client
         data = self.data
         if not self.is_new:
             pending = merge_patch(self._saved, self.data)
             try:
-                self._issued(await client.regenerate(self._token, user_id=user_id, amr=amr))
+                self._issued(await client.regenerate(self._token, user_id=user_id, amr=amr, remember=remember))
                 if pending is not None:
                     self.data = data
                     await self.save()
@@ -70,7 +70,7 @@ class AsyncSession(wsgi.Session):
             except SessiondError as e:
                 if not e.session_ended:
                     raise
-        self._issued(await client.create_session(user_id=user_id, amr=amr, **self._create_body(data)))
+        self._issued(await client.create_session(user_id=user_id, amr=amr, remember=remember, **self._create_body(data)))
 
     async def regenerate(self, reauthenticated: bool = False, amr: Optional[list] = None) -> None:
         if self.is_new:

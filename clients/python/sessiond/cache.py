@@ -279,6 +279,15 @@ class Cache:
                 self._remove(key)
             self.stats["drops"] += 1
 
+    def forget_acting(self, user_id: str) -> None:
+        """Drops the user's impersonated sessions (those with an actor)."""
+        with self._lock:
+            self._epoch += 1
+            for key in [k for k, e in self._entries.items()
+                        if e.user_id == user_id and e.answer["session"].get("actor") is not None]:
+                self._remove(key)
+            self.stats["drops"] += 1
+
     def clear(self) -> None:
         with self._lock:
             self._epoch += 1

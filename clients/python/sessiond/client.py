@@ -117,22 +117,25 @@ class Operation:
 
 OPERATIONS = {
     "create_session": Operation("POST", "/v1/sessions", 201,
-                                ("user_id", "data", "device", "idle_timeout", "absolute_timeout", "amr"),
+                                ("user_id", "data", "device", "idle_timeout", "absolute_timeout", "amr", "remember",
+                                 "actor"),
                                 ("token", "csrf_token", "session", "evicted")),
     "verify": Operation("POST", "/v1/sessions/verify", 200, ("token", "csrf_token", "max_auth_age", "device",
                                                                "min_aal", "max_factor_age"),
                         ("session", "token", "csrf_token", "binding_mismatch")),
-    "regenerate": Operation("POST", "/v1/sessions/regenerate", 200, ("token", "user_id", "reauthenticated", "amr"),
+    "regenerate": Operation("POST", "/v1/sessions/regenerate", 200, ("token", "user_id", "reauthenticated", "amr",
+                                                                      "remember"),
                             ("token", "csrf_token", "session", "evicted")),
     "revoke_token": Operation("POST", "/v1/sessions/revoke", 204, ("token",)),
-    "get_session": Operation("GET", "/v1/sessions/{session_id}", 200, reads=("id", "user_id", "data", "version")),
+    "get_session": Operation("GET", "/v1/sessions/{session_id}", 200, reads=("id", "user_id", "data", "version",
+                                                                                     "profile", "actor")),
     "patch_data": Operation("PATCH", "/v1/sessions/{session_id}", 200, reads=("id", "data", "version"),
                             content_type="application/merge-patch+json"),
     "revoke_session": Operation("DELETE", "/v1/sessions/{session_id}", 204),
     "user_sessions": Operation("GET", "/v1/users/{user_id}/sessions", 200, reads=("sessions", "next_cursor"),
                                query=("cursor", "limit")),
     "revoke_user_sessions": Operation("DELETE", "/v1/users/{user_id}/sessions", 200, reads=("revoked",),
-                                      query=("except",)),
+                                      query=("except", "actor")),
     "keys": Operation("GET", "/v1/keys", 200, reads=("keys",)),
     "rotate_key": Operation("POST", "/v1/keys/rotate", 201, ("grace_period",), ("kid", "state")),
     "retire_key": Operation("POST", "/v1/keys/{kid}/retire", 200, reads=("kid", "state")),
@@ -179,16 +182,24 @@ class _Operations:
 
     def create_session(self, user_id: Optional[str] = None, data: Optional[dict] = None,
                        device: Optional[dict] = None, idle_timeout: Optional[int] = None,
-                       absolute_timeout: Optional[int] = None, amr: Optional[list] = None) -> dict:
+                       absolute_timeout: Optional[int] = None, amr: Optional[list] = None,
+                       remember: bool = False, actor: Optional[dict] = None) -> dict:
         """Starts a session; with user_id it is a login (auth_time is set), and
-        ``amr`` names the methods the user proved (RFC 8176: ``["pwd", "otp"]``)."""
-        return self._call("create_session", body=_drop_none(dict(
+        ``amr`` names the methods the user proved (RFC 8176: ``["pwd", "otp"]``).
+        ``remember=True`` makes a remember-me session (the policy's ``remember_me``
+        lifetime; ``invalid_request`` when it has none); ``actor`` (``{"type":
+        "support", "id": "agent-7"}``) an impersonated one, held by the actor as user_id."""
+        body = _drop_none(dict(
             user_id=user_id, data=data, device=device, idle_timeout=idle_timeout, absolute_timeout=absolute_timeout,
-            amr=_methods(amr))))
+            amr=_methods(amr), actor=actor))
+        if remember:
+            body["remember"] = True
+        return self._call("create_session", body=body)
 
     def regenerate(self, token: str, user_id: Optional[str] = None, reauthenticated: bool = False,
-                   amr: Optional[list] = None) -> dict:
+                   amr: Optional[list] = None, remember: bool = False) -> dict:
         """New token, id and CSRF token for the session; the old token dies at once.
+        ``remember=True`` with user_id: a remember-me login.
         ``amr``: with user_id (a login) the new session's only factors; with
         reauthenticated (a step-up) added to the session's, a method it had
         getting the new time."""
@@ -197,6 +208,8 @@ class _Operations:
             body["reauthenticated"] = True
         if amr is not None:
             body["amr"] = _methods(amr)
+        if remember:
+            body["remember"] = True
         return self._call("regenerate", body=body, pick=self._dropping(lambda c: c.forget_token(token)))
 
     def revoke_token(self, token: str) -> None:
@@ -249,6 +262,17 @@ class _Operations:
         return self._call("create_tenant", body={"name": name})
 
     # --- shared plumbing -------------------------------------------------
+
+    def revoke_impersonations(self, user_id: str) -> list:
+        """Ends every impersonated session of the user (those created with
+        ``actor``), leaving the user's own; returns the ids ended.
+        (revoke_user_sessions ends them too.)"""
+        def ended(answer):
+            if self.cache:
+                self.cache.forget_sessions(answer["revoked"])
+            return answer["revoked"]
+        return self._call("revoke_user_sessions", params=[user_id], query={"actor": "any"},
+                          pick=self._dropping(lambda c: c.forget_acting(user_id), ended))
 
     def _dropping(self, drop, pick=None):
         """A pick that first drops what this call changed from the cache (if

@@ -83,7 +83,13 @@ class Session:
     amr=["pwd"])`` names the login's factors; ``step_up(["otp"])`` adds one
     the user just proved; ``assured(min_aal=2)`` or ``assured(max_factor_age=
     {"otp": 300})`` asks sessiond whether the session meets a step-up (when
-    not, ``step_up_needed`` holds sessiond's ``step_up``: what to prove)."""
+    not, ``step_up_needed`` holds sessiond's ``step_up``: what to prove).
+
+    ``profile`` is the lifetime the session lives by (``"standard"``,
+    ``"remember_me"`` after ``login(user_id, remember=True)``, or
+    ``"impersonation"``; None while new) and ``actor`` who holds an
+    impersonated session (``{"type": "support", "id": ...}``; None for the
+    user's own), for a "you are being impersonated" banner."""
 
     def __init__(self, mw: "SessionMiddleware", environ):
         self._mw = mw
@@ -102,6 +108,8 @@ class Session:
         self.expires_at: Optional[datetime] = None
         self.amr: list = []
         self.aal: Optional[int] = None
+        self.profile: Optional[str] = None
+        self.actor: Optional[dict] = None
         self.step_up_needed: Optional[dict] = None
         self.info: Optional[dict] = None
 
@@ -129,6 +137,7 @@ class Session:
         self.expires_at = _parse_time(s.get("expires_at"))
         self.amr = [{"method": f.get("method"), "at": _parse_time(f.get("at"))} for f in s.get("amr") or ()]
         self.aal = s.get("aal") or aal_of(self.amr)
+        self.profile, self.actor = s.get("profile"), s.get("actor")
         if set_cookie:
             self._cookie = self._mw._cookie_line(token, self.expires_at)
 
@@ -156,16 +165,20 @@ class Session:
         s = client.patch_data(self.id, patch)
         self.info, self.data, self._saved = s, _clone(s.get("data")), _clone(s.get("data"))
 
-    def login(self, user_id: str, amr: Optional[list] = None) -> None:
+    def login(self, user_id: str, amr: Optional[list] = None, remember: bool = False) -> None:
         """Logs user_id in: new token and id (the old cookie dies at once),
         auth_time now, data carried over (unsaved changes included); ``amr``
-        names the methods the user proved (``["pwd"]``), the session's only factors."""
+        names the methods the user proved (``["pwd"]``), the session's only factors.
+        ``remember=True`` ("Remember me" ticked) makes a remember-me session: it
+        lives by the tenant policy's ``remember_me`` lifetime (sessiond answers
+        400 ``invalid_request``, field ``remember``, when the policy has none),
+        ``profile`` is ``"remember_me"``, and the cookie lasts until ``expires_at``."""
         client = self._mw.client
         data = self.data
         if not self.is_new:
             pending = merge_patch(self._saved, self.data)
             try:
-                self._issued(client.regenerate(self._token, user_id=user_id, amr=amr))
+                self._issued(client.regenerate(self._token, user_id=user_id, amr=amr, remember=remember))
                 if pending is not None:
                     self.data = data
                     self.save()
@@ -174,7 +187,7 @@ class Session:
                 if not e.session_ended:
                     raise
                 # The session ended since this request verified it: start afresh.
-        self._issued(client.create_session(user_id=user_id, amr=amr, **self._create_body(data)))
+        self._issued(client.create_session(user_id=user_id, amr=amr, remember=remember, **self._create_body(data)))
 
     def regenerate(self, reauthenticated: bool = False, amr: Optional[list] = None) -> None:
         """New token and id (privilege change); with reauthenticated, auth_time becomes now

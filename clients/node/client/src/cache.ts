@@ -316,6 +316,14 @@ export class SessionCache {
     for (const e of [...set]) if (e.sessionId !== except) this.#delete(e);
   }
 
+  /** forgetActing drops a user's impersonated sessions (those with an actor). */
+  forgetActing(userId: string): void {
+    this.#generation++;
+    const set = this.#byUser.get(userId);
+    if (set === undefined) return;
+    for (const e of [...set]) if (e.answer.session.actor !== undefined) this.#delete(e);
+  }
+
   #delete(e: Entry | undefined): void {
     if (e === undefined || this.#entries.get(e.key) !== e) return;
     this.#entries.delete(e.key);

@@ -23,12 +23,12 @@ export interface Operation {
   readonly contentType?: string;
 }
 
-const SESSION = ['id', 'user_id', 'created_at', 'last_seen_at', 'auth_time', 'expires_at', 'idle_expires_at', 'device', 'data', 'version', 'amr', 'aal'];
+const SESSION = ['id', 'user_id', 'created_at', 'last_seen_at', 'auth_time', 'expires_at', 'idle_expires_at', 'device', 'data', 'version', 'amr', 'aal', 'profile', 'actor'];
 
 export const operations = {
   createSession: {
     method: 'POST', path: '/v1/sessions', status: 201,
-    sends: ['user_id', 'data', 'device', 'idle_timeout', 'absolute_timeout', 'amr'],
+    sends: ['user_id', 'data', 'device', 'idle_timeout', 'absolute_timeout', 'amr', 'remember', 'actor'],
     reads: ['token', 'csrf_token', 'session', 'evicted'],
   },
   verifySession: {
@@ -38,7 +38,7 @@ export const operations = {
   },
   regenerateSession: {
     method: 'POST', path: '/v1/sessions/regenerate', status: 200,
-    sends: ['token', 'user_id', 'reauthenticated', 'amr'],
+    sends: ['token', 'user_id', 'reauthenticated', 'amr', 'remember'],
     reads: ['token', 'csrf_token', 'session', 'evicted'],
   },
   revokeToken: {
@@ -61,12 +61,12 @@ export const operations = {
   },
   revokeUserSessions: {
     method: 'DELETE', path: '/v1/users/{user_id}/sessions', status: 200,
-    query: ['except'], reads: ['revoked'],
+    query: ['except', 'actor'], reads: ['revoked'],
   },
   getPolicy: { method: 'GET', path: '/v1/policy', status: 200 },
   putPolicy: {
     method: 'PUT', path: '/v1/policy', status: 200,
-    sends: ['idle_timeout', 'absolute_timeout', 'max_sessions_per_user', 'on_limit', 'rolling', 'binding', 'max_data_bytes', 'min_aal'],
+    sends: ['idle_timeout', 'absolute_timeout', 'max_sessions_per_user', 'on_limit', 'rolling', 'binding', 'max_data_bytes', 'min_aal', 'remember_me', 'impersonation'],
   },
   listKeys: { method: 'GET', path: '/v1/keys', status: 200, reads: ['keys'] },
   rotateKey: { method: 'POST', path: '/v1/keys/rotate', status: 201, sends: ['grace_period'], reads: ['kid', 'state'] },

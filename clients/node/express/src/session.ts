@@ -1,5 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { SessiondError, isSessionEnded, type AMRMethod, type DeviceIn, type Factor, type Session, type SessionIssued, type SessiondClient, type StepUp } from '@sessiond/client';
+import { SessiondError, isSessionEnded, type Actor, type AMRMethod, type DeviceIn, type Factor, type Session, type SessionIssued, type SessiondClient, type StepUp } from '@sessiond/client';
 import { writeCookie, type ResolvedCookie } from './cookie.js';
 import { toBrowserError } from './errors.js';
 
@@ -57,6 +57,10 @@ export class SessiondSession {
   aal: 1 | 2 | undefined;
   /** When the session ends whatever the activity. */
   expiresAt: Date | undefined;
+  /** The lifetime the session lives by: `standard`, `remember_me` (`login(userId, { remember: true })`) or `impersonation`; undefined while the session is new. */
+  profile: Session['profile'] | undefined;
+  /** Who acts as the user in an impersonated session (for a "you are being impersonated" banner); undefined for the user's own sessions. */
+  actor: Actor | undefined;
   /** sessiond's whole view of the session, as of this request. */
   info: Session | undefined;
 
@@ -102,6 +106,8 @@ export class SessiondSession {
     this.authTime = s.auth_time ? new Date(s.auth_time) : undefined;
     this.amr = s.amr ?? [];
     this.aal = s.aal;
+    this.profile = s.profile;
+    this.actor = s.actor;
     this.expiresAt = new Date(s.expires_at);
     if (setCookie) writeCookie(this.#res, this.#ctx.cookie, token, this.expiresAt);
   }
@@ -109,7 +115,7 @@ export class SessiondSession {
   /** @internal forgets the session and clears the cookie: the user is anonymous from here on. */
   reset(clearCookie: boolean): void {
     this.#token = undefined;
-    this.info = this.id = this.userId = this.csrfToken = this.authTime = this.expiresAt = this.aal = undefined;
+    this.info = this.id = this.userId = this.csrfToken = this.authTime = this.expiresAt = this.aal = this.profile = this.actor = undefined;
     this.amr = [];
     this.data = {};
     this.#saved = {};
@@ -141,15 +147,22 @@ export class SessiondSession {
    * over (unsaved changes included). Call it after checking the password.
    * `amr` names the methods the user proved (e.g. `['pwd']`, or
    * `['pwd', 'otp']`): the session's only factors, its `aal` following.
+   * `remember: true` makes a remember-me session ("Remember me" ticked): it
+   * lives by the tenant policy's `remember_me` lifetime (sessiond answers 400
+   * `invalid_request`, field `remember`, when the policy has none), `profile`
+   * is `remember_me`, and the cookie lasts until its `expiresAt`.
    */
-  async login(userId: string, opts: { amr?: AMRMethod[] } = {}): Promise<void> {
-    const amr = opts.amr !== undefined && opts.amr.length > 0 ? { amr: opts.amr } : {};
+  async login(userId: string, opts: { amr?: AMRMethod[]; remember?: boolean } = {}): Promise<void> {
+    const extra = {
+      ...(opts.amr !== undefined && opts.amr.length > 0 ? { amr: opts.amr } : {}),
+      ...(opts.remember ? { remember: true } : {}),
+    };
     await guard(async () => {
       const pending = this.#token === undefined ? undefined : mergePatch(this.#saved, this.data);
       const data = this.data;
       if (this.#token !== undefined) {
         try {
-          this.#issued(await this.#ctx.client.regenerateSession({ token: this.#token, user_id: userId, ...amr }));
+          this.#issued(await this.#ctx.client.regenerateSession({ token: this.#token, user_id: userId, ...extra }));
           if (pending !== undefined) {
             this.data = data;
             await this.save();
@@ -160,7 +173,7 @@ export class SessiondSession {
           // The session ended since this request verified it: start afresh.
         }
       }
-      this.#issued(await this.#ctx.client.createSession({ ...this.#createBody(data), user_id: userId, ...amr }));
+      this.#issued(await this.#ctx.client.createSession({ ...this.#createBody(data), user_id: userId, ...extra }));
     });
   }
 
