@@ -36,7 +36,7 @@ export interface APIKeyList {
   api_keys: Array<APIKey>;
 }
 
-/** Who acts as the user in an impersonated session. Given at create (with `user_id`), it makes the session impersonated: the actor holds it as the user. Such a session lives by the policy's `impersonation` lifetime, never counts toward `max_sessions_per_user` nor evicts the user's sessions (a user has at most 10 live impersonated sessions; an 11th evicts the oldest), carries the actor in every answer and in its events, and is ended with the others by `DELETE /v1/users/{user_id}/sessions?actor=any`. */
+/** Who acts as the user in an impersonated session. Given at create (with `user_id`), it makes the session impersonated: the actor holds it as the user. Such a session lives by the policy's `impersonation` lifetime, never counts toward `max_sessions_per_user` nor evicts the user's sessions (a user has at most 10 live impersonated sessions; an 11th evicts the oldest), carries the actor in every answer (and in its events' detail, as `impersonator`: `type:id`), and is ended with the others by `DELETE /v1/users/{user_id}/sessions?actor=any`. */
 export interface Actor {
   type: "admin" | "support" | "service";
   /** The actor's id in the app (same characters as a user id). */
