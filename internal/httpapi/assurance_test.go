@@ -311,6 +311,10 @@ func TestImpersonationOverHTTP(t *testing.T) {
 	if !strings.Contains(body, `"impersonator":"support:agent-7"`) {
 		t.Errorf("session.created does not name the impersonator: %s", body)
 	}
+	body = string(e.do(req{method: "GET", path: "/v1/events?user_id=alice&type=session.expired", token: a.APIKey}).Body)
+	if !strings.Contains(body, `"impersonator":"admin:root"`) {
+		t.Errorf("session.expired of the impersonation does not name the impersonator: %s", body)
+	}
 	body = string(e.do(req{method: "GET", path: "/v1/events?user_id=alice&type=session.revoked", token: a.APIKey}).Body)
 	if !strings.Contains(body, "impersonation_ended") {
 		t.Errorf("no session.revoked with reason impersonation_ended: %s", body)

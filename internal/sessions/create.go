@@ -39,9 +39,19 @@ type CreateParams struct {
 // event's detail, as impersonator (the event's own actor is the caller),
 // and returns detail.
 func impersonator(detail map[string]string, rec Record) map[string]string {
-	if rec.Actor != "" {
-		detail["impersonator"] = rec.Actor
+	return withImpersonator(detail, rec.Actor)
+}
+
+// withImpersonator is impersonator for an actor given apart ("" none);
+// detail may be nil.
+func withImpersonator(detail map[string]string, actor string) map[string]string {
+	if actor == "" {
+		return detail
 	}
+	if detail == nil {
+		detail = map[string]string{}
+	}
+	detail["impersonator"] = actor
 	return detail
 }
 

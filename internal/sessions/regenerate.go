@@ -165,7 +165,7 @@ func (m *Manager) regenerateInBucket(ctx context.Context, r regeneration) (Recor
 	case StatusMissing:
 		return Record{}, nil, m.unknownSession(r)
 	case StatusExpiredIdle, StatusExpiredAbsolute:
-		return Record{}, nil, m.expired(r.old.TenantID, res.UserID, r.old.ID, res.Status, r.meta, "regenerate")
+		return Record{}, nil, m.expired(r.old.TenantID, res.UserID, res.Actor, r.old.ID, res.Status, r.meta, "regenerate")
 	case StatusLimit:
 		uid := r.uid
 		if uid == "" {
@@ -190,7 +190,7 @@ func (m *Manager) regenerateAcrossBuckets(ctx context.Context, r regeneration) (
 	case StatusMissing:
 		return Record{}, nil, m.unknownSession(r)
 	case StatusExpiredIdle, StatusExpiredAbsolute:
-		return Record{}, nil, m.expired(r.old.TenantID, res.UserID, r.old.ID, res.Status, r.meta, "regenerate")
+		return Record{}, nil, m.expired(r.old.TenantID, res.UserID, res.Actor, r.old.ID, res.Status, r.meta, "regenerate")
 	default:
 		return Record{}, nil, unexpected(res.Status)
 	}

@@ -29,7 +29,7 @@ func (m *Manager) Revoke(ctx context.Context, tenantID, id string, meta Meta) er
 	if res.Status != StatusOK {
 		return errSessionNotFound()
 	}
-	m.record(tenantID, events.SessionRevoked, res.UserID, id, meta, nil)
+	m.record(tenantID, events.SessionRevoked, res.UserID, id, meta, withImpersonator(nil, res.Actor))
 	return m.changes.SessionsEnded(ctx, tenantID, []string{id}, ChangeRevoked)
 }
 
@@ -60,7 +60,7 @@ func (m *Manager) RevokeToken(ctx context.Context, tenantID, token string, meta 
 	if res.Status != StatusOK {
 		return nil
 	}
-	m.record(tenantID, events.SessionRevoked, res.UserID, ref.ID, meta, map[string]string{"reason": "logout"})
+	m.record(tenantID, events.SessionRevoked, res.UserID, ref.ID, meta, withImpersonator(map[string]string{"reason": "logout"}, res.Actor))
 	return m.changes.SessionsEnded(ctx, tenantID, []string{ref.ID}, ChangeRevoked)
 }
 

@@ -239,6 +239,8 @@ type VerifyCall struct {
 type VerifyResult struct {
 	Status     Status
 	UserID     string
+	Actor      string // an impersonated session's, when Record is not set
+
 	Record     Record
 	Mismatched []string
 }
@@ -264,6 +266,7 @@ type RegenerateCall struct {
 type RegenerateResult struct {
 	Status  Status
 	UserID  string
+	Actor   string // the old session's when impersonated and refused
 	Record  Record
 	Evicted []string
 }
@@ -280,6 +283,7 @@ type ClaimCall struct {
 type ClaimResult struct {
 	Status Status
 	UserID string
+	Actor  string // the session's when impersonated and refused
 	Record Record
 }
 
@@ -303,6 +307,7 @@ type PatchResult struct {
 type RevokeResult struct {
 	Status Status
 	UserID string
+	Actor  string // the session's when it was impersonated
 }
 
 // RevokeUserCall is a Store.RevokeUser request.

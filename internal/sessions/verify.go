@@ -172,7 +172,7 @@ func (m *Manager) verified(ref Ref, res VerifyResult, tok token, resigned string
 	if len(res.Mismatched) > 0 {
 		mismatched = res.Mismatched
 		m.record(ref.TenantID, events.BindingMismatch, res.Record.UserID, ref.ID, meta,
-			map[string]string{"mode": "report", "attributes": strings.Join(mismatched, ",")})
+			impersonator(map[string]string{"mode": "report", "attributes": strings.Join(mismatched, ",")}, res.Record))
 	}
 	return Verified{Session: view(ref.ID, res.Record), Token: resigned, CSRFToken: csrfToken(tok.nonce), BindingMismatch: mismatched}
 }
@@ -186,17 +186,17 @@ func (m *Manager) verifyRefused(c VerifyCall, res VerifyResult, p VerifyParams, 
 		m.record(tid, events.VerifyRejected, "", sid, meta, map[string]string{"reason": "unknown", "op": "verify"})
 		return errSessionInvalid()
 	case StatusExpiredIdle, StatusExpiredAbsolute:
-		return m.expired(tid, uid, sid, res.Status, meta, "verify")
+		return m.expired(tid, uid, res.Actor, sid, res.Status, meta, "verify")
 	case StatusBinding:
 		attrs := strings.Join(res.Mismatched, ",")
-		m.record(tid, events.BindingMismatch, uid, sid, meta, map[string]string{"mode": "enforce", "attributes": attrs})
-		m.record(tid, events.VerifyRejected, uid, sid, meta, map[string]string{"reason": "binding", "attributes": attrs, "op": "verify"})
+		m.record(tid, events.BindingMismatch, uid, sid, meta, withImpersonator(map[string]string{"mode": "enforce", "attributes": attrs}, res.Actor))
+		m.record(tid, events.VerifyRejected, uid, sid, meta, withImpersonator(map[string]string{"reason": "binding", "attributes": attrs, "op": "verify"}, res.Actor))
 		return fault.New(fault.BindingMismatch, "the session is bound to another device (%s)", attrs)
 	case StatusCSRF:
-		m.record(tid, events.CSRFMismatch, uid, sid, meta, nil)
+		m.record(tid, events.CSRFMismatch, uid, sid, meta, withImpersonator(nil, res.Actor))
 		return fault.New(fault.CSRFMismatch, "the CSRF token does not match the session")
 	case StatusReauth:
-		m.record(tid, events.ReauthRequired, uid, sid, meta, map[string]string{"max_auth_age": strconv.Itoa(*p.MaxAuthAge)})
+		m.record(tid, events.ReauthRequired, uid, sid, meta, withImpersonator(map[string]string{"max_auth_age": strconv.Itoa(*p.MaxAuthAge)}, res.Actor))
 		return fault.New(fault.ReauthRequired, "the user must authenticate again (max_auth_age %d s)", *p.MaxAuthAge)
 	case StatusStepUp:
 		have, stale := stepUpMissing(res.Record.Factors, res.Record.CreatedAt, c.Now, c.FactorAges)
@@ -294,9 +294,9 @@ func (m *Manager) newKey(tenantID string, snap *tenants.Snapshot, kid string, no
 
 // expired records a session's expiry (found by verify or regenerate) and
 // returns its error. status is StatusExpiredIdle or StatusExpiredAbsolute.
-func (m *Manager) expired(tenantID, uid, sid string, status Status, meta Meta, op string) error {
-	m.record(tenantID, events.SessionExpired, uid, sid, meta, map[string]string{"reason": strings.TrimPrefix(string(status), "expired_")})
-	m.record(tenantID, events.VerifyRejected, uid, sid, meta, map[string]string{"reason": string(status), "op": op})
+func (m *Manager) expired(tenantID, uid, actor, sid string, status Status, meta Meta, op string) error {
+	m.record(tenantID, events.SessionExpired, uid, sid, meta, withImpersonator(map[string]string{"reason": strings.TrimPrefix(string(status), "expired_")}, actor))
+	m.record(tenantID, events.VerifyRejected, uid, sid, meta, withImpersonator(map[string]string{"reason": string(status), "op": op}, actor))
 	if status == StatusExpiredIdle {
 		return fault.New(fault.SessionExpiredIdle, "the session expired after inactivity")
 	}

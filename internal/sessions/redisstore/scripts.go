@@ -157,12 +157,13 @@ type reply struct {
 	session string // encoded; "" when none
 	ids     []string
 	n       int64
+	actor   string // an impersonated session's, when no session is returned
 }
 
 // parseReply reads a script's reply, or returns fault.Internal.
 func parseReply(v any) (reply, error) {
 	list, ok := v.([]any)
-	if !ok || len(list) != 5 {
+	if !ok || len(list) != 6 {
 		return reply{}, errUnexpected
 	}
 	status, ok1 := list[0].(string)
@@ -170,10 +171,11 @@ func parseReply(v any) (reply, error) {
 	session, ok3 := list[2].(string)
 	ids, ok4 := list[3].([]any)
 	n, ok5 := list[4].(int64)
-	if !ok1 || !ok2 || !ok3 || !ok4 || !ok5 {
+	actor, ok6 := list[5].(string)
+	if !ok1 || !ok2 || !ok3 || !ok4 || !ok5 || !ok6 {
 		return reply{}, errUnexpected
 	}
-	r := reply{status: sessions.Status(status), uid: uid, session: session, ids: make([]string, 0, len(ids)), n: n}
+	r := reply{status: sessions.Status(status), uid: uid, session: session, ids: make([]string, 0, len(ids)), n: n, actor: actor}
 	for _, id := range ids {
 		s, ok := id.(string)
 		if !ok {

@@ -74,7 +74,7 @@ func (s *Store) Verify(ctx context.Context, c sessions.VerifyCall) (sessions.Ver
 	if err != nil {
 		return sessions.VerifyResult{}, err
 	}
-	res := sessions.VerifyResult{Status: rep.status, UserID: rep.uid, Mismatched: rep.ids}
+	res := sessions.VerifyResult{Status: rep.status, UserID: rep.uid, Actor: rep.actor, Mismatched: rep.ids}
 	if rep.status == sessions.StatusOK || rep.status == sessions.StatusStepUp {
 		res.Record, err = rep.record()
 	}
@@ -92,7 +92,7 @@ func (s *Store) Regenerate(ctx context.Context, c sessions.RegenerateCall) (sess
 	if err != nil {
 		return sessions.RegenerateResult{}, err
 	}
-	res := sessions.RegenerateResult{Status: rep.status, UserID: rep.uid, Evicted: rep.ids}
+	res := sessions.RegenerateResult{Status: rep.status, UserID: rep.uid, Actor: rep.actor, Evicted: rep.ids}
 	if rep.status == sessions.StatusOK {
 		res.Record, err = rep.record()
 	}
@@ -106,7 +106,7 @@ func (s *Store) Claim(ctx context.Context, c sessions.ClaimCall) (sessions.Claim
 	if err != nil {
 		return sessions.ClaimResult{}, err
 	}
-	res := sessions.ClaimResult{Status: rep.status, UserID: rep.uid}
+	res := sessions.ClaimResult{Status: rep.status, UserID: rep.uid, Actor: rep.actor}
 	if rep.status == sessions.StatusOK {
 		res.Record, err = rep.record()
 	}
@@ -146,7 +146,7 @@ func (s *Store) Revoke(ctx context.Context, ref sessions.Ref) (sessions.RevokeRe
 	if err != nil {
 		return sessions.RevokeResult{}, err
 	}
-	return sessions.RevokeResult{Status: rep.status, UserID: rep.uid}, nil
+	return sessions.RevokeResult{Status: rep.status, UserID: rep.uid, Actor: rep.actor}, nil
 }
 
 // RevokeUser implements sessions.Store with revoke_user.lua: one round

@@ -22,5 +22,5 @@ drop(base, a.sid, r.uid)
 if ended then return reply('missing') end
 effective(r, timeouts(a))
 local why = expiry(r, a.now)
-if why ~= 'ok' then return reply(why, r.uid) end
+if why ~= 'ok' then return reply(why, r.uid, '', {}, 0, r.act) end
 return reply('ok', r.uid, encode(r))

@@ -32,12 +32,14 @@ local function base_of(idxkey) return string.sub(idxkey, 1, -4) end
 -- (session ids never hold ':').
 local function base_of_session(key) return string.match(key, '^(.*:)s:[^:]*$') end
 
--- reply is every script's answer: {status, uid, session, ids, n}. status
--- is a sessions.Status word; uid the session's user ('' when unknown);
--- session an encoded session ('' when none); ids a list and n a number whose
--- meaning each script states (0 when it states none).
-local function reply(status, uid, session, ids, n)
-  return {status, uid or '', session or '', ids or {}, n or 0}
+-- reply is every script's answer: {status, uid, session, ids, n, act}.
+-- status is a sessions.Status word; uid the session's user ('' when
+-- unknown); session an encoded session ('' when none); ids a list and n a
+-- number whose meaning each script states (0 when it states none); act the
+-- session's actor when it is impersonated and no session is returned (so
+-- its events name it), else ''.
+local function reply(status, uid, session, ids, n, act)
+  return {status, uid or '', session or '', ids or {}, n or 0, act or ''}
 end
 
 -- read returns the session at key, or nil when there is none (or the key

@@ -38,7 +38,7 @@ effective(r, t)
 local why = expiry(r, a.now)
 if why ~= 'ok' then
   drop(base, a.old_sid, old_uid)
-  return reply(why, old_uid)
+  return reply(why, old_uid, '', {}, 0, r.act)
 end
 local uid = a.uid
 if uid == '' then uid = old_uid end

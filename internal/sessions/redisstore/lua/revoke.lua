@@ -11,4 +11,4 @@ local base = base_of(KEYS[2])
 local ended = revoked(base, a.sid, r)
 drop(base, a.sid, r.uid)
 if ended then return reply('missing') end
-return reply('ok', r.uid)
+return reply('ok', r.uid, '', {}, 0, r.act)

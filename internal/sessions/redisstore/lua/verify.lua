@@ -48,7 +48,7 @@ local tightened = r.idle ~= idle or r.exp ~= exp
 local why = expiry(r, a.now)
 if why ~= 'ok' then
   drop(base, a.sid, r.uid)
-  return reply(why, r.uid)
+  return reply(why, r.uid, '', {}, 0, r.act)
 end
 local mismatched, enforce = {}, false
 for _, b in ipairs({{a.ua_mode, a.ua, r.ua, 'user_agent'}, {a.ip_mode, a.ipb, r.ipb, 'ip'}}) do
@@ -57,9 +57,9 @@ for _, b in ipairs({{a.ua_mode, a.ua, r.ua, 'user_agent'}, {a.ip_mode, a.ipb, r.
     if b[1] == 'enforce' then enforce = true end
   end
 end
-if enforce then return reply('binding', r.uid, '', mismatched) end
-if a.csrf_mismatch then return reply('csrf', r.uid) end
-if needs_reauth(a.now, r.at, a.max_auth_age) then return reply('reauth', r.uid) end
+if enforce then return reply('binding', r.uid, '', mismatched, 0, r.act) end
+if a.csrf_mismatch then return reply('csrf', r.uid, '', {}, 0, r.act) end
+if needs_reauth(a.now, r.at, a.max_auth_age) then return reply('reauth', r.uid, '', {}, 0, r.act) end
 if not step_up_met(r.amr, r.ca, a.now, a.min_aal, a.ages) then return reply('step_up', r.uid, encode(r)) end
 -- Nothing to write when the last use recorded is fresh and the deadlines
 -- and key stand: the idle deadline then lags this use by less than the
