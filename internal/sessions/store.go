@@ -237,9 +237,9 @@ type VerifyCall struct {
 // attributes ("user_agent", "ip") that differed (StatusOK under report,
 // StatusBinding).
 type VerifyResult struct {
-	Status     Status
-	UserID     string
-	Actor      string // an impersonated session's, when Record is not set
+	Status Status
+	UserID string
+	Actor  string // an impersonated session's, when Record is not set
 
 	Record     Record
 	Mismatched []string
