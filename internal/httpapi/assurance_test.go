@@ -316,7 +316,7 @@ func TestImpersonationOverHTTP(t *testing.T) {
 		t.Errorf("session.expired of the impersonation does not name the impersonator: %s", body)
 	}
 	body = string(e.do(req{method: "GET", path: "/v1/events?user_id=alice&type=session.revoked", token: a.APIKey}).Body)
-	if !strings.Contains(body, "impersonation_ended") {
+	if !strings.Contains(body, "impersonation_ended") || !strings.Contains(body, `"impersonator":"support:agent-7"`) {
 		t.Errorf("no session.revoked with reason impersonation_ended: %s", body)
 	}
 }

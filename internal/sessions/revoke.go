@@ -143,12 +143,14 @@ func (m *Manager) RevokeActing(ctx context.Context, tenantID, userID string, met
 	if !ValidUserID(userID) {
 		return Revoked{}, invalidUserID("user_id")
 	}
-	ids, err := m.store.RevokeActing(ctx, RevokeActingCall{TenantID: tenantID, Bucket: userBucket(tenantID, userID), UserID: userID, Now: ms(m.now())})
+	ended, err := m.store.RevokeActing(ctx, RevokeActingCall{TenantID: tenantID, Bucket: userBucket(tenantID, userID), UserID: userID, Now: ms(m.now())})
 	if err != nil {
 		return Revoked{}, err
 	}
-	for _, id := range ids {
-		m.record(tenantID, events.SessionRevoked, userID, id, meta, map[string]string{"reason": "impersonation_ended"})
+	ids := make([]string, len(ended))
+	for i, a := range ended {
+		ids[i] = a.ID
+		m.record(tenantID, events.SessionRevoked, userID, a.ID, meta, withImpersonator(map[string]string{"reason": "impersonation_ended"}, a.Actor))
 	}
 	if err := m.changes.SessionsEnded(ctx, tenantID, ids, ChangeRevoked); err != nil {
 		return Revoked{}, err

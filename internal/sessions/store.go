@@ -106,8 +106,9 @@ type Store interface {
 
 	// RevokeActing ends every impersonated session of c.UserID (at most a
 	// small bound of them live: Create evicts the oldest beyond it) and
-	// returns the ids of those that were live. The user's own sessions stay.
-	RevokeActing(ctx context.Context, c RevokeActingCall) ([]string, error)
+	// returns those that were live, with their actors. The user's own
+	// sessions stay.
+	RevokeActing(ctx context.Context, c RevokeActingCall) ([]Acting, error)
 
 	// RevokeUserChunk deletes at most c.Max of the sessions a pending
 	// revocation of c.UserID covers, and answers StatusOK once none is left
@@ -336,6 +337,10 @@ type RevokeActingCall struct {
 	UserID   string
 	Now      int64
 }
+
+// Acting is an impersonated session ended by RevokeActing: its id and its
+// actor ("type:id").
+type Acting struct{ ID, Actor string }
 
 // RevokeChunkCall is a Store.RevokeUserChunk request.
 type RevokeChunkCall struct {

@@ -12,6 +12,7 @@ package redisstore
 
 import (
 	"context"
+	"strings"
 
 	"github.com/redis/go-redis/v9"
 
@@ -162,13 +163,17 @@ func (s *Store) RevokeUser(ctx context.Context, c sessions.RevokeUserCall) (sess
 }
 
 // RevokeActing implements sessions.Store with revoke_acting.lua.
-func (s *Store) RevokeActing(ctx context.Context, c sessions.RevokeActingCall) ([]string, error) {
+func (s *Store) RevokeActing(ctx context.Context, c sessions.RevokeActingCall) ([]sessions.Acting, error) {
 	ks := s.keys(c.TenantID, c.Bucket)
 	rep, err := s.run(ctx, revokeActScript, []string{ks.acting(c.UserID), ks.index()}, revokeActingArgs(c))
 	if err != nil {
 		return nil, err
 	}
-	return rep.ids, nil
+	out := make([]sessions.Acting, len(rep.ids))
+	for i, e := range rep.ids {
+		out[i].ID, out[i].Actor, _ = strings.Cut(e, " ")
+	}
+	return out, nil
 }
 
 // RevokeUserChunk implements sessions.Store with revoke_more.lua.
