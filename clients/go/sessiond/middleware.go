@@ -149,30 +149,10 @@ func (m *Middleware) RequireLogin(onMissing http.Handler) func(http.Handler) htt
 // (logged in, or re-entered their password: Reauthenticate) at most maxAge
 // ago, asking sessiond (max_auth_age). Others get onRequired (default: 403).
 func (m *Middleware) RequireRecentAuth(maxAge time.Duration, onRequired http.Handler) func(http.Handler) http.Handler {
-	if onRequired == nil {
-		onRequired = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			http.Error(w, "Please enter your password again.", http.StatusForbidden)
+	return m.guard("RequireRecentAuth", "Please enter your password again.", onRequired,
+		func(r *http.Request, s *RequestSession) (bool, error) {
+			return s.RecentlyAuthenticated(r.Context(), maxAge)
 		})
-	}
-	return func(next http.Handler) http.Handler {
-		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			s := FromRequest(r)
-			if s == nil {
-				m.cfg.OnError(w, r, errors.New("sessiond: RequireRecentAuth needs the middleware's Handler first"))
-				return
-			}
-			ok, err := s.RecentlyAuthenticated(r.Context(), maxAge)
-			if err != nil {
-				m.cfg.OnError(w, r, err)
-				return
-			}
-			if !ok {
-				onRequired.ServeHTTP(w, r)
-				return
-			}
-			next.ServeHTTP(w, r)
-		})
-	}
 }
 
 // RequireAAL lets a request through only if a user is logged in and the
@@ -181,25 +161,8 @@ func (m *Middleware) RequireRecentAuth(maxAge time.Duration, onRequired http.Han
 // request verified (a level only changes with a new token): no call. Others
 // get onRequired (default: 403), which should offer the step-up (StepUp).
 func (m *Middleware) RequireAAL(level int, onRequired http.Handler) func(http.Handler) http.Handler {
-	if onRequired == nil {
-		onRequired = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			http.Error(w, "Please confirm with a second factor.", http.StatusForbidden)
-		})
-	}
-	return func(next http.Handler) http.Handler {
-		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			s := FromRequest(r)
-			if s == nil {
-				m.cfg.OnError(w, r, errors.New("sessiond: RequireAAL needs the middleware's Handler first"))
-				return
-			}
-			if s.UserID == "" || s.AAL() < level {
-				onRequired.ServeHTTP(w, r)
-				return
-			}
-			next.ServeHTTP(w, r)
-		})
-	}
+	return m.guard("RequireAAL", "Please confirm with a second factor.", onRequired,
+		func(_ *http.Request, s *RequestSession) (bool, error) { return s.UserID != "" && s.AAL() >= level, nil })
 }
 
 // RequireFactor lets a request through only if the logged-in user proved
@@ -209,28 +172,37 @@ func (m *Middleware) RequireAAL(level int, onRequired http.Handler) func(http.Ha
 // WithCache answers it locally). Others get onRequired (default: 403), which
 // should offer the step-up (StepUp(ctx, method)).
 func (m *Middleware) RequireFactor(method string, maxAge time.Duration, onRequired http.Handler) func(http.Handler) http.Handler {
+	return m.guard("RequireFactor", "Please confirm it is you again.", onRequired,
+		func(r *http.Request, s *RequestSession) (bool, error) {
+			return s.RecentlyProved(r.Context(), method, maxAge)
+		})
+}
+
+// guard is the shape of the Require* middlewares: the request's session
+// (name needs the Handler first), asked ok; a refusal gets onRequired, or a
+// 403 saying refusal; a failed call, OnError.
+func (m *Middleware) guard(name, refusal string, onRequired http.Handler, ok func(*http.Request, *RequestSession) (bool, error)) func(http.Handler) http.Handler {
 	if onRequired == nil {
 		onRequired = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			http.Error(w, "Please confirm it is you again.", http.StatusForbidden)
+			http.Error(w, refusal, http.StatusForbidden)
 		})
 	}
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			s := FromRequest(r)
 			if s == nil {
-				m.cfg.OnError(w, r, errors.New("sessiond: RequireFactor needs the middleware's Handler first"))
+				m.cfg.OnError(w, r, errors.New("sessiond: "+name+" needs the middleware's Handler first"))
 				return
 			}
-			ok, err := s.RecentlyProved(r.Context(), method, maxAge)
-			if err != nil {
+			pass, err := ok(r, s)
+			switch {
+			case err != nil:
 				m.cfg.OnError(w, r, err)
-				return
-			}
-			if !ok {
+			case !pass:
 				onRequired.ServeHTTP(w, r)
-				return
+			default:
+				next.ServeHTTP(w, r)
 			}
-			next.ServeHTTP(w, r)
 		})
 	}
 }
