@@ -84,43 +84,45 @@ func flag(b bool) string {
 	return "0"
 }
 
-// profileArgs are the lifetimes of the profiles other than the standard
-// one, as every script taking pidle and pabs takes them after its own.
-func profileArgs(t sessions.Timeouts) []arg {
-	return []arg{
-		{"ridle", t.RememberMe.Idle}, {"rabs", t.RememberMe.Absolute},
-		{"iidle", t.Impersonation.Idle}, {"iabs", t.Impersonation.Absolute},
-	}
+// withProfiles returns args followed by the lifetimes of the profiles
+// other than the standard one, as every script taking pidle and pabs takes
+// them after its own (one allocation: verify runs it on every call).
+func withProfiles(t sessions.Timeouts, args ...arg) []arg {
+	out := make([]arg, len(args), len(args)+4)
+	copy(out, args)
+	return append(out,
+		arg{"ridle", t.RememberMe.Idle}, arg{"rabs", t.RememberMe.Absolute},
+		arg{"iidle", t.Impersonation.Idle}, arg{"iabs", t.Impersonation.Absolute})
 }
 
 func createArgs(c sessions.CreateCall) []arg {
-	return append([]arg{
-		{"now", c.Now}, {"sid", c.Ref.ID}, {"max", c.Cap.Max}, {"evict_oldest", flag(c.Cap.EvictOldest)},
-		{"session", encodeRecord(c.Record)}, {"pidle", c.Timeouts.IdleTimeout}, {"pabs", c.Timeouts.AbsoluteTimeout},
-	}, profileArgs(c.Timeouts)...)
+	return withProfiles(c.Timeouts,
+		arg{"now", c.Now}, arg{"sid", c.Ref.ID}, arg{"max", c.Cap.Max}, arg{"evict_oldest", flag(c.Cap.EvictOldest)},
+		arg{"session", encodeRecord(c.Record)}, arg{"pidle", c.Timeouts.IdleTimeout}, arg{"pabs", c.Timeouts.AbsoluteTimeout},
+	)
 }
 
 func verifyArgs(c sessions.VerifyCall) []arg {
-	return append([]arg{
-		{"now", c.Now}, {"sid", c.Ref.ID}, {"pidle", c.Timeouts.IdleTimeout}, {"pabs", c.Timeouts.AbsoluteTimeout},
-		{"rolling", flag(c.Rolling)}, {"csrf_mismatch", flag(c.CSRFMismatch)}, {"max_auth_age", c.MaxAuthAge},
-		{"ua_mode", string(c.UserAgentMode)}, {"ua", c.UserAgent}, {"ip_mode", string(c.IPMode)}, {"ipb", c.IPBinding},
-		{"kid", c.KeyID}, {"touch", c.Touch}, {"min_aal", c.MinAAL}, {"ages", c.FactorAges},
-	}, profileArgs(c.Timeouts)...)
+	return withProfiles(c.Timeouts,
+		arg{"now", c.Now}, arg{"sid", c.Ref.ID}, arg{"pidle", c.Timeouts.IdleTimeout}, arg{"pabs", c.Timeouts.AbsoluteTimeout},
+		arg{"rolling", flag(c.Rolling)}, arg{"csrf_mismatch", flag(c.CSRFMismatch)}, arg{"max_auth_age", c.MaxAuthAge},
+		arg{"ua_mode", string(c.UserAgentMode)}, arg{"ua", c.UserAgent}, arg{"ip_mode", string(c.IPMode)}, arg{"ipb", c.IPBinding},
+		arg{"kid", c.KeyID}, arg{"touch", c.Touch}, arg{"min_aal", c.MinAAL}, arg{"ages", c.FactorAges},
+	)
 }
 
 func regenerateArgs(c sessions.RegenerateCall) []arg {
-	return append([]arg{
-		{"now", c.Now}, {"old_sid", c.Old.ID}, {"new_sid", c.New.ID}, {"uid", c.UserID},
-		{"set_auth", flag(c.SetAuth)}, {"kid", c.KeyID}, {"max", c.Cap.Max}, {"evict_oldest", flag(c.Cap.EvictOldest)},
-		{"pidle", c.Timeouts.IdleTimeout}, {"pabs", c.Timeouts.AbsoluteTimeout}, {"add", c.AddFactors},
-		{"remember", flag(c.Remember)},
-	}, profileArgs(c.Timeouts)...)
+	return withProfiles(c.Timeouts,
+		arg{"now", c.Now}, arg{"old_sid", c.Old.ID}, arg{"new_sid", c.New.ID}, arg{"uid", c.UserID},
+		arg{"set_auth", flag(c.SetAuth)}, arg{"kid", c.KeyID}, arg{"max", c.Cap.Max}, arg{"evict_oldest", flag(c.Cap.EvictOldest)},
+		arg{"pidle", c.Timeouts.IdleTimeout}, arg{"pabs", c.Timeouts.AbsoluteTimeout}, arg{"add", c.AddFactors},
+		arg{"remember", flag(c.Remember)},
+	)
 }
 
 func claimArgs(c sessions.ClaimCall) []arg {
-	return append([]arg{{"now", c.Now}, {"sid", c.Ref.ID}, {"pidle", c.Timeouts.IdleTimeout}, {"pabs", c.Timeouts.AbsoluteTimeout}},
-		profileArgs(c.Timeouts)...)
+	return withProfiles(c.Timeouts,
+		arg{"now", c.Now}, arg{"sid", c.Ref.ID}, arg{"pidle", c.Timeouts.IdleTimeout}, arg{"pabs", c.Timeouts.AbsoluteTimeout})
 }
 
 func patchArgs(c sessions.PatchCall) []arg {
