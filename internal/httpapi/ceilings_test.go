@@ -314,6 +314,17 @@ func TestLiveSessionsCeiling(t *testing.T) {
 	var ids []string
 	for i := range 3 {
 		r := create(a, "u"+strconv.Itoa(i))
+		if r.Status == http.StatusConflict {
+			// The first create started the first count in the background;
+			// creates finishing while it runs may be counted twice (the
+			// estimate never misses one). The next count, with no create
+			// running, is exact.
+			e.clock.Advance(5 * time.Second)
+			eventually(t, 5*time.Second, "a count with no create running makes room again", func() bool {
+				r = create(a, "u"+strconv.Itoa(i))
+				return r.Status == http.StatusCreated
+			})
+		}
 		if r.Status != http.StatusCreated {
 			t.Fatalf("session %d of 3 = %d %s", i+1, r.Status, r.Body)
 		}
