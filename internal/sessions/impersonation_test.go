@@ -1,9 +1,12 @@
 package sessions_test
 
 import (
+	"fmt"
 	"slices"
 	"testing"
 	"time"
+
+	"github.com/redis/go-redis/v9"
 
 	"github.com/sessiond/sessiond/internal/fault"
 	"github.com/sessiond/sessiond/internal/sessions"
@@ -51,5 +54,34 @@ func TestImpersonationsAreBoundedPerUserAndNeverEvictTheUsersOwn(t *testing.T) {
 	}
 	if r, err := e.m.RevokeActing(e.ctx, tid, "alice", sessions.Meta{}); err != nil || r.Count != 0 {
 		t.Fatalf("RevokeActing after log out everywhere = %+v, %v", r, err)
+	}
+}
+
+// However many entries the user's impersonation set holds (here stale ones
+// of sessions long gone), a create reads a bounded walk of them, and
+// RevokeActing ends them all in bounded chunks.
+func TestImpersonationSetWorkIsBoundedWhateverItHolds(t *testing.T) {
+	e := newEnv(t)
+	tid := e.newTenant().Tenant.ID
+	first := e.impersonate(tid, "alice", "agent")
+	ak := e.prefix + ":{" + tid + ":" + first.Session.ID[1:3] + "}:a:alice"
+	const stale = 100
+	for i := range stale {
+		e.rdb.ZAdd(e.ctx, ak, redis.Z{Score: float64(i), Member: fmt.Sprintf("s%s_gone%03d", first.Session.ID[1:3], i)})
+	}
+	walk := int64(2 * sessions.MaxActing)
+	e.impersonate(tid, "alice", "agent")
+	if n, _ := e.rdb.ZCard(e.ctx, ak).Result(); n != 2+stale-walk {
+		t.Fatalf("after a create the set holds %d entries, want %d: one walk of %d forgotten", n, 2+stale-walk, walk)
+	}
+	r, err := e.m.RevokeActing(e.ctx, tid, "alice", sessions.Meta{})
+	if err != nil || r.Count != 2 {
+		t.Fatalf("RevokeActing = %+v, %v; want the two live impersonations", r, err)
+	}
+	if n, _ := e.rdb.ZCard(e.ctx, ak).Result(); n != 0 {
+		t.Fatalf("after RevokeActing the set holds %d entries", n)
+	}
+	if _, err := e.verify(tid, first.Token); !fault.Is(err, fault.SessionInvalid) {
+		t.Fatalf("the first impersonation after RevokeActing: %v", err)
 	}
 }

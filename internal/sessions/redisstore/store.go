@@ -162,18 +162,27 @@ func (s *Store) RevokeUser(ctx context.Context, c sessions.RevokeUserCall) (sess
 	return sessions.RevokeUserResult{Status: rep.status, Revoked: rep.ids, Left: rep.n}, nil
 }
 
-// RevokeActing implements sessions.Store with revoke_acting.lua.
+// RevokeActing implements sessions.Store with revoke_acting.lua, a chunk
+// per call.
 func (s *Store) RevokeActing(ctx context.Context, c sessions.RevokeActingCall) ([]sessions.Acting, error) {
 	ks := s.keys(c.TenantID, c.Bucket)
-	rep, err := s.run(ctx, revokeActScript, []string{ks.acting(c.UserID), ks.index()}, revokeActingArgs(c))
-	if err != nil {
-		return nil, err
+	var out []sessions.Acting
+	// Each call ends a bounded chunk (every entry it reads leaves the set),
+	// so this ends; a user normally needs one.
+	for {
+		rep, err := s.run(ctx, revokeActScript, []string{ks.acting(c.UserID), ks.index()}, revokeActingArgs(c))
+		if err != nil {
+			return out, err
+		}
+		for _, e := range rep.ids {
+			var a sessions.Acting
+			a.ID, a.Actor, _ = strings.Cut(e, " ")
+			out = append(out, a)
+		}
+		if rep.n == 0 {
+			return out, nil
+		}
 	}
-	out := make([]sessions.Acting, len(rep.ids))
-	for i, e := range rep.ids {
-		out[i].ID, out[i].Actor, _ = strings.Cut(e, " ")
-	}
-	return out, nil
 }
 
 // RevokeUserChunk implements sessions.Store with revoke_more.lua.

@@ -411,23 +411,31 @@ local function put(base, sid, r, now)
   return v
 end
 
+-- ACTING_WALK bounds the entries of a user's impersonated sessions one
+-- script reads (make_acting_room, revoke_acting).
+local ACTING_WALK = 2 * MAX_ACTING
+
 -- make_acting_room keeps a user's impersonated sessions under MAX_ACTING
--- before one more is added: it forgets the entries of those that ended and
--- evicts the oldest live ones over the bound. Work: at most MAX_ACTING + 1
--- entries and GETs (every add goes through here, so the set never holds
--- more). It returns the evicted ids, oldest first.
+-- before one more is added: among the ACTING_WALK oldest entries, it
+-- forgets those that ended and evicts the oldest live ones over the bound,
+-- counting the entries it did not read as live. Every add goes through
+-- here, so the set holds at most MAX_ACTING + 1 entries plus those that
+-- ended since; the walk bounds the work whatever it holds (at most
+-- ACTING_WALK entries and GETs). It returns the evicted ids, oldest first.
 local function make_acting_room(base, uid, now, t)
   local ak, evicted, live = akey(base, uid), {}, {}
   local m = marker(base, uid)
-  for _, sid in ipairs(redis.call('ZRANGE', ak, 0, -1)) do
+  local n = redis.call('ZCARD', ak)
+  for _, sid in ipairs(redis.call('ZRANGE', ak, 0, ACTING_WALK - 1)) do
     local r = read(skey(base, sid))
     if not r or r.uid ~= uid or covered(base, sid, uid, m) or expiry(effective(r, t), now) ~= 'ok' then
       redis.call('ZREM', ak, sid)
+      n = n - 1
     else
       live[#live + 1] = sid
     end
   end
-  for i = 1, #live - MAX_ACTING + 1 do
+  for i = 1, math.min(#live, n - MAX_ACTING + 1) do
     drop(base, live[i], uid)
     evicted[#evicted + 1] = live[i]
   end
