@@ -161,9 +161,11 @@ func AddFactors(factors, add string, now, base int64) string {
 
 // AAL returns the assurance level of factors: AAL2 when they hold two
 // different kinds, else AAL1. Lua: aal(amr).
-func AAL(factors string) int {
+func AAL(factors string) int { return aalOf(parseFactors(factors)) }
+
+func aalOf(fs []storedFactor) int {
 	var first byte
-	for _, f := range parseFactors(factors) {
+	for _, f := range fs {
 		switch {
 		case first == 0:
 			first = f.kind
@@ -197,7 +199,7 @@ func stepUpMissing(factors string, base, now int64, ages string) (have int, stal
 			stale = append(stale, m)
 		}
 	}
-	return AAL(factors), stale
+	return aalOf(fs), stale
 }
 
 // factorAges checks a verify's max_factor_age and returns it as
@@ -226,12 +228,13 @@ func factorAges(ages map[string]int) (string, error) {
 	return b.String(), nil
 }
 
-// factorsOf returns the API's view of a record's factors (never nil).
-func factorsOf(r Record) []Factor {
+// factorsOf returns the API's view of a record's factors (never nil) and
+// their assurance level, parsing them once.
+func factorsOf(r Record) ([]Factor, int) {
 	fs := parseFactors(r.Factors)
 	out := make([]Factor, len(fs))
 	for i, f := range fs {
 		out[i] = Factor{Method: f.method, At: msTime(r.CreatedAt + f.at)}
 	}
-	return out
+	return out, aalOf(fs)
 }

@@ -104,11 +104,10 @@ func view(id string, r Record) Session {
 		Device:      Device{UserAgent: r.UserAgent, IP: r.IP, Label: r.Label},
 		Data:        json.RawMessage(r.Data),
 		Version:     r.Version,
-		AMR:         factorsOf(r),
-		AAL:         AAL(r.Factors),
 		Profile:     profileNames[0],
 		Actor:       actorOf(r.Actor),
 	}
+	s.AMR, s.AAL = factorsOf(r)
 	if r.Profile > 0 && r.Profile < int64(len(profileNames)) {
 		s.Profile = profileNames[r.Profile]
 	}

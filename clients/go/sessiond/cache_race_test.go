@@ -21,18 +21,7 @@ func TestCacheRaceRule(t *testing.T) {
 	var verifies atomic.Int32
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /v1/changes", func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", "text/event-stream")
-		fmt.Fprint(w, "event: ready\ndata: {\"policy\":{\"rolling\":true,\"binding\":{\"user_agent\":\"off\",\"ip\":\"off\"}},\"heartbeat_ms\":60000,\"touch_interval_ms\":60000}\n\n")
-		w.(http.Flusher).Flush()
-		for {
-			select {
-			case <-r.Context().Done():
-				return
-			case f := <-frames:
-				fmt.Fprint(w, f)
-				w.(http.Flusher).Flush()
-			}
-		}
+		serveStream(w, r, `{"policy":{"rolling":true,"binding":{"user_agent":"off","ip":"off"}},"heartbeat_ms":60000,"touch_interval_ms":60000}`, frames)
 	})
 	mux.HandleFunc("POST /v1/sessions/verify", func(w http.ResponseWriter, r *http.Request) {
 		verifies.Add(1)
@@ -83,4 +72,22 @@ func waitFor(t *testing.T, what string, cond func() bool) time.Duration {
 		time.Sleep(2 * time.Millisecond)
 	}
 	return time.Since(start)
+}
+
+// serveStream answers GET /v1/changes as sessiond does for a fake server:
+// the ready frame with data ready, then each frame sent on frames, until the
+// request ends.
+func serveStream(w http.ResponseWriter, r *http.Request, ready string, frames <-chan string) {
+	w.Header().Set("Content-Type", "text/event-stream")
+	fmt.Fprintf(w, "event: ready\ndata: %s\n\n", ready)
+	w.(http.Flusher).Flush()
+	for {
+		select {
+		case <-r.Context().Done():
+			return
+		case f := <-frames:
+			fmt.Fprint(w, f)
+			w.(http.Flusher).Flush()
+		}
+	}
 }

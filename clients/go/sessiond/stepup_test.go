@@ -111,18 +111,7 @@ func TestCacheReadsAPolicyChangeItWasNotSent(t *testing.T) {
 	mux.HandleFunc("GET /v1/changes", func(w http.ResponseWriter, r *http.Request) {
 		connects.Add(1)
 		lastIDs <- r.Header.Get("Last-Event-ID")
-		w.Header().Set("Content-Type", "text/event-stream")
-		fmt.Fprintf(w, "event: ready\ndata: {\"policy\":{\"rolling\":false,\"binding\":{\"user_agent\":\"off\",\"ip\":\"off\"},\"min_aal\":%d},\"heartbeat_ms\":60000,\"touch_interval_ms\":60000}\n\n", minAAL.Load())
-		w.(http.Flusher).Flush()
-		for {
-			select {
-			case <-r.Context().Done():
-				return
-			case f := <-frames:
-				fmt.Fprint(w, f)
-				w.(http.Flusher).Flush()
-			}
-		}
+		serveStream(w, r, fmt.Sprintf(`{"policy":{"rolling":false,"binding":{"user_agent":"off","ip":"off"},"min_aal":%d},"heartbeat_ms":60000,"touch_interval_ms":60000}`, minAAL.Load()), frames)
 	})
 	mux.HandleFunc("POST /v1/sessions/verify", func(w http.ResponseWriter, r *http.Request) {
 		verifies.Add(1)
