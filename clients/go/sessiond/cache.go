@@ -44,7 +44,8 @@ type CacheOptions struct {
 // reset (sessiond cannot resume) drops every entry. A revocation sessiond
 // acknowledged is in the stream before the acknowledgement, so once
 // delivered no hit accepts it. Idle sliding: a hit sends at most one
-// background verify per session per touch interval (5 s by default), so
+// background verify per session per touch interval (touchEvery: 5 s, or a
+// sixtieth of the session's idle timeout when longer, at most a minute), so
 // sessiond's idle deadline may lag the last real use by that much.
 //
 // The Session a cached Verify returns is shared: treat it as read-only (the
@@ -71,6 +72,7 @@ type cacheEntry struct {
 	userAgent, ip          string
 	csrfHash               [sha256.Size]byte
 	touchedAt              time.Time
+	touchEvery             time.Duration
 	touching               bool
 	bytes                  int
 	elem                   *list.Element
@@ -171,7 +173,7 @@ func (k *cache) verify(ctx context.Context, p VerifyParams) (Verified, error) {
 	e := k.entries[key]
 	if e != nil && k.liveLocked(now) && k.allowsLocked(e, p, now) {
 		k.lru.MoveToFront(e.elem)
-		touch := !e.touching && now.Sub(e.touchedAt) >= k.touchEvery && (k.policy.Rolling == nil || *k.policy.Rolling)
+		touch := !e.touching && now.Sub(e.touchedAt) >= e.touchEvery && (k.policy.Rolling == nil || *k.policy.Rolling)
 		if touch {
 			e.touching, e.touchedAt = true, now
 		}
@@ -280,6 +282,7 @@ func (k *cache) keepLocked(key string, p VerifyParams, v Verified, gen uint64) {
 		expiresAt: v.Session.ExpiresAt, idleExpires: v.Session.IdleExpiresAt, authTime: v.Session.AuthTime,
 		aal: max(v.Session.AAL, 1), amr: v.Session.AMR,
 		csrfHash: sha256.Sum256([]byte(v.CSRFToken)), touchedAt: k.now(), bytes: size,
+		touchEvery: touchEvery(k.touchEvery, v.Session.IdleTimeout),
 	}
 	if p.Device != nil {
 		e.userAgent, e.ip = p.Device.UserAgent, p.Device.IP
@@ -299,6 +302,20 @@ func (k *cache) keepLocked(key string, p VerifyParams, v Verified, gen uint64) {
 	for len(k.entries) > k.maxEntries || k.bytes > k.maxBytes {
 		k.deleteLocked(k.lru.Back().Value.(*cacheEntry))
 	}
+}
+
+// touchEvery is the least time between two touches of a session whose idle
+// timeout is idleSeconds: the stream's interval, or a sixtieth of the idle
+// timeout when that is longer (at most a minute: 30 s for the default 30
+// minutes), but never more than a tenth of it (sessiond's own interval for
+// recording a use). sessiond's idle deadline so lags a session's last use by
+// at most that.
+func touchEvery(stream time.Duration, idleSeconds int) time.Duration {
+	if idleSeconds <= 0 {
+		return stream
+	}
+	idle := time.Duration(idleSeconds) * time.Second
+	return min(max(stream, min(idle/60, time.Minute)), idle/10)
 }
 
 // touch slides the session's idle deadline in sessiond, in the background.

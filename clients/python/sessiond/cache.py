@@ -24,9 +24,10 @@ its own, and it fails closed:
 * entries are keyed by the SHA-256 of the token (never the token), bounded by
   count and bytes (least recently used out first);
 * a session in use is touched (a verify in the background) at most once per
-  ``touch_interval_ms`` (5 s; a tenth of the session's idle timeout if that is
-  shorter), so its idle expiry on the server lags its last real use by at
-  most that.
+  touch interval (``touch_every``: ``touch_interval_ms``, 5 s, or a sixtieth
+  of the session's idle timeout when longer, at most a minute; never more
+  than a tenth of it), so its idle expiry on the server lags its last real
+  use by at most that.
 
 The guarantee: once sessiond has answered a revocation, the change is in the
 stream; each connected cache drops the entry when the frame arrives
@@ -64,6 +65,17 @@ def _digest(s: Optional[str]) -> bytes:
 def _ts(s: Optional[str]) -> Optional[float]:
     t = parse_time(s)
     return None if t is None else t.timestamp()
+
+
+def touch_every(stream_s: float, idle_timeout: float) -> float:
+    """The least seconds between two touches of a session whose idle timeout
+    is ``idle_timeout``: the stream's interval, or a sixtieth of the idle
+    timeout when that is longer (at most a minute: 30 s for the default 30
+    minutes), but never more than a tenth of it (sessiond's own interval for
+    recording a use)."""
+    if not idle_timeout or idle_timeout <= 0:
+        return stream_s
+    return min(max(stream_s, min(idle_timeout / 60, 60.0)), idle_timeout / 10)
 
 
 class _Entry:
@@ -166,8 +178,7 @@ class Cache:
                 self.stats["misses"] += 1
                 return None
             self._entries.move_to_end(key)
-            # As sessiond slides: at most every touch interval, or a tenth of the idle timeout if shorter.
-            interval = min(self._touch_interval, e.idle_timeout / 10) if e.idle_timeout else self._touch_interval
+            interval = touch_every(self._touch_interval, e.idle_timeout)
             touch = self._policy.get("rolling", True) and now - e.touched >= interval
             if touch:
                 e.touched = now

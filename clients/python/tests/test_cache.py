@@ -10,7 +10,7 @@ import time
 import unittest
 
 from sessiond import Client, SessiondError
-from sessiond.cache import Cache
+from sessiond.cache import Cache, touch_every
 from sessiond.client import parse_time
 from tests.harness import Sessiond
 
@@ -277,6 +277,14 @@ class CacheAgainstSessiond(unittest.TestCase):
         cache.store("t8", None, None, dict(answer("s8"), binding_mismatch=True), cache.epoch())
         self.assertIsNone(cache._by_sid.get("s8"), "a reported binding mismatch is not kept")
         self.assertIsNone(cache.lookup("t2", None, None, None), "no hits without a ready stream")
+
+
+class TouchEvery(unittest.TestCase):
+    """How often a cached session in use slides sessiond's idle deadline."""
+
+    def test_intervals(self):
+        for idle, want in [(0, 5.0), (1800, 30.0), (86400, 60.0), (300, 5.0), (20, 2.0)]:
+            self.assertEqual(touch_every(5.0, idle), want, f"idle_timeout {idle}")
 
 
 if __name__ == "__main__":

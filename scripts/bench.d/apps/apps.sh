@@ -56,18 +56,24 @@ stop_apps() {
   for p in "${app_pids[@]}"; do wait "$p" 2>/dev/null || true; done
   app_pids=() node_pid=
 }
-# app_run NAME WRKMODE FILE — one measured wrk run against app_url; appends "NAME req/s p50 p99 non2xx" to apps_rows.
+# app_run NAME WRKMODE FILE — one measured wrk run against app_url; appends
+# "NAME WRKMODE req/s p50 p99 errors app_us sessiond_us redis_us" to apps_rows:
+# the last three are CPU time per request of the app (node), sessiond and Redis
+# during the run (sessiond's includes the change stream and background touches).
 apps_rows=()
 app_run() {
   wrk -t"$threads" -c"$connections" -d2s -s "$apps_src/apps.lua" "$app_url" -- "$2" "$3" "warm$run_n" >/dev/null
   target=$app_url server_pid=$app_pid
   say "wrk: $1 $2 (${duration} s)"
   run_n=$((run_n + 1))
+  local line a0 s0 r0 a1 s1 r1
+  a0=$(ticks "$app_pid") s0=$(ticks "$sessiond_pid") r0=$(ticks "$redis_pid")
   wrk -t"$threads" -c"$connections" -d"${duration}s" --timeout 10s -s "$apps_src/apps.lua" "$app_url" -- "$2" "$3" "r$run_n" >"$tmp/wrk.out"
-  local line
+  a1=$(ticks "$app_pid") s1=$(ticks "$sessiond_pid") r1=$(ticks "$redis_pid")
   line=$(grep '^BENCH ' "$tmp/wrk.out") || { cat "$tmp/wrk.out" >&2; die "wrk printed no result"; }
   eval "${line#BENCH }"
-  apps_rows+=("$1 $2 $(awk -v r="$requests" -v d="$duration_us" 'BEGIN {printf "%.0f", r / (d / 1e6)}') $p50_us $p99_us $((non2xx + socket_errors))")
+  apps_rows+=("$1 $2 $(awk -v r="$requests" -v d="$duration_us" -v a=$((a1 - a0)) -v s=$((s1 - s0)) -v rd=$((r1 - r0)) -v t="$clk_tck" \
+    'BEGIN {us = 1e6 / t / r; printf "%.0f %d %d %d %.0f %.0f %.0f", r / (d / 1e6), '"$p50_us"', '"$p99_us"', '"$((non2xx + socket_errors))"', a * us, s * us, rd * us}')")
 }
 
 for mode in express-session sessiond sessiond-cache; do
@@ -90,11 +96,12 @@ eval "${rev#REVOCATION }" # n= p50_us= p99_us= max_us= accepted_before_delivery=
 # The table: each row against express-session's same workload.
 row() { # MODE LABEL
   printf '%s\n' "${apps_rows[@]}" | awk -v m="$1" -v label="$2" '
-    { rps[$1 " " $2] = $3; p50[$1 " " $2] = $4; p99[$1 " " $2] = $5; bad[$1 " " $2] = $6 }
+    { k = $1 " " $2; rps[k] = $3; p50[k] = $4; p99[k] = $5; bad[k] = $6; app[k] = $7; sd[k] = $8; rd[k] = $9 }
     END {
       g = m " profile"; l = m " login"; bg = "express-session profile"; bl = "express-session login"
-      printf "| %s | %d (%.2f×) | %.1f | %.1f | %d (%.2f×) | %.1f | %d |\n", label,
-        rps[g], rps[g] / rps[bg], p50[g] / 1000, p99[g] / 1000, rps[l], rps[l] / rps[bl], p99[l] / 1000, bad[g] + bad[l]
+      printf "| %s | %d (%.2f×) | %.1f | %.1f | %d / %d / %d | %d (%.2f×) | %.1f | %d / %d / %d | %d |\n", label,
+        rps[g], rps[g] / rps[bg], p50[g] / 1000, p99[g] / 1000, app[g], sd[g], rd[g],
+        rps[l], rps[l] / rps[bl], p99[l] / 1000, app[l], sd[l], rd[l], bad[g] + bad[l]
     }'
 }
 lock=$apps_src/package-lock.json
@@ -107,10 +114,13 @@ scripts/bench.d/apps/app.mjs (Node $(node --version), express $(version express)
 connect-redis $(version connect-redis) (the same Redis as sessiond), or on @sessiond/express (clients/node
 of this repository) with the cache off and on. One Node process per app; wrk -t$threads -c$connections,
 ${duration} s per workload after 2 s of warm-up; \`GET /profile\` rotates through 1,000 logged-in cookies,
-\`POST /login\` logs in a new user per request. Ratios are against express-session's row.
+\`POST /login\` logs in a new user per request. Ratios are against express-session's row. "CPU µs/req" is
+the CPU time per request of the app's Node process / sessiond / Redis during the run (sessiond's includes
+its change stream and the cache's background touches); unlike req/s it barely moves when the rest of the
+machine is busy.
 
-| app | GET /profile req/s | p50 ms | p99 ms | POST /login req/s | login p99 ms | non-2xx + socket errors |
-|---|---:|---:|---:|---:|---:|---:|
+| app | GET /profile req/s | p50 ms | p99 ms | CPU µs/req app / sessiond / Redis | POST /login req/s | login p99 ms | CPU µs/req app / sessiond / Redis | non-2xx + socket errors |
+|---|---:|---:|---:|---:|---:|---:|---:|---:|
 $(row express-session "express-session + connect-redis")
 $(row sessiond "@sessiond/express, cache off")
 $(row sessiond-cache "@sessiond/express, cache on")

@@ -28,7 +28,8 @@
  * the counter did not move while it was in flight.
  *
  * Idle sliding: a hit does not reach sessiond, so at most once per session
- * per `touch_interval_ms` (from the stream's `ready` frame, 5 s by default)
+ * per touch interval (touchEvery: the stream's `touch_interval_ms`, 5 s, or
+ * a sixtieth of the session's idle timeout when longer, at most a minute)
  * a hit sends a verify in the background; its answer refreshes the entry's
  * deadlines, its failure deletes the entry. sessiond's idle deadline may so
  * lag the last real use by at most that interval.
@@ -75,8 +76,9 @@ interface Entry {
   ip: string | undefined;
   /** SHA-256 of the session's CSRF token. */
   csrfHash: Buffer;
-  /** When a touch (a background verify) was last sent. */
+  /** When a touch (a background verify) was last sent, and the least time between two (touchEvery). */
   touchedAt: number;
+  touchMs: number;
   bytes: number;
 }
 
@@ -176,7 +178,7 @@ export class SessionCache {
     // Least recently used goes first: move the entry to the end.
     this.#entries.delete(key);
     this.#entries.set(key, e);
-    if (now - e.touchedAt >= this.#touchMs && this.#policy?.rolling !== false) this.#touch(e, req.token, now);
+    if (now - e.touchedAt >= e.touchMs && this.#policy?.rolling !== false) this.#touch(e, req.token, now);
     return e.answer;
   }
 
@@ -256,6 +258,7 @@ export class SessionCache {
       ip: req.device?.ip,
       csrfHash: createHash('sha256').update(v.csrf_token).digest(),
       touchedAt: this.#now(),
+      touchMs: touchEvery(this.#touchMs, s.idle_timeout),
       bytes,
     };
     this.#entries.set(key, e);
@@ -500,6 +503,20 @@ function factorTimes(amr: readonly Factor[] | undefined): Map<string, number> {
     if (Number.isFinite(at)) out.set(f.method, at);
   }
   return out;
+}
+
+/**
+ * touchEvery is the least time between two touches of a session whose idle
+ * timeout is idleSeconds: the stream's touch_interval_ms, or a sixtieth of the
+ * idle timeout when that is longer (at most a minute: 30 s for the default
+ * 30 minutes), but never more than a tenth of it (sessiond's own interval for
+ * recording a use). So sessiond's idle deadline lags a session's last use by
+ * at most that: 1.7 % of its idle timeout, or the stream's interval.
+ */
+export function touchEvery(streamMs: number, idleSeconds: number | undefined): number {
+  if (typeof idleSeconds !== 'number' || !(idleSeconds > 0)) return streamMs;
+  const idleMs = idleSeconds * 1000;
+  return Math.min(Math.max(streamMs, Math.min(idleMs / 60, 60_000)), idleMs / 10);
 }
 
 function positive(v: unknown): number | undefined {

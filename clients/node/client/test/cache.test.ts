@@ -8,7 +8,7 @@ import net from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { startSessiond, type Sessiond } from '@sessiond/testkit';
 import { SessiondClient, SessiondError, type SessionIssued } from '../src/index.js';
-import { SessionCache } from '../src/cache.js';
+import { SessionCache, touchEvery } from '../src/cache.js';
 
 const UA = 'Mozilla/5.0 cache-test';
 const IP = '203.0.113.9';
@@ -382,6 +382,17 @@ describe('the local session cache against sessiond', () => {
       proxy.close();
     }
   });
+});
+
+describe('touchEvery: how often a cached session in use slides sessiond\'s idle deadline', () => {
+  const cases: Array<[string, number | undefined, number]> = [
+    ['idle timeout unknown: the stream\'s interval', undefined, 5000],
+    ['30 minutes (the default): a sixtieth, 30 s', 1800, 30_000],
+    ['a day (remember-me): at most a minute', 86_400, 60_000],
+    ['5 minutes: the stream\'s interval, longer than a sixtieth', 300, 5000],
+    ['20 s: a tenth, sessiond\'s own interval for recording a use', 20, 2000],
+  ];
+  for (const [name, idle, want] of cases) it(name, () => assert.equal(touchEvery(5000, idle), want));
 });
 
 describe('the race rule (a fake stream and a verify answered on demand)', () => {

@@ -30,21 +30,29 @@ export function resolveCookie(o: CookieOptions = {}): ResolvedCookie {
   return c;
 }
 
-/** readCookie returns the named cookie's value from the request, or undefined. */
+/**
+ * readCookie returns the named cookie's value from the request, or
+ * undefined. It runs on every request: it walks the header without
+ * splitting it and decodes only a value holding a `%`.
+ */
 export function readCookie(req: IncomingMessage, name: string): string | undefined {
   const header = req.headers.cookie;
   if (!header) return undefined;
-  for (const part of header.split(';')) {
-    const eq = part.indexOf('=');
-    if (eq < 0) continue;
-    if (part.slice(0, eq).trim() !== name) continue;
-    let v = part.slice(eq + 1).trim();
-    if (v.startsWith('"') && v.endsWith('"') && v.length >= 2) v = v.slice(1, -1);
-    try {
-      return decodeURIComponent(v);
-    } catch {
-      return v;
+  for (let at = 0; at < header.length; ) {
+    let end = header.indexOf(';', at);
+    if (end < 0) end = header.length;
+    const eq = header.indexOf('=', at);
+    if (eq >= 0 && eq < end && header.slice(at, eq).trim() === name) {
+      let v = header.slice(eq + 1, end).trim();
+      if (v.length >= 2 && v.startsWith('"') && v.endsWith('"')) v = v.slice(1, -1);
+      if (!v.includes('%')) return v;
+      try {
+        return decodeURIComponent(v);
+      } catch {
+        return v;
+      }
     }
+    at = end + 1;
   }
   return undefined;
 }

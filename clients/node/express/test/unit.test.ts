@@ -5,6 +5,7 @@ import { createServer, type Server, type ServerResponse } from 'node:http';
 import { after, before, describe, it } from 'node:test';
 import express from 'express';
 import { sessiond, mergePatch, browserStatus, requireRecentAuth } from '../src/index.js';
+import { readCookie } from '../src/cookie.js';
 
 describe('mergePatch', () => {
   const cases: Array<[string, unknown, unknown, unknown]> = [
@@ -18,6 +19,26 @@ describe('mergePatch', () => {
   ];
   for (const [name, before, after, want] of cases) {
     it(name, () => assert.deepEqual(mergePatch(before, after), want));
+  }
+});
+
+describe('readCookie', () => {
+  const cases: Array<[string, string | undefined, string | undefined]> = [
+    ['no header', undefined, undefined],
+    ['the only cookie', 'sid=abc.def', 'abc.def'],
+    ['among others, spaces trimmed', 'a=1; sid = abc ;b=2', 'abc'],
+    ['a name that only ends with it is another cookie', 'xsid=no; sid=yes', 'yes'],
+    ['a name that only starts with it is another cookie', 'sidx=no', undefined],
+    ['quoted', 'sid="abc"', 'abc'],
+    ['percent-encoded', 'sid=a%2Bb', 'a+b'],
+    ['a malformed escape is kept as sent', 'sid=a%zz', 'a%zz'],
+    ['a part without =', 'junk; sid=v', 'v'],
+    ['the first of two', 'sid=one; sid=two', 'one'],
+    ['an empty value', 'sid=', ''],
+    ['a trailing ;', 'a=1;', undefined],
+  ];
+  for (const [name, header, want] of cases) {
+    it(name, () => assert.equal(readCookie({ headers: header === undefined ? {} : { cookie: header } } as never, 'sid'), want));
   }
 });
 

@@ -42,12 +42,16 @@ local function reply(status, uid, session, ids, n, act)
   return {status, uid or '', session or '', ids or {}, n or 0, act or ''}
 end
 
--- read returns the session at key, or nil when there is none (or the key
--- holds something else, such as a session of an older layout).
+-- read returns the session at key and its stored bytes (which a script
+-- that changed nothing answers as they are, instead of encoding the session
+-- again), or nil when there is none (or the key holds something else, such
+-- as a session of an older layout).
 local function read(key)
   local v = redis.pcall('GET', key)
   if type(v) ~= 'string' then return nil end
-  return decode(v)
+  local r = decode(v)
+  if not r then return nil end
+  return r, v
 end
 
 ---------------------------------------------------------------------------

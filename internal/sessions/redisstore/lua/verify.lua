@@ -35,7 +35,7 @@ end
 -- (report mode), 'binding' with the mismatched attributes, 'csrf',
 -- 'reauth', 'step_up' (with the session as read, to name what it lacks),
 -- 'expired_absolute', 'expired_idle' (with the uid) or 'missing'.
-local r = read(KEYS[1])
+local r, stored = read(KEYS[1])
 if not r then return reply(gone(KEYS[2], a.sid, a.now)) end
 local base = base_of(KEYS[2])
 if revoked(base, a.sid, r) then
@@ -51,11 +51,13 @@ if why ~= 'ok' then
   return reply(why, r.uid, '', {}, 0, r.act)
 end
 local mismatched, enforce = {}, false
-for _, b in ipairs({{a.ua_mode, a.ua, r.ua, 'user_agent'}, {a.ip_mode, a.ipb, r.ipb, 'ip'}}) do
-  if binding_mismatch(b[1], b[2], b[3]) then
-    mismatched[#mismatched + 1] = b[4]
-    if b[1] == 'enforce' then enforce = true end
-  end
+if binding_mismatch(a.ua_mode, a.ua, r.ua) then
+  mismatched[#mismatched + 1] = 'user_agent'
+  enforce = a.ua_mode == 'enforce'
+end
+if binding_mismatch(a.ip_mode, a.ipb, r.ipb) then
+  mismatched[#mismatched + 1] = 'ip'
+  enforce = enforce or a.ip_mode == 'enforce'
 end
 if enforce then return reply('binding', r.uid, '', mismatched, 0, r.act) end
 if a.csrf_mismatch then return reply('csrf', r.uid, '', {}, 0, r.act) end
@@ -65,7 +67,7 @@ if not step_up_met(r.amr, r.ca, a.now, a.min_aal, a.ages) then return reply('ste
 -- and key stand: the idle deadline then lags this use by less than the
 -- touch interval (the session may end that much early, never late).
 if not tightened and (a.kid == '' or a.kid == r.kid) and fresh(r, a.now, a.touch) then
-  return reply('ok', r.uid, encode(r), mismatched)
+  return reply('ok', r.uid, stored, mismatched)
 end
 r.ls = a.now
 if a.rolling then r.iexp = slide(a.now, r.idle, r.exp) end
