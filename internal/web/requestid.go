@@ -8,17 +8,10 @@ import (
 	"regexp"
 )
 
-type ctxKey int
-
-const (
-	requestIDKey ctxKey = iota
-	routeKey
-)
-
 var validRequestID = regexp.MustCompile(`^[A-Za-z0-9._-]{1,64}$`)
 
 // WithRequestID echoes a well-formed X-Request-Id or makes one, sets it on
-// the response, and puts it in the context (RequestID) for logs and error
+// the response, and gives it to the request (RequestID) for logs and error
 // bodies. It wraps every surface once, at the top.
 func WithRequestID(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -29,12 +22,17 @@ func WithRequestID(next http.Handler) http.Handler {
 			id = hex.EncodeToString(b[:])
 		}
 		w.Header().Set("X-Request-Id", id)
-		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), requestIDKey, id)))
+		r, st := track(r)
+		st.id = id
+		next.ServeHTTP(w, r)
 	})
 }
 
-// RequestID returns the request id WithRequestID put in ctx ("" outside it).
+// RequestID returns the request id WithRequestID gave the request of ctx
+// ("" outside it).
 func RequestID(ctx context.Context) string {
-	id, _ := ctx.Value(requestIDKey).(string)
-	return id
+	if st := stateOf(ctx); st != nil {
+		return st.id
+	}
+	return ""
 }
