@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -101,4 +102,27 @@ func TestRecoverPassesOnErrAbortHandler(t *testing.T) {
 		}
 	}()
 	h.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest("GET", "/", nil))
+}
+
+func TestRequestIDEchoesOnlyWellFormedIDs(t *testing.T) {
+	made := regexp.MustCompile(`^[0-9a-f]{16}$`)
+	for _, c := range []struct {
+		id   string
+		echo bool
+	}{
+		{"a", true}, {"AZaz09._-", true}, {strings.Repeat("x", 64), true},
+		{"", false}, {strings.Repeat("x", 65), false}, {"a b", false}, {"a/b", false}, {"é", false}, {"a\n", false}, {"{}", false},
+	} {
+		w := httptest.NewRecorder()
+		r := httptest.NewRequest("GET", "/", nil)
+		r.Header.Set("X-Request-Id", c.id)
+		var seen string
+		web.WithRequestID(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			seen = web.RequestID(r.Context())
+		})).ServeHTTP(w, r)
+		got := w.Header().Get("X-Request-Id")
+		if seen != got || c.echo && got != c.id || !c.echo && !made.MatchString(got) {
+			t.Errorf("X-Request-Id %q: answered %q, request id %q", c.id, got, seen)
+		}
+	}
 }
