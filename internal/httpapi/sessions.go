@@ -1,7 +1,6 @@
 package httpapi
 
 import (
-	"io"
 	"net/http"
 	"strconv"
 	"strings"
@@ -71,10 +70,7 @@ func (s *server) getSession(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (s *server) patchSession(w http.ResponseWriter, r *http.Request) error {
-	patch, err := io.ReadAll(r.Body)
-	if err != nil {
-		return fault.Wrap(err, fault.InvalidRequest, "body could not be read")
-	}
+	patch := callOf(r).body
 	var ifVersion *int64
 	if m := r.Header.Get("If-Match"); m != "" {
 		v, err := strconv.ParseInt(strings.Trim(m, `"`), 10, 64)

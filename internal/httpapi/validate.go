@@ -165,18 +165,18 @@ func readBody(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, erro
 
 // validate checks r, whose body is body, against its operation op. Errors
 // name the offending body field or parameter (see translate) and never
-// repeat its value. It leaves the body in r.Body for the handler.
+// repeat its value.
 func (v *validator) validate(r *http.Request, op *operation, body []byte) error {
 	if r.URL.RawQuery != "" {
 		if err := unknownQuery(r, op); err != nil {
 			return err
 		}
 	}
-	if body != nil {
-		r.Body = io.NopCloser(bytes.NewReader(body))
-	}
 	if op.accepts(r, body) {
 		return nil
+	}
+	if body != nil {
+		r.Body = io.NopCloser(bytes.NewReader(body)) // for kin-openapi, which reads it
 	}
 	in := &openapi3filter.RequestValidationInput{Request: r, PathParams: mux.Vars(r), Route: op.route, Options: v.options}
 	if err := openapi3filter.ValidateRequest(r.Context(), in); err != nil {
@@ -306,9 +306,9 @@ func parseReason(e *openapi3filter.ParseError) string {
 	return "cannot be parsed"
 }
 
-// decodeJSON decodes a validated body strictly into v.
+// decodeJSON decodes r's validated body (endpoint read it) strictly into v.
 func decodeJSON(r *http.Request, v any) error {
-	dec := json.NewDecoder(r.Body)
+	dec := json.NewDecoder(bytes.NewReader(callOf(r).body))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
 		if errors.Is(err, io.EOF) {
