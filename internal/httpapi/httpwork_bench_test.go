@@ -50,7 +50,7 @@ func BenchmarkVerifyHTTPWork(b *testing.B) {
 	}
 	r := httptest.NewRequest("POST", "/v1/sessions/verify", nil)
 	r.Header.Set("Content-Type", "application/json")
-	c := &call{} // as endpoint keeps it
+	c := &call{op: op} // as endpoint keeps it
 	r = web.Keep(r, c)
 	w := &discardWriter{h: http.Header{}}
 	h := withBody(func(w http.ResponseWriter, r *http.Request, req *sessions.VerifyParams) error {
@@ -64,7 +64,7 @@ func BenchmarkVerifyHTTPWork(b *testing.B) {
 		if c.body, err = readBody(w, r, 1<<20); err != nil {
 			b.Fatal(err)
 		}
-		if err := v.validate(r, op, c.body); err != nil {
+		if c.checked, err = v.validate(r, op, c.body); err != nil {
 			b.Fatal(err)
 		}
 		if err := h(w, r); err != nil {

@@ -76,7 +76,10 @@ type handlerFunc func(w http.ResponseWriter, r *http.Request) error
 // copy of the request per value.
 type call struct {
 	principal tenants.Principal
-	body      []byte // read once (readBody); nil when there was none
+	op        *operation // nil for the public routes
+	body      []byte     // read once (readBody); nil when there was none
+	// checked: the body passed op's compiled check (bodyschema.go).
+	checked bool
 }
 
 // callOf returns r's call (an empty one outside endpoint).
@@ -224,7 +227,7 @@ func (s *server) routes(r *routes) {
 // (op; nil for public routes). Errors from any step become problem+json.
 func (s *server) endpoint(route string, need access, op *operation, h handlerFunc) http.Handler {
 	return s.plain(func(w http.ResponseWriter, r *http.Request) error {
-		c := &call{}
+		c := &call{op: op}
 		r = web.Keep(r, c)
 		web.SetRoute(r, route)
 		var err error
@@ -240,7 +243,7 @@ func (s *server) endpoint(route string, need access, op *operation, h handlerFun
 			}
 		}
 		if op != nil {
-			if err := s.validator.validate(r, op, c.body); err != nil {
+			if c.checked, err = s.validator.validate(r, op, c.body); err != nil {
 				return err
 			}
 		}

@@ -12,6 +12,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/getkin/kin-openapi/openapi3"
 	"github.com/getkin/kin-openapi/openapi3filter"
@@ -66,6 +67,10 @@ type operation struct {
 	// header parameters whose presence sends a request to kin-openapi.
 	body    bodyCheck
 	headers []string
+	// probe is the body loose decodes (bodyschema.go); looseFor keeps
+	// loose's answers by type.
+	probe    []byte
+	looseFor sync.Map
 }
 
 // operation finds the document's operation of method and path (a path
@@ -88,11 +93,8 @@ func (v *validator) operation(method, path string) (*operation, error) {
 		}
 	}
 	route := &routers.Route{Spec: v.doc, Path: path, PathItem: item, Method: method, Operation: &op}
-	body, headers, ok := compileBody(&op, item)
-	if !ok {
-		body, headers = nil, nil
-	}
-	return &operation{route: route, query: query, body: body, headers: headers}, nil
+	body, probe, headers, _ := compileBody(&op, item)
+	return &operation{route: route, query: query, body: body, headers: headers, probe: probe}, nil
 }
 
 // propertyNames collects every property name of every schema in doc.
@@ -163,26 +165,27 @@ func readBody(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, erro
 	return data, nil
 }
 
-// validate checks r, whose body is body, against its operation op. Errors
-// name the offending body field or parameter (see translate) and never
-// repeat its value.
-func (v *validator) validate(r *http.Request, op *operation, body []byte) error {
+// validate checks r, whose body is body, against its operation op;
+// checked reports that the body passed op's compiled check, without
+// kin-openapi. Errors name the offending body field or parameter (see
+// translate) and never repeat its value.
+func (v *validator) validate(r *http.Request, op *operation, body []byte) (checked bool, err error) {
 	if r.URL.RawQuery != "" {
 		if err := unknownQuery(r, op); err != nil {
-			return err
+			return false, err
 		}
 	}
 	if op.accepts(r, body) {
-		return nil
+		return true, nil
 	}
 	if body != nil {
 		r.Body = io.NopCloser(bytes.NewReader(body)) // for kin-openapi, which reads it
 	}
 	in := &openapi3filter.RequestValidationInput{Request: r, PathParams: mux.Vars(r), Route: op.route, Options: v.options}
 	if err := openapi3filter.ValidateRequest(r.Context(), in); err != nil {
-		return v.translate(err)
+		return false, v.translate(err)
 	}
-	return nil
+	return false, nil
 }
 
 // unknownQuery refuses the query parameters op does not take, naming each
@@ -306,9 +309,24 @@ func parseReason(e *openapi3filter.ParseError) string {
 	return "cannot be parsed"
 }
 
-// decodeJSON decodes r's validated body (endpoint read it) strictly into v.
+// decodeJSON decodes r's validated body strictly into v (a pointer): no
+// unknown field, one JSON value.
 func decodeJSON(r *http.Request, v any) error {
-	dec := json.NewDecoder(bytes.NewReader(callOf(r).body))
+	c := callOf(r)
+	// json.Unmarshal, without a json.Decoder and its buffer, stands in for
+	// the strict decoder when its DisallowUnknownFields has nothing left to
+	// refuse (operation.loose). When Unmarshal fails, it failed before
+	// filling v (not one JSON value alone) or with the error the strict
+	// decoder meets too: the strict decoder answers, as always.
+	if c.checked && c.op.loose(v) && json.Unmarshal(c.body, v) == nil {
+		return nil
+	}
+	return decodeStrict(c.body, v)
+}
+
+// decodeStrict decodes body into v: one JSON value, no unknown field.
+func decodeStrict(body []byte, v any) error {
+	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
 		if errors.Is(err, io.EOF) {
