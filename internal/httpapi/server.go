@@ -126,7 +126,7 @@ func Mount(router *mux.Router, d Deps) error {
 // New returns the API alone on a router of its own (for tests).
 func New(d Deps) (http.Handler, error) {
 	r := web.NewRouter()
-	return r, Mount(r, d)
+	return r, Mount(r.Router, d)
 }
 
 // allowed lists the methods router has routes for at req's path.

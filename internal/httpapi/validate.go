@@ -17,7 +17,6 @@ import (
 	"github.com/getkin/kin-openapi/openapi3"
 	"github.com/getkin/kin-openapi/openapi3filter"
 	"github.com/getkin/kin-openapi/routers"
-	"github.com/gorilla/mux"
 
 	"github.com/sessiond/sessiond/api"
 	"github.com/sessiond/sessiond/internal/fault"
@@ -60,8 +59,9 @@ func newValidator(doc *openapi3.T) (*validator, error) {
 // operation is one route's operation in the document, found once when the
 // route is registered, so that a request is never routed a second time.
 type operation struct {
-	route *routers.Route
-	query map[string]bool // the query parameters it takes
+	route      *routers.Route
+	query      map[string]bool // the query parameters it takes
+	pathParams []string        // the names of its path parameters
 	// body is the request body's schema compiled (bodyschema.go), nil
 	// when the operation is left to kin-openapi alone; headers are the
 	// header parameters whose presence sends a request to kin-openapi.
@@ -85,16 +85,21 @@ func (v *validator) operation(method, path string) (*operation, error) {
 	op := *item.GetOperation(method)
 	op.Security = &openapi3.SecurityRequirements{}
 	query := map[string]bool{}
+	var pathParams []string
 	for _, params := range []openapi3.Parameters{item.Parameters, op.Parameters} {
 		for _, p := range params {
-			if p.Value != nil && p.Value.In == openapi3.ParameterInQuery {
+			switch {
+			case p.Value == nil:
+			case p.Value.In == openapi3.ParameterInQuery:
 				query[p.Value.Name] = true
+			case p.Value.In == openapi3.ParameterInPath:
+				pathParams = append(pathParams, p.Value.Name)
 			}
 		}
 	}
 	route := &routers.Route{Spec: v.doc, Path: path, PathItem: item, Method: method, Operation: &op}
 	body, probe, headers, _ := compileBody(&op, item)
-	return &operation{route: route, query: query, body: body, headers: headers, probe: probe}, nil
+	return &operation{route: route, query: query, pathParams: pathParams, body: body, headers: headers, probe: probe}, nil
 }
 
 // propertyNames collects every property name of every schema in doc.
@@ -181,7 +186,11 @@ func (v *validator) validate(r *http.Request, op *operation, body []byte) (check
 	if body != nil {
 		r.Body = io.NopCloser(bytes.NewReader(body)) // for kin-openapi, which reads it
 	}
-	in := &openapi3filter.RequestValidationInput{Request: r, PathParams: mux.Vars(r), Route: op.route, Options: v.options}
+	path := make(map[string]string, len(op.pathParams))
+	for _, name := range op.pathParams {
+		path[name] = r.PathValue(name)
+	}
+	in := &openapi3filter.RequestValidationInput{Request: r, PathParams: path, Route: op.route, Options: v.options}
 	if err := openapi3filter.ValidateRequest(r.Context(), in); err != nil {
 		return false, v.translate(err)
 	}

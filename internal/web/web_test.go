@@ -126,3 +126,25 @@ func TestRequestIDEchoesOnlyWellFormedIDs(t *testing.T) {
 		}
 	}
 }
+
+func TestRouterGivesTheRouteVariablesAsPathValues(t *testing.T) {
+	rt := web.NewRouter()
+	rt.Handle("/t/{tid}/u/{uid}", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = w.Write([]byte(r.PathValue("tid") + " " + r.PathValue("uid")))
+	})).Methods("GET")
+	for _, c := range []struct {
+		method, path string
+		status       int
+		body         string
+	}{
+		{"GET", "/t/a/u/b", http.StatusOK, "a b"},
+		{"POST", "/t/a/u/b", http.StatusMethodNotAllowed, ""},
+		{"GET", "/t/a", http.StatusNotFound, "404 page not found\n"},
+	} {
+		w := httptest.NewRecorder()
+		rt.ServeHTTP(w, httptest.NewRequest(c.method, c.path, nil))
+		if w.Code != c.status || w.Body.String() != c.body {
+			t.Errorf("%s %s: %d %q, want %d %q", c.method, c.path, w.Code, w.Body.String(), c.status, c.body)
+		}
+	}
+}
