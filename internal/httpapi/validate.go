@@ -153,7 +153,16 @@ func readBody(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, erro
 	if r.Body == nil || r.Body == http.NoBody {
 		return nil, nil
 	}
-	data, err := io.ReadAll(http.MaxBytesReader(w, r.Body, limit))
+	var data []byte
+	var err error
+	if n := r.ContentLength; n > 0 && n <= limit {
+		// A length announced within the limit (net/http's body ends there):
+		// one slice of that size, not io.ReadAll's growing ones.
+		data = make([]byte, n)
+		_, err = io.ReadFull(r.Body, data)
+	} else {
+		data, err = io.ReadAll(http.MaxBytesReader(w, r.Body, limit))
+	}
 	if err != nil {
 		var tooBig *http.MaxBytesError
 		if errors.As(err, &tooBig) {
