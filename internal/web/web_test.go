@@ -148,3 +148,21 @@ func TestRouterGivesTheRouteVariablesAsPathValues(t *testing.T) {
 		}
 	}
 }
+
+// Keep fills in the request's state when a layer of the chain made one,
+// and otherwise gives a copy of the request a state of its own.
+func TestKeepCopiesTheRequestOnlyOutsideTheChain(t *testing.T) {
+	v := new(int)
+	web.WithRequestID(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if web.Keep(r, v) != r || web.Kept(r.Context()) != v {
+			t.Error("under WithRequestID, Keep copied the request or lost the value")
+		}
+	})).ServeHTTP(httptest.NewRecorder(), httptest.NewRequest("GET", "/", nil))
+
+	r := httptest.NewRequest("GET", "/", nil)
+	kept := web.Keep(r, v)
+	web.SetRoute(kept, "/x")
+	if kept == r || web.Kept(kept.Context()) != v || web.Route(kept.Context()) != "/x" || web.Kept(r.Context()) != nil {
+		t.Error("alone, Keep did not give a copy of the request a state of its own")
+	}
+}
