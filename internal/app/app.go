@@ -324,7 +324,7 @@ func notifierOptions(staleAfter time.Duration, now func() time.Time) redisconn.N
 // log and the request metrics.
 func (a *App) Handler() (http.Handler, error) {
 	router := web.NewRouter()
-	err := admin.Mount(router, admin.Deps{
+	err := admin.Mount(router.Router, admin.Deps{
 		Tenants: a.Tenants, Cache: a.Cache, Sessions: a.Sessions,
 		Events: a.Metrics.Recorder(a.Events), EventStore: a.Store, Counter: a.Store, Webhooks: a.Webhooks,
 		Log: a.Log, Now: a.now, TrustedProxies: a.Config.TrustedProxies, PublicOrigin: a.Config.PublicOrigin,
@@ -337,7 +337,7 @@ func (a *App) Handler() (http.Handler, error) {
 	if err != nil {
 		return nil, err
 	}
-	err = httpapi.Mount(router, httpapi.Deps{
+	err = httpapi.Mount(router.Router, httpapi.Deps{
 		Tenants: a.Tenants, Cache: a.Cache, Sessions: a.Sessions, Events: a.Store, Changes: a.Hub, Webhooks: a.Webhooks,
 		OperatorToken: a.Config.OperatorToken,
 		Checks: map[string]httpapi.Check{

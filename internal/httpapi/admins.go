@@ -3,8 +3,6 @@ package httpapi
 import (
 	"net/http"
 
-	"github.com/gorilla/mux"
-
 	"github.com/sessiond/sessiond/internal/tenants"
 )
 
@@ -20,7 +18,7 @@ func (s *server) createAdmin(w http.ResponseWriter, r *http.Request) error {
 	if err := decodeJSON(r, &req); err != nil {
 		return err
 	}
-	a, err := s.Tenants.CreateAdmin(r.Context(), mux.Vars(r)["tenant_id"], req.Email, req.Password, s.actor(r))
+	a, err := s.Tenants.CreateAdmin(r.Context(), r.PathValue("tenant_id"), req.Email, req.Password, s.actor(r))
 	if err != nil {
 		return err
 	}
@@ -29,7 +27,7 @@ func (s *server) createAdmin(w http.ResponseWriter, r *http.Request) error {
 
 // listAdmins lists a tenant's admin UI accounts (operator only).
 func (s *server) listAdmins(w http.ResponseWriter, r *http.Request) error {
-	id := mux.Vars(r)["tenant_id"]
+	id := r.PathValue("tenant_id")
 	if _, err := s.Tenants.GetTenant(r.Context(), id); err != nil {
 		return err
 	}
@@ -45,8 +43,7 @@ func (s *server) listAdmins(w http.ResponseWriter, r *http.Request) error {
 
 // deleteAdmin removes a tenant admin and ends their admin UI sessions.
 func (s *server) deleteAdmin(w http.ResponseWriter, r *http.Request) error {
-	v := mux.Vars(r)
-	if _, err := s.Tenants.DeleteAdmin(r.Context(), v["tenant_id"], v["admin_id"], s.actor(r)); err != nil {
+	if _, err := s.Tenants.DeleteAdmin(r.Context(), r.PathValue("tenant_id"), r.PathValue("admin_id"), s.actor(r)); err != nil {
 		return err
 	}
 	w.WriteHeader(http.StatusNoContent)

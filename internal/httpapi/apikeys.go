@@ -3,8 +3,6 @@ package httpapi
 import (
 	"net/http"
 
-	"github.com/gorilla/mux"
-
 	"github.com/sessiond/sessiond/internal/tenants"
 )
 
@@ -38,7 +36,7 @@ func (s *server) createAPIKey(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (s *server) revokeAPIKey(w http.ResponseWriter, r *http.Request) error {
-	if err := s.Tenants.RevokeAPIKey(r.Context(), principal(r).TenantID, mux.Vars(r)["api_key_id"], s.actor(r)); err != nil {
+	if err := s.Tenants.RevokeAPIKey(r.Context(), principal(r).TenantID, r.PathValue("api_key_id"), s.actor(r)); err != nil {
 		return err
 	}
 	w.WriteHeader(http.StatusNoContent)

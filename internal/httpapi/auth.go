@@ -1,7 +1,6 @@
 package httpapi
 
 import (
-	"context"
 	"net/http"
 	"strings"
 
@@ -30,39 +29,36 @@ func bearer(r *http.Request) (string, bool) {
 	return token, token != ""
 }
 
-// authenticate checks the caller against the route's access rule and puts
-// the tenant principal in the context. Credentials are compared only as
-// SHA-256 hashes, in constant time.
-func (s *server) authenticate(r *http.Request, need access) (*http.Request, error) {
+// authenticate checks the caller against the route's access rule and
+// returns the tenant principal (none for the operator and public routes).
+// Credentials are compared only as SHA-256 hashes, in constant time.
+func (s *server) authenticate(r *http.Request, need access) (tenants.Principal, error) {
 	if need == public {
-		return r, nil
+		return tenants.Principal{}, nil
 	}
 	token, ok := bearer(r)
 	if !ok {
-		return nil, fault.New(fault.Unauthorized, "missing bearer credential in the Authorization header")
+		return tenants.Principal{}, fault.New(fault.Unauthorized, "missing bearer credential in the Authorization header")
 	}
 	if need == operator {
 		if !secrets.Equal(secrets.Hash(token), s.operatorHash) {
-			return nil, fault.New(fault.Unauthorized, "invalid operator token")
+			return tenants.Principal{}, fault.New(fault.Unauthorized, "invalid operator token")
 		}
-		return r, nil
+		return tenants.Principal{}, nil
 	}
 	p, err := s.Cache.Authenticate(token)
 	if err != nil {
-		return nil, err
+		return tenants.Principal{}, err
 	}
 	scope := tenants.ScopeSessions
 	if need == tenantAdmin {
 		scope = tenants.ScopeAdmin
 	}
 	if !p.Has(scope) {
-		return nil, fault.New(fault.Forbidden, "this API key lacks the %q scope", scope)
+		return tenants.Principal{}, fault.New(fault.Forbidden, "this API key lacks the %q scope", scope)
 	}
-	return r.WithContext(context.WithValue(r.Context(), principalKey, p)), nil
+	return p, nil
 }
 
 // principal returns the authenticated tenant caller.
-func principal(r *http.Request) tenants.Principal {
-	p, _ := r.Context().Value(principalKey).(tenants.Principal)
-	return p
-}
+func principal(r *http.Request) tenants.Principal { return callOf(r).principal }

@@ -27,26 +27,29 @@ type bodyCheck func(v any) bool
 // path can stand in for: a required application/json body, no path or
 // query parameters to check (a request with any of op's header parameters
 // goes to kin-openapi), and a schema of known keywords. ok is false
-// otherwise.
-func compileBody(op *openapi3.Operation, item *openapi3.PathItem) (check bodyCheck, headers []string, ok bool) {
+// otherwise. probe is the body operation.loose decodes.
+func compileBody(op *openapi3.Operation, item *openapi3.PathItem) (check bodyCheck, probe []byte, headers []string, ok bool) {
 	if op.RequestBody == nil || op.RequestBody.Value == nil || !op.RequestBody.Value.Required {
-		return nil, nil, false
+		return nil, nil, nil, false
 	}
 	content := op.RequestBody.Value.Content
 	mt := content.Get("application/json")
 	if len(content) != 1 || mt == nil || mt.Schema == nil || len(mt.Encoding) != 0 {
-		return nil, nil, false
+		return nil, nil, nil, false
 	}
 	for _, params := range []openapi3.Parameters{item.Parameters, op.Parameters} {
 		for _, p := range params {
 			if p.Value == nil || p.Value.In != openapi3.ParameterInHeader {
-				return nil, nil, false
+				return nil, nil, nil, false
 			}
 			headers = append(headers, http.CanonicalHeaderKey(p.Value.Name))
 		}
 	}
-	check, ok = compileSchema(mt.Schema)
-	return check, headers, ok
+	if check, ok = compileSchema(mt.Schema); !ok {
+		return nil, nil, nil, false
+	}
+	probe, _ = json.Marshal(probeOf(mt.Schema)) // maps, slices and plain values: no error
+	return check, probe, headers, true
 }
 
 // compileSchema compiles ref, or reports that it uses a keyword the
@@ -258,12 +261,19 @@ func compileNumber(sc *openapi3.Schema) (bodyCheck, bool) {
 		hi = *sc.Max
 	}
 	return func(v any) bool {
-		n, ok := v.(json.Number)
-		if !ok {
+		var f float64
+		switch n := v.(type) {
+		case float64: // from json.Unmarshal: the strconv.ParseFloat of json.Number.Float64
+			f = n
+		case json.Number:
+			var err error
+			if f, err = n.Float64(); err != nil {
+				return false
+			}
+		default:
 			return false
 		}
-		f, err := n.Float64()
-		if err != nil || math.IsInf(f, 0) || math.IsNaN(f) {
+		if math.IsInf(f, 0) || math.IsNaN(f) {
 			return false
 		}
 		if integer && f != math.Trunc(f) {
@@ -288,11 +298,67 @@ func (op *operation) accepts(r *http.Request, body []byte) bool {
 			return false
 		}
 	}
+	// kin-openapi decodes the body's first JSON value, numbers as
+	// json.Number. When the body is that value alone and its numbers fit a
+	// float64, json.Unmarshal gives the same tree, numbers as the float64s
+	// compileNumber would parse, without a json.Decoder and its buffer; for
+	// any other body it fails, and the body is decoded as kin-openapi does.
 	var v any
-	dec := json.NewDecoder(bytes.NewReader(body))
-	dec.UseNumber()
-	if dec.Decode(&v) != nil {
-		return false
+	if json.Unmarshal(body, &v) != nil {
+		v = nil
+		dec := json.NewDecoder(bytes.NewReader(body))
+		dec.UseNumber()
+		if dec.Decode(&v) != nil {
+			return false
+		}
 	}
 	return op.body(v)
 }
+
+// loose reports whether v (a pointer), decoded from a body op's compiled
+// check accepted, needs no DisallowUnknownFields: whether every object key
+// the check lets through lands in a field of v's type, or in a map, an
+// `any` or a json.Unmarshaler. encoding/json answers, once per type: op's
+// probe (probeOf) must decode strictly into a v.
+func (op *operation) loose(v any) bool {
+	t := reflect.TypeOf(v)
+	if ok, found := op.looseFor.Load(t); found {
+		return ok.(bool)
+	}
+	ok := t.Kind() == reflect.Pointer && decodeStrict(op.probe, reflect.New(t.Elem()).Interface()) == nil
+	op.looseFor.Store(t, ok)
+	return ok
+}
+
+// probeOf is a body with every object key the compiled check of ref lets
+// through: each property it names and, in an object open to other keys,
+// "\x00", which no struct field has (encoding/json refuses it in a tag),
+// holding the probe of additionalProperties' schema, or anyValue when any
+// value goes. Everything else is null, which any Go type takes.
+func probeOf(ref *openapi3.SchemaRef) any {
+	sc := ref.Value
+	switch {
+	case sc.Type.Is(openapi3.TypeObject):
+		m := make(map[string]any, len(sc.Properties)+1)
+		for name, p := range sc.Properties {
+			m[name] = probeOf(p)
+		}
+		switch ap := sc.AdditionalProperties; {
+		case ap.Has != nil && !*ap.Has: // closed
+		case ap.Schema != nil:
+			m["\x00"] = probeOf(ap.Schema)
+		default:
+			m["\x00"] = anyValue
+		}
+		return m
+	case sc.Type.Is(openapi3.TypeArray):
+		return []any{probeOf(sc.Items)}
+	}
+	return nil
+}
+
+// anyValue decodes strictly only into a Go type that takes any JSON value
+// and has no struct to refuse a key (an `any`, a json.Unmarshaler, a slice
+// of them): an object with a key no field has, an array, a number, a
+// string and a boolean, side by side.
+var anyValue = []any{map[string]any{"\x00": nil}, []any{}, 0, "", true}

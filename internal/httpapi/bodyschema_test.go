@@ -2,12 +2,16 @@ package httpapi
 
 import (
 	"bytes"
+	"encoding/json"
 	"io"
 	"net/http/httptest"
+	"reflect"
 	"strings"
 	"testing"
 
 	"github.com/getkin/kin-openapi/openapi3filter"
+
+	"github.com/sessiond/sessiond/internal/sessions"
 )
 
 // agreementCorpus holds bodies for the compiled operations: valid ones,
@@ -125,4 +129,84 @@ func verdicts(v *validator, op *operation, body []byte) (fast, kin bool) {
 	in := &openapi3filter.RequestValidationInput{Request: r, Route: op.route, Options: v.options}
 	kin = openapi3filter.ValidateRequest(r.Context(), in) == nil
 	return fast, kin
+}
+
+// looseTypes are the types the hot operations' bodies decode into.
+var looseTypes = map[string]func() any{
+	"POST /v1/sessions":            func() any { return &sessions.CreateParams{} },
+	"POST /v1/sessions/verify":     func() any { return &sessions.VerifyParams{} },
+	"POST /v1/sessions/regenerate": func() any { return &sessions.RegenerateParams{} },
+	"POST /v1/sessions/revoke":     func() any { return &sessionRevokeRequest{} },
+}
+
+// TestLoose: the hot operations' types need no DisallowUnknownFields after
+// the compiled check; a type that would miss a key the check takes does.
+func TestLoose(t *testing.T) {
+	_, ops := compiledOperations(t)
+	for name, v := range looseTypes {
+		if !ops[name].loose(v()) {
+			t.Errorf("%s: %T needs DisallowUnknownFields", name, v())
+		}
+	}
+	create, verify := ops["POST /v1/sessions"], ops["POST /v1/sessions/verify"]
+	type cart struct {
+		Cart int `json:"cart"`
+	}
+	for _, c := range []struct {
+		name  string
+		op    *operation
+		v     any
+		loose bool
+	}{
+		{"free-form data in a map of any", create, &struct {
+			sessions.CreateParams
+			Data map[string]any `json:"data"`
+		}{}, true},
+		{"a property without a field", verify, &struct {
+			Token string `json:"token"`
+		}{}, false},
+		{"an open object in a struct", create, &struct {
+			sessions.CreateParams
+			Data cart `json:"data"`
+		}{}, false},
+		{"free-form values in structs", create, &struct {
+			sessions.CreateParams
+			Data map[string]cart `json:"data"`
+		}{}, false},
+		{"free-form values in maps of structs", create, &struct {
+			sessions.CreateParams
+			Data map[string]map[string]cart `json:"data"`
+		}{}, false},
+		{"free-form values in slices of structs", create, &struct {
+			sessions.CreateParams
+			Data map[string][]cart `json:"data"`
+		}{}, false},
+		{"not a pointer", verify, sessions.VerifyParams{}, false},
+	} {
+		if got := c.op.loose(c.v); got != c.loose {
+			t.Errorf("%s: loose %v, want %v", c.name, got, c.loose)
+		}
+	}
+}
+
+// TestLooseDecodesAsStrict: for every body of the corpus the compiled
+// check accepts, json.Unmarshal into the operation's type succeeds only
+// when the strict decoder does, with the same value.
+func TestLooseDecodesAsStrict(t *testing.T) {
+	_, ops := compiledOperations(t)
+	for name, v := range looseTypes {
+		op := ops[name]
+		for _, body := range agreementCorpus {
+			r := httptest.NewRequest("POST", op.route.Path, nil)
+			r.Header.Set("Content-Type", "application/json")
+			if !op.accepts(r, []byte(body)) {
+				continue
+			}
+			fast, strict := v(), v()
+			fastErr, strictErr := json.Unmarshal([]byte(body), fast), decodeStrict([]byte(body), strict)
+			if fastErr == nil && (strictErr != nil || !reflect.DeepEqual(fast, strict)) {
+				t.Errorf("%s %q: Unmarshal gives %+v, the strict decoder %+v (%v)", name, body, fast, strict, strictErr)
+			}
+		}
+	}
 }

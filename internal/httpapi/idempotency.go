@@ -12,7 +12,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net/http"
 	"strconv"
@@ -115,19 +114,13 @@ type keptAnswer struct {
 var keptHeaders = []string{"Content-Type", "Cache-Control", "Pragma", "Location", "ETag"}
 
 // idempotent wraps a creating route's handler with Idempotency-Key
-// support; the request's body (restored in r.Body by then) is part of the
-// request's fingerprint.
+// support; the request's body is part of the request's fingerprint.
 func (s *server) idempotent(h handlerFunc) handlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) error {
 		if len(r.Header.Values("Idempotency-Key")) == 0 || s.Idempotency.Redis == nil {
 			return h(w, r)
 		}
-		body, err := io.ReadAll(r.Body)
-		if err != nil {
-			return fault.Wrap(err, fault.InvalidRequest, "the request body could not be read")
-		}
-		r.Body = io.NopCloser(bytes.NewReader(body))
-		return s.runIdempotent(w, r, body, func(w http.ResponseWriter) error { return h(w, r) })
+		return s.runIdempotent(w, r, callOf(r).body, func(w http.ResponseWriter) error { return h(w, r) })
 	}
 }
 

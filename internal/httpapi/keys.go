@@ -2,8 +2,6 @@ package httpapi
 
 import (
 	"net/http"
-
-	"github.com/gorilla/mux"
 )
 
 type keyRotateRequest struct {
@@ -33,7 +31,7 @@ func (s *server) rotateKey(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (s *server) retireKey(w http.ResponseWriter, r *http.Request) error {
-	k, err := s.Tenants.RetireKey(r.Context(), principal(r).TenantID, mux.Vars(r)["kid"], s.actor(r))
+	k, err := s.Tenants.RetireKey(r.Context(), principal(r).TenantID, r.PathValue("kid"), s.actor(r))
 	if err != nil {
 		return err
 	}

@@ -8,10 +8,6 @@ import (
 	"github.com/sessiond/sessiond/internal/web"
 )
 
-type ctxKey int
-
-const principalKey ctxKey = iota
-
 // errPanic is the answer to a request whose handler panicked (the panic
 // itself is logged by web.WithRecover).
 var errPanic = fault.New(fault.Internal, "internal error")

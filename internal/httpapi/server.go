@@ -71,6 +71,25 @@ type server struct {
 // turns errors into problem+json.
 type handlerFunc func(w http.ResponseWriter, r *http.Request) error
 
+// call is what endpoint learns of a request for the steps and the handler
+// after it, kept in the request's web state (web.Keep) rather than in a
+// copy of the request per value.
+type call struct {
+	principal tenants.Principal
+	op        *operation // nil for the public routes
+	body      []byte     // read once (readBody); nil when there was none
+	// checked: the body passed op's compiled check (bodyschema.go).
+	checked bool
+}
+
+// callOf returns r's call (an empty one outside endpoint).
+func callOf(r *http.Request) *call {
+	if c, ok := web.Kept(r.Context()).(*call); ok {
+		return c
+	}
+	return &call{}
+}
+
 // Mount adds the API's routes to router, the process's router, and
 // makes the API the answer to every request no route matched: 404, or 405
 // with Allow when the path has routes for other methods.
@@ -107,7 +126,7 @@ func Mount(router *mux.Router, d Deps) error {
 // New returns the API alone on a router of its own (for tests).
 func New(d Deps) (http.Handler, error) {
 	r := web.NewRouter()
-	return r, Mount(r, d)
+	return r, Mount(r.Router, d)
 }
 
 // allowed lists the methods router has routes for at req's path.
@@ -208,12 +227,14 @@ func (s *server) routes(r *routes) {
 // (op; nil for public routes). Errors from any step become problem+json.
 func (s *server) endpoint(route string, need access, op *operation, h handlerFunc) http.Handler {
 	return s.plain(func(w http.ResponseWriter, r *http.Request) error {
+		c := &call{op: op}
+		r = web.Keep(r, c)
 		web.SetRoute(r, route)
-		body, err := readBody(w, r, s.MaxBodyBytes)
-		if err != nil {
+		var err error
+		if c.body, err = readBody(w, r, s.MaxBodyBytes); err != nil {
 			return err
 		}
-		if r, err = s.authenticate(r, need); err != nil {
+		if c.principal, err = s.authenticate(r, need); err != nil {
 			return err
 		}
 		if need == tenantSessions || need == tenantAdmin {
@@ -222,7 +243,7 @@ func (s *server) endpoint(route string, need access, op *operation, h handlerFun
 			}
 		}
 		if op != nil {
-			if err := s.validator.validate(r, op, body); err != nil {
+			if c.checked, err = s.validator.validate(r, op, c.body); err != nil {
 				return err
 			}
 		}

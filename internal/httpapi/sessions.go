@@ -1,12 +1,9 @@
 package httpapi
 
 import (
-	"io"
 	"net/http"
 	"strconv"
 	"strings"
-
-	"github.com/gorilla/mux"
 
 	"github.com/sessiond/sessiond/internal/fault"
 	"github.com/sessiond/sessiond/internal/sessions"
@@ -63,7 +60,7 @@ func (s *server) regenerateSession(w http.ResponseWriter, r *http.Request, req *
 }
 
 func (s *server) getSession(w http.ResponseWriter, r *http.Request) error {
-	sess, err := s.Sessions.Get(r.Context(), principal(r).TenantID, mux.Vars(r)["session_id"])
+	sess, err := s.Sessions.Get(r.Context(), principal(r).TenantID, r.PathValue("session_id"))
 	if err != nil {
 		return err
 	}
@@ -71,10 +68,7 @@ func (s *server) getSession(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (s *server) patchSession(w http.ResponseWriter, r *http.Request) error {
-	patch, err := io.ReadAll(r.Body)
-	if err != nil {
-		return fault.Wrap(err, fault.InvalidRequest, "body could not be read")
-	}
+	patch := callOf(r).body
 	var ifVersion *int64
 	if m := r.Header.Get("If-Match"); m != "" {
 		v, err := strconv.ParseInt(strings.Trim(m, `"`), 10, 64)
@@ -83,7 +77,7 @@ func (s *server) patchSession(w http.ResponseWriter, r *http.Request) error {
 		}
 		ifVersion = &v
 	}
-	sess, err := s.Sessions.PatchData(r.Context(), principal(r).TenantID, mux.Vars(r)["session_id"], patch, ifVersion, s.meta(r))
+	sess, err := s.Sessions.PatchData(r.Context(), principal(r).TenantID, r.PathValue("session_id"), patch, ifVersion, s.meta(r))
 	if err != nil {
 		return err
 	}
@@ -96,7 +90,7 @@ func writeSession(w http.ResponseWriter, sess sessions.Session) error {
 }
 
 func (s *server) revokeSession(w http.ResponseWriter, r *http.Request) error {
-	if err := s.Sessions.Revoke(r.Context(), principal(r).TenantID, mux.Vars(r)["session_id"], s.meta(r)); err != nil {
+	if err := s.Sessions.Revoke(r.Context(), principal(r).TenantID, r.PathValue("session_id"), s.meta(r)); err != nil {
 		return err
 	}
 	w.WriteHeader(http.StatusNoContent)
@@ -124,7 +118,7 @@ func (s *server) listSessions(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (s *server) listUserSessions(w http.ResponseWriter, r *http.Request) error {
-	userID := mux.Vars(r)["user_id"]
+	userID := r.PathValue("user_id")
 	if !sessions.ValidUserID(userID) { // "" would list the whole tenant
 		return fault.Invalid("user_id", "is not a user id")
 	}
@@ -140,7 +134,7 @@ func (s *server) listUserSessions(w http.ResponseWriter, r *http.Request) error 
 }
 
 func (s *server) revokeUserSessions(w http.ResponseWriter, r *http.Request) error {
-	q, tid, uid := r.URL.Query(), principal(r).TenantID, mux.Vars(r)["user_id"]
+	q, tid, uid := r.URL.Query(), principal(r).TenantID, r.PathValue("user_id")
 	var revoked sessions.Revoked
 	var err error
 	if q.Get("actor") == "any" {

@@ -4,8 +4,6 @@ import (
 	"net/http"
 	"strconv"
 
-	"github.com/gorilla/mux"
-
 	"github.com/sessiond/sessiond/internal/tenants"
 )
 
@@ -59,7 +57,7 @@ func (s *server) listTenants(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (s *server) getTenant(w http.ResponseWriter, r *http.Request) error {
-	t, err := s.Tenants.GetTenant(r.Context(), mux.Vars(r)["tenant_id"])
+	t, err := s.Tenants.GetTenant(r.Context(), r.PathValue("tenant_id"))
 	if err != nil {
 		return err
 	}
@@ -71,7 +69,7 @@ func (s *server) updateTenant(w http.ResponseWriter, r *http.Request) error {
 	if err := decodeJSON(r, &patch); err != nil {
 		return err
 	}
-	t, err := s.Tenants.UpdateTenant(r.Context(), mux.Vars(r)["tenant_id"], patch, s.actor(r))
+	t, err := s.Tenants.UpdateTenant(r.Context(), r.PathValue("tenant_id"), patch, s.actor(r))
 	if err != nil {
 		return err
 	}
@@ -79,7 +77,7 @@ func (s *server) updateTenant(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (s *server) deleteTenant(w http.ResponseWriter, r *http.Request) error {
-	if err := s.Tenants.DeleteTenant(r.Context(), mux.Vars(r)["tenant_id"]); err != nil {
+	if err := s.Tenants.DeleteTenant(r.Context(), r.PathValue("tenant_id")); err != nil {
 		return err
 	}
 	w.WriteHeader(http.StatusNoContent)

@@ -12,11 +12,11 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/getkin/kin-openapi/openapi3"
 	"github.com/getkin/kin-openapi/openapi3filter"
 	"github.com/getkin/kin-openapi/routers"
-	"github.com/gorilla/mux"
 
 	"github.com/sessiond/sessiond/api"
 	"github.com/sessiond/sessiond/internal/fault"
@@ -59,13 +59,18 @@ func newValidator(doc *openapi3.T) (*validator, error) {
 // operation is one route's operation in the document, found once when the
 // route is registered, so that a request is never routed a second time.
 type operation struct {
-	route *routers.Route
-	query map[string]bool // the query parameters it takes
+	route      *routers.Route
+	query      map[string]bool // the query parameters it takes
+	pathParams []string        // the names of its path parameters
 	// body is the request body's schema compiled (bodyschema.go), nil
 	// when the operation is left to kin-openapi alone; headers are the
 	// header parameters whose presence sends a request to kin-openapi.
 	body    bodyCheck
 	headers []string
+	// probe is the body loose decodes (bodyschema.go); looseFor keeps
+	// loose's answers by type.
+	probe    []byte
+	looseFor sync.Map
 }
 
 // operation finds the document's operation of method and path (a path
@@ -80,19 +85,21 @@ func (v *validator) operation(method, path string) (*operation, error) {
 	op := *item.GetOperation(method)
 	op.Security = &openapi3.SecurityRequirements{}
 	query := map[string]bool{}
+	var pathParams []string
 	for _, params := range []openapi3.Parameters{item.Parameters, op.Parameters} {
 		for _, p := range params {
-			if p.Value != nil && p.Value.In == openapi3.ParameterInQuery {
+			switch {
+			case p.Value == nil:
+			case p.Value.In == openapi3.ParameterInQuery:
 				query[p.Value.Name] = true
+			case p.Value.In == openapi3.ParameterInPath:
+				pathParams = append(pathParams, p.Value.Name)
 			}
 		}
 	}
 	route := &routers.Route{Spec: v.doc, Path: path, PathItem: item, Method: method, Operation: &op}
-	body, headers, ok := compileBody(&op, item)
-	if !ok {
-		body, headers = nil, nil
-	}
-	return &operation{route: route, query: query, body: body, headers: headers}, nil
+	body, probe, headers, _ := compileBody(&op, item)
+	return &operation{route: route, query: query, pathParams: pathParams, body: body, headers: headers, probe: probe}, nil
 }
 
 // propertyNames collects every property name of every schema in doc.
@@ -146,7 +153,16 @@ func readBody(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, erro
 	if r.Body == nil || r.Body == http.NoBody {
 		return nil, nil
 	}
-	data, err := io.ReadAll(http.MaxBytesReader(w, r.Body, limit))
+	var data []byte
+	var err error
+	if n := r.ContentLength; n > 0 && n <= limit {
+		// A length announced within the limit (net/http's body ends there):
+		// one slice of that size, not io.ReadAll's growing ones.
+		data = make([]byte, n)
+		_, err = io.ReadFull(r.Body, data)
+	} else {
+		data, err = io.ReadAll(http.MaxBytesReader(w, r.Body, limit))
+	}
 	if err != nil {
 		var tooBig *http.MaxBytesError
 		if errors.As(err, &tooBig) {
@@ -163,26 +179,31 @@ func readBody(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, erro
 	return data, nil
 }
 
-// validate checks r, whose body is body, against its operation op. Errors
-// name the offending body field or parameter (see translate) and never
-// repeat its value. It leaves the body in r.Body for the handler.
-func (v *validator) validate(r *http.Request, op *operation, body []byte) error {
+// validate checks r, whose body is body, against its operation op;
+// checked reports that the body passed op's compiled check, without
+// kin-openapi. Errors name the offending body field or parameter (see
+// translate) and never repeat its value.
+func (v *validator) validate(r *http.Request, op *operation, body []byte) (checked bool, err error) {
 	if r.URL.RawQuery != "" {
 		if err := unknownQuery(r, op); err != nil {
-			return err
+			return false, err
 		}
 	}
-	if body != nil {
-		r.Body = io.NopCloser(bytes.NewReader(body))
-	}
 	if op.accepts(r, body) {
-		return nil
+		return true, nil
 	}
-	in := &openapi3filter.RequestValidationInput{Request: r, PathParams: mux.Vars(r), Route: op.route, Options: v.options}
+	if body != nil {
+		r.Body = io.NopCloser(bytes.NewReader(body)) // for kin-openapi, which reads it
+	}
+	path := make(map[string]string, len(op.pathParams))
+	for _, name := range op.pathParams {
+		path[name] = r.PathValue(name)
+	}
+	in := &openapi3filter.RequestValidationInput{Request: r, PathParams: path, Route: op.route, Options: v.options}
 	if err := openapi3filter.ValidateRequest(r.Context(), in); err != nil {
-		return v.translate(err)
+		return false, v.translate(err)
 	}
-	return nil
+	return false, nil
 }
 
 // unknownQuery refuses the query parameters op does not take, naming each
@@ -306,9 +327,24 @@ func parseReason(e *openapi3filter.ParseError) string {
 	return "cannot be parsed"
 }
 
-// decodeJSON decodes a validated body strictly into v.
+// decodeJSON decodes r's validated body strictly into v (a pointer): no
+// unknown field, one JSON value.
 func decodeJSON(r *http.Request, v any) error {
-	dec := json.NewDecoder(r.Body)
+	c := callOf(r)
+	// json.Unmarshal, without a json.Decoder and its buffer, stands in for
+	// the strict decoder when its DisallowUnknownFields has nothing left to
+	// refuse (operation.loose). When Unmarshal fails, it failed before
+	// filling v (not one JSON value alone) or with the error the strict
+	// decoder meets too: the strict decoder answers, as always.
+	if c.checked && c.op.loose(v) && json.Unmarshal(c.body, v) == nil {
+		return nil
+	}
+	return decodeStrict(c.body, v)
+}
+
+// decodeStrict decodes body into v: one JSON value, no unknown field.
+func decodeStrict(body []byte, v any) error {
+	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
 		if errors.Is(err, io.EOF) {

@@ -5,8 +5,6 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/gorilla/mux"
-
 	"github.com/sessiond/sessiond/internal/fault"
 	"github.com/sessiond/sessiond/internal/webhooks"
 )
@@ -77,7 +75,7 @@ func (s *server) listWebhooks(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (s *server) getWebhook(w http.ResponseWriter, r *http.Request) error {
-	ep, err := s.Webhooks.Store.Endpoint(r.Context(), principal(r).TenantID, mux.Vars(r)["webhook_id"])
+	ep, err := s.Webhooks.Store.Endpoint(r.Context(), principal(r).TenantID, r.PathValue("webhook_id"))
 	if err != nil {
 		return err
 	}
@@ -89,7 +87,7 @@ func (s *server) patchWebhook(w http.ResponseWriter, r *http.Request) error {
 	if err := decodeJSON(r, &req); err != nil {
 		return err
 	}
-	ep, err := s.Webhooks.Update(r.Context(), principal(r).TenantID, mux.Vars(r)["webhook_id"],
+	ep, err := s.Webhooks.Update(r.Context(), principal(r).TenantID, r.PathValue("webhook_id"),
 		webhooks.EndpointPatch{URL: req.URL, Description: req.Description, EventTypes: req.EventTypes})
 	if err != nil {
 		return err
@@ -98,7 +96,7 @@ func (s *server) patchWebhook(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (s *server) deleteWebhook(w http.ResponseWriter, r *http.Request) error {
-	if err := s.Webhooks.Store.DeleteEndpoint(r.Context(), principal(r).TenantID, mux.Vars(r)["webhook_id"]); err != nil {
+	if err := s.Webhooks.Store.DeleteEndpoint(r.Context(), principal(r).TenantID, r.PathValue("webhook_id")); err != nil {
 		return err
 	}
 	w.WriteHeader(http.StatusNoContent)
@@ -116,7 +114,7 @@ func (s *server) rotateWebhookSecret(w http.ResponseWriter, r *http.Request) err
 	if req.OverlapSeconds != nil {
 		overlap = time.Duration(*req.OverlapSeconds) * time.Second
 	}
-	ep, secret, err := s.Webhooks.RotateSecret(r.Context(), principal(r).TenantID, mux.Vars(r)["webhook_id"], overlap)
+	ep, secret, err := s.Webhooks.RotateSecret(r.Context(), principal(r).TenantID, r.PathValue("webhook_id"), overlap)
 	if err != nil {
 		return err
 	}
@@ -125,7 +123,7 @@ func (s *server) rotateWebhookSecret(w http.ResponseWriter, r *http.Request) err
 }
 
 func (s *server) testWebhook(w http.ResponseWriter, r *http.Request) error {
-	id, err := s.Webhooks.SendTest(r.Context(), principal(r).TenantID, mux.Vars(r)["webhook_id"])
+	id, err := s.Webhooks.SendTest(r.Context(), principal(r).TenantID, r.PathValue("webhook_id"))
 	if err != nil {
 		return err
 	}
@@ -148,7 +146,7 @@ type deliveryView struct {
 }
 
 func (s *server) listWebhookDeliveries(w http.ResponseWriter, r *http.Request) error {
-	tid, id := principal(r).TenantID, mux.Vars(r)["webhook_id"]
+	tid, id := principal(r).TenantID, r.PathValue("webhook_id")
 	if _, err := s.Webhooks.Store.Endpoint(r.Context(), tid, id); err != nil {
 		return err
 	}
@@ -171,11 +169,11 @@ func (s *server) listWebhookDeliveries(w http.ResponseWriter, r *http.Request) e
 }
 
 func (s *server) redeliverWebhook(w http.ResponseWriter, r *http.Request) error {
-	n, err := strconv.ParseInt(mux.Vars(r)["delivery_id"], 10, 64)
+	n, err := strconv.ParseInt(r.PathValue("delivery_id"), 10, 64)
 	if err != nil || n <= 0 {
 		return fault.New(fault.NotFound, "webhook delivery not found")
 	}
-	if err := s.Webhooks.Redeliver(r.Context(), principal(r).TenantID, mux.Vars(r)["webhook_id"], n); err != nil {
+	if err := s.Webhooks.Redeliver(r.Context(), principal(r).TenantID, r.PathValue("webhook_id"), n); err != nil {
 		return err
 	}
 	w.WriteHeader(http.StatusAccepted)

@@ -24,6 +24,7 @@ import (
 	"github.com/prometheus/common/expfmt"
 
 	"github.com/sessiond/sessiond/internal/events"
+	"github.com/sessiond/sessiond/internal/web"
 )
 
 // latencyBuckets are the upper bounds, in seconds, of the request latency
@@ -175,9 +176,17 @@ func (c recorder) Record(e events.Event) {
 func (r *Registry) Middleware(surface func(*http.Request) string, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
 		start := time.Now()
-		rec := &statusWriter{ResponseWriter: w, status: http.StatusOK}
-		next.ServeHTTP(rec, req)
-		r.observe(surface(req), req.Method, rec.status, time.Since(start))
+		rec, ok := w.(*web.Recorder) // the access log's, around this one
+		if !ok {
+			rec = &web.Recorder{ResponseWriter: w}
+			w = rec
+		}
+		next.ServeHTTP(w, req)
+		status := rec.Status
+		if status == 0 { // nothing written: net/http answers 200
+			status = http.StatusOK
+		}
+		r.observe(surface(req), req.Method, status, time.Since(start))
 	})
 }
 
@@ -187,30 +196,24 @@ func (r *Registry) observe(surface, method string, status int, d time.Duration) 
 	default:
 		method = "other" // keep label values bounded
 	}
-	r.requests.WithLabelValues(surface, method, strconv.Itoa(status)).Inc()
+	var code string
+	if status >= 0 && status < len(codes) {
+		code = codes[status]
+	} else {
+		code = strconv.Itoa(status)
+	}
+	r.requests.WithLabelValues(surface, method, code).Inc()
 	r.latency.WithLabelValues(surface).Observe(d.Seconds())
 }
 
-type statusWriter struct {
-	http.ResponseWriter
-	status int
-	wrote  bool
-}
-
-func (s *statusWriter) WriteHeader(code int) {
-	if !s.wrote {
-		s.status, s.wrote = code, true
+// codes are the label values of the status codes, made once (strconv.Itoa
+// allocates a string of three digits each time).
+var codes = func() (c [600]string) {
+	for i := range c {
+		c[i] = strconv.Itoa(i)
 	}
-	s.ResponseWriter.WriteHeader(code)
-}
-
-func (s *statusWriter) Write(b []byte) (int, error) {
-	s.wrote = true
-	return s.ResponseWriter.Write(b)
-}
-
-// Unwrap lets http.ResponseController reach the underlying writer.
-func (s *statusWriter) Unwrap() http.ResponseWriter { return s.ResponseWriter }
+	return c
+}()
 
 // WriteText writes every metric in the Prometheus text format, version
 // 0.0.4. If a collector fails, it writes nothing and returns the error.

@@ -11,26 +11,27 @@ import (
 // fixed placeholder, never the raw path.
 const Unmatched = "(unmatched)"
 
-// route is the request's route template, named by the router that matched
-// it (SetRoute) for the access log wrapped around it.
-type route struct{ template string }
-
 // SetRoute names r's route for the access log: a template such as
 // "/v1/sessions/{session_id}", never a path with values in it. Routers call
 // it once a route matched; without it the request is logged as Unmatched.
 func SetRoute(r *http.Request, template string) {
-	if rt, ok := r.Context().Value(routeKey).(*route); ok {
-		rt.template = template
+	if st := stateOf(r.Context()); st != nil {
+		st.route = template
 	}
 }
 
 // Route returns the route template SetRoute named for the request of ctx,
 // or Unmatched.
 func Route(ctx context.Context) string {
-	if rt, ok := ctx.Value(routeKey).(*route); ok && rt.template != "" {
-		return rt.template
+	return stateOf(ctx).routeName()
+}
+
+// routeName is the route template SetRoute named, or Unmatched.
+func (st *state) routeName() string {
+	if st == nil || st.route == "" {
+		return Unmatched
 	}
-	return Unmatched
+	return st.route
 }
 
 // Recorder is a response writer that remembers the status and the number
@@ -73,20 +74,30 @@ func WithAccessLog(log *slog.Logger, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
 		rec := &Recorder{ResponseWriter: w}
-		ctx := context.WithValue(r.Context(), routeKey, &route{})
-		next.ServeHTTP(rec, r.WithContext(ctx))
-		rt := Route(ctx)
+		r, st := track(r)
+		next.ServeHTTP(rec, r)
+		rt := st.routeName()
 		level := slog.LevelInfo
 		if quietRoutes[rt] {
 			level = slog.LevelDebug
 		}
-		log.LogAttrs(ctx, level, "request", // LogAttrs: no []any boxing per request
-			slog.String("request_id", RequestID(ctx)),
+		ctx, h := r.Context(), log.Handler()
+		if !h.Enabled(ctx, level) {
+			return
+		}
+		// The line's Record made here, as Logger.LogAttrs would make it but
+		// without the caller's program counter (runtime.Callers), which an
+		// access log line never shows; attributes, not []any boxing.
+		now := time.Now()
+		line := slog.NewRecord(now, level, "request", 0)
+		line.AddAttrs(
+			slog.String("request_id", st.id),
 			slog.String("method", r.Method),
 			slog.String("route", rt),
 			slog.Int("status", rec.Status),
 			slog.Int("bytes", rec.Bytes),
-			slog.Duration("duration", time.Since(start)),
+			slog.Duration("duration", now.Sub(start)),
 		)
+		_ = h.Handle(ctx, line)
 	})
 }

@@ -5,36 +5,47 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"net/http"
-	"regexp"
 )
-
-type ctxKey int
-
-const (
-	requestIDKey ctxKey = iota
-	routeKey
-)
-
-var validRequestID = regexp.MustCompile(`^[A-Za-z0-9._-]{1,64}$`)
 
 // WithRequestID echoes a well-formed X-Request-Id or makes one, sets it on
-// the response, and puts it in the context (RequestID) for logs and error
+// the response, and gives it to the request (RequestID) for logs and error
 // bodies. It wraps every surface once, at the top.
 func WithRequestID(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		id := r.Header.Get("X-Request-Id")
-		if !validRequestID.MatchString(id) {
+		if !validRequestID(id) {
 			var b [8]byte
 			_, _ = rand.Read(b[:])
 			id = hex.EncodeToString(b[:])
 		}
 		w.Header().Set("X-Request-Id", id)
-		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), requestIDKey, id)))
+		r, st := track(r)
+		st.id = id
+		next.ServeHTTP(w, r)
 	})
 }
 
-// RequestID returns the request id WithRequestID put in ctx ("" outside it).
+// validRequestID reports whether id is 1 to 64 of A-Z, a-z, 0-9, '.', '_'
+// and '-': an id safe to echo in a header, a log line and an error body.
+func validRequestID(id string) bool {
+	if id == "" || len(id) > 64 {
+		return false
+	}
+	for i := 0; i < len(id); i++ {
+		switch c := id[i]; {
+		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9', c == '.', c == '_', c == '-':
+		default:
+			return false
+		}
+	}
+	return true
+}
+
+// RequestID returns the request id WithRequestID gave the request of ctx
+// ("" outside it).
 func RequestID(ctx context.Context) string {
-	id, _ := ctx.Value(requestIDKey).(string)
-	return id
+	if st := stateOf(ctx); st != nil {
+		return st.id
+	}
+	return ""
 }

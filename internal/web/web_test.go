@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -101,4 +102,67 @@ func TestRecoverPassesOnErrAbortHandler(t *testing.T) {
 		}
 	}()
 	h.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest("GET", "/", nil))
+}
+
+func TestRequestIDEchoesOnlyWellFormedIDs(t *testing.T) {
+	made := regexp.MustCompile(`^[0-9a-f]{16}$`)
+	for _, c := range []struct {
+		id   string
+		echo bool
+	}{
+		{"a", true}, {"AZaz09._-", true}, {strings.Repeat("x", 64), true},
+		{"", false}, {strings.Repeat("x", 65), false}, {"a b", false}, {"a/b", false}, {"é", false}, {"a\n", false}, {"{}", false},
+	} {
+		w := httptest.NewRecorder()
+		r := httptest.NewRequest("GET", "/", nil)
+		r.Header.Set("X-Request-Id", c.id)
+		var seen string
+		web.WithRequestID(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			seen = web.RequestID(r.Context())
+		})).ServeHTTP(w, r)
+		got := w.Header().Get("X-Request-Id")
+		if seen != got || c.echo && got != c.id || !c.echo && !made.MatchString(got) {
+			t.Errorf("X-Request-Id %q: answered %q, request id %q", c.id, got, seen)
+		}
+	}
+}
+
+func TestRouterGivesTheRouteVariablesAsPathValues(t *testing.T) {
+	rt := web.NewRouter()
+	rt.Handle("/t/{tid}/u/{uid}", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = w.Write([]byte(r.PathValue("tid") + " " + r.PathValue("uid")))
+	})).Methods("GET")
+	for _, c := range []struct {
+		method, path string
+		status       int
+		body         string
+	}{
+		{"GET", "/t/a/u/b", http.StatusOK, "a b"},
+		{"POST", "/t/a/u/b", http.StatusMethodNotAllowed, ""},
+		{"GET", "/t/a", http.StatusNotFound, "404 page not found\n"},
+	} {
+		w := httptest.NewRecorder()
+		rt.ServeHTTP(w, httptest.NewRequest(c.method, c.path, nil))
+		if w.Code != c.status || w.Body.String() != c.body {
+			t.Errorf("%s %s: %d %q, want %d %q", c.method, c.path, w.Code, w.Body.String(), c.status, c.body)
+		}
+	}
+}
+
+// Keep fills in the request's state when a layer of the chain made one,
+// and otherwise gives a copy of the request a state of its own.
+func TestKeepCopiesTheRequestOnlyOutsideTheChain(t *testing.T) {
+	v := new(int)
+	web.WithRequestID(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if web.Keep(r, v) != r || web.Kept(r.Context()) != v {
+			t.Error("under WithRequestID, Keep copied the request or lost the value")
+		}
+	})).ServeHTTP(httptest.NewRecorder(), httptest.NewRequest("GET", "/", nil))
+
+	r := httptest.NewRequest("GET", "/", nil)
+	kept := web.Keep(r, v)
+	web.SetRoute(kept, "/x")
+	if kept == r || web.Kept(kept.Context()) != v || web.Route(kept.Context()) != "/x" || web.Kept(r.Context()) != nil {
+		t.Error("alone, Keep did not give a copy of the request a state of its own")
+	}
 }
