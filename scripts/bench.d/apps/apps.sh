@@ -57,7 +57,7 @@ stop_apps() {
   app_pids=() node_pid=
 }
 # app_run NAME WRKMODE FILE — one measured wrk run against app_url; appends
-# "NAME WRKMODE req/s p50 p99 errors app_us sessiond_us redis_us" to apps_rows:
+# "ROUND NAME WRKMODE req/s p50 p99 errors app_us sessiond_us redis_us" to apps_rows:
 # the last three are CPU time per request of the app (node), sessiond and Redis
 # during the run (sessiond's includes the change stream and background touches).
 apps_rows=()
@@ -72,17 +72,22 @@ app_run() {
   a1=$(ticks "$app_pid") s1=$(ticks "$sessiond_pid") r1=$(ticks "$redis_pid")
   line=$(grep '^BENCH ' "$tmp/wrk.out") || { cat "$tmp/wrk.out" >&2; die "wrk printed no result"; }
   eval "${line#BENCH }"
-  apps_rows+=("$1 $2 $(awk -v r="$requests" -v d="$duration_us" -v a=$((a1 - a0)) -v s=$((s1 - s0)) -v rd=$((r1 - r0)) -v t="$clk_tck" \
+  apps_rows+=("$round $1 $2 $(awk -v r="$requests" -v d="$duration_us" -v a=$((a1 - a0)) -v s=$((s1 - s0)) -v rd=$((r1 - r0)) -v t="$clk_tck" \
     'BEGIN {us = 1e6 / t / r; printf "%.0f %d %d %d %.0f %.0f %.0f", r / (d / 1e6), '"$p50_us"', '"$p99_us"', '"$((non2xx + socket_errors))"', a * us, s * us, rd * us}')")
 }
 
-for mode in express-session sessiond sessiond-cache; do
-  say "apps: $mode"
-  start_app "$mode"
-  node "$tmp/apps/driver.mjs" login "$app_url" 1000 "$tmp/cookies.$mode"
-  app_run "$mode" profile "$tmp/cookies.$mode"
-  app_run "$mode" login -
-  stop_apps
+# Rounds: the three apps one after the other, $apps_rounds times. This machine's
+# speed drifts from minute to minute, so a ratio is taken within a round (the
+# apps measured seconds apart) and the table gives the medians over rounds.
+for round in $(seq "$apps_rounds"); do
+  for mode in express-session sessiond sessiond-cache; do
+    say "apps: round $round of $apps_rounds: $mode"
+    start_app "$mode"
+    node "$tmp/apps/driver.mjs" login "$app_url" 1000 "$tmp/cookies.$mode"
+    app_run "$mode" profile "$tmp/cookies.$mode"
+    app_run "$mode" login -
+    stop_apps
+  done
 done
 
 say "apps: revocation latency, two instances with the cache on, $revocations revocations"
@@ -93,15 +98,31 @@ rev=$(node "$tmp/apps/driver.mjs" revocation --apps "$a1,$a2" --sessiond "$url" 
 stop_apps
 eval "${rev#REVOCATION }" # n= p50_us= p99_us= max_us= accepted_before_delivery=
 
-# The table: each row against express-session's same workload.
+# The table: medians over the rounds; each ratio is the median of the rounds'
+# ratios to express-session's same workload in the same round.
 row() { # MODE LABEL
   printf '%s\n' "${apps_rows[@]}" | awk -v m="$1" -v label="$2" '
-    { k = $1 " " $2; rps[k] = $3; p50[k] = $4; p99[k] = $5; bad[k] = $6; app[k] = $7; sd[k] = $8; rd[k] = $9 }
+    function median(list,   n, a, i, j, t) {
+      n = split(list, a, " ")
+      for (i = 2; i <= n; i++) for (j = i; j > 1 && a[j - 1] + 0 > a[j] + 0; j--) { t = a[j]; a[j] = a[j - 1]; a[j - 1] = t }
+      return n % 2 ? a[(n + 1) / 2] : (a[n / 2] + a[n / 2 + 1]) / 2
+    }
+    {
+      k = $2 " " $3; rounds[$1] = 1; at[$1 " " k] = $4
+      rps[k] = rps[k] " " $4; p50[k] = p50[k] " " $5; p99[k] = p99[k] " " $6; bad[k] += $7
+      app[k] = app[k] " " $8; sd[k] = sd[k] " " $9; rd[k] = rd[k] " " $10
+    }
     END {
-      g = m " profile"; l = m " login"; bg = "express-session profile"; bl = "express-session login"
+      split("profile login", ws, " ")
+      for (i = 1; i <= 2; i++) {
+        w = ws[i]; list = ""
+        for (r in rounds) list = list " " at[r " " m " " w] / at[r " express-session " w]
+        ratio[w] = median(list)
+      }
+      g = m " profile"; l = m " login"
       printf "| %s | %d (%.2f×) | %.1f | %.1f | %d / %d / %d | %d (%.2f×) | %.1f | %d / %d / %d | %d |\n", label,
-        rps[g], rps[g] / rps[bg], p50[g] / 1000, p99[g] / 1000, app[g], sd[g], rd[g],
-        rps[l], rps[l] / rps[bl], p99[l] / 1000, app[l], sd[l], rd[l], bad[g] + bad[l]
+        median(rps[g]), ratio["profile"], median(p50[g]) / 1000, median(p99[g]) / 1000, median(app[g]), median(sd[g]), median(rd[g]),
+        median(rps[l]), ratio["login"], median(p99[l]) / 1000, median(app[l]), median(sd[l]), median(rd[l]), bad[g] + bad[l]
     }'
 }
 lock=$apps_src/package-lock.json
@@ -114,7 +135,8 @@ scripts/bench.d/apps/app.mjs (Node $(node --version), express $(version express)
 connect-redis $(version connect-redis) (the same Redis as sessiond), or on @sessiond/express (clients/node
 of this repository) with the cache off and on. One Node process per app; wrk -t$threads -c$connections,
 ${duration} s per workload after 2 s of warm-up; \`GET /profile\` rotates through 1,000 logged-in cookies,
-\`POST /login\` logs in a new user per request. Ratios are against express-session's row. "CPU µs/req" is
+\`POST /login\` logs in a new user per request. $apps_rounds rounds of the three apps; each figure is the
+median over the rounds, and each ratio the median of the rounds' ratios to express-session's same workload. "CPU µs/req" is
 the CPU time per request of the app's Node process / sessiond / Redis during the run (sessiond's includes
 its change stream and the cache's background touches); unlike req/s it barely moves when the rest of the
 machine is busy.
