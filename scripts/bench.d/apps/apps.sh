@@ -125,6 +125,19 @@ row() { # MODE LABEL
         median(rps[l]), ratio["login"], median(p99[l]) / 1000, median(app[l]), median(sd[l]), median(rd[l]), bad[g] + bad[l]
     }'
 }
+# spread — every round's ratios, so the table's medians show their spread.
+spread() {
+  printf '%s\n' "${apps_rows[@]}" | awk '
+    { at[$1 " " $2 " " $3] = $4; if (!($1 in seen)) { seen[$1] = 1; order[++n] = $1 } }
+    END {
+      for (i = 1; i <= n; i++) {
+        r = order[i]
+        printf "%sround %s: cache off %.2f×, %.2f×; cache on %.2f×, %.2f×", (i > 1 ? "; " : ""), r,
+          at[r " sessiond profile"] / at[r " express-session profile"], at[r " sessiond login"] / at[r " express-session login"],
+          at[r " sessiond-cache profile"] / at[r " express-session profile"], at[r " sessiond-cache login"] / at[r " express-session login"]
+      }
+    }'
+}
 lock=$apps_src/package-lock.json
 version() { jq -r ".packages[\"node_modules/$1\"].version" "$lock"; }
 cat <<EOF
@@ -146,6 +159,8 @@ machine is busy.
 $(row express-session "express-session + connect-redis")
 $(row sessiond "@sessiond/express, cache off")
 $(row sessiond-cache "@sessiond/express, cache on")
+
+Each round's ratios to express-session (GET /profile, POST /login): $(spread)
 
 Revocation latency, two app instances with the cache on (each its own change stream): $n samples
 ($revocations revocations × 2 instances). Each: log in, read /profile twice on both (cached), revoke the
