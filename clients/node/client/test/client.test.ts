@@ -112,7 +112,10 @@ describe('@sessiond/client against sessiond', () => {
 
   it('log out other devices keeps exactly the named session', async () => {
     const ds = [];
-    for (const ua of ['laptop', 'phone', 'tablet']) ds.push(await client.createSession({ user_id: 'erin', device: { user_agent: ua } }));
+    for (const ua of ['laptop', 'phone', 'tablet']) {
+      ds.push(await client.createSession({ user_id: 'erin', device: { user_agent: ua } }));
+      await new Promise((r) => setTimeout(r, 3)); // listings are oldest first by the created millisecond; a tie has no order
+    }
     const first = await client.listUserSessions('erin', { limit: 2 });
     assert.equal(first.sessions.length, 2);
     assert.ok(first.next_cursor, 'a second page');
