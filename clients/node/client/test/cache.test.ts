@@ -6,7 +6,7 @@ import { execFileSync } from 'node:child_process';
 import { createServer, type Server } from 'node:http';
 import net from 'node:net';
 import { after, before, describe, it } from 'node:test';
-import { startSessiond, type Sessiond } from '@sessiond/testkit';
+import { codeOf as testkitCodeOf, startSessiond, until, type Sessiond } from '@sessiond/testkit';
 import { SessiondClient, SessiondError, type SessionIssued } from '../src/index.js';
 import { SessionCache, touchEvery } from '../src/cache.js';
 
@@ -25,15 +25,6 @@ function cached(url = sd.url): SessiondClient {
   return c;
 }
 
-async function until(what: string, cond: () => boolean, timeoutMs = 5000): Promise<number> {
-  const t0 = performance.now();
-  while (!cond()) {
-    if (performance.now() - t0 > timeoutMs) assert.fail(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 2));
-  }
-  return performance.now() - t0;
-}
-
 /** changeSeen makes a change (a throwaway session revoked) and waits until c has applied it. */
 async function changeSeen(c: SessiondClient): Promise<void> {
   const id = c.cacheStats()!.lastEventId;
@@ -44,15 +35,7 @@ async function changeSeen(c: SessiondClient): Promise<void> {
 
 const ready = (c: SessiondClient) => until('the stream to be ready', () => c.cacheStats()!.ready, 15000);
 
-async function codeOf(p: Promise<unknown>): Promise<string> {
-  try {
-    await p;
-    return 'ok';
-  } catch (err) {
-    assert.ok(err instanceof SessiondError, String(err));
-    return err.code;
-  }
-}
+const codeOf = (p: Promise<unknown>) => testkitCodeOf(p, SessiondError);
 
 /** login makes a logged-in session and caches it in c (a miss, then a hit). */
 async function login(c: SessiondClient, user: string): Promise<SessionIssued> {

@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import type { Server } from 'node:http';
 import { after, before, describe, it } from 'node:test';
 import express from 'express';
-import { startSessiond, type Sessiond } from '@sessiond/testkit';
+import { codeOf as testkitCodeOf, startSessiond, until, type Sessiond } from '@sessiond/testkit';
 import { SessiondClient, SessiondError, isSessionEnded } from '@sessiond/client';
 import { sessiond } from '../src/index.js';
 
@@ -35,23 +35,7 @@ after(async () => {
   await sd?.close();
 });
 
-async function until(what: string, cond: () => boolean, timeoutMs = 15000): Promise<void> {
-  const t0 = performance.now();
-  while (!cond()) {
-    if (performance.now() - t0 > timeoutMs) assert.fail(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 2));
-  }
-}
-
-async function codeOf(p: Promise<unknown>): Promise<string> {
-  try {
-    await p;
-    return 'ok';
-  } catch (err) {
-    assert.ok(err instanceof SessiondError, String(err));
-    return err.code;
-  }
-}
+const codeOf = (p: Promise<unknown>) => testkitCodeOf(p, SessiondError);
 
 async function startApp(client: SessiondClient) {
   const app = express();
@@ -114,7 +98,7 @@ describe('session profiles against sessiond', () => {
   it('impersonation: the actor shows; revokeImpersonations ends it (cached hits stop) and not the user own session', async () => {
     const c = new SessiondClient({ url: sd.url, apiKey: key, cache: true, timeoutMs: 2000 });
     clients.push(c);
-    await until('the stream to be ready', () => c.cacheStats()!.ready);
+    await until('the stream to be ready', () => c.cacheStats()!.ready, 15000);
     const send = await startApp(c);
     const own = await plain.createSession({ user_id: 'bob', device });
     const actor = { type: 'support' as const, id: 'agent-7' };
@@ -135,7 +119,7 @@ describe('session profiles against sessiond', () => {
     let imp = await impersonate();
     const id = c.cacheStats()!.lastEventId;
     assert.deepEqual(await plain.revokeImpersonations('bob'), [imp.session.id]);
-    await until('the change', () => c.cacheStats()!.lastEventId !== id);
+    await until('the change', () => c.cacheStats()!.lastEventId !== id, 15000);
     let h = c.cacheStats()!.hits;
     assert.ok(isSessionEnded(await c.verifySession({ token: imp.token, device }).catch((e) => e)), 'the ended impersonation');
     assert.equal(c.cacheStats()!.hits, h, 'no hit for the ended impersonation');

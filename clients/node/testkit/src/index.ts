@@ -193,6 +193,31 @@ export async function startSessiond(): Promise<Sessiond> {
   }
 }
 
+/** until waits, polling every 2 ms, for cond to hold, and returns the ms it took; it fails the test naming `what` after timeoutMs. */
+export async function until(what: string, cond: () => boolean, timeoutMs = 5000): Promise<number> {
+  const t0 = performance.now();
+  while (!cond()) {
+    if (performance.now() - t0 > timeoutMs) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 2));
+  }
+  return performance.now() - t0;
+}
+
+/**
+ * codeOf is the problem code a call rejected with (the error must be an
+ * instance of errorClass, the client's SessiondError), or 'ok' when it
+ * resolved.
+ */
+export async function codeOf(p: Promise<unknown>, errorClass: new (...args: never[]) => Error & { code: string }): Promise<string> {
+  try {
+    await p;
+    return 'ok';
+  } catch (err) {
+    if (!(err instanceof errorClass)) throw new Error(`not a ${errorClass.name}: ${String(err)}`);
+    return err.code;
+  }
+}
+
 /** eventually retries fn until it stops throwing (pub/sub changes take up to a second to reach every instance). */
 export async function eventually<T>(fn: () => Promise<T>, timeoutMs = 5000): Promise<T> {
   const deadline = Date.now() + timeoutMs;
