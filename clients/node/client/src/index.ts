@@ -10,6 +10,7 @@ import { SessiondError, type ProblemCode } from './errors.js';
 import { operations, type Operation } from './operations.js';
 import { Transport, type RawResponse } from './transport.js';
 import { SessionCache, type CacheOptions, type CacheStats } from './cache.js';
+import { Verifier } from './batch.js';
 import type {
   APIKeyCreate,
   APIKeyCreated,
@@ -29,6 +30,8 @@ import type {
   SessionRevoke,
   SessionVerified,
   SessionVerify,
+  SessionVerifyResult,
+  SessionVerifyResults,
   RevokedSessions,
   TenantCreate,
   TenantCreated,
@@ -61,6 +64,13 @@ export interface SessiondClientOptions {
    * stream (cache.ts; README "Clients"): `true` for the defaults. Off by default.
    */
   cache?: boolean | CacheOptions;
+  /**
+   * Send the verifies made in one turn of the event loop together, as one
+   * `POST /v1/sessions/verify-batch` (batch.ts): each still gets exactly its
+   * own answer. On by default; `false` sends each alone. Off when
+   * `traceContext` is set, so that each verify's span joins its own trace.
+   */
+  batch?: boolean;
   /**
    * Called before each call for the W3C trace context to send, so that
    * sessiond's spans join the app's trace (when its operator turns tracing
@@ -95,6 +105,7 @@ export class SessiondClient {
   /** Headers every call sends, made once. */
   readonly #baseHeaders: Record<string, string>;
   readonly #cache: SessionCache | undefined;
+  readonly #verifier: Verifier | undefined;
   readonly #traceContext: SessiondClientOptions['traceContext'];
 
   constructor(opts: SessiondClientOptions) {
@@ -118,13 +129,23 @@ export class SessiondClient {
       Accept: 'application/json, application/problem+json',
       'User-Agent': opts.userAgent ?? 'sessiond-node/0.1',
     };
+    if (opts.batch !== false && opts.traceContext === undefined) {
+      this.#verifier = new Verifier({
+        single: (req) => this.#call(operations.verifySession, { body: req }),
+        batch: async (items) => {
+          const out: SessionVerifyResults = await this.#call(operations.verifySessions, { body: { items } });
+          return out.results;
+        },
+        refused: (r) => refusal(r),
+      });
+    }
     if (opts.cache) {
       this.#cache = new SessionCache(
         {
           url: base,
           apiKey: this.#apiKey,
           userAgent: this.#baseHeaders['User-Agent']!,
-          verify: (req) => this.#call(operations.verifySession, { body: req }),
+          verify: (req) => this.#verifyRemote(req),
         },
         opts.cache === true ? {} : opts.cache,
       );
@@ -134,6 +155,11 @@ export class SessiondClient {
   /** The local cache's state and counters; undefined without the `cache` option. */
   cacheStats(): CacheStats | undefined {
     return this.#cache?.stats();
+  }
+
+  /** How verifies went out: batches sent, verifies they carried, verifies sent alone (undefined with `batch: false`). */
+  batchStats(): { batches: number; batched: number; single: number } | undefined {
+    return this.#verifier ? { ...this.#verifier.sent } : undefined;
   }
 
   /** close ends the client's pooled connections and its change stream: call it last (later calls fail). */
@@ -166,6 +192,11 @@ export class SessiondClient {
    */
   verifySession(req: SessionVerify): Promise<SessionVerified> {
     if (this.#cache) return this.#cache.verify(req);
+    return this.#verifyRemote(req);
+  }
+
+  #verifyRemote(req: SessionVerify): Promise<SessionVerified> {
+    if (this.#verifier) return this.#verifier.verify(req);
     return this.#call(operations.verifySession, { body: req });
   }
 
@@ -362,7 +393,7 @@ export class SessiondClient {
     let res: RawResponse;
     try {
       res = this.#transport
-        ? await this.#transport.request(op.method, path, headers, body, op.method !== 'POST' || op === operations.verifySession || op === operations.revokeToken)
+        ? await this.#transport.request(op.method, path, headers, body, op.method !== 'POST' || op === operations.verifySession || op === operations.verifySessions || op === operations.revokeToken)
         : await viaFetch(this.#fetch!, this.url + path, op.method, headers, body, this.#timeoutMs);
     } catch (cause) {
       throw new SessiondError({
@@ -383,6 +414,21 @@ export class SessiondClient {
     }
     throw problemError(op, res);
   }
+}
+
+/** refusal is the error a batch result other than 200 stands for: what verify alone would have thrown. */
+function refusal(r: SessionVerifyResult): SessiondError {
+  const p = r.body as unknown as Problem;
+  const problem = p && typeof p.code === 'string' ? p : undefined;
+  const code: ProblemCode = problem?.code ?? 'internal';
+  const op = operations.verifySession;
+  return new SessiondError({
+    code,
+    httpStatus: r.status,
+    message: `sessiond ${op.method} ${op.path}: ${code}: ${problem?.detail ?? problem?.title ?? `HTTP ${r.status}`}`,
+    requestId: problem?.request_id,
+    problem,
+  });
 }
 
 /** viaFetch makes a call with a caller-supplied fetch (the `fetch` option). */

@@ -329,6 +329,22 @@ export interface SessionVerify {
   max_factor_age?: { [key: string]: number };
 }
 
+export interface SessionVerifyBatch {
+  items: Array<SessionVerify>;
+}
+
+export interface SessionVerifyResult {
+  /** The status verify would have answered: 200, 400, 401, 403 or 429. */
+  status: number;
+  /** A `SessionVerified` when `status` is 200, else a `Problem`. */
+  body: { [key: string]: unknown };
+}
+
+export interface SessionVerifyResults {
+  /** One per item, in the items' order. */
+  results: Array<SessionVerifyResult>;
+}
+
 /** What a session lacks for a step-up. */
 export interface StepUp {
   /** The assurance level required. */

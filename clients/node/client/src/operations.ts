@@ -36,6 +36,11 @@ export const operations = {
     sends: ['token', 'csrf_token', 'max_auth_age', 'device', 'min_aal', 'max_factor_age'],
     reads: ['session', 'token', 'csrf_token', 'binding_mismatch'],
   },
+  verifySessions: {
+    method: 'POST', path: '/v1/sessions/verify-batch', status: 200,
+    sends: ['items'],
+    reads: ['results'],
+  },
   regenerateSession: {
     method: 'POST', path: '/v1/sessions/regenerate', status: 200,
     sends: ['token', 'user_id', 'reauthenticated', 'amr', 'remember'],
