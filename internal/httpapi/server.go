@@ -108,7 +108,11 @@ func Mount(router *mux.Router, d Deps) error {
 	if d.Now == nil {
 		d.Now = time.Now
 	}
-	s := &server{Deps: d, operatorHash: secrets.Hash(d.OperatorToken), validator: v, limiter: &rateLimiter{now: d.Now}}
+	batch, err := maxItems(doc, "SessionVerifyBatch", "items")
+	if err != nil {
+		return err
+	}
+	s := &server{Deps: d, operatorHash: secrets.Hash(d.OperatorToken), validator: v, limiter: &rateLimiter{now: d.Now, maxCost: batch}}
 	s.live = &liveCounts{count: d.Sessions.Count, now: d.Now, log: d.Log}
 
 	router.NotFoundHandler = s.plain(func(w http.ResponseWriter, req *http.Request) error {
