@@ -177,6 +177,7 @@ func (s *server) routes(r *routes) {
 	handle("POST", "/v1/sessions", tenantSessions, withBody(idempotentBody(s, s.createSession)))
 	handle("GET", "/v1/sessions", tenantSessions, s.listSessions)
 	handle("POST", "/v1/sessions/verify", tenantSessions, withBody(s.verifySession))
+	handle("POST", "/v1/sessions/verify-batch", tenantSessions, withBody(s.verifySessions))
 	handle("POST", "/v1/sessions/regenerate", tenantSessions, withBody(idempotentBody(s, s.regenerateSession)))
 	handle("POST", "/v1/sessions/revoke", tenantSessions, withBody(s.revokeSessionByToken))
 	handle("GET", "/v1/sessions/{session_id}", tenantSessions, s.getSession)
