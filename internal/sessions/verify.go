@@ -95,8 +95,8 @@ type VerifyOutcome struct {
 	Err      error
 }
 
-// VerifyBatch verifies each of items as Verify would, one Verify each, and
-// answers out[i] for items[i]: every item gets every check, the guess
+// VerifyBatch verifies each of items as Verify would and answers out[i]
+// for items[i]: every item gets every check, the guess
 // limiter and the events of Verify, and its own outcome (a refused item
 // refuses no other). The items that reach the store are verified in one
 // store call (Store.VerifyBatch: one pipelined Redis round trip) instead of
