@@ -80,6 +80,48 @@ func BenchmarkVerify(b *testing.B) {
 	reportCPU(b, start)
 }
 
+// BenchmarkVerifyBatch measures POST /v1/sessions/verify-batch of 10
+// sessions of 10 users (10 buckets: one pipeline of 10 verify scripts)
+// through the whole HTTP handler. cpu-ns/item and ns/item are per verified
+// session, to compare with BenchmarkVerify's cpu-ns/op and ns/op:
+//
+//	go test -run '^$' -bench '^BenchmarkVerify(Batch)?$' -benchmem ./internal/httpapi/
+func BenchmarkVerifyBatch(b *testing.B) {
+	const n = 10
+	e := newEnv(b)
+	a := e.createTenant("Acme")
+	items := make([]string, n)
+	for i := range items {
+		s := e.createSession(a.APIKey, map[string]any{"user_id": fmt.Sprintf("bench%d", i), "data": map[string]any{"cart": 3},
+			"device": map[string]any{"user_agent": "Mozilla/5.0 (X11; Linux x86_64) Firefox/133.0", "ip": "203.0.113.9"}})
+		items[i] = `{"token":"` + s.Token + `","csrf_token":"` + s.CSRFToken + `"}`
+	}
+	body := `{"items":[` + strings.Join(items, ",") + `]}`
+	for i, res := range e.do(req{method: "POST", path: "/v1/sessions/verify-batch", token: a.APIKey, body: body}).results(b) {
+		if res.Status != http.StatusOK {
+			b.Fatalf("item %d: %d %v", i, res.Status, res.Body)
+		}
+	}
+	h := e.srv.Config.Handler
+	b.ReportAllocs()
+	b.ResetTimer()
+	start := cpuTime(b)
+	for b.Loop() {
+		r := httptest.NewRequest("POST", "/v1/sessions/verify-batch", strings.NewReader(body))
+		r.Header.Set("Authorization", "Bearer "+a.APIKey)
+		r.Header.Set("Content-Type", "application/json")
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, r)
+		if w.Code != http.StatusOK {
+			b.Fatalf("status %d %s", w.Code, w.Body)
+		}
+	}
+	cpu := cpuTime(b) - start
+	reportCPU(b, start)
+	b.ReportMetric(float64(cpu)/float64(b.N*n), "cpu-ns/item")
+	b.ReportMetric(float64(b.Elapsed())/float64(b.N*n), "ns/item")
+}
+
 // BenchmarkCreateSession measures POST /v1/sessions with a device cap (the
 // atomic create-with-limit script) through the whole HTTP handler.
 func BenchmarkCreateSession(b *testing.B) {

@@ -50,6 +50,10 @@ var agreementCorpus = []string{
 	`{"user_id":"a","actor":{"type":"admin"}}`, `{"user_id":"a","actor":{"type":"admin","id":""}}`,
 	`{"user_id":"a","actor":{"type":"admin","id":"b","x":1}}`, `{"user_id":"a","actor":"admin"}`,
 	`{"remember":true}`, `{"remember":"yes"}`, `{"token":"t","user_id":"a","remember":true}`,
+	`{"items":[{"token":"t"}]}`, `{"items":[]}`, `{"items":[{"token":"t"},{}]}`, `{"items":[{"token":"t","x":1}]}`,
+	`{"items":{"token":"t"}}`, `{"items":[{"token":"t","min_aal":3}]}`, `{"items":[{"token":"t"}],"x":1}`,
+	`{"items":[{"token":"t","csrf_token":"c","max_auth_age":0,"device":{"ip":"203.0.113.7"},"max_factor_age":{"otp":300}}]}`,
+	`{"items":[null]}`, `{"items":null}`,
 }
 
 // TestCompiledBodyAgreesWithKin checks, for every operation whose body
@@ -57,7 +61,7 @@ var agreementCorpus = []string{
 // the corpus that kin-openapi accepts. The hot operations must compile.
 func TestCompiledBodyAgreesWithKin(t *testing.T) {
 	v, ops := compiledOperations(t)
-	for _, hot := range []string{"POST /v1/sessions", "POST /v1/sessions/verify", "POST /v1/sessions/regenerate"} {
+	for _, hot := range []string{"POST /v1/sessions", "POST /v1/sessions/verify", "POST /v1/sessions/verify-batch", "POST /v1/sessions/regenerate"} {
 		if ops[hot] == nil {
 			t.Errorf("%s: body schema not compiled", hot)
 		}
@@ -133,10 +137,11 @@ func verdicts(v *validator, op *operation, body []byte) (fast, kin bool) {
 
 // looseTypes are the types the hot operations' bodies decode into.
 var looseTypes = map[string]func() any{
-	"POST /v1/sessions":            func() any { return &sessions.CreateParams{} },
-	"POST /v1/sessions/verify":     func() any { return &sessions.VerifyParams{} },
-	"POST /v1/sessions/regenerate": func() any { return &sessions.RegenerateParams{} },
-	"POST /v1/sessions/revoke":     func() any { return &sessionRevokeRequest{} },
+	"POST /v1/sessions":              func() any { return &sessions.CreateParams{} },
+	"POST /v1/sessions/verify":       func() any { return &sessions.VerifyParams{} },
+	"POST /v1/sessions/verify-batch": func() any { return &sessionVerifyBatch{} },
+	"POST /v1/sessions/regenerate":   func() any { return &sessions.RegenerateParams{} },
+	"POST /v1/sessions/revoke":       func() any { return &sessionRevokeRequest{} },
 }
 
 // TestLoose: the hot operations' types need no DisallowUnknownFields after

@@ -4,6 +4,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"reflect"
 	"strconv"
 	"strings"
 	"testing"
@@ -61,6 +62,41 @@ func TestRedisClusterThroughTheAPI(t *testing.T) {
 	eventually(t, time.Second, "a sibling learns of a new key over cluster pub/sub", func() bool {
 		return two.do(req{method: "GET", path: "/v1/policy", token: k.Secret}).Status == http.StatusOK
 	})
+}
+
+// TestRedisClusterVerifyBatch verifies, in one call, sessions whose keys
+// hash to different slots (go-redis splits the pipeline by slot, one part
+// per master): each result is what verify answers alone.
+func TestRedisClusterVerifyBatch(t *testing.T) {
+	e := newClusterEnv(t, "sd:clb")
+	a := e.createTenant("Acme")
+	var items []map[string]any
+	slots := map[string]bool{}
+	for i := range 12 {
+		s := e.createSession(a.APIKey, map[string]any{"user_id": "u" + strconv.Itoa(i)})
+		slots[s.Session.ID[1:3]] = true
+		items = append(items, map[string]any{"token": s.Token, "csrf_token": s.CSRFToken})
+	}
+	if len(slots) < 4 {
+		t.Fatalf("the sessions share %d buckets; want them spread over the slots", len(slots))
+	}
+	gone := e.createSession(a.APIKey, map[string]any{"user_id": "gone"})
+	e.do(req{method: "DELETE", path: "/v1/sessions/" + gone.Session.ID, token: a.APIKey})
+	items = append(items, map[string]any{"token": gone.Token}, map[string]any{"token": "v1.k_aaaaaaaaaaaaaaaa.aa.bm9uY2U.bWFj"})
+
+	got := e.verifyBatch(a.APIKey, items...).results(t)
+	if len(got) != len(items) {
+		t.Fatalf("%d results for %d items", len(got), len(items))
+	}
+	for i, item := range items {
+		r := e.verify(a.APIKey, item["token"].(string), item)
+		if want := answerOf(t, r.Status, r.Body); !reflect.DeepEqual(got[i], want) {
+			t.Errorf("item %d: the batch answered %d %v, verify %d %v", i, got[i].Status, got[i].Body, want.Status, want.Body)
+		}
+	}
+	if got[0].Status != http.StatusOK || got[len(got)-2].Status != http.StatusUnauthorized {
+		t.Fatalf("results: %v", got)
+	}
 }
 
 // TestRedisClusterFailover kills the master that holds a user's sessions and

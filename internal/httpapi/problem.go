@@ -38,35 +38,15 @@ func writeError(w http.ResponseWriter, r *http.Request, log *slog.Logger, err er
 
 var bearerChallenge = []string{"Bearer"}
 
-// writeProblem answers err as problem+json, without logging: a 5xx other
-// than unavailable shows only a generic message with the request id.
+// writeProblem answers err as problem+json (problemOf), without logging.
 func writeProblem(w http.ResponseWriter, r *http.Request, err error) {
-	var fe *fault.Error
-	if !errors.As(err, &fe) {
-		fe = &fault.Error{Code: fault.Internal, Message: "internal error", Cause: err}
-	}
-	status := fe.Code.Status()
-	rid := web.RequestID(r.Context())
-	p := problem{
-		Type:      fe.Code.Type(),
-		Title:     fe.Code.Title(),
-		Status:    status,
-		Detail:    fe.Message,
-		Code:      fe.Code,
-		RequestID: rid,
-		Errors:    fe.Fields,
-		StepUp:    fe.StepUp,
-	}
+	p := problemOf(err, web.RequestID(r.Context()))
 	switch {
-	case status >= 500 && fe.Code != fault.Unavailable:
-		p.Detail = "Internal error. Quote request id " + rid + " when reporting it."
-		p.Code = fault.Internal
-		p.Type, p.Title = fault.Internal.Type(), fault.Internal.Title()
-	case fe.Code == fault.Unavailable:
+	case p.Code == fault.Unavailable:
 		w.Header().Set("Retry-After", "2")
-	case fe.Code == fault.RateLimited && w.Header().Get("Retry-After") == "":
+	case p.Code == fault.RateLimited && w.Header().Get("Retry-After") == "":
 		w.Header().Set("Retry-After", "60")
-	case status == http.StatusUnauthorized:
+	case p.Status == http.StatusUnauthorized:
 		// RFC 9110: a 401 names the scheme it wants (an API key or the
 		// operator token, both bearer credentials).
 		w.Header()["Www-Authenticate"] = bearerChallenge
@@ -74,6 +54,31 @@ func writeProblem(w http.ResponseWriter, r *http.Request, err error) {
 	h := w.Header()
 	h["Content-Type"] = contentTypeProblem
 	h["Cache-Control"] = noStoreValue
-	w.WriteHeader(status)
+	w.WriteHeader(p.Status)
 	_ = json.NewEncoder(w).Encode(&p)
+}
+
+// problemOf is the problem details of err in the request rid: a 5xx other
+// than unavailable shows only a generic message with the request id.
+func problemOf(err error, rid string) problem {
+	var fe *fault.Error
+	if !errors.As(err, &fe) {
+		fe = &fault.Error{Code: fault.Internal, Message: "internal error", Cause: err}
+	}
+	p := problem{
+		Type:      fe.Code.Type(),
+		Title:     fe.Code.Title(),
+		Status:    fe.Code.Status(),
+		Detail:    fe.Message,
+		Code:      fe.Code,
+		RequestID: rid,
+		Errors:    fe.Fields,
+		StepUp:    fe.StepUp,
+	}
+	if p.Status >= 500 && fe.Code != fault.Unavailable {
+		p.Detail = "Internal error. Quote request id " + rid + " when reporting it."
+		p.Code = fault.Internal
+		p.Type, p.Title = fault.Internal.Type(), fault.Internal.Title()
+	}
+	return p
 }

@@ -36,6 +36,17 @@ func LoadSpec() (*openapi3.T, error) {
 	return doc, nil
 }
 
+// maxItems is the maxItems of the array property prop of the document's
+// schema name; an error if the document does not bound it.
+func maxItems(doc *openapi3.T, name, prop string) (int, error) {
+	if ref := doc.Components.Schemas[name]; ref != nil && ref.Value != nil {
+		if p := ref.Value.Properties[prop]; p != nil && p.Value != nil && p.Value.MaxItems != nil {
+			return int(*p.Value.MaxItems), nil
+		}
+	}
+	return 0, fmt.Errorf("openapi: api/openapi.yaml does not bound %s.%s (maxItems)", name, prop)
+}
+
 // validator checks requests against the OpenAPI document.
 type validator struct {
 	doc     *openapi3.T

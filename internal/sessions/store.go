@@ -62,6 +62,13 @@ type Store interface {
 	// returns the record as stored.
 	Verify(ctx context.Context, c VerifyCall) (VerifyResult, error)
 
+	// VerifyBatch is Verify of each of calls, whose sessions may be in any
+	// buckets, in one round trip (on Redis: one pipeline, which a Cluster
+	// client sends to every master concurrently): results[i] answers
+	// calls[i]. An error is the whole call's: some calls may have been
+	// applied, and none is answered.
+	VerifyBatch(ctx context.Context, calls []VerifyCall) ([]VerifyResult, error)
+
 	// Regenerate replaces session c.Old by c.New in the same bucket: under
 	// Record.Effective(c.Timeouts), an expired session is deleted and
 	// reported as at Verify; else c.Cap.Room applies to the new user's other

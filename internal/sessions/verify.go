@@ -78,29 +78,114 @@ func (m *Manager) Verify(ctx context.Context, tenantID string, p VerifyParams, m
 	if err != nil {
 		return Verified{}, err
 	}
+	v, err := m.verifyStart(tenantID, snap, p, meta, m.now())
+	if err != nil {
+		return Verified{}, err
+	}
+	res, err := m.store.Verify(ctx, v.call)
+	if err != nil {
+		return Verified{}, err
+	}
+	return m.verifyEnd(&v, res)
+}
+
+// VerifyOutcome is one item's answer of VerifyBatch: Err, or else Verified.
+type VerifyOutcome struct {
+	Verified Verified
+	Err      error
+}
+
+// VerifyBatch verifies each of items as Verify would and answers out[i]
+// for items[i]: every item gets every check, the guess
+// limiter and the events of Verify, and its own outcome (a refused item
+// refuses no other). The items that reach the store are verified in one
+// store call (Store.VerifyBatch: one pipelined Redis round trip) instead of
+// one each; items refused before the store (forged, retired key, guess
+// limit, invalid) cost no store call at all. All items are verified at one
+// instant of the clock.
+//
+// Errors, for the whole call (then no outcome is given, although the store
+// may have applied some items): fault.Forbidden (unknown or suspended
+// tenant), fault.Unavailable, fault.Internal. Each item's Err is one of
+// Verify's.
+func (m *Manager) VerifyBatch(ctx context.Context, tenantID string, items []VerifyParams, meta Meta) ([]VerifyOutcome, error) {
+	snap, err := m.tenant(tenantID)
+	if err != nil {
+		return nil, err
+	}
+	now := m.now()
+	out := make([]VerifyOutcome, len(items))
+	started := make([]verifyStarted, 0, len(items))
+	at := make([]int, 0, len(items)) // started[j] is items[at[j]]
+	for i, p := range items {
+		v, err := m.verifyStart(tenantID, snap, p, meta, now)
+		if err != nil {
+			out[i].Err = err
+			continue
+		}
+		started = append(started, v)
+		at = append(at, i)
+	}
+	if len(started) == 0 {
+		return out, nil
+	}
+	calls := make([]VerifyCall, len(started))
+	for j := range started {
+		calls[j] = started[j].call
+	}
+	res, err := m.store.VerifyBatch(ctx, calls)
+	if err != nil {
+		return nil, err
+	}
+	if len(res) != len(calls) {
+		return nil, fault.New(fault.Internal, "session store answered %d of %d verifies", len(res), len(calls))
+	}
+	for j := range started {
+		o := &out[at[j]]
+		o.Verified, o.Err = m.verifyEnd(&started[j], res[j])
+	}
+	return out, nil
+}
+
+// verifyStarted is a verify whose token is authentic and whose store call
+// is ready: what verifyEnd needs to read the store's answer.
+type verifyStarted struct {
+	p        VerifyParams
+	meta     Meta // with the device of p
+	tok      token
+	call     VerifyCall
+	resigned string // the token re-signed by the active key, if its key is retiring
+}
+
+// verifyStart runs a verify's steps before the store, at now: the token's
+// mac (the guess limiter, a key created elsewhere read fresh, retired
+// keys), the checks' inputs, and the re-signing of a retiring key's
+// token. Its errors are Verify's, but for fault.Unavailable and
+// fault.Forbidden.
+func (m *Manager) verifyStart(tenantID string, snap *tenants.Snapshot, p VerifyParams, meta Meta, now time.Time) (verifyStarted, error) {
 	if p.Device != nil {
 		meta.Device = *p.Device
 	}
-	now := m.now()
 	a, err := m.authenticate(tenantID, snap, p.Token, meta, p.deviceIP(), now, "verify")
 	if err != nil {
-		return Verified{}, err
+		return verifyStarted{}, err
 	}
-	tok, key, snap := a.tok, a.key, a.snap
-	call, err := verifyCall(snap, tok, p, ms(now))
+	call, err := verifyCall(a.snap, a.tok, p, ms(now))
 	if err != nil {
-		return Verified{}, err
+		return verifyStarted{}, err
 	}
-	var resigned string
-	resigned, call.KeyID = resign(snap, key, tok)
-	res, err := m.store.Verify(ctx, call)
-	if err != nil {
-		return Verified{}, err
-	}
+	v := verifyStarted{p: p, meta: meta, tok: a.tok, call: call}
+	v.resigned, v.call.KeyID = resign(a.snap, a.key, a.tok)
+	return v, nil
+}
+
+// verifyEnd reads the store's answer res to v: the verified session, or
+// the refusal, with their events.
+func (m *Manager) verifyEnd(v *verifyStarted, res VerifyResult) (Verified, error) {
 	if res.Status != StatusOK {
-		return Verified{}, m.verifyRefused(call, res, p, meta)
+		return Verified{}, m.verifyRefused(v.call, res, v.p, v.meta)
 	}
-	return m.verified(call.Ref, res, tok, resigned, meta), nil
+	return m.verified(v.call.Ref, res, v.tok, v.resigned, v.meta), nil
 }
 
 func (p VerifyParams) deviceIP() string {

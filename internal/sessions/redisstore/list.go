@@ -186,38 +186,44 @@ type call struct {
 	args []any
 }
 
-// runAll runs sc once per call in one pipeline (one round trip; again,
-// once, after loading the script if Redis did not know it) and reads the
-// replies in order.
+// runAll runs sc once per call in one pipeline (one round trip; on a
+// Cluster, go-redis sends each master its part concurrently) and reads the
+// replies in order. The calls Redis answered NOSCRIPT (a node that never
+// loaded the script, or flushed it) did not run: those alone are sent
+// again, with EVAL, in a second pipeline, as redis.Script.Run does for one
+// call; the others ran once and are never run again, so a writing script
+// is applied once per call.
 func (s *Store) runAll(ctx context.Context, sc script, calls []call) ([]reply, error) {
-	for attempt := 0; ; attempt++ {
-		pipe := s.rdb.Pipeline()
-		cmds := make([]*redis.Cmd, len(calls))
-		for i, c := range calls {
-			cmds[i] = sc.EvalSha(ctx, pipe, c.keys, c.args...)
-		}
-		_, _ = pipe.Exec(ctx) // each command's error is read below
-		reps := make([]reply, len(calls))
-		for i, cmd := range cmds {
-			v, err := cmd.Result()
-			if err != nil && attempt == 0 && redis.HasErrorPrefix(err, "NOSCRIPT") {
-				if err := sc.Load(ctx, s.rdb).Err(); err != nil {
-					return nil, unavailable(err)
-				}
-				reps = nil
-				break
-			}
-			if err != nil {
-				return nil, unavailable(err)
-			}
-			if reps[i], err = parseReply(v); err != nil {
-				return nil, err
-			}
-		}
-		if reps != nil {
-			return reps, nil
+	cmds := make([]*redis.Cmd, len(calls))
+	pipe := s.rdb.Pipeline()
+	for i, c := range calls {
+		cmds[i] = sc.EvalSha(ctx, pipe, c.keys, c.args...)
+	}
+	_, _ = pipe.Exec(ctx) // each command's error is read below
+	var again []int
+	for i, cmd := range cmds {
+		if err := cmd.Err(); err != nil && redis.HasErrorPrefix(err, "NOSCRIPT") {
+			again = append(again, i)
 		}
 	}
+	if len(again) > 0 {
+		pipe := s.rdb.Pipeline()
+		for _, i := range again {
+			cmds[i] = sc.Eval(ctx, pipe, calls[i].keys, calls[i].args...)
+		}
+		_, _ = pipe.Exec(ctx)
+	}
+	reps := make([]reply, len(calls))
+	for i, cmd := range cmds {
+		v, err := cmd.Result()
+		if err != nil {
+			return nil, unavailable(err)
+		}
+		if reps[i], err = parseReply(v); err != nil {
+			return nil, err
+		}
+	}
+	return reps, nil
 }
 
 // PurgeBuckets implements sessions.Store with purge.lua: a pipeline of one

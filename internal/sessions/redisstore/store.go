@@ -70,14 +70,45 @@ func (s *Store) Create(ctx context.Context, c sessions.CreateCall) (sessions.Cre
 
 // Verify implements sessions.Store with verify.lua: one round trip.
 func (s *Store) Verify(ctx context.Context, c sessions.VerifyCall) (sessions.VerifyResult, error) {
-	ks := s.keys(c.Ref.TenantID, c.Ref.Bucket)
-	rep, err := s.run(ctx, verifyScript, []string{ks.session(c.Ref.ID), ks.index()}, verifyArgs(c))
+	rep, err := s.run(ctx, verifyScript, s.verifyKeys(c), verifyArgs(c))
 	if err != nil {
 		return sessions.VerifyResult{}, err
 	}
-	res := sessions.VerifyResult{Status: rep.status, UserID: rep.uid, Actor: rep.actor, Mismatched: rep.ids}
-	if rep.status == sessions.StatusOK || rep.status == sessions.StatusStepUp {
-		res.Record, err = rep.record()
+	return rep.verifyResult()
+}
+
+// VerifyBatch implements sessions.Store with verify.lua per call, in one
+// pipeline (runAll).
+func (s *Store) VerifyBatch(ctx context.Context, cs []sessions.VerifyCall) ([]sessions.VerifyResult, error) {
+	calls := make([]call, len(cs))
+	for i, c := range cs {
+		calls[i] = call{keys: s.verifyKeys(c), args: values(verifyArgs(c))}
+	}
+	reps, err := s.runAll(ctx, verifyScript, calls)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]sessions.VerifyResult, len(reps))
+	for i, rep := range reps {
+		if out[i], err = rep.verifyResult(); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
+// verifyKeys are verify.lua's keys: the session and its bucket's index.
+func (s *Store) verifyKeys(c sessions.VerifyCall) []string {
+	ks := s.keys(c.Ref.TenantID, c.Ref.Bucket)
+	return []string{ks.session(c.Ref.ID), ks.index()}
+}
+
+// verifyResult reads verify.lua's reply.
+func (r reply) verifyResult() (sessions.VerifyResult, error) {
+	res := sessions.VerifyResult{Status: r.status, UserID: r.uid, Actor: r.actor, Mismatched: r.ids}
+	var err error
+	if r.status == sessions.StatusOK || r.status == sessions.StatusStepUp {
+		res.Record, err = r.record()
 	}
 	return res, err
 }
