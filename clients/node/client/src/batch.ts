@@ -1,54 +1,61 @@
 /**
- * Verifies made at the same moment travel together. An app with many users in
- * flight verifies a cookie per request; each verify alone is one HTTP round
- * trip, whose fixed cost (headers, parsing, a promise chain in this process; a
- * request, an API-key check and a Redis round trip in sessiond) is most of
- * the price. The verifier queues the verifies of one turn of the event loop
- * and sends them at its end (setImmediate) as one `POST
- * /v1/sessions/verify-batch`, whose results are exactly what each verify
- * would have answered. A verify alone in its turn goes as a plain verify.
+ * Calls made at the same moment travel together. An app with many users in
+ * flight verifies a cookie per request (and, at a login peak, creates a
+ * session per request); each call alone is one HTTP round trip, whose fixed
+ * cost (headers, parsing, a promise chain in this process; a request, an
+ * API-key check and a Redis round trip in sessiond) is most of the price. A
+ * Coalescer queues the calls of one turn of the event loop and sends them at
+ * its end (setImmediate) as one batch call (`POST /v1/sessions/verify-batch`,
+ * `POST /v1/sessions/create-batch`), whose results are exactly what each call
+ * would have answered. A call alone in its turn goes as a plain call.
  *
  * One request's bad input never fails another's: a batch refused as a whole
  * for its body (400, 413) is sent again item by item, and a sessiond that
- * has no batch route (404, an older version) gets single verifies from then
- * on.
+ * has no batch route (404, an older version) gets single calls from then on.
  */
-import type { SessionVerified, SessionVerify, SessionVerifyResult } from './openapi.js';
 import { SessiondError } from './errors.js';
 
 /** The most items a batch carries (the route's limit). */
 export const MAX_BATCH = 100;
 
-interface Pending {
-  req: SessionVerify;
-  resolve(v: SessionVerified): void;
+interface Pending<Req, Res> {
+  req: Req;
+  resolve(v: Res): void;
   reject(err: unknown): void;
 }
 
-export interface VerifierCalls {
-  /** One verify. */
-  single(req: SessionVerify): Promise<SessionVerified>;
-  /** One batch; rejects with the SessiondError of a call refused as a whole. */
-  batch(items: SessionVerify[]): Promise<SessionVerifyResult[]>;
-  /** The error a result that is not a 200 stands for. */
-  refused(result: SessionVerifyResult): SessiondError;
+/** One item's result in a batch's answer: the status and body the call alone would have had. */
+export interface BatchResult {
+  status: number;
+  body: { [key: string]: unknown };
 }
 
-/** Verifier coalesces concurrent verifies into batches. */
-export class Verifier {
-  readonly #calls: VerifierCalls;
-  #queue: Pending[] = [];
+export interface BatchCalls<Req, Res> {
+  /** One call. */
+  single(req: Req): Promise<Res>;
+  /** One batch; rejects with the SessiondError of a call refused as a whole. */
+  batch(items: Req[]): Promise<BatchResult[]>;
+  /** The success status of the call alone (200 for verify, 201 for create). */
+  ok: number;
+  /** The error a result that is not a success stands for. */
+  refused(result: BatchResult): SessiondError;
+}
+
+/** Coalescer gathers concurrent calls of one kind into batches. */
+export class Coalescer<Req, Res> {
+  readonly #calls: BatchCalls<Req, Res>;
+  #queue: Pending<Req, Res>[] = [];
   #scheduled = false;
   /** False once sessiond answered that it has no batch route. */
   #batches = true;
-  /** Counters for tests and stats: batches sent and the verifies they carried. */
+  /** Counters for tests and stats: batches sent, the calls they carried, calls sent alone. */
   sent = { batches: 0, batched: 0, single: 0 };
 
-  constructor(calls: VerifierCalls) {
+  constructor(calls: BatchCalls<Req, Res>) {
     this.#calls = calls;
   }
 
-  verify(req: SessionVerify): Promise<SessionVerified> {
+  call(req: Req): Promise<Res> {
     return new Promise((resolve, reject) => {
       this.#queue.push({ req, resolve, reject });
       if (!this.#scheduled) {
@@ -69,15 +76,15 @@ export class Verifier {
     }
   };
 
-  #singly(part: Pending[]): void {
+  #singly(part: Pending<Req, Res>[]): void {
     for (const p of part) {
       this.sent.single++;
       this.#calls.single(p.req).then(p.resolve, p.reject);
     }
   }
 
-  async #send(part: Pending[]): Promise<void> {
-    let results: SessionVerifyResult[];
+  async #send(part: Pending<Req, Res>[]): Promise<void> {
+    let results: BatchResult[];
     try {
       this.sent.batches++;
       this.sent.batched += part.length;
@@ -89,13 +96,13 @@ export class Verifier {
       return;
     }
     if (results.length !== part.length) {
-      const err = new SessiondError({ code: 'internal', httpStatus: 200, message: `sessiond answered ${results.length} results for ${part.length} verifies` });
+      const err = new SessiondError({ code: 'internal', httpStatus: 200, message: `sessiond answered ${results.length} results for ${part.length} calls` });
       for (const p of part) p.reject(err);
       return;
     }
     for (let i = 0; i < part.length; i++) {
       const r = results[i]!;
-      if (r.status === 200) part[i]!.resolve(r.body as unknown as SessionVerified);
+      if (r.status === this.#calls.ok) part[i]!.resolve(r.body as Res);
       else part[i]!.reject(this.#calls.refused(r));
     }
   }

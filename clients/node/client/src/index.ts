@@ -10,7 +10,7 @@ import { SessiondError, type ProblemCode } from './errors.js';
 import { operations, type Operation } from './operations.js';
 import { Transport, type RawResponse } from './transport.js';
 import { SessionCache, type CacheOptions, type CacheStats } from './cache.js';
-import { Verifier } from './batch.js';
+import { Coalescer, type BatchResult } from './batch.js';
 import type {
   APIKeyCreate,
   APIKeyCreated,
@@ -30,8 +30,8 @@ import type {
   SessionRevoke,
   SessionVerified,
   SessionVerify,
-  SessionVerifyResult,
   SessionVerifyResults,
+  SessionCreateResults,
   RevokedSessions,
   TenantCreate,
   TenantCreated,
@@ -65,10 +65,11 @@ export interface SessiondClientOptions {
    */
   cache?: boolean | CacheOptions;
   /**
-   * Send the verifies made in one turn of the event loop together, as one
-   * `POST /v1/sessions/verify-batch` (batch.ts): each still gets exactly its
-   * own answer. On by default; `false` sends each alone. Off when
-   * `traceContext` is set, so that each verify's span joins its own trace.
+   * Send the verifies (and the creates) made in one turn of the event loop
+   * together, as one `POST /v1/sessions/verify-batch` (`create-batch`)
+   * (batch.ts): each still gets exactly its own answer. On by default; `false`
+   * sends each alone. Off when `traceContext` is set, so that each call's span
+   * joins its own trace.
    */
   batch?: boolean;
   /**
@@ -105,7 +106,8 @@ export class SessiondClient {
   /** Headers every call sends, made once. */
   readonly #baseHeaders: Record<string, string>;
   readonly #cache: SessionCache | undefined;
-  readonly #verifier: Verifier | undefined;
+  readonly #verifier: Coalescer<SessionVerify, SessionVerified> | undefined;
+  readonly #creator: Coalescer<SessionCreate, SessionIssued> | undefined;
   readonly #traceContext: SessiondClientOptions['traceContext'];
 
   constructor(opts: SessiondClientOptions) {
@@ -130,13 +132,23 @@ export class SessiondClient {
       'User-Agent': opts.userAgent ?? 'sessiond-node/0.1',
     };
     if (opts.batch !== false && opts.traceContext === undefined) {
-      this.#verifier = new Verifier({
+      this.#verifier = new Coalescer({
         single: (req) => this.#call(operations.verifySession, { body: req }),
         batch: async (items) => {
           const out: SessionVerifyResults = await this.#call(operations.verifySessions, { body: { items } });
           return out.results;
         },
-        refused: (r) => refusal(r),
+        ok: 200,
+        refused: (r) => refusal(operations.verifySession, r),
+      });
+      this.#creator = new Coalescer({
+        single: (req) => this.#call(operations.createSession, { body: req }),
+        batch: async (items) => {
+          const out: SessionCreateResults = await this.#call(operations.createSessions, { body: { items } });
+          return out.results;
+        },
+        ok: 201,
+        refused: (r) => refusal(operations.createSession, r),
       });
     }
     if (opts.cache) {
@@ -157,9 +169,13 @@ export class SessiondClient {
     return this.#cache?.stats();
   }
 
-  /** How verifies went out: batches sent, verifies they carried, verifies sent alone (undefined with `batch: false`). */
-  batchStats(): { batches: number; batched: number; single: number } | undefined {
-    return this.#verifier ? { ...this.#verifier.sent } : undefined;
+  /**
+   * How verifies and creates went out: batches sent, the calls they carried,
+   * calls sent alone (undefined with `batch: false`).
+   */
+  batchStats(): Record<'verify' | 'create', { batches: number; batched: number; single: number }> | undefined {
+    if (!this.#verifier || !this.#creator) return undefined;
+    return { verify: { ...this.#verifier.sent }, create: { ...this.#creator.sent } };
   }
 
   /** close ends the client's pooled connections and its change stream: call it last (later calls fail). */
@@ -179,6 +195,7 @@ export class SessiondClient {
    * `remember`) when the policy has no `remember_me` lifetime.
    */
   createSession(req: SessionCreate = {}): Promise<SessionIssued> {
+    if (this.#creator) return this.#creator.call(req);
     return this.#call(operations.createSession, { body: req });
   }
 
@@ -196,7 +213,7 @@ export class SessiondClient {
   }
 
   #verifyRemote(req: SessionVerify): Promise<SessionVerified> {
-    if (this.#verifier) return this.#verifier.verify(req);
+    if (this.#verifier) return this.#verifier.call(req);
     return this.#call(operations.verifySession, { body: req });
   }
 
@@ -416,12 +433,11 @@ export class SessiondClient {
   }
 }
 
-/** refusal is the error a batch result other than 200 stands for: what verify alone would have thrown. */
-function refusal(r: SessionVerifyResult): SessiondError {
+/** refusal is the error a batch result other than a success stands for: what op alone would have thrown. */
+function refusal(op: Operation, r: BatchResult): SessiondError {
   const p = r.body as unknown as Problem;
   const problem = p && typeof p.code === 'string' ? p : undefined;
   const code: ProblemCode = problem?.code ?? 'internal';
-  const op = operations.verifySession;
   return new SessiondError({
     code,
     httpStatus: r.status,

@@ -279,6 +279,22 @@ export interface SessionCreate {
   actor?: Actor;
 }
 
+export interface SessionCreateBatch {
+  items: Array<SessionCreate>;
+}
+
+export interface SessionCreateResult {
+  /** The status create would have answered: 201, 400 or 409. */
+  status: number;
+  /** A `SessionIssued` when `status` is 201, else a `Problem`. */
+  body: { [key: string]: unknown };
+}
+
+export interface SessionCreateResults {
+  /** One per item, in the items' order. */
+  results: Array<SessionCreateResult>;
+}
+
 /** A public session id. Derived from the token by a one-way hash; not a credential. */
 export type SessionIDValue = string;
 

@@ -36,6 +36,11 @@ export const operations = {
     sends: ['token', 'csrf_token', 'max_auth_age', 'device', 'min_aal', 'max_factor_age'],
     reads: ['session', 'token', 'csrf_token', 'binding_mismatch'],
   },
+  createSessions: {
+    method: 'POST', path: '/v1/sessions/create-batch', status: 200,
+    sends: ['items'],
+    reads: ['results'],
+  },
   verifySessions: {
     method: 'POST', path: '/v1/sessions/verify-batch', status: 200,
     sends: ['items'],

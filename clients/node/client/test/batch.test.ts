@@ -50,9 +50,9 @@ describe('verify batching against sessiond', () => {
       { token: '' },
       { token: live.token, device: { ip: '203.0.113.9', user_agent: 'batch-test' } },
     ];
-    const before = batched.batchStats()!;
+    const before = batched.batchStats()!.verify;
     const together = await Promise.all(reqs.map((r) => outcome(batched.verifySession(r))));
-    const after = batched.batchStats()!;
+    const after = batched.batchStats()!.verify;
     assert.equal(after.batches - before.batches, 1, 'one batch');
     assert.equal(after.batched - before.batched, reqs.length);
     assert.equal(after.single, before.single);
@@ -68,9 +68,9 @@ describe('verify batching against sessiond', () => {
 
   it('a verify alone in its turn goes as a plain verify', async () => {
     const s = await alone.createSession({ user_id: 'cat' });
-    const before = batched.batchStats()!;
+    const before = batched.batchStats()!.verify;
     assert.equal((await batched.verifySession({ token: s.token })).session.user_id, 'cat');
-    const after = batched.batchStats()!;
+    const after = batched.batchStats()!.verify;
     assert.equal(after.single - before.single, 1);
     assert.equal(after.batches, before.batches);
   });
@@ -89,12 +89,31 @@ describe('verify batching against sessiond', () => {
 
   it('more verifies than a batch holds go in several batches', async () => {
     const s = await alone.createSession({ user_id: 'eve' });
-    const before = batched.batchStats()!;
+    const before = batched.batchStats()!.verify;
     const all = await Promise.all(Array.from({ length: 230 }, () => batched.verifySession({ token: s.token })));
     assert.ok(all.every((v) => v.session.user_id === 'eve'));
-    const after = batched.batchStats()!;
+    const after = batched.batchStats()!.verify;
     assert.equal(after.batches - before.batches, 3);
     assert.equal(after.batched - before.batched, 230);
+  });
+
+  it('concurrent creates travel in one batch, each answered as it would be alone; one invalid item does not fail the rest', async () => {
+    const stats = () => batched.batchStats()!.create;
+    const before = stats();
+    const users = ['fay', 'gus', 'fay', undefined];
+    const made = await Promise.all(users.map((user_id) => batched.createSession({ user_id, data: { n: 1 } })));
+    const after = stats();
+    assert.equal(after.batches - before.batches, 1, 'one batch');
+    assert.equal(after.batched - before.batched, users.length);
+    assert.deepEqual(made.map((m) => m.session.user_id), users);
+    assert.deepEqual(made.map((m) => m.evicted), [[], [], [], []]);
+    for (const m of made) assert.equal((await alone.verifySession({ token: m.token })).session.id, m.session.id);
+
+    const mixed = await Promise.all([
+      batched.createSession({ user_id: 'hal' }).then((m) => m.session.user_id, (e: SessiondError) => e.code),
+      batched.createSession({ user_id: 'x'.repeat(10_000) }).then((m) => m.session.user_id, (e: SessiondError) => e.code),
+    ]);
+    assert.deepEqual(mixed, ['hal', 'invalid_request']);
   });
 });
 
