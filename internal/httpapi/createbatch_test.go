@@ -243,3 +243,18 @@ func TestCreateBatchAppliesTheLiveSessionsCeilingPerItem(t *testing.T) {
 		t.Fatalf("a create after the batch filled the ceiling = %d %s", r.Status, r.Body)
 	}
 }
+
+// The sessions a batch evicted reach the changes stream before it
+// answers, as one frame: under a cap of one, carol's old session and her
+// first item's, evicted by her second.
+func TestCreateBatchPublishesItsEvictionsBeforeAnswering(t *testing.T) {
+	e := newEnv(t)
+	a := e.createTenant("Shop")
+	e.putPolicy(a.APIKey, func(p map[string]any) { p["max_sessions_per_user"] = 1 })
+	old := e.createSession(a.APIKey, map[string]any{"user_id": "carol"})
+	c := e.openChanges(a.APIKey, "")
+	c.expect("ready")
+	got := e.createBatch(a.APIKey, map[string]any{"user_id": "carol"}, map[string]any{"user_id": "bob"}, map[string]any{"user_id": "carol"}).results(t)
+	first := got[0].Body["session"].(map[string]any)["id"].(string)
+	c.expectSessions("evicted", old.Session.ID, first)
+}
