@@ -147,3 +147,49 @@ func BenchmarkCreateSession(b *testing.B) {
 	}
 	reportCPU(b, start)
 }
+
+// BenchmarkCreateSessionBatch measures POST /v1/sessions/create-batch of
+// 10 sessions of 10 users (10 buckets: one pipeline of 10 create scripts)
+// under the same device cap and bodies as BenchmarkCreateSession, through
+// the whole HTTP handler; its users get as many sessions each as there.
+// cpu-ns/item and ns/item are per created session, to compare with
+// BenchmarkCreateSession's cpu-ns/op and ns/op:
+//
+//	go test -run '^$' -bench '^BenchmarkCreateSession(Batch)?$' -benchmem ./internal/httpapi/
+func BenchmarkCreateSessionBatch(b *testing.B) {
+	const n = 10
+	e := newEnv(b)
+	a := e.createTenant("Acme")
+	e.putPolicy(a.APIKey, func(p map[string]any) { p["max_sessions_per_user"] = 5 })
+	h := e.srv.Config.Handler
+	b.ReportAllocs()
+	b.ResetTimer()
+	start := cpuTime(b)
+	k := 0
+	var body strings.Builder
+	for b.Loop() {
+		body.Reset()
+		body.WriteString(`{"items":[`)
+		for j := range n {
+			if j > 0 {
+				body.WriteByte(',')
+			}
+			k++
+			fmt.Fprintf(&body, `{"user_id":"user-%d","data":{"cart":3},"device":{"user_agent":"Mozilla/5.0 (X11; Linux x86_64) Firefox/133.0","ip":"203.0.113.9"}}`, k%(1000*n))
+		}
+		body.WriteString(`]}`)
+		r := httptest.NewRequest("POST", "/v1/sessions/create-batch", strings.NewReader(body.String()))
+		r.Header.Set("Authorization", "Bearer "+a.APIKey)
+		r.Header.Set("Content-Type", "application/json")
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, r)
+		if w.Code != http.StatusOK || strings.Contains(w.Body.String(), `"status":4`) {
+			b.Fatalf("status %d %s", w.Code, w.Body)
+		}
+	}
+	cpu := cpuTime(b) - start
+	reportCPU(b, start)
+	b.ReportMetric(float64(cpu)/float64(b.N*n), "cpu-ns/item")
+	b.ReportMetric(float64(b.Elapsed())/float64(b.N*n), "ns/item")
+}
+

@@ -54,6 +54,9 @@ var agreementCorpus = []string{
 	`{"items":{"token":"t"}}`, `{"items":[{"token":"t","min_aal":3}]}`, `{"items":[{"token":"t"}],"x":1}`,
 	`{"items":[{"token":"t","csrf_token":"c","max_auth_age":0,"device":{"ip":"203.0.113.7"},"max_factor_age":{"otp":300}}]}`,
 	`{"items":[null]}`, `{"items":null}`,
+	`{"items":[{"user_id":"a"},{}]}`, `{"items":[{"user_id":"a","data":{"k":1},"amr":["pwd"],"remember":true}]}`,
+	`{"items":[{"user_id":"a","actor":{"type":"support","id":"b"}},{"idle_timeout":0}]}`, `{"items":[{"user":"a"}]}`,
+	`{"items":[{"user_id":"a b"}]}`, `{"items":[{"data":[]}]}`,
 }
 
 // TestCompiledBodyAgreesWithKin checks, for every operation whose body
@@ -61,7 +64,7 @@ var agreementCorpus = []string{
 // the corpus that kin-openapi accepts. The hot operations must compile.
 func TestCompiledBodyAgreesWithKin(t *testing.T) {
 	v, ops := compiledOperations(t)
-	for _, hot := range []string{"POST /v1/sessions", "POST /v1/sessions/verify", "POST /v1/sessions/verify-batch", "POST /v1/sessions/regenerate"} {
+	for _, hot := range []string{"POST /v1/sessions", "POST /v1/sessions/create-batch", "POST /v1/sessions/verify", "POST /v1/sessions/verify-batch", "POST /v1/sessions/regenerate"} {
 		if ops[hot] == nil {
 			t.Errorf("%s: body schema not compiled", hot)
 		}
@@ -138,6 +141,7 @@ func verdicts(v *validator, op *operation, body []byte) (fast, kin bool) {
 // looseTypes are the types the hot operations' bodies decode into.
 var looseTypes = map[string]func() any{
 	"POST /v1/sessions":              func() any { return &sessions.CreateParams{} },
+	"POST /v1/sessions/create-batch": func() any { return &sessionCreateBatch{} },
 	"POST /v1/sessions/verify":       func() any { return &sessions.VerifyParams{} },
 	"POST /v1/sessions/verify-batch": func() any { return &sessionVerifyBatch{} },
 	"POST /v1/sessions/regenerate":   func() any { return &sessions.RegenerateParams{} },

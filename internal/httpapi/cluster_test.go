@@ -99,6 +99,51 @@ func TestRedisClusterVerifyBatch(t *testing.T) {
 	}
 }
 
+// TestRedisClusterCreateBatch creates, in one call, sessions whose keys
+// hash to different slots (one part of the pipeline per master): each item
+// is created, the items of one user in their order (under a cap of one,
+// each evicts the one before it), and each session verifies but for the
+// evicted ones.
+func TestRedisClusterCreateBatch(t *testing.T) {
+	e := newClusterEnv(t, "sd:clc")
+	a := e.createTenant("Acme")
+	e.putPolicy(a.APIKey, func(p map[string]any) { p["max_sessions_per_user"] = 1 })
+	var items []map[string]any
+	for i := range 12 {
+		items = append(items, map[string]any{"user_id": "u" + strconv.Itoa(i)}, map[string]any{"user_id": "carol"})
+	}
+	items = append(items, map[string]any{})
+
+	got := e.createBatch(a.APIKey, items...).results(t)
+	if len(got) != len(items) {
+		t.Fatalf("%d results for %d items", len(got), len(items))
+	}
+	slots := map[string]bool{}
+	prev := ""
+	for i, res := range got {
+		if res.Status != http.StatusCreated {
+			t.Fatalf("item %d: %d %v", i, res.Status, res.Body)
+		}
+		id := res.Body["session"].(map[string]any)["id"].(string)
+		slots[id[1:3]] = true
+		want, evicted := http.StatusOK, res.Body["evicted"].([]any)
+		if items[i]["user_id"] == "carol" {
+			if (prev == "" && len(evicted) != 0) || (prev != "" && (len(evicted) != 1 || evicted[0] != prev)) {
+				t.Fatalf("carol's item %d evicted %v, want her item before it (%s)", i, evicted, prev)
+			}
+			if prev = id; i != len(items)-2 {
+				want = http.StatusUnauthorized // evicted by her next item
+			}
+		}
+		if r := e.verify(a.APIKey, res.Body["token"].(string), nil); r.Status != want {
+			t.Errorf("item %d verifies %d, want %d", i, r.Status, want)
+		}
+	}
+	if len(slots) < 4 {
+		t.Fatalf("the sessions share %d buckets; want them spread over the slots", len(slots))
+	}
+}
+
 // TestRedisClusterFailover kills the master that holds a user's sessions and
 // checks that sessiond, through its production client, verifies and creates
 // that user's sessions again within seconds of the replica's promotion (the

@@ -23,8 +23,9 @@ func FuzzRequestBodies(f *testing.F) {
 		`[`, `null`, `"str"`, `{"a":1}{"b":2}`, "\xff\xfe", `{"user_id":"` + strings.Repeat("é", 200) + `"}`,
 		`{"binding":{"user_agent":"off","ip":"off"},"idle_timeout":1,"absolute_timeout":1,"max_sessions_per_user":0,"on_limit":"reject","rolling":false,"max_data_bytes":1}`,
 		`{"items":[{"token":"` + live.Token + `"},{"token":"v1.k_.a.b.c","device":{"ip":"x"}}]}`, `{"items":[]}`, `{"items":[{}]}`,
+		`{"items":[{"user_id":"fuzz"},{"user_id":"fuzz","remember":true},{"data":{"k":1}}]}`,
 	} {
-		for ep := range 7 {
+		for ep := range 8 {
 			f.Add(uint8(ep), []byte(seed))
 		}
 	}
@@ -33,6 +34,7 @@ func FuzzRequestBodies(f *testing.F) {
 		{"POST", "/v1/sessions", a.APIKey},
 		{"POST", "/v1/sessions/verify", a.APIKey},
 		{"POST", "/v1/sessions/verify-batch", a.APIKey},
+		{"POST", "/v1/sessions/create-batch", a.APIKey},
 		{"POST", "/v1/sessions/regenerate", a.APIKey},
 		{"PUT", "/v1/policy", a.APIKey},
 		{"PATCH", "/v1/sessions/" + live.Session.ID, a.APIKey},

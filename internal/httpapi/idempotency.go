@@ -23,7 +23,9 @@ import (
 )
 
 // Idempotency-Key on the creating POSTs (POST /v1/sessions,
-// /v1/sessions/regenerate, /v1/api-keys, /v1/keys/rotate, /v1/tenants).
+// /v1/sessions/regenerate, /v1/api-keys, /v1/keys/rotate, /v1/tenants;
+// POST /v1/sessions/create-batch refuses the header, which it would not
+// honour).
 //
 // A request with the header runs once per key and caller scope (the tenant,
 // or the operator) for IdempotencyTTL: a retry with the same key and the

@@ -108,9 +108,13 @@ func Mount(router *mux.Router, d Deps) error {
 	if d.Now == nil {
 		d.Now = time.Now
 	}
-	batch, err := maxItems(doc, "SessionVerifyBatch", "items")
-	if err != nil {
-		return err
+	batch := 0
+	for _, name := range []string{"SessionCreateBatch", "SessionVerifyBatch"} {
+		n, err := maxItems(doc, name, "items")
+		if err != nil {
+			return err
+		}
+		batch = max(batch, n)
 	}
 	s := &server{Deps: d, operatorHash: secrets.Hash(d.OperatorToken), validator: v, limiter: &rateLimiter{now: d.Now, maxCost: batch}}
 	s.live = &liveCounts{count: d.Sessions.Count, now: d.Now, log: d.Log}
@@ -177,6 +181,7 @@ func (s *server) routes(r *routes) {
 	handle("POST", "/v1/sessions", tenantSessions, withBody(idempotentBody(s, s.createSession)))
 	handle("GET", "/v1/sessions", tenantSessions, s.listSessions)
 	handle("POST", "/v1/sessions/verify", tenantSessions, withBody(s.verifySession))
+	handle("POST", "/v1/sessions/create-batch", tenantSessions, withBody(s.createSessions))
 	handle("POST", "/v1/sessions/verify-batch", tenantSessions, withBody(s.verifySessions))
 	handle("POST", "/v1/sessions/regenerate", tenantSessions, withBody(idempotentBody(s, s.regenerateSession)))
 	handle("POST", "/v1/sessions/revoke", tenantSessions, withBody(s.revokeSessionByToken))

@@ -24,19 +24,35 @@ func (s *server) meta(r *http.Request) sessions.Meta {
 
 func (s *server) createSession(w http.ResponseWriter, r *http.Request, req *sessions.CreateParams) error {
 	tenantID := principal(r).TenantID
-	if snap, ok := s.Cache.Tenant(tenantID); ok && s.live.full(tenantID, snap.Limits.LiveSessions) {
-		return errLiveSessionsCeiling(snap.Limits.LiveSessions)
+	if err := s.liveCeiling(tenantID, 0); err != nil {
+		return err
 	}
 	out, err := s.Sessions.Create(r.Context(), tenantID, *req, s.meta(r))
 	if err != nil {
 		return err
 	}
-	s.live.created(tenantID, len(out.Evicted))
-	if out.Evicted == nil {
-		out.Evicted = []string{}
-	}
+	s.created(tenantID, &out)
 	noStore(w)
 	return writeJSON(w, http.StatusCreated, &out)
+}
+
+// liveCeiling refuses a create when the tenant is at its live_sessions
+// ceiling with more sessions on top of its count (the items of a batch
+// before this one).
+func (s *server) liveCeiling(tenantID string, more int) error {
+	if snap, ok := s.Cache.Tenant(tenantID); ok && s.live.full(tenantID, snap.Limits.LiveSessions-more) {
+		return errLiveSessionsCeiling(snap.Limits.LiveSessions)
+	}
+	return nil
+}
+
+// created counts the session c for the live_sessions ceiling and makes
+// its Evicted a list ([], not null).
+func (s *server) created(tenantID string, c *sessions.Created) {
+	s.live.created(tenantID, len(c.Evicted))
+	if c.Evicted == nil {
+		c.Evicted = []string{}
+	}
 }
 
 func (s *server) verifySession(w http.ResponseWriter, r *http.Request, req *sessions.VerifyParams) error {
@@ -48,25 +64,52 @@ func (s *server) verifySession(w http.ResponseWriter, r *http.Request, req *sess
 	return writeJSON(w, http.StatusOK, &out)
 }
 
+// sessionCreateBatch is the body of POST /v1/sessions/create-batch
+// (SessionCreateBatch in api/openapi.yaml).
+type sessionCreateBatch struct {
+	Items []sessions.CreateParams `json:"items"`
+}
+
+// createSessions answers each item as createSession would (the tenant's
+// live_sessions ceiling, then the engine), with one HTTP request, one
+// tenant rate check of len(items) requests and one store round trip. The
+// ceiling counts each item that reached the engine before an item as
+// created: an eviction or a refusal by the user's cap among them frees no
+// room for the items after it, only for later calls. It refuses an
+// Idempotency-Key, which it would not honour.
+func (s *server) createSessions(w http.ResponseWriter, r *http.Request, req *sessionCreateBatch) error {
+	if len(r.Header.Values("Idempotency-Key")) > 0 {
+		return fault.Invalid("header.Idempotency-Key", "create-batch does not take it: send a create that must not run twice on its own, with the header")
+	}
+	if err := s.limitItems(w, r, len(req.Items)); err != nil {
+		return err
+	}
+	noStore(w)
+	tenantID := principal(r).TenantID
+	admit := func(started int) error { return s.liveCeiling(tenantID, started) }
+	out, err := s.Sessions.CreateBatch(r.Context(), tenantID, req.Items, s.meta(r), admit)
+	if err != nil {
+		return err
+	}
+	for i := range out {
+		if out[i].Err == nil {
+			s.created(tenantID, &out[i].Created)
+		}
+	}
+	return writeResults(w, r, http.StatusCreated, len(out), func(i int) (any, error) {
+		return &out[i].Created, out[i].Err
+	})
+}
+
 // sessionVerifyBatch is the body of POST /v1/sessions/verify-batch
 // (SessionVerifyBatch in api/openapi.yaml).
 type sessionVerifyBatch struct {
 	Items []sessions.VerifyParams `json:"items"`
 }
 
-// verifyResult is one item's answer of POST /v1/sessions/verify-batch
-// (SessionVerifyResult): the status and body POST /v1/sessions/verify
-// answers for it, a *sessions.Verified or a problem.
-type verifyResult struct {
-	Status int `json:"status"`
-	Body   any `json:"body"`
-}
-
 // verifySessions answers each item as verifySession would, with one HTTP
 // request, one tenant rate check of len(items) requests and one store
-// round trip. An item the engine fails with a 5xx (the store, a bug)
-// fails the whole call instead: an item's status is one verify answers
-// for the session itself.
+// round trip.
 func (s *server) verifySessions(w http.ResponseWriter, r *http.Request, req *sessionVerifyBatch) error {
 	if err := s.limitItems(w, r, len(req.Items)); err != nil {
 		return err
@@ -76,21 +119,41 @@ func (s *server) verifySessions(w http.ResponseWriter, r *http.Request, req *ses
 	if err != nil {
 		return err
 	}
+	return writeResults(w, r, http.StatusOK, len(out), func(i int) (any, error) {
+		return &out[i].Verified, out[i].Err
+	})
+}
+
+// itemResult is one item's answer of a batch (SessionCreateResult,
+// SessionVerifyResult in api/openapi.yaml): the status and body the
+// single call answers for it, its body or a problem.
+type itemResult struct {
+	Status int `json:"status"`
+	Body   any `json:"body"`
+}
+
+// writeResults answers a batch of n items with 200 and their results, in
+// order: item(i)'s body with status ok, or its error's problem (problemOf,
+// with the call's request id). An item the engine fails with a 5xx (the
+// store, a bug) fails the whole call instead: an item's status is one the
+// single call answers for that item itself.
+func writeResults(w http.ResponseWriter, r *http.Request, ok, n int, item func(i int) (any, error)) error {
 	rid := web.RequestID(r.Context())
-	results := make([]verifyResult, len(out))
-	for i := range out {
-		if out[i].Err == nil {
-			results[i] = verifyResult{Status: http.StatusOK, Body: &out[i].Verified}
+	results := make([]itemResult, n)
+	for i := range results {
+		body, err := item(i)
+		if err == nil {
+			results[i] = itemResult{Status: ok, Body: body}
 			continue
 		}
-		p := problemOf(out[i].Err, rid)
+		p := problemOf(err, rid)
 		if p.Status >= 500 {
-			return out[i].Err
+			return err
 		}
-		results[i] = verifyResult{Status: p.Status, Body: &p}
+		results[i] = itemResult{Status: p.Status, Body: &p}
 	}
 	return writeJSON(w, http.StatusOK, &struct {
-		Results []verifyResult `json:"results"`
+		Results []itemResult `json:"results"`
 	}{results})
 }
 

@@ -27,25 +27,32 @@ func answerOf(t testing.TB, status int, body []byte) answer {
 	return a
 }
 
-// verifyBatch posts items to POST /v1/sessions/verify-batch.
-func (e *env) verifyBatch(key string, items ...map[string]any) resp {
+// batch posts items to the batch endpoint POST /v1/sessions/<op>
+// (verify-batch, create-batch), whose answers are never cacheable.
+func (e *env) batch(op, key string, items ...map[string]any) resp {
 	e.t.Helper()
 	if items == nil {
 		items = []map[string]any{}
 	}
-	r := e.do(req{method: "POST", path: "/v1/sessions/verify-batch", token: key, body: map[string]any{"items": items}})
+	r := e.do(req{method: "POST", path: "/v1/sessions/" + op, token: key, body: map[string]any{"items": items}})
 	if r.Header.Get("Cache-Control") != "no-store" {
-		e.t.Errorf("verify-batch answered %d without Cache-Control: no-store", r.Status)
+		e.t.Errorf("%s answered %d without Cache-Control: no-store", op, r.Status)
 	}
 	return r
 }
 
-// results are the results of a 200 verify-batch, as answers; each
-// problem's request_id must be the call's.
+// verifyBatch posts items to POST /v1/sessions/verify-batch.
+func (e *env) verifyBatch(key string, items ...map[string]any) resp {
+	e.t.Helper()
+	return e.batch("verify-batch", key, items...)
+}
+
+// results are the results of a 200 batch (verify-batch, create-batch),
+// as answers; each problem's request_id must be the call's.
 func (r resp) results(t testing.TB) []answer {
 	t.Helper()
 	if r.Status != http.StatusOK {
-		t.Fatalf("verify-batch = %d %s", r.Status, r.Body)
+		t.Fatalf("batch = %d %s", r.Status, r.Body)
 	}
 	var out struct {
 		Results []struct {
@@ -62,7 +69,7 @@ func (r resp) results(t testing.TB) []answer {
 		if err := json.Unmarshal(res.Body, &p); err != nil {
 			t.Fatal(err)
 		}
-		if res.Status != http.StatusOK && (p.RequestID == nil || *p.RequestID != r.Header.Get("X-Request-Id")) {
+		if res.Status >= 400 && (p.RequestID == nil || *p.RequestID != r.Header.Get("X-Request-Id")) {
 			t.Errorf("result %d: request_id %v, want the call's %s", i, p.RequestID, r.Header.Get("X-Request-Id"))
 		}
 		answers[i] = answerOf(t, res.Status, res.Body)
@@ -217,34 +224,58 @@ func TestVerifyBatchRefusesTheWholeCall(t *testing.T) {
 	a := e.createTenant("Shop")
 	s := e.createSession(a.APIKey, map[string]any{"user_id": "alice"})
 	admin := e.createAPIKey(a.APIKey, "admin only", "admin")
-	many := make([]map[string]any, 101)
-	for i := range many {
-		many[i] = map[string]any{"token": s.Token}
+	wantRefusals(t, e, "/v1/sessions/verify-batch", a.APIKey, append(batchRefusals(map[string]any{"token": s.Token}, admin.Secret),
+		refusal{"an invalid item", req{body: map[string]any{"items": []any{map[string]any{"token": s.Token}, map[string]any{"token": s.Token, "max_auth_age": -1}}}}, 400, "invalid_request", "items.1.max_auth_age"},
+		refusal{"an item with an unknown property", req{body: map[string]any{"items": []any{map[string]any{"token": s.Token, "tokn": "x"}}}}, 400, "invalid_request", "items.0"},
+		refusal{"an item without a token", req{body: map[string]any{"items": []any{map[string]any{"token": s.Token}, map[string]any{}}}}, 400, "invalid_request", "items.1.token"},
+		refusal{"a single verify's body", req{body: map[string]any{"token": s.Token}}, 400, "invalid_request", "body"},
+	))
+	// None of it verified, or touched, the session.
+	if got := e.verifyBatch(a.APIKey, map[string]any{"token": s.Token}).results(t); got[0].Status != http.StatusOK {
+		t.Fatalf("the session after the refused calls: %v", got[0])
 	}
-	cases := []struct {
-		name  string
-		r     req
-		want  int
-		code  string
-		field string
-	}{
-		{"an invalid item", req{body: map[string]any{"items": []any{map[string]any{"token": s.Token}, map[string]any{"token": s.Token, "max_auth_age": -1}}}}, 400, "invalid_request", "items.1.max_auth_age"},
-		{"an item with an unknown property", req{body: map[string]any{"items": []any{map[string]any{"token": s.Token, "tokn": "x"}}}}, 400, "invalid_request", "items.0"},
-		{"an item without a token", req{body: map[string]any{"items": []any{map[string]any{"token": s.Token}, map[string]any{}}}}, 400, "invalid_request", "items.1.token"},
+}
+
+// refusal is a call a batch endpoint refuses whole: its status, problem
+// code and the field its problem names first ("" for none).
+type refusal struct {
+	name  string
+	r     req
+	want  int
+	code  string
+	field string
+}
+
+// batchRefusals are the refusals of every batch endpoint, given one valid
+// item and an API key without the sessions scope: no items, 101, items
+// that are not a list, the API key, the media type and the size.
+func batchRefusals(item map[string]any, adminKey string) []refusal {
+	one := map[string]any{"items": []any{item}}
+	many := make([]any, 101)
+	for i := range many {
+		many[i] = item
+	}
+	return []refusal{
 		{"no items", req{body: map[string]any{"items": []any{}}}, 400, "invalid_request", "items"},
 		{"101 items", req{body: map[string]any{"items": many}}, 400, "invalid_request", "items"},
-		{"items that are not a list", req{body: map[string]any{"items": map[string]any{"token": s.Token}}}, 400, "invalid_request", "items"},
-		{"a single verify's body", req{body: map[string]any{"token": s.Token}}, 400, "invalid_request", "body"},
-		{"a wrong API key", req{token: "sk_wrong", body: map[string]any{"items": []any{map[string]any{"token": s.Token}}}}, 401, "unauthorized", ""},
-		{"an API key without the sessions scope", req{token: admin.Secret, body: map[string]any{"items": []any{map[string]any{"token": s.Token}}}}, 403, "forbidden", ""},
+		{"items that are not a list", req{body: map[string]any{"items": item}}, 400, "invalid_request", "items"},
+		{"a wrong API key", req{token: "sk_wrong", body: one}, 401, "unauthorized", ""},
+		{"an API key without the sessions scope", req{token: adminKey, body: one}, 403, "forbidden", ""},
 		{"a body that is not JSON", req{body: `items=1`, contentType: "application/x-www-form-urlencoded"}, 415, "unsupported_media_type", ""},
 		{"a body over the size limit", req{body: `{"items":[` + strings.Repeat(" ", 70<<10) + `]}`}, 413, "payload_too_large", ""},
 	}
+}
+
+// wantRefusals sends each case to POST path, with key unless the case has
+// a token of its own, and checks that the whole call is refused as it
+// says.
+func wantRefusals(t *testing.T, e *env, path, key string, cases []refusal) {
+	t.Helper()
 	for _, c := range cases {
 		t.Run(c.name+" is answered "+http.StatusText(c.want), func(t *testing.T) {
-			c.r.method, c.r.path = "POST", "/v1/sessions/verify-batch"
+			c.r.method, c.r.path = "POST", path
 			if c.r.token == "" {
-				c.r.token = a.APIKey
+				c.r.token = key
 			}
 			r := e.do(c.r)
 			if r.Status != c.want || r.code(t) != c.code {
@@ -264,33 +295,38 @@ func TestVerifyBatchRefusesTheWholeCall(t *testing.T) {
 			}
 		})
 	}
-	// None of it verified, or touched, the session.
-	if got := e.verifyBatch(a.APIKey, map[string]any{"token": s.Token}).results(t); got[0].Status != http.StatusOK {
-		t.Fatalf("the session after the refused calls: %v", got[0])
-	}
 }
 
 // Every item counts as one request against the tenant's
 // requests_per_second: a batch of n is admitted when the bucket holds n,
 // as n verifies would be; a batch larger than the bucket when it is full,
-// leaving it in debt; a refused batch spends nothing. The clock is the
-// test's, so this counts requests, not time.
+// leaving it in debt; a refused batch spends nothing.
 func TestVerifyBatchCountsEachItemAgainstTheTenantRate(t *testing.T) {
 	e := newEnv(t)
 	a := e.createTenant("Shop")
 	s := e.createSession(a.APIKey, map[string]any{"user_id": "alice"})
+	wantItemsCounted(t, e, a, "/v1/sessions/verify-batch", func(int) map[string]any { return map[string]any{"token": s.Token} })
+}
+
+// wantItemsCounted checks, on the batch endpoint path, that each item of
+// a batch counts as one request against tenant a's requests_per_second
+// (set to 10 here): batches of 4, 7 (refused, with the rate headers), 6
+// and 30 (on a full bucket, which it leaves in debt) of item(i). The clock
+// is the test's, so this counts requests, not time.
+func wantItemsCounted(t *testing.T, e *env, a tenant, path string, item func(i int) map[string]any) {
+	t.Helper()
 	e.setLimits(a.ID, map[string]any{"requests_per_second": 10})
 	e.clock.Advance(time.Second) // a full bucket
-	items := func(n int) []map[string]any {
-		out := make([]map[string]any, n)
-		for i := range out {
-			out[i] = map[string]any{"token": s.Token}
+	batch := func(n int) resp {
+		items := make([]any, n)
+		for i := range items {
+			items[i] = item(i)
 		}
-		return out
+		return e.do(req{method: "POST", path: path, token: a.APIKey, body: map[string]any{"items": items}})
 	}
 	get := func() int { return e.do(req{method: "GET", path: "/v1/policy", token: a.APIKey}).Status }
 
-	if r := e.verifyBatch(a.APIKey, items(4)...); r.Status != http.StatusOK {
+	if r := batch(4); r.Status != http.StatusOK {
 		t.Fatalf("a batch of 4 of 10 = %d %s", r.Status, r.Body)
 	}
 	for i := range 6 {
@@ -303,14 +339,14 @@ func TestVerifyBatchCountsEachItemAgainstTheTenantRate(t *testing.T) {
 	}
 
 	e.clock.Advance(600 * time.Millisecond) // 6 requests refilled
-	r := e.verifyBatch(a.APIKey, items(7)...)
+	r := batch(7)
 	if r.Status != http.StatusTooManyRequests || r.code(t) != "rate_limited" {
 		t.Fatalf("a batch of 7 when 6 are left = %d %s", r.Status, r.Body)
 	}
 	if h := r.Header; h.Get("Retry-After") != "1" || h.Get("RateLimit-Policy") != `"tenant";q=10;w=1` || h.Get("RateLimit") != `"tenant";r=0;t=1` {
 		t.Fatalf("headers: Retry-After %q, RateLimit-Policy %q, RateLimit %q", h.Get("Retry-After"), h.Get("RateLimit-Policy"), h.Get("RateLimit"))
 	}
-	if r := e.verifyBatch(a.APIKey, items(6)...); r.Status != http.StatusOK {
+	if r := batch(6); r.Status != http.StatusOK {
 		t.Fatalf("a batch of 6 when 6 are left (the refused batch spent nothing) = %d %s", r.Status, r.Body)
 	}
 	if st := get(); st != http.StatusTooManyRequests {
@@ -318,7 +354,7 @@ func TestVerifyBatchCountsEachItemAgainstTheTenantRate(t *testing.T) {
 	}
 
 	e.clock.Advance(time.Second) // full again
-	if r := e.verifyBatch(a.APIKey, items(30)...); r.Status != http.StatusOK {
+	if r := batch(30); r.Status != http.StatusOK {
 		t.Fatalf("a batch of 30 on a full bucket of 10 = %d %s", r.Status, r.Body)
 	}
 	e.clock.Advance(2 * time.Second) // pays 20 of the 30

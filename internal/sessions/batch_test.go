@@ -3,14 +3,17 @@ package sessions_test
 import (
 	"context"
 	"fmt"
+	"slices"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/sessiond/sessiond/internal/events"
 	"github.com/sessiond/sessiond/internal/fault"
 	"github.com/sessiond/sessiond/internal/sessions"
+	"github.com/sessiond/sessiond/internal/tenants"
 	"github.com/sessiond/sessiond/internal/testkit"
 )
 
@@ -151,5 +154,177 @@ func flushOneMaster(t *testing.T, rdb redis.UniversalClient) {
 	})
 	if err != nil {
 		t.Fatal(err)
+	}
+}
+
+// A batch of creates makes one round trip for the items that reach the
+// store, whatever their buckets; items refused before the store (invalid)
+// cost none, and a batch of them alone makes no round trip at all. Each
+// item created records its session.created event and verifies.
+func TestCreateBatchMakesOneRoundTrip(t *testing.T) {
+	e := newEnv(t)
+	tid := e.newTenant().Tenant.ID
+	var items []sessions.CreateParams
+	for i := range 20 {
+		items = append(items, sessions.CreateParams{UserID: fmt.Sprintf("user%d", i)})
+	}
+	invalid := sessions.CreateParams{UserID: "no user id"}
+	items = append(items[:10], append([]sessions.CreateParams{invalid}, items[10:]...)...)
+
+	warmPipelines(t, e, tid)
+	e.events.Take()
+	var out []sessions.CreateOutcome
+	var err error
+	n, cmds := e.count.trips(func() { out, err = e.m.CreateBatch(e.ctx, tid, items, sessions.Meta{IP: "192.0.2.1"}, nil) })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n != 1 {
+		t.Fatalf("a batch of %d items made %d round trips (%v), want 1", len(items), n, cmds)
+	}
+	buckets := map[string]bool{}
+	for i, o := range out {
+		if i == 10 {
+			wantCode(t, o.Err, fault.InvalidRequest)
+			continue
+		}
+		if o.Err != nil || o.Created.Session.UserID != items[i].UserID {
+			t.Fatalf("item %d: %+v %v", i, o.Created.Session, o.Err)
+		}
+		buckets[o.Created.Session.ID[1:3]] = true
+		e.mustVerify(tid, o.Created.Token)
+	}
+	if len(buckets) < 5 {
+		t.Fatalf("the sessions share %d buckets; want them spread", len(buckets))
+	}
+	if got := len(e.events.OfType(events.SessionCreated)); got != 20 {
+		t.Fatalf("%d session.created events, want 20", got)
+	}
+
+	n, _ = e.count.trips(func() {
+		out, err = e.m.CreateBatch(e.ctx, tid, []sessions.CreateParams{invalid, invalid}, sessions.Meta{}, nil)
+	})
+	if err != nil || n != 0 {
+		t.Fatalf("a batch of invalid items: %d round trips, %v", n, err)
+	}
+	for _, o := range out {
+		wantCode(t, o.Err, fault.InvalidRequest)
+	}
+}
+
+// The items of one user are applied in the items' order, each seeing the
+// ones before it as a create made after theirs would: under a cap of one
+// with evict_oldest each item evicts the one before it (with its
+// session.evicted event), under reject the items after the first are
+// refused. admit refuses items before their own checks, told how many
+// items before them reached the store.
+func TestCreateBatchAppliesOneUsersItemsInOrder(t *testing.T) {
+	e := newEnv(t)
+	evict := e.newTenant(func(p *tenants.Policy) { p.MaxSessionsPerUser, p.OnLimit = 1, tenants.EvictOldest }).Tenant.ID
+	reject := e.newTenant(func(p *tenants.Policy) { p.MaxSessionsPerUser, p.OnLimit = 1, tenants.Reject }).Tenant.ID
+	items := []sessions.CreateParams{{UserID: "carol"}, {}, {UserID: "carol"}, {UserID: "carol"}, {UserID: "carol"}}
+
+	e.events.Take()
+	out, err := e.m.CreateBatch(e.ctx, evict, items, sessions.Meta{}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	prev := ""
+	for i, o := range out {
+		if o.Err != nil {
+			t.Fatalf("item %d: %v", i, o.Err)
+		}
+		if items[i].UserID == "" {
+			continue
+		}
+		want := []string{}
+		if prev != "" {
+			want = []string{prev}
+		}
+		if !slices.Equal(o.Created.Evicted, want) {
+			t.Fatalf("item %d evicted %v, want %v (the item of carol before it)", i, o.Created.Evicted, want)
+		}
+		prev = o.Created.Session.ID
+	}
+	if _, err := e.verify(evict, out[3].Created.Token); !fault.Is(err, fault.SessionInvalid) {
+		t.Fatalf("an evicted item's session verifies: %v", err)
+	}
+	e.mustVerify(evict, out[4].Created.Token)
+	evicted := e.events.OfType(events.SessionEvicted)
+	if len(evicted) != 3 {
+		t.Fatalf("%d session.evicted events, want 3", len(evicted))
+	}
+	for i, ev := range evicted {
+		if ev.SessionID != out[i+2].Created.Evicted[0] || ev.Detail["replaced_by"] != out[i+2].Created.Session.ID {
+			t.Fatalf("session.evicted %d: %+v", i, ev)
+		}
+	}
+
+	out, err = e.m.CreateBatch(e.ctx, reject, items, sessions.Meta{}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, o := range out {
+		if i < 2 {
+			if o.Err != nil {
+				t.Fatalf("item %d: %v", i, o.Err)
+			}
+			continue
+		}
+		wantCode(t, o.Err, fault.SessionLimitReached)
+	}
+
+	var told []int
+	out, err = e.m.CreateBatch(e.ctx, evict, []sessions.CreateParams{{}, {UserID: "no user id"}, {}, {}}, sessions.Meta{}, func(started int) error {
+		told = append(told, started)
+		if started == 2 {
+			return fault.New(fault.SessionLimitReached, "full")
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(told, []int{0, 1, 1, 2}) || out[0].Err != nil || out[2].Err != nil {
+		t.Fatalf("admit was told %v; outcomes %+v", told, out)
+	}
+	wantCode(t, out[1].Err, fault.InvalidRequest)
+	wantCode(t, out[3].Err, fault.SessionLimitReached)
+}
+
+// A batch of creates sent to a Redis that lost its scripts is created in
+// full: only the calls answered NOSCRIPT run again, so none runs twice (a
+// second run of a create would find its own session: an id collision).
+func TestCreateBatchRunsEachCallOnceWhenScriptsAreGone(t *testing.T) {
+	var rdb redis.UniversalClient
+	if testkit.RedisClusterAddrs() != nil {
+		rdb = testkit.Redis(t)
+	} else {
+		rdb = privateRedis(t)
+	}
+	e := newEnvOn(t, rdb, testkit.NewClock())
+	tid := e.newTenant().Tenant.ID
+	var items []sessions.CreateParams
+	for i := range 30 {
+		items = append(items, sessions.CreateParams{UserID: fmt.Sprintf("user%d", i)})
+	}
+	warmPipelines(t, e, tid)
+	flushOneMaster(t, rdb)
+	t.Cleanup(func() { _ = e.m.LoadScripts(context.Background()) })
+
+	var out []sessions.CreateOutcome
+	var err error
+	n, cmds := e.count.trips(func() { out, err = e.m.CreateBatch(e.ctx, tid, items, sessions.Meta{}, nil) })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n != 2 {
+		t.Fatalf("%d round trips (%v), want 2: the pipeline, then the calls Redis did not know the script of", n, cmds)
+	}
+	for i, o := range out {
+		if o.Err != nil {
+			t.Fatalf("item %d: %v", i, o.Err)
+		}
+		e.mustVerify(tid, o.Created.Token)
 	}
 }

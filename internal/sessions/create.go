@@ -87,55 +87,161 @@ func (m *Manager) Create(ctx context.Context, tenantID string, p CreateParams, m
 	if err != nil {
 		return Created{}, err
 	}
-	if p.UserID != "" && !ValidUserID(p.UserID) {
-		return Created{}, invalidUserID("user_id")
-	}
-	add, err := factorList("amr", p.AMR)
+	c, err := m.createStart(tenantID, snap, p, meta, ms(m.now()))
 	if err != nil {
 		return Created{}, err
 	}
+	evicted, err := m.insert(ctx, c.ref, c.rec, c.pol, c.now, c.meta)
+	if err != nil {
+		return Created{}, err
+	}
+	return m.createEnd(&c, evicted), nil
+}
+
+// CreateOutcome is one item's answer of CreateBatch: Err, or else Created.
+type CreateOutcome struct {
+	Created Created
+	Err     error
+}
+
+// CreateBatch creates a session for each of items as Create would and
+// answers out[i] for items[i]: every item gets every check, the user's cap
+// and the events of Create, and its own outcome (a refused item refuses no
+// other). The items are applied in their order: an item sees the sessions
+// of its user the items before it created or evicted, as a Create made
+// after theirs would. The items that reach the store are stored in one
+// store call (Store.CreateBatch: one pipelined Redis round trip) instead of
+// one each, and their evictions published in one change; items refused
+// before the store (invalid) cost no store call at all. All items are
+// created at one instant of the clock.
+//
+// admit, when not nil, is asked before each item, with how many items
+// before it reached the store: an error refuses the item with that error,
+// before any check of its own (the API's live_sessions ceiling).
+//
+// Errors, for the whole call (then no outcome is given, although the store
+// may have applied some items): fault.Forbidden (unknown or suspended
+// tenant), fault.Unavailable, fault.Internal. Each item's Err is one of
+// Create's, or admit's.
+func (m *Manager) CreateBatch(ctx context.Context, tenantID string, items []CreateParams, meta Meta, admit func(started int) error) ([]CreateOutcome, error) {
+	snap, err := m.tenant(tenantID)
+	if err != nil {
+		return nil, err
+	}
+	now := ms(m.now())
+	out := make([]CreateOutcome, len(items))
+	started := make([]createStarted, 0, len(items))
+	at := make([]int, 0, len(items)) // started[j] is items[at[j]]
+	for i, p := range items {
+		if admit != nil {
+			if out[i].Err = admit(len(started)); out[i].Err != nil {
+				continue
+			}
+		}
+		c, err := m.createStart(tenantID, snap, p, meta, now)
+		if err != nil {
+			out[i].Err = err
+			continue
+		}
+		started = append(started, c)
+		at = append(at, i)
+	}
+	if len(started) == 0 {
+		return out, nil
+	}
+	res, err := sendBatch(ctx, started, (*createStarted).call, m.store.CreateBatch)
+	if err != nil {
+		return nil, err
+	}
+	var ended []string
+	for j := range started {
+		c, o := &started[j], &out[at[j]]
+		evicted, err := m.inserted(c.ref, c.rec, c.pol, c.meta, res[j])
+		if err != nil {
+			o.Err = err
+			continue
+		}
+		o.Created = m.createEnd(c, evicted)
+		ended = append(ended, evicted...)
+	}
+	if err := m.changes.SessionsEnded(ctx, tenantID, ended, ChangeEvicted); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// createStarted is a create whose request is checked and whose record is
+// ready: what the store call and createEnd need.
+type createStarted struct {
+	ref   Ref
+	rec   Record
+	pol   tenants.Policy
+	now   int64
+	meta  Meta // with the device of the request
+	key   tenants.Key
+	nonce []byte
+	add   string // the factors proved, "method:kind,…"
+}
+
+// call is c's store call.
+func (c *createStarted) call() CreateCall {
+	return CreateCall{Ref: c.ref, Record: c.rec, Cap: CapOf(c.pol), Timeouts: TimeoutsOf(c.pol), Now: c.now}
+}
+
+// createStart runs a create's steps before the store, at now (Unix ms):
+// the checks of p against the policy, the device, the signing key, and the
+// new session's id and record. Its errors are Create's, but for
+// fault.Unavailable, fault.Forbidden and fault.SessionLimitReached.
+func (m *Manager) createStart(tenantID string, snap *tenants.Snapshot, p CreateParams, meta Meta, now int64) (createStarted, error) {
+	if p.UserID != "" && !ValidUserID(p.UserID) {
+		return createStarted{}, invalidUserID("user_id")
+	}
+	add, err := factorList("amr", p.AMR)
+	if err != nil {
+		return createStarted{}, err
+	}
 	if add != "" && p.UserID == "" {
-		return Created{}, fault.Invalid("amr", "needs user_id: an anonymous session has no factors")
+		return createStarted{}, fault.Invalid("amr", "needs user_id: an anonymous session has no factors")
 	}
 	pol := snap.Policy
 	prof := ProfileStandard
 	actor := ""
 	switch {
 	case p.Actor != nil && p.Remember:
-		return Created{}, fault.Invalid("remember", "an impersonated session (actor) cannot be remembered")
+		return createStarted{}, fault.Invalid("remember", "an impersonated session (actor) cannot be remembered")
 	case p.Actor != nil:
 		if p.UserID == "" {
-			return Created{}, fault.Invalid("actor", "needs user_id: the user acted as")
+			return createStarted{}, fault.Invalid("actor", "needs user_id: the user acted as")
 		}
 		if !actorTypes[p.Actor.Type] {
-			return Created{}, fault.Invalid("actor.type", "must be admin, support or service")
+			return createStarted{}, fault.Invalid("actor.type", "must be admin, support or service")
 		}
 		if !ValidUserID(p.Actor.ID) {
-			return Created{}, invalidUserID("actor.id")
+			return createStarted{}, invalidUserID("actor.id")
 		}
 		prof, actor = ProfileImpersonation, p.Actor.Type+":"+p.Actor.ID
 	case p.Remember:
 		if pol.RememberMe.IsZero() {
-			return Created{}, fault.Invalid("remember", "the tenant policy has no remember_me lifetime")
+			return createStarted{}, fault.Invalid("remember", "the tenant policy has no remember_me lifetime")
 		}
 		prof = ProfileRememberMe
 	}
 	idle, abs, err := newTimeouts(TimeoutsOf(pol), prof, p.IdleTimeout, p.AbsoluteTimeout)
 	if err != nil {
-		return Created{}, err
+		return createStarted{}, err
 	}
 	data, err := normalizeData(p.Data, pol.MaxDataBytes)
 	if err != nil {
-		return Created{}, err
+		return createStarted{}, err
 	}
 	dev, ipBinding, err := m.device(p.Device)
 	if err != nil {
-		return Created{}, err
+		return createStarted{}, err
 	}
 	meta.Device = dev
 	key, err := activeKey(snap)
 	if err != nil {
-		return Created{}, err
+		return createStarted{}, err
 	}
 	bucket := randomBucket()
 	if p.UserID != "" {
@@ -143,20 +249,22 @@ func (m *Manager) Create(ctx context.Context, tenantID string, p CreateParams, m
 	}
 	nonce := secrets.Random(nonceSize)
 	ref := Ref{TenantID: tenantID, Bucket: bucket, ID: sessionID(bucket, nonce)}
-	now := ms(m.now())
 	rec := startRecord(Record{
 		UserID: p.UserID, UserAgent: dev.UserAgent, IP: dev.IP, IPBinding: ipBinding, Label: dev.Label,
 		Data: data, Version: 1, KeyID: key.ID,
 	}, now, idle, abs)
 	rec.Factors = AddFactors("", add, now, now)
 	rec.Profile, rec.Actor = prof, actor
-	evicted, err := m.insert(ctx, ref, rec, pol, now, meta)
-	if err != nil {
-		return Created{}, err
-	}
+	return createStarted{ref: ref, rec: rec, pol: pol, now: now, meta: meta, key: key, nonce: nonce, add: add}, nil
+}
+
+// createEnd answers the create c, which the store made, evicting evicted:
+// its session.created event and the new session's credentials.
+func (m *Manager) createEnd(c *createStarted, evicted []string) Created {
+	rec, prof := c.rec, c.rec.Profile
 	detail := map[string]string{}
-	if add != "" {
-		detail["amr"], detail["aal"] = methodsOf(add), strconv.Itoa(AAL(rec.Factors))
+	if c.add != "" {
+		detail["amr"], detail["aal"] = methodsOf(c.add), strconv.Itoa(AAL(rec.Factors))
 	}
 	if prof != ProfileStandard {
 		detail["profile"] = profileNames[prof]
@@ -165,13 +273,13 @@ func (m *Manager) Create(ctx context.Context, tenantID string, p CreateParams, m
 	if len(detail) == 0 {
 		detail = nil
 	}
-	m.record(tenantID, events.SessionCreated, p.UserID, ref.ID, meta, detail)
+	m.record(c.ref.TenantID, events.SessionCreated, rec.UserID, c.ref.ID, c.meta, detail)
 	return Created{
-		Token:     signToken(key.ID, key.Secret, bucket, nonce),
-		CSRFToken: csrfToken(nonce),
-		Session:   view(ref.ID, rec),
+		Token:     signToken(c.key.ID, c.key.Secret, c.ref.Bucket, c.nonce),
+		CSRFToken: csrfToken(c.nonce),
+		Session:   view(c.ref.ID, rec),
 		Evicted:   evicted,
-	}, nil
+	}
 }
 
 // insert stores rec as session ref under the user's cap, and records one
@@ -182,12 +290,23 @@ func (m *Manager) insert(ctx context.Context, ref Ref, rec Record, pol tenants.P
 	if err != nil {
 		return nil, err
 	}
+	evicted, err := m.inserted(ref, rec, pol, meta, res)
+	if err != nil {
+		return nil, err
+	}
+	if err := m.changes.SessionsEnded(ctx, ref.TenantID, evicted, ChangeEvicted); err != nil {
+		return nil, err
+	}
+	return evicted, nil
+}
+
+// inserted reads the store's answer res to the create of rec as ref: the
+// evicted ids, each with its session.evicted event, or the refusal with
+// its event. The caller publishes the evictions (ChangeLog).
+func (m *Manager) inserted(ref Ref, rec Record, pol tenants.Policy, meta Meta, res CreateResult) ([]string, error) {
 	switch res.Status {
 	case StatusOK:
 		m.recordEvicted(ref.TenantID, rec.UserID, res.Evicted, ref.ID, meta)
-		if err := m.changes.SessionsEnded(ctx, ref.TenantID, res.Evicted, ChangeEvicted); err != nil {
-			return nil, err
-		}
 		return res.Evicted, nil
 	case StatusLimit:
 		m.record(ref.TenantID, events.SessionLimitRejected, rec.UserID, "", meta,

@@ -46,6 +46,15 @@ type Store interface {
 	// is forgotten after its deadlines.
 	Create(ctx context.Context, c CreateCall) (CreateResult, error)
 
+	// CreateBatch is Create of each of calls, whose sessions may be in any
+	// buckets, in one round trip (on Redis: one pipeline, which a Cluster
+	// client sends to every master concurrently), applied in the calls'
+	// order within a bucket: a call sees the sessions the calls before it
+	// in the same bucket created or evicted, as a Create made after theirs
+	// would. results[i] answers calls[i]. An error is the whole call's:
+	// some calls may have been applied, and none is answered.
+	CreateBatch(ctx context.Context, calls []CreateCall) ([]CreateResult, error)
+
 	// Verify reads session c.Ref and, under Record.Effective(c.Timeouts),
 	// answers StatusMissing (never issued, revoked, or forgotten),
 	// StatusExpiredAbsolute or StatusExpiredIdle (Record.Expiry; an expired

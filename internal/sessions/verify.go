@@ -129,22 +129,34 @@ func (m *Manager) VerifyBatch(ctx context.Context, tenantID string, items []Veri
 	if len(started) == 0 {
 		return out, nil
 	}
-	calls := make([]VerifyCall, len(started))
-	for j := range started {
-		calls[j] = started[j].call
-	}
-	res, err := m.store.VerifyBatch(ctx, calls)
+	res, err := sendBatch(ctx, started, func(v *verifyStarted) VerifyCall { return v.call }, m.store.VerifyBatch)
 	if err != nil {
 		return nil, err
-	}
-	if len(res) != len(calls) {
-		return nil, fault.New(fault.Internal, "session store answered %d of %d verifies", len(res), len(calls))
 	}
 	for j := range started {
 		o := &out[at[j]]
 		o.Verified, o.Err = m.verifyEnd(&started[j], res[j])
 	}
 	return out, nil
+}
+
+// sendBatch sends the store calls of the started items of a batch (call)
+// in one store call (send) and returns its answers, results[j] for
+// started[j]. Errors: send's, and fault.Internal when the store answered
+// another number of calls.
+func sendBatch[S, C, R any](ctx context.Context, started []S, call func(*S) C, send func(context.Context, []C) ([]R, error)) ([]R, error) {
+	calls := make([]C, len(started))
+	for j := range started {
+		calls[j] = call(&started[j])
+	}
+	res, err := send(ctx, calls)
+	if err != nil {
+		return nil, err
+	}
+	if len(res) != len(calls) {
+		return nil, fault.New(fault.Internal, "session store answered %d of %d calls", len(res), len(calls))
+	}
+	return res, nil
 }
 
 // verifyStarted is a verify whose token is authentic and whose store call

@@ -56,16 +56,34 @@ func (s *Store) Prepare(ctx context.Context) error {
 
 // Create implements sessions.Store with create.lua.
 func (s *Store) Create(ctx context.Context, c sessions.CreateCall) (sessions.CreateResult, error) {
+	rep, err := s.run(ctx, createScript, s.createKeys(c), createArgs(c))
+	if err != nil {
+		return sessions.CreateResult{}, err
+	}
+	return rep.createResult(), nil
+}
+
+// CreateBatch implements sessions.Store with create.lua per call, in one
+// pipeline (runEach): the calls of one bucket share a slot, so one master
+// runs them, in order.
+func (s *Store) CreateBatch(ctx context.Context, cs []sessions.CreateCall) ([]sessions.CreateResult, error) {
+	return runEach(ctx, s, createScript, cs, s.createKeys, createArgs, func(r reply) (sessions.CreateResult, error) { return r.createResult(), nil })
+}
+
+// createKeys are create.lua's keys: the session, its bucket's index and,
+// for a user's session, the user's index.
+func (s *Store) createKeys(c sessions.CreateCall) []string {
 	ks := s.keys(c.Ref.TenantID, c.Ref.Bucket)
 	keys := []string{ks.session(c.Ref.ID), ks.index()}
 	if c.Record.UserID != "" {
 		keys = append(keys, ks.user(c.Record.UserID))
 	}
-	rep, err := s.run(ctx, createScript, keys, createArgs(c))
-	if err != nil {
-		return sessions.CreateResult{}, err
-	}
-	return sessions.CreateResult{Status: rep.status, Evicted: rep.ids}, nil
+	return keys
+}
+
+// createResult reads create.lua's reply.
+func (r reply) createResult() sessions.CreateResult {
+	return sessions.CreateResult{Status: r.status, Evicted: r.ids}
 }
 
 // Verify implements sessions.Store with verify.lua: one round trip.
@@ -78,19 +96,25 @@ func (s *Store) Verify(ctx context.Context, c sessions.VerifyCall) (sessions.Ver
 }
 
 // VerifyBatch implements sessions.Store with verify.lua per call, in one
-// pipeline (runAll).
+// pipeline (runEach).
 func (s *Store) VerifyBatch(ctx context.Context, cs []sessions.VerifyCall) ([]sessions.VerifyResult, error) {
+	return runEach(ctx, s, verifyScript, cs, s.verifyKeys, verifyArgs, reply.verifyResult)
+}
+
+// runEach runs sc once for each of cs, with its keys and args, in one
+// pipeline (runAll), and reads each reply with read.
+func runEach[C, R any](ctx context.Context, s *Store, sc script, cs []C, keys func(C) []string, args func(C) []arg, read func(reply) (R, error)) ([]R, error) {
 	calls := make([]call, len(cs))
 	for i, c := range cs {
-		calls[i] = call{keys: s.verifyKeys(c), args: values(verifyArgs(c))}
+		calls[i] = call{keys: keys(c), args: values(args(c))}
 	}
-	reps, err := s.runAll(ctx, verifyScript, calls)
+	reps, err := s.runAll(ctx, sc, calls)
 	if err != nil {
 		return nil, err
 	}
-	out := make([]sessions.VerifyResult, len(reps))
+	out := make([]R, len(reps))
 	for i, rep := range reps {
-		if out[i], err = rep.verifyResult(); err != nil {
+		if out[i], err = read(rep); err != nil {
 			return nil, err
 		}
 	}
