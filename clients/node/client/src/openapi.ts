@@ -284,7 +284,7 @@ export interface SessionCreateBatch {
 }
 
 export interface SessionCreateResult {
-  /** The status create would have answered: 201, 400 or 409. */
+  /** The status create would have answered: 201, 400, 409 or 413 (`data` over the policy's `max_data_bytes`). */
   status: number;
   /** A `SessionIssued` when `status` is 201, else a `Problem`. */
   body: { [key: string]: unknown };
