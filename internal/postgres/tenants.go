@@ -20,7 +20,11 @@ import (
 // at PostgreSQL's microsecond precision. Errors follow the package rules:
 // fault.NotFound, fault.Conflict, fault.InvalidRequest (cursors),
 // fault.Unavailable, or internal.
-type Store struct{ pool *pgxpool.Pool }
+type Store struct {
+	pool *pgxpool.Pool
+	// hooked guesses which tenants have webhook endpoints (WriteEvents).
+	hooked hookGuess
+}
 
 // NewStore returns a Store on pool. The schema must be migrated (Migrate).
 func NewStore(pool *pgxpool.Pool) *Store { return &Store{pool: pool} }
