@@ -37,14 +37,19 @@ func (e Event) Sanitized() Event {
 	e.IP = cleanText(e.IP, MaxIPBytes)
 	e.UserAgent = cleanText(e.UserAgent, MaxUserAgentBytes)
 	e.Actor = cleanText(e.Actor, MaxActorBytes)
-	if e.Device != nil {
-		e.Device = NewDevice(cleanText(e.Device.IP, MaxIPBytes), cleanText(e.Device.UserAgent, MaxUserAgentBytes),
-			cleanText(e.Device.Label, MaxLabelBytes))
+	if d := e.Device; d != nil && !d.clean() {
+		e.Device = NewDevice(cleanText(d.IP, MaxIPBytes), cleanText(d.UserAgent, MaxUserAgentBytes), cleanText(d.Label, MaxLabelBytes))
 	}
 	if !detailClean(e.Detail) {
 		e.Detail = cleanDetail(e.Detail)
 	}
 	return e
+}
+
+// clean reports whether d is Sanitized as it is: not empty, every field
+// clean.
+func (d *Device) clean() bool {
+	return *d != Device{} && isClean(d.IP, MaxIPBytes) && isClean(d.UserAgent, MaxUserAgentBytes) && isClean(d.Label, MaxLabelBytes)
 }
 
 // isClean reports whether s needs no change to be stored within max bytes.

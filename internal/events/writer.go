@@ -197,20 +197,27 @@ func (w *Writer) Record(e Event) {
 }
 
 func (w *Writer) logEvent(e Event) {
-	attrs := make([]slog.Attr, 0, 10)
-	attrs = append(attrs, slog.String("event", string(e.Type)), slog.String("event_id", e.ID), slog.String("tenant_id", e.TenantID))
-	for _, kv := range [][2]string{{"user_id", e.UserID}, {"session_id", e.SessionID}, {"ip", e.IP}, {"user_agent", e.UserAgent}, {"actor", e.Actor}} {
+	ctx, h := context.Background(), w.log.Handler()
+	if !h.Enabled(ctx, slog.LevelInfo) {
+		return
+	}
+	// The line's Record made here, as Logger.LogAttrs would make it but
+	// without the caller's program counter (runtime.Callers), which no
+	// line shows; the device group without Group's []any boxing.
+	line := slog.NewRecord(time.Now(), slog.LevelInfo, "security event", 0)
+	line.AddAttrs(slog.String("event", string(e.Type)), slog.String("event_id", e.ID), slog.String("tenant_id", e.TenantID))
+	for _, kv := range [...][2]string{{"user_id", e.UserID}, {"session_id", e.SessionID}, {"ip", e.IP}, {"user_agent", e.UserAgent}, {"actor", e.Actor}} {
 		if kv[1] != "" {
-			attrs = append(attrs, slog.String(kv[0], kv[1]))
+			line.AddAttrs(slog.String(kv[0], kv[1]))
 		}
 	}
 	if d := e.Device; d != nil {
-		attrs = append(attrs, slog.Group("device", slog.String("ip", d.IP), slog.String("user_agent", d.UserAgent), slog.String("label", d.Label)))
+		line.AddAttrs(slog.Attr{Key: "device", Value: slog.GroupValue(slog.String("ip", d.IP), slog.String("user_agent", d.UserAgent), slog.String("label", d.Label))})
 	}
 	if len(e.Detail) > 0 {
-		attrs = append(attrs, slog.Any("detail", e.Detail))
+		line.AddAttrs(slog.Any("detail", e.Detail))
 	}
-	w.log.LogAttrs(context.Background(), slog.LevelInfo, "security event", attrs...)
+	_ = h.Handle(ctx, line)
 }
 
 // enqueue queues e, or counts it as suppressed when its tenant is over
