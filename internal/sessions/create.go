@@ -154,17 +154,17 @@ func (m *Manager) Create(ctx context.Context, tenantID string, p CreateParams, m
 	if err != nil {
 		return Created{}, err
 	}
-	detail := map[string]string{}
+	var detail map[string]string // nil unless the session has something to say
+	if add != "" || prof != ProfileStandard {
+		detail = map[string]string{}
+	}
 	if add != "" {
 		detail["amr"], detail["aal"] = methodsOf(add), strconv.Itoa(AAL(rec.Factors))
 	}
 	if prof != ProfileStandard {
 		detail["profile"] = profileNames[prof]
 	}
-	impersonator(detail, rec)
-	if len(detail) == 0 {
-		detail = nil
-	}
+	detail = impersonator(detail, rec)
 	m.record(tenantID, events.SessionCreated, p.UserID, ref.ID, meta, detail)
 	return Created{
 		Token:     signToken(key.ID, key.Secret, bucket, nonce),
