@@ -32,8 +32,8 @@ const (
 var eventColumns = []string{"tenant_id", "type", "time", "user_id", "session_id", "ip", "user_agent", "actor", "detail",
 	"device_ip", "device_user_agent", "device_label"}
 
-// insertEvents inserts the rows of parallel arrays in array order, skipping
-// any whose eid is already stored, and, in the same statement, puts each
+// insertEvents inserts the rows of parallel arrays in array order (an
+// empty optional text is NULL), skipping any whose eid is already stored, and, in the same statement, puts each
 // event it inserted in the webhook outbox: one delivery per endpoint of
 // the event's tenant that takes its type, due at the event's time. It
 // answers the tenants of the batch that have an endpoint, as the statement
@@ -47,8 +47,8 @@ const insertEvents = `WITH u AS (
 ), ins AS (
 	INSERT INTO events (eid, tenant_id, type, time, user_id, session_id, ip, user_agent, actor, detail,
 		device_ip, device_user_agent, device_label)
-	SELECT eid, tenant_id, type, time, user_id, session_id, ip, user_agent, actor, detail::jsonb,
-		device_ip, device_user_agent, device_label
+	SELECT eid, tenant_id, type, time, nullif(user_id, ''), nullif(session_id, ''), nullif(ip, ''), nullif(user_agent, ''), nullif(actor, ''),
+		nullif(detail, '')::jsonb, nullif(device_ip, ''), nullif(device_user_agent, ''), nullif(device_label, '')
 	FROM u ORDER BY n
 	ON CONFLICT (eid) DO NOTHING
 	RETURNING eid
@@ -82,12 +82,14 @@ func (s *Store) WriteEvents(ctx context.Context, batch []events.Event) error {
 	}
 	now := time.Now().UTC()
 	n := len(batch)
+	// Columns as pgx encodes them without reflection or a fallback format:
+	// optional texts are "" for NULL (see insertEvents).
 	var (
-		eids                                                  = make([]string, n)
+		eids                                                  = make([][16]byte, n)
 		tenantIDs, types                                      = make([]string, n), make([]string, n)
 		times                                                 = make([]time.Time, n)
-		userIDs, sessionIDs, ips, userAgents, actors, details = make([]*string, n), make([]*string, n), make([]*string, n), make([]*string, n), make([]*string, n), make([]*string, n)
-		devIPs, devUAs, devLabels                             = make([]*string, n), make([]*string, n), make([]*string, n)
+		userIDs, sessionIDs, ips, userAgents, actors, details = make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n)
+		devIPs, devUAs, devLabels                             = make([]string, n), make([]string, n), make([]string, n)
 		msgIDs, payloads                                      = make([]string, n), make([][]byte, n)
 	)
 	need := s.hooked.need(batch)
@@ -96,7 +98,7 @@ func (s *Store) WriteEvents(ctx context.Context, batch []events.Event) error {
 		if !ok {
 			id, _ = events.ParseID(events.NewID())
 		}
-		eids[i] = uuidText(id)
+		eids[i] = id
 		tenantIDs[i], types[i], times[i] = e.TenantID, string(e.Type), e.Time
 		if e.Time.IsZero() {
 			times[i] = now
@@ -106,17 +108,16 @@ func (s *Store) WriteEvents(ctx context.Context, batch []events.Event) error {
 		if payloads[i], err = payloadOf(e, msgIDs[i], times[i], need[i]); err != nil {
 			return fmt.Errorf("postgres: write events: event %d: %w", i, err)
 		}
-		userIDs[i], sessionIDs[i], ips[i], userAgents[i], actors[i] = optional(e.UserID), optional(e.SessionID), optional(e.IP), optional(e.UserAgent), optional(e.Actor)
+		userIDs[i], sessionIDs[i], ips[i], userAgents[i], actors[i] = e.UserID, e.SessionID, e.IP, e.UserAgent, e.Actor
 		if d := e.Device; d != nil {
-			devIPs[i], devUAs[i], devLabels[i] = optional(d.IP), optional(d.UserAgent), optional(d.Label)
+			devIPs[i], devUAs[i], devLabels[i] = d.IP, d.UserAgent, d.Label
 		}
 		if len(e.Detail) > 0 {
 			b, err := json.Marshal(e.Detail)
 			if err != nil {
 				return fmt.Errorf("encode detail of event %d: %w", i, err)
 			}
-			d := string(b)
-			details[i] = &d
+			details[i] = string(b)
 		}
 	}
 	insert := func() ([]string, error) {
