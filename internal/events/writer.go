@@ -94,6 +94,10 @@ type Writer struct {
 	tenants map[string]*tenantState
 	ring    []*tenantState // tenants with queued events, in turn order
 	queued  int
+	// spare is the array of the largest queue take emptied since a queue
+	// last started, cleared, for the next queue to start (one array: what
+	// is kept stays within a tenant's bound).
+	spare []Event
 
 	statsMu    sync.Mutex
 	drops      map[TenantCount]int64 // Count unused in the key
@@ -107,6 +111,8 @@ type Writer struct {
 	// Owned by Run's goroutine.
 	spoolMode bool
 	held      []Event
+	// batchBuf is the array of the last batch delivered, for the next.
+	batchBuf []Event
 
 	wake      chan struct{}
 	flushReq  chan chan struct{}
@@ -324,6 +330,9 @@ func pick(storageDown bool, r DropReason) DropReason {
 
 // push appends e to t's queue. Called with mu held.
 func (w *Writer) push(t *tenantState, e Event) {
+	if t.queue == nil {
+		t.queue, w.spare = w.spare, nil
+	}
 	t.queue = append(t.queue, e)
 	w.queued++
 	if !t.inRing {
@@ -333,24 +342,33 @@ func (w *Writer) push(t *tenantState, e Event) {
 }
 
 // take removes up to n queued events, an equal share from each waiting
-// tenant in turn, each tenant's in the order recorded.
-func (w *Writer) take(n int) []Event {
+// tenant in turn, each tenant's in the order recorded, and returns them in
+// buf's array when it has room.
+func (w *Writer) take(n int, buf []Event) []Event {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	batch := make([]Event, 0, min(n, w.queued))
+	batch := buf[:0]
+	if want := min(n, w.queued); cap(batch) < want {
+		batch = make([]Event, 0, want)
+	}
 	for len(batch) < n && len(w.ring) > 0 {
 		share := max((n-len(batch))/len(w.ring), 1)
 		kept := w.ring[:0]
 		for _, t := range w.ring {
 			k := min(share, len(t.queue), n-len(batch))
 			batch = append(batch, t.queue[:k]...)
-			t.queue = t.queue[k:]
 			w.queued -= k
-			if len(t.queue) > 0 {
+			if k < len(t.queue) {
+				clear(t.queue[:k])
+				t.queue = t.queue[k:]
 				kept = append(kept, t)
-			} else {
-				t.queue, t.inRing = nil, false
+				continue
 			}
+			if cap(t.queue) > cap(w.spare) {
+				clear(t.queue[:cap(t.queue)]) // and what admit evicted past its end
+				w.spare = t.queue[:0]
+			}
+			t.queue, t.inRing = nil, false
 		}
 		clear(w.ring[len(kept):])
 		w.ring = kept
@@ -516,7 +534,7 @@ func (w *Writer) shutdown() {
 		w.dropAll(w.held, DropStorageUnavailable, errors.New("stopped while storage was unavailable"))
 		w.held = nil
 	}
-	w.dropAll(w.take(math.MaxInt), DropStorageUnavailable, errors.New("stopped while storage was unavailable"))
+	w.dropAll(w.take(math.MaxInt, nil), DropStorageUnavailable, errors.New("stopped while storage was unavailable"))
 }
 
 // Flush stores every event recorded so far (and whatever the spool holds,
@@ -559,9 +577,13 @@ func (w *Writer) pump(ctx context.Context, all bool) {
 		if n == 0 || (!all && n < w.batchSize) || ctx.Err() != nil {
 			return
 		}
-		if !w.deliver(ctx, w.take(w.batchSize)) {
+		batch := w.take(w.batchSize, w.batchBuf)
+		w.batchBuf = nil // a batch held keeps its array
+		if !w.deliver(ctx, batch) {
 			return
 		}
+		clear(batch)
+		w.batchBuf = batch[:0]
 	}
 }
 
