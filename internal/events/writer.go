@@ -210,19 +210,21 @@ func (w *Writer) logEvent(e Event) {
 	// The line's Record made here, as Logger.LogAttrs would make it but
 	// without the caller's program counter (runtime.Callers), which no
 	// line shows; the device group without Group's []any boxing.
-	line := slog.NewRecord(time.Now(), slog.LevelInfo, "security event", 0)
-	line.AddAttrs(slog.String("event", string(e.Type)), slog.String("event_id", e.ID), slog.String("tenant_id", e.TenantID))
+	var buf [10]slog.Attr // added at once: the Record grows once
+	attrs := append(buf[:0], slog.String("event", string(e.Type)), slog.String("event_id", e.ID), slog.String("tenant_id", e.TenantID))
 	for _, kv := range [...][2]string{{"user_id", e.UserID}, {"session_id", e.SessionID}, {"ip", e.IP}, {"user_agent", e.UserAgent}, {"actor", e.Actor}} {
 		if kv[1] != "" {
-			line.AddAttrs(slog.String(kv[0], kv[1]))
+			attrs = append(attrs, slog.String(kv[0], kv[1]))
 		}
 	}
 	if d := e.Device; d != nil {
-		line.AddAttrs(slog.Attr{Key: "device", Value: slog.GroupValue(slog.String("ip", d.IP), slog.String("user_agent", d.UserAgent), slog.String("label", d.Label))})
+		attrs = append(attrs, slog.Attr{Key: "device", Value: slog.GroupValue(slog.String("ip", d.IP), slog.String("user_agent", d.UserAgent), slog.String("label", d.Label))})
 	}
 	if len(e.Detail) > 0 {
-		line.AddAttrs(slog.Any("detail", e.Detail))
+		attrs = append(attrs, slog.Any("detail", e.Detail))
 	}
+	line := slog.NewRecord(time.Now(), slog.LevelInfo, "security event", 0)
+	line.AddAttrs(attrs...)
 	_ = h.Handle(ctx, line)
 }
 
