@@ -225,11 +225,11 @@ func normalizeData(data json.RawMessage, maxBytes int) (string, error) {
 	if len(trimmed) == 0 || string(trimmed) == "null" {
 		return "{}", nil
 	}
-	if trimmed[0] != '{' || !json.Valid(trimmed) {
+	if trimmed[0] != '{' {
 		return "", fault.Invalid("data", "must be a JSON object")
 	}
-	var buf bytes.Buffer
-	if err := json.Compact(&buf, trimmed); err != nil {
+	buf := bytes.NewBuffer(make([]byte, 0, len(trimmed)))
+	if err := json.Compact(buf, trimmed); err != nil { // which checks it is valid JSON
 		return "", fault.Invalid("data", "must be a JSON object")
 	}
 	if maxBytes > 0 && buf.Len() > maxBytes {
