@@ -28,7 +28,8 @@ const (
 // cut to its bound on a rune boundary. Invalid bytes and NUL become U+FFFD. Detail keeps at most MaxDetailEntries
 // entries, the first in key order; when two keys become equal the first in
 // key order wins. The result can always be stored and logged; e itself
-// (including its Detail map) is not modified.
+// (including its Detail map) is not modified, and the result shares e's
+// Device and Detail where they needed no change.
 func (e Event) Sanitized() Event {
 	e.TenantID = cleanText(e.TenantID, MaxIDBytes)
 	e.Type = Type(cleanText(string(e.Type), MaxTypeBytes))

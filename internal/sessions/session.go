@@ -44,7 +44,7 @@ type Session struct {
 // Time is a time.Time (its field Time) whose JSON is time.Time's, written
 // from its MarshalText: encoding/json copies a MarshalText result into a
 // string, but scans and compacts again every MarshalJSON result, which
-// made the times most of the cost of encoding a session.
+// made the times over half the cost of encoding a session.
 type Time struct {
 	noMarshalJSON
 	time.Time
