@@ -88,7 +88,6 @@ type Writer struct {
 	tenantQueue  int
 	interval     time.Duration
 	writeTimeout time.Duration
-	stored       func()
 
 	mu      sync.Mutex
 	tenants map[string]*tenantState
@@ -143,10 +142,6 @@ type WriterOptions struct {
 	// Spool keeps events while the Store is unavailable; nil keeps them in
 	// memory only (bounded by QueueSize).
 	Spool Spool
-	// Stored, if set, is called (without blocking) after each batch the
-	// Store took, from memory or from the spool: the webhook dispatcher
-	// then looks for the deliveries the batch queued.
-	Stored func()
 	// EventsPerMinute is a tenant's ceiling of stored events per minute
 	// (of Now's clock); 0 is unlimited. Nil is unlimited for every tenant.
 	EventsPerMinute func(tenantID string) int
@@ -179,7 +174,7 @@ func NewWriter(store Store, log *slog.Logger, o WriterOptions) *Writer {
 	return &Writer{
 		store: store, spool: o.Spool, log: log, now: o.Now, perMinute: o.EventsPerMinute,
 		batchSize: o.BatchSize, queueSize: o.QueueSize, tenantQueue: min(o.TenantQueueSize, o.QueueSize),
-		interval: o.Interval, writeTimeout: o.WriteTimeout, stored: o.Stored,
+		interval: o.Interval, writeTimeout: o.WriteTimeout,
 		tenants: map[string]*tenantState{}, drops: map[TenantCount]int64{}, suppressed: map[string]int64{},
 		wake: make(chan struct{}, 1), flushReq: make(chan chan struct{}), drainReq: make(chan chan struct{}),
 		drainKick: make(chan struct{}, 1), done: make(chan struct{}),
@@ -677,9 +672,6 @@ func (w *Writer) write(ctx context.Context, batch []Event) error {
 		return err
 	}
 	w.written.Add(int64(len(batch)))
-	if w.stored != nil {
-		w.stored()
-	}
 	return nil
 }
 

@@ -13,7 +13,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/sessiond/sessiond/internal/events"
@@ -36,8 +35,8 @@ var eventColumns = []string{"tenant_id", "type", "time", "user_id", "session_id"
 // empty optional text is NULL), skipping any whose eid is already stored, and, in the same statement, puts each
 // event it inserted in the webhook outbox: one delivery per endpoint of
 // the event's tenant that takes its type, due at the event's time. It
-// answers the tenants of the batch that have an endpoint, as the statement
-// saw them. A delivery whose payload is NULL (an event written without
+// answers how many deliveries it queued and the tenants of the batch that
+// have an endpoint, as the statement saw them. A delivery whose payload is NULL (an event written without
 // one) is a not-null violation, which fails the whole statement.
 const insertEvents = `WITH u AS (
 	SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::timestamptz[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[], $10::text[],
@@ -59,8 +58,9 @@ const insertEvents = `WITH u AS (
 	JOIN webhook_endpoints w ON w.tenant_id = u.tenant_id AND (cardinality(w.event_types) = 0 OR u.type = ANY (w.event_types))
 	ORDER BY u.n, w.seq
 	ON CONFLICT (endpoint_id, msg_id) DO NOTHING
+	RETURNING 1
 )
-SELECT DISTINCT tenant_id FROM webhook_endpoints WHERE tenant_id = ANY ($2::text[])`
+SELECT (SELECT count(*) FROM outbox), array(SELECT DISTINCT tenant_id FROM webhook_endpoints WHERE tenant_id = ANY ($2::text[]))`
 
 // WriteEvents stores batch and its webhook deliveries (see insertEvents) in
 // one statement, in order, all or nothing: one
@@ -75,7 +75,8 @@ SELECT DISTINCT tenant_id FROM webhook_endpoints WHERE tenant_id = ANY ($2::text
 // Webhook payloads are built only for the events of tenants that may have
 // an endpoint (hookGuess): when a tenant gained one since this Store last
 // looked, the statement fails on the missing payload, having stored
-// nothing, and the batch is written again with every payload.
+// nothing, and the batch is written again with every payload. A write that
+// queued deliveries calls the store's OnQueued.
 func (s *Store) WriteEvents(ctx context.Context, batch []events.Event) error {
 	if len(batch) == 0 {
 		return nil
@@ -120,12 +121,13 @@ func (s *Store) WriteEvents(ctx context.Context, batch []events.Event) error {
 			details[i] = string(b)
 		}
 	}
-	insert := func() ([]string, error) {
-		rows, _ := s.pool.Query(ctx, insertEvents, eids, tenantIDs, types, times, userIDs, sessionIDs, ips, userAgents, actors, details,
-			devIPs, devUAs, devLabels, msgIDs, payloads)
-		return pgx.CollectRows(rows, pgx.RowTo[string])
+	var queued int
+	var hooked []string
+	insert := func() error {
+		return s.pool.QueryRow(ctx, insertEvents, eids, tenantIDs, types, times, userIDs, sessionIDs, ips, userAgents, actors, details,
+			devIPs, devUAs, devLabels, msgIDs, payloads).Scan(&queued, &hooked)
 	}
-	hooked, err := insert()
+	err := insert()
 	if missingPayload(err) {
 		// A tenant gained an endpoint since this Store last looked; the
 		// statement stored nothing. Again, with every payload.
@@ -136,12 +138,15 @@ func (s *Store) WriteEvents(ctx context.Context, batch []events.Event) error {
 				}
 			}
 		}
-		hooked, err = insert()
+		err = insert()
 	}
 	if err != nil {
 		return mapErr(err, fmt.Sprintf("write %d events", len(batch)), "event")
 	}
 	s.hooked.learn(tenantIDs, hooked)
+	if queued > 0 && s.onQueued != nil {
+		s.onQueued()
+	}
 	return nil
 }
 

@@ -275,10 +275,12 @@ func TestPruneEventsDeletesOldFinishedWebhookDeliveries(t *testing.T) {
 // endpoint, but no delivery is ever lost to that: a tenant that gained an
 // endpoint on another instance since this Store last looked gets its
 // deliveries (with their payloads) from its very next batch, stored once.
+// Only a write that queued deliveries calls OnQueued.
 func TestWriteEventsDeliversForEndpointsCreatedElsewhere(t *testing.T) {
 	t.Parallel()
 	pool := pgtest.New(t)
-	s, elsewhere := postgres.NewStore(pool), postgres.NewStore(pool)
+	kicks := 0
+	s, elsewhere := postgres.NewStore(pool, postgres.OnQueued(func() { kicks++ })), postgres.NewStore(pool)
 	ctx := context.Background()
 	now := testNow()
 	sealer := mustSealer(t)
@@ -314,8 +316,8 @@ func TestWriteEventsDeliversForEndpointsCreatedElsewhere(t *testing.T) {
 
 	first := event(hooked.Tenant.ID)
 	write(first, event(quiet.Tenant.ID)) // s now knows both have no endpoint
-	if d := deliveries(first); len(d) != 0 {
-		t.Fatalf("%d deliveries without an endpoint", len(d))
+	if d := deliveries(first); len(d) != 0 || kicks != 0 {
+		t.Fatalf("%d deliveries and %d calls of OnQueued without an endpoint", len(d), kicks)
 	}
 
 	ep := webhooks.Endpoint{ID: "wh_bbbbbbbbbbbbbbbb", TenantID: hooked.Tenant.ID, URL: "https://hooks.example.com/in", EventTypes: []string{}, CreatedAt: now}
@@ -335,9 +337,16 @@ func TestWriteEventsDeliversForEndpointsCreatedElsewhere(t *testing.T) {
 		if d := deliveries(other); len(d) != 0 {
 			t.Fatalf("batch %d: %d deliveries for the tenant without an endpoint", i, len(d))
 		}
+		if kicks != i+1 {
+			t.Fatalf("batch %d: OnQueued called %d times in all", i, kicks)
+		}
 	}
 	if n, m := stored(first), stored(event(quiet.Tenant.ID)); n != 3 || m != 3 {
 		t.Fatalf("stored %d and %d events, want each once (3)", n, m)
+	}
+	write(event(quiet.Tenant.ID))
+	if kicks != 2 {
+		t.Fatalf("a batch that queued nothing called OnQueued (%d calls in all)", kicks)
 	}
 
 	if err := elsewhere.DeleteEndpoint(ctx, hooked.Tenant.ID, ep.ID); err != nil {

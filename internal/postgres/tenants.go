@@ -23,11 +23,26 @@ import (
 type Store struct {
 	pool *pgxpool.Pool
 	// hooked guesses which tenants have webhook endpoints (WriteEvents).
-	hooked hookGuess
+	hooked   hookGuess
+	onQueued func()
 }
 
+// StoreOption configures a Store.
+type StoreOption func(*Store)
+
+// OnQueued makes WriteEvents call f, which must not block, after each
+// write that queued webhook deliveries (a dispatcher sends them then
+// rather than at its next poll).
+func OnQueued(f func()) StoreOption { return func(s *Store) { s.onQueued = f } }
+
 // NewStore returns a Store on pool. The schema must be migrated (Migrate).
-func NewStore(pool *pgxpool.Pool) *Store { return &Store{pool: pool} }
+func NewStore(pool *pgxpool.Pool, opts ...StoreOption) *Store {
+	s := &Store{pool: pool}
+	for _, o := range opts {
+		o(s)
+	}
+	return s
+}
 
 var _ tenants.Store = (*Store)(nil)
 
