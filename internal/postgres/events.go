@@ -95,16 +95,17 @@ func (s *Store) WriteEvents(ctx context.Context, batch []events.Event) error {
 	)
 	need := s.hooked.need(batch)
 	for i, e := range batch {
+		msgIDs[i] = e.ID // ParseID takes only FormatID's form
 		id, ok := events.ParseID(e.ID)
 		if !ok {
-			id, _ = events.ParseID(events.NewID())
+			msgIDs[i] = events.NewID()
+			id, _ = events.ParseID(msgIDs[i])
 		}
 		eids[i] = id
 		tenantIDs[i], types[i], times[i] = e.TenantID, string(e.Type), e.Time
 		if e.Time.IsZero() {
 			times[i] = now
 		}
-		msgIDs[i] = events.FormatID(id)
 		var err error
 		if payloads[i], err = payloadOf(e, msgIDs[i], times[i], need[i]); err != nil {
 			return fmt.Errorf("postgres: write events: event %d: %w", i, err)
