@@ -103,7 +103,7 @@ type Options struct {
 // per-tenant ceiling, and the Redis spool (unless SESSIOND_EVENT_SPOOL_MAX
 // is 0).
 func (a *App) eventWriterOptions(o Options) events.WriterOptions {
-	wo := events.WriterOptions{Now: o.Now, EventsPerMinute: o.EventsPerMinute, Stored: a.kickWebhooks}
+	wo := events.WriterOptions{Now: o.Now, EventsPerMinute: o.EventsPerMinute}
 	if wo.EventsPerMinute == nil {
 		wo.EventsPerMinute = a.Cache.EventsPerMinute
 	}
@@ -113,8 +113,7 @@ func (a *App) eventWriterOptions(o Options) events.WriterOptions {
 	return wo
 }
 
-// kickWebhooks tells the dispatcher that stored events may have queued
-// deliveries.
+// kickWebhooks tells the dispatcher that stored events queued deliveries.
 func (a *App) kickWebhooks() {
 	if d := a.dispatcher.Load(); d != nil {
 		d.Kick()
@@ -169,7 +168,7 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger, o Options) (
 		return nil, fmt.Errorf("SESSIOND_MASTER_KEY: %w", err)
 	}
 
-	a.Store = postgres.NewStore(a.Pool)
+	a.Store = postgres.NewStore(a.Pool, postgres.OnQueued(a.kickWebhooks))
 	now := o.Now
 	if now == nil {
 		now = time.Now

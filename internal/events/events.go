@@ -133,6 +133,8 @@ type Filter struct {
 // Store is where events are kept. List returns events newest first and the
 // cursor of the next page ("" at the end); it returns fault.InvalidRequest for
 // a malformed cursor and fault.Unavailable when the database is down.
+// WriteEvents and a Spool's Push read their batch only during the call (the
+// Writer uses its array again).
 type Store interface {
 	WriteEvents(ctx context.Context, batch []Event) error
 	ListEvents(ctx context.Context, f Filter) ([]Event, string, error)

@@ -28,7 +28,8 @@ const (
 // cut to its bound on a rune boundary. Invalid bytes and NUL become U+FFFD. Detail keeps at most MaxDetailEntries
 // entries, the first in key order; when two keys become equal the first in
 // key order wins. The result can always be stored and logged; e itself
-// (including its Detail map) is not modified.
+// (including its Detail map) is not modified, and the result shares e's
+// Device and Detail where they needed no change.
 func (e Event) Sanitized() Event {
 	e.TenantID = cleanText(e.TenantID, MaxIDBytes)
 	e.Type = Type(cleanText(string(e.Type), MaxTypeBytes))
@@ -37,14 +38,19 @@ func (e Event) Sanitized() Event {
 	e.IP = cleanText(e.IP, MaxIPBytes)
 	e.UserAgent = cleanText(e.UserAgent, MaxUserAgentBytes)
 	e.Actor = cleanText(e.Actor, MaxActorBytes)
-	if e.Device != nil {
-		e.Device = NewDevice(cleanText(e.Device.IP, MaxIPBytes), cleanText(e.Device.UserAgent, MaxUserAgentBytes),
-			cleanText(e.Device.Label, MaxLabelBytes))
+	if d := e.Device; d != nil && !d.clean() {
+		e.Device = NewDevice(cleanText(d.IP, MaxIPBytes), cleanText(d.UserAgent, MaxUserAgentBytes), cleanText(d.Label, MaxLabelBytes))
 	}
 	if !detailClean(e.Detail) {
 		e.Detail = cleanDetail(e.Detail)
 	}
 	return e
+}
+
+// clean reports whether d is Sanitized as it is: not empty, every field
+// clean.
+func (d *Device) clean() bool {
+	return *d != Device{} && isClean(d.IP, MaxIPBytes) && isClean(d.UserAgent, MaxUserAgentBytes) && isClean(d.Label, MaxLabelBytes)
 }
 
 // isClean reports whether s needs no change to be stored within max bytes.

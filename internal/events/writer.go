@@ -88,12 +88,15 @@ type Writer struct {
 	tenantQueue  int
 	interval     time.Duration
 	writeTimeout time.Duration
-	stored       func()
 
 	mu      sync.Mutex
 	tenants map[string]*tenantState
 	ring    []*tenantState // tenants with queued events, in turn order
 	queued  int
+	// spare is the array of the largest queue take emptied since a queue
+	// last started, cleared, for the next queue to start (one array: what
+	// is kept stays within a tenant's bound).
+	spare []Event
 
 	statsMu    sync.Mutex
 	drops      map[TenantCount]int64 // Count unused in the key
@@ -107,6 +110,8 @@ type Writer struct {
 	// Owned by Run's goroutine.
 	spoolMode bool
 	held      []Event
+	// batchBuf is the array of the last batch delivered, for the next.
+	batchBuf []Event
 
 	wake      chan struct{}
 	flushReq  chan chan struct{}
@@ -137,10 +142,6 @@ type WriterOptions struct {
 	// Spool keeps events while the Store is unavailable; nil keeps them in
 	// memory only (bounded by QueueSize).
 	Spool Spool
-	// Stored, if set, is called (without blocking) after each batch the
-	// Store took, from memory or from the spool: the webhook dispatcher
-	// then looks for the deliveries the batch queued.
-	Stored func()
 	// EventsPerMinute is a tenant's ceiling of stored events per minute
 	// (of Now's clock); 0 is unlimited. Nil is unlimited for every tenant.
 	EventsPerMinute func(tenantID string) int
@@ -173,7 +174,7 @@ func NewWriter(store Store, log *slog.Logger, o WriterOptions) *Writer {
 	return &Writer{
 		store: store, spool: o.Spool, log: log, now: o.Now, perMinute: o.EventsPerMinute,
 		batchSize: o.BatchSize, queueSize: o.QueueSize, tenantQueue: min(o.TenantQueueSize, o.QueueSize),
-		interval: o.Interval, writeTimeout: o.WriteTimeout, stored: o.Stored,
+		interval: o.Interval, writeTimeout: o.WriteTimeout,
 		tenants: map[string]*tenantState{}, drops: map[TenantCount]int64{}, suppressed: map[string]int64{},
 		wake: make(chan struct{}, 1), flushReq: make(chan chan struct{}), drainReq: make(chan chan struct{}),
 		drainKick: make(chan struct{}, 1), done: make(chan struct{}),
@@ -197,20 +198,29 @@ func (w *Writer) Record(e Event) {
 }
 
 func (w *Writer) logEvent(e Event) {
-	attrs := make([]slog.Attr, 0, 10)
-	attrs = append(attrs, slog.String("event", string(e.Type)), slog.String("event_id", e.ID), slog.String("tenant_id", e.TenantID))
-	for _, kv := range [][2]string{{"user_id", e.UserID}, {"session_id", e.SessionID}, {"ip", e.IP}, {"user_agent", e.UserAgent}, {"actor", e.Actor}} {
+	ctx, h := context.Background(), w.log.Handler()
+	if !h.Enabled(ctx, slog.LevelInfo) {
+		return
+	}
+	// The line's Record made here, as Logger.LogAttrs would make it but
+	// without the caller's program counter (runtime.Callers), which no
+	// line shows; the device group without Group's []any boxing.
+	var buf [10]slog.Attr // added at once: the Record grows once
+	attrs := append(buf[:0], slog.String("event", string(e.Type)), slog.String("event_id", e.ID), slog.String("tenant_id", e.TenantID))
+	for _, kv := range [...][2]string{{"user_id", e.UserID}, {"session_id", e.SessionID}, {"ip", e.IP}, {"user_agent", e.UserAgent}, {"actor", e.Actor}} {
 		if kv[1] != "" {
 			attrs = append(attrs, slog.String(kv[0], kv[1]))
 		}
 	}
 	if d := e.Device; d != nil {
-		attrs = append(attrs, slog.Group("device", slog.String("ip", d.IP), slog.String("user_agent", d.UserAgent), slog.String("label", d.Label)))
+		attrs = append(attrs, slog.Attr{Key: "device", Value: slog.GroupValue(slog.String("ip", d.IP), slog.String("user_agent", d.UserAgent), slog.String("label", d.Label))})
 	}
 	if len(e.Detail) > 0 {
 		attrs = append(attrs, slog.Any("detail", e.Detail))
 	}
-	w.log.LogAttrs(context.Background(), slog.LevelInfo, "security event", attrs...)
+	line := slog.NewRecord(time.Now(), slog.LevelInfo, "security event", 0)
+	line.AddAttrs(attrs...)
+	_ = h.Handle(ctx, line)
 }
 
 // enqueue queues e, or counts it as suppressed when its tenant is over
@@ -317,6 +327,9 @@ func pick(storageDown bool, r DropReason) DropReason {
 
 // push appends e to t's queue. Called with mu held.
 func (w *Writer) push(t *tenantState, e Event) {
+	if t.queue == nil {
+		t.queue, w.spare = w.spare, nil
+	}
 	t.queue = append(t.queue, e)
 	w.queued++
 	if !t.inRing {
@@ -326,24 +339,33 @@ func (w *Writer) push(t *tenantState, e Event) {
 }
 
 // take removes up to n queued events, an equal share from each waiting
-// tenant in turn, each tenant's in the order recorded.
-func (w *Writer) take(n int) []Event {
+// tenant in turn, each tenant's in the order recorded, and returns them in
+// buf's array when it has room.
+func (w *Writer) take(n int, buf []Event) []Event {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	batch := make([]Event, 0, min(n, w.queued))
+	batch := buf[:0]
+	if want := min(n, w.queued); cap(batch) < want {
+		batch = make([]Event, 0, want)
+	}
 	for len(batch) < n && len(w.ring) > 0 {
 		share := max((n-len(batch))/len(w.ring), 1)
 		kept := w.ring[:0]
 		for _, t := range w.ring {
 			k := min(share, len(t.queue), n-len(batch))
 			batch = append(batch, t.queue[:k]...)
-			t.queue = t.queue[k:]
 			w.queued -= k
-			if len(t.queue) > 0 {
+			if k < len(t.queue) {
+				clear(t.queue[:k])
+				t.queue = t.queue[k:]
 				kept = append(kept, t)
-			} else {
-				t.queue, t.inRing = nil, false
+				continue
 			}
+			if cap(t.queue) > cap(w.spare) {
+				clear(t.queue[:cap(t.queue)]) // and what admit evicted past its end
+				w.spare = t.queue[:0]
+			}
+			t.queue, t.inRing = nil, false
 		}
 		clear(w.ring[len(kept):])
 		w.ring = kept
@@ -509,7 +531,7 @@ func (w *Writer) shutdown() {
 		w.dropAll(w.held, DropStorageUnavailable, errors.New("stopped while storage was unavailable"))
 		w.held = nil
 	}
-	w.dropAll(w.take(math.MaxInt), DropStorageUnavailable, errors.New("stopped while storage was unavailable"))
+	w.dropAll(w.take(math.MaxInt, nil), DropStorageUnavailable, errors.New("stopped while storage was unavailable"))
 }
 
 // Flush stores every event recorded so far (and whatever the spool holds,
@@ -552,9 +574,13 @@ func (w *Writer) pump(ctx context.Context, all bool) {
 		if n == 0 || (!all && n < w.batchSize) || ctx.Err() != nil {
 			return
 		}
-		if !w.deliver(ctx, w.take(w.batchSize)) {
+		batch := w.take(w.batchSize, w.batchBuf)
+		w.batchBuf = nil // a batch held keeps its array
+		if !w.deliver(ctx, batch) {
 			return
 		}
+		clear(batch)
+		w.batchBuf = batch[:0]
 	}
 }
 
@@ -646,9 +672,6 @@ func (w *Writer) write(ctx context.Context, batch []Event) error {
 		return err
 	}
 	w.written.Add(int64(len(batch)))
-	if w.stored != nil {
-		w.stored()
-	}
 	return nil
 }
 

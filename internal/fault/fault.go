@@ -174,8 +174,7 @@ func Invalid(field, format string, args ...any) *Error {
 
 // CodeOf returns the code of err, or Internal if err carries none.
 func CodeOf(err error) Code {
-	var e *Error
-	if errors.As(err, &e) {
+	if e, ok := errors.AsType[*Error](err); ok { // no allocation, unlike errors.As
 		return e.Code
 	}
 	return Internal

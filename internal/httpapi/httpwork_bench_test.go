@@ -40,10 +40,11 @@ func BenchmarkVerifyHTTPWork(b *testing.B) {
 		b.Fatal(err)
 	}
 	body := []byte(`{"token":"v1.k_7fq2m4xxa3vbn5cd.ab.gH3kq9Zt0vLw2cYxR8sPq1mNnB4uVzA7eT6yJ5oKdIf.Qm9uY2VfbWFjX2V4YW1wbGVfb25seV9ub3RfYV9yZWFsX3Rv","csrf_token":"3qk9ZtLw2cYxR8sPq1mNnB4uVzA7eT6yJ5oKdIfgH0s"}`)
-	at := time.Date(2026, 11, 22, 10, 0, 0, 0, time.UTC)
+	at := sessions.Time{Time: time.Date(2026, 11, 22, 10, 0, 0, 0, time.UTC)}
+	later := func(d time.Duration) sessions.Time { return sessions.Time{Time: at.Add(d)} }
 	out := sessions.Verified{
 		Session: sessions.Session{ID: "sab_2xk4m7qpa3vbn5cd2xk4m7qpa3vbn5cd", UserID: "bench", CreatedAt: at,
-			LastSeenAt: at.Add(5 * time.Minute), AuthTime: &at, ExpiresAt: at.Add(8 * time.Hour), IdleExpiresAt: at.Add(35 * time.Minute),
+			LastSeenAt: later(5 * time.Minute), AuthTime: &at, ExpiresAt: later(8 * time.Hour), IdleExpiresAt: later(35 * time.Minute),
 			IdleTimeout: 1800, Device: sessions.Device{UserAgent: "Mozilla/5.0 (X11; Linux x86_64) Firefox/133.0", IP: "203.0.113.9", Label: "Firefox 133 on Linux"},
 			Data: []byte(`{"cart":3}`), Version: 2},
 		CSRFToken: "3qk9ZtLw2cYxR8sPq1mNnB4uVzA7eT6yJ5oKdIfgH0s",

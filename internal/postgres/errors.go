@@ -15,6 +15,7 @@ import (
 const (
 	codeUniqueViolation     = "23505"
 	codeForeignKeyViolation = "23503"
+	codeNotNullViolation    = "23502"
 	codeInvalidCatalogName  = "3D000" // database does not exist
 	codeDuplicateDatabase   = "42P04"
 	codeUndefinedTable      = "42P01"

@@ -5,10 +5,15 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
+
+	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/sessiond/sessiond/internal/events"
 	"github.com/sessiond/sessiond/internal/fault"
@@ -26,10 +31,13 @@ const (
 var eventColumns = []string{"tenant_id", "type", "time", "user_id", "session_id", "ip", "user_agent", "actor", "detail",
 	"device_ip", "device_user_agent", "device_label"}
 
-// insertEvents inserts the rows of parallel arrays in array order, skipping
-// any whose eid is already stored, and, in the same statement, puts each
+// insertEvents inserts the rows of parallel arrays in array order (an
+// empty optional text is NULL), skipping any whose eid is already stored, and, in the same statement, puts each
 // event it inserted in the webhook outbox: one delivery per endpoint of
-// the event's tenant that takes its type, due at the event's time.
+// the event's tenant that takes its type, due at the event's time. It
+// answers how many deliveries it queued and the tenants of the batch that
+// have an endpoint, as the statement saw them. A delivery whose payload is NULL (an event written without
+// one) is a not-null violation, which fails the whole statement.
 const insertEvents = `WITH u AS (
 	SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::timestamptz[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[], $10::text[],
 		$11::text[], $12::text[], $13::text[], $14::text[], $15::bytea[])
@@ -38,18 +46,21 @@ const insertEvents = `WITH u AS (
 ), ins AS (
 	INSERT INTO events (eid, tenant_id, type, time, user_id, session_id, ip, user_agent, actor, detail,
 		device_ip, device_user_agent, device_label)
-	SELECT eid, tenant_id, type, time, user_id, session_id, ip, user_agent, actor, detail::jsonb,
-		device_ip, device_user_agent, device_label
+	SELECT eid, tenant_id, type, time, nullif(user_id, ''), nullif(session_id, ''), nullif(ip, ''), nullif(user_agent, ''), nullif(actor, ''),
+		nullif(detail, '')::jsonb, nullif(device_ip, ''), nullif(device_user_agent, ''), nullif(device_label, '')
 	FROM u ORDER BY n
 	ON CONFLICT (eid) DO NOTHING
 	RETURNING eid
+), outbox AS (
+	INSERT INTO webhook_deliveries (endpoint_id, tenant_id, msg_id, event_type, payload, created_at, next_attempt_at)
+	SELECT w.id, u.tenant_id, u.msg_id, u.type, u.payload, u.time, u.time
+	FROM ins JOIN u ON u.eid = ins.eid
+	JOIN webhook_endpoints w ON w.tenant_id = u.tenant_id AND (cardinality(w.event_types) = 0 OR u.type = ANY (w.event_types))
+	ORDER BY u.n, w.seq
+	ON CONFLICT (endpoint_id, msg_id) DO NOTHING
+	RETURNING 1
 )
-INSERT INTO webhook_deliveries (endpoint_id, tenant_id, msg_id, event_type, payload, created_at, next_attempt_at)
-SELECT w.id, u.tenant_id, u.msg_id, u.type, u.payload, u.time, u.time
-FROM ins JOIN u ON u.eid = ins.eid
-JOIN webhook_endpoints w ON w.tenant_id = u.tenant_id AND (cardinality(w.event_types) = 0 OR u.type = ANY (w.event_types))
-ORDER BY u.n, w.seq
-ON CONFLICT (endpoint_id, msg_id) DO NOTHING`
+SELECT (SELECT count(*) FROM outbox), array(SELECT DISTINCT tenant_id FROM webhook_endpoints WHERE tenant_id = ANY ($2::text[]))`
 
 // WriteEvents stores batch and its webhook deliveries (see insertEvents) in
 // one statement, in order, all or nothing: one
@@ -60,52 +71,154 @@ ON CONFLICT (endpoint_id, msg_id) DO NOTHING`
 // (see events.NewID) gets a new one. Empty optional fields are stored as
 // NULL; a zero Time is stored as the current time. Connection failures and
 // timeouts are fault.Unavailable.
+//
+// Webhook payloads are built only for the events of tenants that may have
+// an endpoint (hookGuess): when a tenant gained one since this Store last
+// looked, the statement fails on the missing payload, having stored
+// nothing, and the batch is written again with every payload. A write that
+// queued deliveries calls the store's OnQueued.
 func (s *Store) WriteEvents(ctx context.Context, batch []events.Event) error {
 	if len(batch) == 0 {
 		return nil
 	}
 	now := time.Now().UTC()
 	n := len(batch)
+	// Columns as pgx encodes them without reflection or a fallback format:
+	// optional texts are "" for NULL (see insertEvents).
 	var (
-		eids                                                  = make([]string, n)
+		eids                                                  = make([][16]byte, n)
 		tenantIDs, types                                      = make([]string, n), make([]string, n)
 		times                                                 = make([]time.Time, n)
-		userIDs, sessionIDs, ips, userAgents, actors, details = make([]*string, n), make([]*string, n), make([]*string, n), make([]*string, n), make([]*string, n), make([]*string, n)
-		devIPs, devUAs, devLabels                             = make([]*string, n), make([]*string, n), make([]*string, n)
+		userIDs, sessionIDs, ips, userAgents, actors, details = make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n)
+		devIPs, devUAs, devLabels                             = make([]string, n), make([]string, n), make([]string, n)
 		msgIDs, payloads                                      = make([]string, n), make([][]byte, n)
 	)
+	need := s.hooked.need(batch)
 	for i, e := range batch {
+		msgIDs[i] = e.ID // ParseID takes only FormatID's form
 		id, ok := events.ParseID(e.ID)
 		if !ok {
-			id, _ = events.ParseID(events.NewID())
+			msgIDs[i] = events.NewID()
+			id, _ = events.ParseID(msgIDs[i])
 		}
-		eids[i] = uuidText(id)
+		eids[i] = id
 		tenantIDs[i], types[i], times[i] = e.TenantID, string(e.Type), e.Time
 		if e.Time.IsZero() {
 			times[i] = now
 		}
-		e.ID, e.Time = events.FormatID(id), times[i]
-		msgIDs[i] = e.ID
 		var err error
-		if payloads[i], err = webhooks.PayloadOf(e); err != nil {
+		if payloads[i], err = payloadOf(e, msgIDs[i], times[i], need[i]); err != nil {
 			return fmt.Errorf("postgres: write events: event %d: %w", i, err)
 		}
-		userIDs[i], sessionIDs[i], ips[i], userAgents[i], actors[i] = optional(e.UserID), optional(e.SessionID), optional(e.IP), optional(e.UserAgent), optional(e.Actor)
+		userIDs[i], sessionIDs[i], ips[i], userAgents[i], actors[i] = e.UserID, e.SessionID, e.IP, e.UserAgent, e.Actor
 		if d := e.Device; d != nil {
-			devIPs[i], devUAs[i], devLabels[i] = optional(d.IP), optional(d.UserAgent), optional(d.Label)
+			devIPs[i], devUAs[i], devLabels[i] = d.IP, d.UserAgent, d.Label
 		}
 		if len(e.Detail) > 0 {
 			b, err := json.Marshal(e.Detail)
 			if err != nil {
 				return fmt.Errorf("encode detail of event %d: %w", i, err)
 			}
-			d := string(b)
-			details[i] = &d
+			details[i] = string(b)
 		}
 	}
-	_, err := s.pool.Exec(ctx, insertEvents, eids, tenantIDs, types, times, userIDs, sessionIDs, ips, userAgents, actors, details,
-		devIPs, devUAs, devLabels, msgIDs, payloads)
-	return mapErr(err, fmt.Sprintf("write %d events", len(batch)), "event")
+	var queued int
+	var hooked []string
+	insert := func() error {
+		return s.pool.QueryRow(ctx, insertEvents, eids, tenantIDs, types, times, userIDs, sessionIDs, ips, userAgents, actors, details,
+			devIPs, devUAs, devLabels, msgIDs, payloads).Scan(&queued, &hooked)
+	}
+	err := insert()
+	if missingPayload(err) {
+		// A tenant gained an endpoint since this Store last looked; the
+		// statement stored nothing. Again, with every payload.
+		for i, e := range batch {
+			if payloads[i] == nil {
+				if payloads[i], err = payloadOf(e, msgIDs[i], times[i], true); err != nil {
+					return fmt.Errorf("postgres: write events: event %d: %w", i, err)
+				}
+			}
+		}
+		err = insert()
+	}
+	if err != nil {
+		return mapErr(err, fmt.Sprintf("write %d events", len(batch)), "event")
+	}
+	s.hooked.learn(tenantIDs, hooked)
+	if queued > 0 && s.onQueued != nil {
+		s.onQueued()
+	}
+	return nil
+}
+
+// payloadOf returns the webhook payload of e stored under msgID at t, or
+// nil when it is not needed, and webhooks.PayloadOf's error either way
+// (its only one: a time JSON cannot hold, a year past 9999).
+func payloadOf(e events.Event, msgID string, t time.Time, needed bool) ([]byte, error) {
+	e.ID, e.Time = msgID, t
+	if needed {
+		return webhooks.PayloadOf(e)
+	}
+	var stamp [64]byte
+	_, err := t.UTC().AppendText(stamp[:0])
+	return nil, err
+}
+
+// missingPayload reports whether err is the statement of insertEvents
+// failing on a delivery without its payload.
+func missingPayload(err error) bool {
+	var pgErr *pgconn.PgError
+	return errors.As(err, &pgErr) && pgErr.Code == codeNotNullViolation &&
+		pgErr.TableName == "webhook_deliveries" && pgErr.ColumnName == "payload"
+}
+
+// maxHookless bounds the tenants a hookGuess remembers as having no
+// webhook endpoint; past it, it forgets them all (and builds their
+// payloads until the next batch of each tells again).
+const maxHookless = 100_000
+
+// hookGuess is what a Store last saw of which tenants have no webhook
+// endpoint. It saves building payloads that no delivery takes; it is never
+// trusted for a delivery, which needs its payload (see WriteEvents).
+type hookGuess struct {
+	mu       sync.Mutex
+	hookless map[string]bool
+}
+
+// need reports, per event of batch, whether its payload must be built:
+// whether its tenant is not known to have no endpoint.
+func (g *hookGuess) need(batch []events.Event) []bool {
+	need := make([]bool, len(batch))
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	for i, e := range batch {
+		need[i] = !g.hookless[e.TenantID]
+	}
+	return need
+}
+
+// learn records what a statement saw: of tenantIDs, those in hooked have
+// an endpoint, the others none.
+func (g *hookGuess) learn(tenantIDs, hooked []string) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.hookless == nil || len(g.hookless) >= maxHookless {
+		g.hookless = map[string]bool{}
+	}
+	for _, id := range tenantIDs {
+		if slices.Contains(hooked, id) {
+			delete(g.hookless, id)
+		} else {
+			g.hookless[id] = true
+		}
+	}
+}
+
+// gained records that tenantID has an endpoint.
+func (g *hookGuess) gained(tenantID string) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	delete(g.hookless, tenantID)
 }
 
 // uuidText is b in PostgreSQL's uuid text form.

@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
+
 	"github.com/sessiond/sessiond/internal/events"
 	"github.com/sessiond/sessiond/internal/fault"
 	"github.com/sessiond/sessiond/internal/postgres"
@@ -266,5 +268,98 @@ func TestPruneEventsDeletesOldFinishedWebhookDeliveries(t *testing.T) {
 		if (n == 1) != r.kept {
 			t.Errorf("%s delivery of %v: %d rows left, want kept=%v", r.state, r.at, n, r.kept)
 		}
+	}
+}
+
+// WriteEvents builds webhook payloads only for tenants that may have an
+// endpoint, but no delivery is ever lost to that: a tenant that gained an
+// endpoint on another instance since this Store last looked gets its
+// deliveries (with their payloads) from its very next batch, stored once.
+// Only a write that queued deliveries calls OnQueued.
+func TestWriteEventsDeliversForEndpointsCreatedElsewhere(t *testing.T) {
+	t.Parallel()
+	pool := pgtest.New(t)
+	kicks := 0
+	s, elsewhere := postgres.NewStore(pool, postgres.OnQueued(func() { kicks++ })), postgres.NewStore(pool)
+	ctx := context.Background()
+	now := testNow()
+	sealer := mustSealer(t)
+	hooked, quiet := mustCreateTenant(t, s, sealer, "Hooked", now), mustCreateTenant(t, s, sealer, "Quiet", now)
+	event := func(tenantID string) events.Event {
+		return events.Event{ID: events.NewID(), TenantID: tenantID, Type: events.SessionCreated, Time: now,
+			UserID: "alice", SessionID: "sab_x", Device: events.NewDevice("203.0.113.7", "curl/8", "curl 8"), Actor: "api_key:ak_x"}
+	}
+	write := func(batch ...events.Event) {
+		t.Helper()
+		if err := s.WriteEvents(ctx, batch); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// deliveries returns the payloads queued for e.
+	deliveries := func(e events.Event) [][]byte {
+		t.Helper()
+		rows, _ := pool.Query(ctx, `SELECT payload FROM webhook_deliveries WHERE msg_id = $1 ORDER BY id`, e.ID)
+		out, err := pgx.CollectRows(rows, pgx.RowTo[[]byte])
+		if err != nil {
+			t.Fatal(err)
+		}
+		return out
+	}
+	stored := func(e events.Event) int {
+		t.Helper()
+		var n int
+		if err := pool.QueryRow(ctx, `SELECT count(*) FROM events WHERE tenant_id = $1 AND session_id = 'sab_x'`, e.TenantID).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+
+	first := event(hooked.Tenant.ID)
+	write(first, event(quiet.Tenant.ID)) // s now knows both have no endpoint
+	if d := deliveries(first); len(d) != 0 || kicks != 0 {
+		t.Fatalf("%d deliveries and %d calls of OnQueued without an endpoint", len(d), kicks)
+	}
+
+	ep := webhooks.Endpoint{ID: "wh_bbbbbbbbbbbbbbbb", TenantID: hooked.Tenant.ID, URL: "https://hooks.example.com/in", EventTypes: []string{}, CreatedAt: now}
+	if err := elsewhere.CreateEndpoint(ctx, ep, []byte("sealed"), 10); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 2 { // the batch that finds the endpoint, and the next
+		e, other := event(hooked.Tenant.ID), event(quiet.Tenant.ID)
+		write(other, e)
+		want, err := webhooks.PayloadOf(e)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if d := deliveries(e); len(d) != 1 || string(d[0]) != string(want) {
+			t.Fatalf("batch %d: deliveries %q, want one of %s", i, d, want)
+		}
+		if d := deliveries(other); len(d) != 0 {
+			t.Fatalf("batch %d: %d deliveries for the tenant without an endpoint", i, len(d))
+		}
+		if kicks != i+1 {
+			t.Fatalf("batch %d: OnQueued called %d times in all", i, kicks)
+		}
+	}
+	if n, m := stored(first), stored(event(quiet.Tenant.ID)); n != 3 || m != 3 {
+		t.Fatalf("stored %d and %d events, want each once (3)", n, m)
+	}
+	write(event(quiet.Tenant.ID))
+	if kicks != 2 {
+		t.Fatalf("a batch that queued nothing called OnQueued (%d calls in all)", kicks)
+	}
+
+	if err := elsewhere.DeleteEndpoint(ctx, hooked.Tenant.ID, ep.ID); err != nil {
+		t.Fatal(err)
+	}
+	write(event(hooked.Tenant.ID)) // learns it has none again
+	ep.ID = "wh_cccccccccccccccc"
+	if err := elsewhere.CreateEndpoint(ctx, ep, []byte("sealed"), 10); err != nil {
+		t.Fatal(err)
+	}
+	e := event(hooked.Tenant.ID)
+	write(e)
+	if d := deliveries(e); len(d) != 1 {
+		t.Fatalf("after the endpoint came back: %d deliveries, want 1", len(d))
 	}
 }

@@ -20,10 +20,29 @@ import (
 // at PostgreSQL's microsecond precision. Errors follow the package rules:
 // fault.NotFound, fault.Conflict, fault.InvalidRequest (cursors),
 // fault.Unavailable, or internal.
-type Store struct{ pool *pgxpool.Pool }
+type Store struct {
+	pool *pgxpool.Pool
+	// hooked guesses which tenants have webhook endpoints (WriteEvents).
+	hooked   hookGuess
+	onQueued func()
+}
+
+// StoreOption configures a Store.
+type StoreOption func(*Store)
+
+// OnQueued makes WriteEvents call f, which must not block, after each
+// write that queued webhook deliveries (a dispatcher sends them then
+// rather than at its next poll).
+func OnQueued(f func()) StoreOption { return func(s *Store) { s.onQueued = f } }
 
 // NewStore returns a Store on pool. The schema must be migrated (Migrate).
-func NewStore(pool *pgxpool.Pool) *Store { return &Store{pool: pool} }
+func NewStore(pool *pgxpool.Pool, opts ...StoreOption) *Store {
+	s := &Store{pool: pool}
+	for _, o := range opts {
+		o(s)
+	}
+	return s
+}
 
 var _ tenants.Store = (*Store)(nil)
 

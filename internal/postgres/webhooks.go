@@ -42,7 +42,7 @@ func scanEndpoint(row pgx.Row) (webhooks.Endpoint, error) {
 // CreateEndpoint implements webhooks.Store: the tenant's row is locked
 // while its endpoints are counted, so two creates cannot both pass the cap.
 func (s *Store) CreateEndpoint(ctx context.Context, ep webhooks.Endpoint, sealed []byte, max int) error {
-	return s.tx(ctx, "create webhook endpoint", "webhook endpoint", func(tx pgx.Tx) error {
+	err := s.tx(ctx, "create webhook endpoint", "webhook endpoint", func(tx pgx.Tx) error {
 		var n int
 		err := tx.QueryRow(ctx, `SELECT (SELECT count(*) FROM webhook_endpoints WHERE tenant_id = t.id)
 			FROM tenants t WHERE t.id = $1 FOR UPDATE`, ep.TenantID).Scan(&n)
@@ -56,6 +56,10 @@ func (s *Store) CreateEndpoint(ctx context.Context, ep webhooks.Endpoint, sealed
 			VALUES ($1, $2, $3, $4, $5, $6, $7, $7)`, ep.ID, ep.TenantID, ep.URL, ep.Description, ep.EventTypes, sealed, ep.CreatedAt)
 		return err
 	})
+	if err == nil {
+		s.hooked.gained(ep.TenantID) // its next events need their payloads
+	}
+	return err
 }
 
 // tx runs fn in a transaction, mapping its error.

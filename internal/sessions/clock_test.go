@@ -59,7 +59,7 @@ func TestEngineIgnoresTheDistanceToRedissClock(t *testing.T) {
 
 			// Touched every idle/2, a session still ends at its absolute deadline.
 			s2 := e.create(tid, sessions.CreateParams{UserID: "bob"})
-			for e.clock.Now().Add(idle / 2 * time.Second).Before(s2.Session.ExpiresAt) {
+			for e.clock.Now().Add(idle / 2 * time.Second).Before(s2.Session.ExpiresAt.Time) {
 				e.clock.Advance(idle / 2 * time.Second)
 				e.mustVerify(tid, s2.Token)
 			}

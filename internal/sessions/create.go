@@ -262,17 +262,17 @@ func (m *Manager) createStart(tenantID string, snap *tenants.Snapshot, p CreateP
 // its session.created event and the new session's credentials.
 func (m *Manager) createEnd(c *createStarted, evicted []string) Created {
 	rec, prof := c.rec, c.rec.Profile
-	detail := map[string]string{}
+	var detail map[string]string // nil unless the session has something to say
+	if c.add != "" || prof != ProfileStandard {
+		detail = map[string]string{}
+	}
 	if c.add != "" {
 		detail["amr"], detail["aal"] = methodsOf(c.add), strconv.Itoa(AAL(rec.Factors))
 	}
 	if prof != ProfileStandard {
 		detail["profile"] = profileNames[prof]
 	}
-	impersonator(detail, rec)
-	if len(detail) == 0 {
-		detail = nil
-	}
+	detail = impersonator(detail, rec)
 	m.record(c.ref.TenantID, events.SessionCreated, rec.UserID, c.ref.ID, c.meta, detail)
 	return Created{
 		Token:     signToken(c.key.ID, c.key.Secret, c.ref.Bucket, c.nonce),
@@ -344,11 +344,11 @@ func normalizeData(data json.RawMessage, maxBytes int) (string, error) {
 	if len(trimmed) == 0 || string(trimmed) == "null" {
 		return "{}", nil
 	}
-	if trimmed[0] != '{' || !json.Valid(trimmed) {
+	if trimmed[0] != '{' {
 		return "", fault.Invalid("data", "must be a JSON object")
 	}
-	var buf bytes.Buffer
-	if err := json.Compact(&buf, trimmed); err != nil {
+	buf := bytes.NewBuffer(make([]byte, 0, len(trimmed)))
+	if err := json.Compact(buf, trimmed); err != nil { // which checks it is valid JSON
 		return "", fault.Invalid("data", "must be a JSON object")
 	}
 	if maxBytes > 0 && buf.Len() > maxBytes {

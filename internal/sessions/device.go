@@ -4,6 +4,8 @@ import (
 	"net/netip"
 	"strconv"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"unicode/utf8"
 
 	"github.com/mileusna/useragent"
@@ -32,12 +34,42 @@ func (m *Manager) device(d Device) (Device, string, error) {
 	}
 	d.IP = ip
 	if d.Label == "" && d.UserAgent != "" {
-		d.Label = m.labeler(d.UserAgent)
+		d.Label = m.labels.label(d.UserAgent)
 		if len(d.Label) > maxLabelLen {
 			d.Label = d.Label[:maxLabelLen]
 		}
 	}
 	return d, prefix, nil
+}
+
+// maxCachedLabels bounds a labelCache; past it, it starts again empty.
+const maxCachedLabels = 1024
+
+// labelCache is a Labeler that remembers the labels of the user agents it
+// has seen, since parsing a user agent takes microseconds and an app's
+// users share few of them. Safe for concurrent use.
+type labelCache struct {
+	labeler func(userAgent string) string
+	labels  sync.Map // user agent → label
+	n       atomic.Int64
+}
+
+func newLabelCache(labeler func(string) string) *labelCache {
+	return &labelCache{labeler: labeler}
+}
+
+// label returns the labeler's label of userAgent.
+func (c *labelCache) label(userAgent string) string {
+	if l, ok := c.labels.Load(userAgent); ok {
+		return l.(string)
+	}
+	l := c.labeler(userAgent)
+	if c.n.Add(1) > maxCachedLabels {
+		c.labels.Clear()
+		c.n.Store(1)
+	}
+	c.labels.Store(userAgent, l)
+	return l
 }
 
 // normalizeIP returns an IP in canonical form and its binding key: the

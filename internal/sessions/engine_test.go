@@ -214,7 +214,7 @@ func TestPerRequestTimeoutsMayOnlyShorten(t *testing.T) {
 
 	// An idle timeout above a shortened absolute one is capped by it.
 	c = e.create(tid, sessions.CreateParams{AbsoluteTimeout: testkit.Ptr(60)})
-	if c.Session.IdleTimeout != 60 || !c.Session.IdleExpiresAt.Equal(c.Session.ExpiresAt) {
+	if c.Session.IdleTimeout != 60 || !c.Session.IdleExpiresAt.Equal(c.Session.ExpiresAt.Time) {
 		t.Fatalf("session %+v", c.Session)
 	}
 }

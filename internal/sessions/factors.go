@@ -4,7 +4,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/sessiond/sessiond/internal/fault"
 )
@@ -22,8 +21,8 @@ import (
 
 // Factor is one method the user proved, and when (the API's amr entry).
 type Factor struct {
-	Method string    `json:"method"`
-	At     time.Time `json:"at"`
+	Method string `json:"method"`
+	At     Time   `json:"at"`
 }
 
 // Assurance levels.

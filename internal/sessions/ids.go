@@ -26,6 +26,11 @@ func (b Bucket) String() string {
 	return string([]byte{base32Alphabet[(b>>5)&31], base32Alphabet[b&31]})
 }
 
+// appendTo appends b.String() to dst.
+func (b Bucket) appendTo(dst []byte) []byte {
+	return append(dst, base32Alphabet[(b>>5)&31], base32Alphabet[b&31])
+}
+
 // parseBucket reverses Bucket.String.
 func parseBucket(s string) (Bucket, bool) {
 	if len(s) != 2 {

@@ -18,7 +18,7 @@ func TestCreateForAUserIsALogin(t *testing.T) {
 	e := newEnv(t)
 	tid := e.newTenant().Tenant.ID
 	c := e.create(tid, sessions.CreateParams{UserID: "alice"})
-	if c.Session.AuthTime == nil || !c.Session.AuthTime.Equal(c.Session.CreatedAt) {
+	if c.Session.AuthTime == nil || !c.Session.AuthTime.Equal(c.Session.CreatedAt.Time) {
 		t.Fatalf("auth_time %v, want the creation time %v", c.Session.AuthTime, c.Session.CreatedAt)
 	}
 	if _, err := e.m.Verify(e.ctx, tid, sessions.VerifyParams{Token: c.Token, MaxAuthAge: testkit.Ptr(60)}, sessions.Meta{}); err != nil {
@@ -44,7 +44,7 @@ func TestLoginStartsAFreshLifetime(t *testing.T) {
 				t.Fatal(err)
 			}
 			login := c.create.UserID == ""
-			want := s.Session.ExpiresAt
+			want := s.Session.ExpiresAt.Time
 			if login {
 				want = e.clock.Now().Add(abs * time.Second)
 				if !r.Session.CreatedAt.Equal(e.clock.Now()) {
@@ -143,7 +143,7 @@ func TestReadsAgreeWithVerifyAfterAPolicyChange(t *testing.T) {
 		}
 	}
 	v := e.mustVerify(tid, young.Token)
-	if !v.Session.ExpiresAt.Equal(g.ExpiresAt) {
+	if !v.Session.ExpiresAt.Equal(g.ExpiresAt.Time) {
 		t.Fatalf("verify's absolute deadline %v, Get's %v", v.Session.ExpiresAt, g.ExpiresAt)
 	}
 

@@ -38,7 +38,8 @@ type Options struct {
 	// Events receives security events. Default: events are dropped.
 	Events events.Recorder
 	// Labeler turns a user agent into a device label when the caller gives
-	// none. Default DeviceLabel ("Chrome 126 on macOS").
+	// none; it must always give a user agent the same label (the Manager
+	// remembers recent ones). Default DeviceLabel ("Chrome 126 on macOS").
 	Labeler func(userAgent string) string
 	// GuessLimit is how many forged tokens one end user (the device IP the
 	// app passes to verify) may present per minute before further forgeries
@@ -89,7 +90,7 @@ type Manager struct {
 	tenants TenantSource
 	now     func() time.Time
 	events  events.Recorder
-	labeler func(string) string
+	labels  *labelCache
 	guesses *guessLimiter
 	log     *slog.Logger
 	changes ChangeLog
@@ -126,7 +127,7 @@ func NewManager(store Store, tenants TenantSource, o Options) *Manager {
 	}
 	return &Manager{changes: o.Changes,
 		store: store, tenants: tenants, now: o.Now, events: o.Events,
-		labeler: o.Labeler, guesses: newGuessLimiter(guessWindow, maxGuessSourcesPerTenant, maxGuessSources), log: o.Log,
+		labels: newLabelCache(o.Labeler), guesses: newGuessLimiter(guessWindow, maxGuessSourcesPerTenant, maxGuessSources), log: o.Log,
 		guessLimit: o.GuessLimit, guessLimitPerCaller: o.GuessLimitPerCaller, onThrottled: o.OnThrottled,
 	}
 }
@@ -166,7 +167,7 @@ func (m *Manager) tenant(tenantID string) (*tenants.Snapshot, error) {
 func (m *Manager) record(tenantID string, t events.Type, userID, sessionID string, meta Meta, detail map[string]string) {
 	d := meta.Device
 	if d.Label == "" && d.UserAgent != "" {
-		d.Label = m.labeler(d.UserAgent)
+		d.Label = m.labels.label(d.UserAgent)
 	}
 	m.events.Record(events.Event{
 		TenantID: tenantID, Type: t, Time: m.now().UTC(), UserID: userID, SessionID: sessionID,

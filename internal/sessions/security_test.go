@@ -141,7 +141,7 @@ func TestRegenerateKillsOldTokenAndExactlyOneConcurrentWins(t *testing.T) {
 	if b.Token == a.Token || b.Session.ID == a.Session.ID || b.CSRFToken == a.CSRFToken {
 		t.Fatal("regenerate kept the token, id or CSRF token")
 	}
-	if !b.Session.CreatedAt.Equal(a.Session.CreatedAt) || !b.Session.ExpiresAt.Equal(a.Session.ExpiresAt) {
+	if !b.Session.CreatedAt.Equal(a.Session.CreatedAt.Time) || !b.Session.ExpiresAt.Equal(a.Session.ExpiresAt.Time) {
 		t.Fatal("regenerate changed created_at or the absolute deadline")
 	}
 	if string(b.Session.Data) != `{"cart":3}` || b.Session.UserID != "alice" {
@@ -222,7 +222,7 @@ func TestNonRollingPolicyDoesNotSlide(t *testing.T) {
 	c := e.create(snap.Tenant.ID, sessions.CreateParams{})
 	e.clock.Advance(40 * time.Second)
 	v := e.mustVerify(snap.Tenant.ID, c.Token)
-	if !v.Session.IdleExpiresAt.Equal(c.Session.IdleExpiresAt) || !v.Session.LastSeenAt.Equal(e.clock.Now()) {
+	if !v.Session.IdleExpiresAt.Equal(c.Session.IdleExpiresAt.Time) || !v.Session.LastSeenAt.Equal(e.clock.Now()) {
 		t.Fatalf("non-rolling verify: idle %v (was %v), last seen %v", v.Session.IdleExpiresAt, c.Session.IdleExpiresAt, v.Session.LastSeenAt)
 	}
 	e.clock.Advance(21 * time.Second)
@@ -427,7 +427,7 @@ func TestListUserAndLogOutOtherDevices(t *testing.T) {
 	for i, s := range list {
 		want := created[i].Session
 		if s.ID != want.ID || s.Device.UserAgent != want.Device.UserAgent || s.Device.IP != want.Device.IP ||
-			s.Device.Label != fmt.Sprintf("Chrome 12%d on macOS", i) || !s.CreatedAt.Equal(want.CreatedAt) || s.LastSeenAt.IsZero() {
+			s.Device.Label != fmt.Sprintf("Chrome 12%d on macOS", i) || !s.CreatedAt.Equal(want.CreatedAt.Time) || s.LastSeenAt.IsZero() {
 			t.Fatalf("session %d: %+v, want %+v", i, s, want)
 		}
 	}
@@ -525,7 +525,7 @@ func TestMaxAuthAgeRequiresReauthentication(t *testing.T) {
 	if got := e.events.OfType(events.ReauthRequired); len(got) != 2 || got[1].SessionID != login.Session.ID {
 		t.Fatalf("reauth events: %+v", got)
 	}
-	if v := e.mustVerify(tid, login.Token); !v.Session.IdleExpiresAt.After(before) {
+	if v := e.mustVerify(tid, login.Token); !v.Session.IdleExpiresAt.After(before.Time) {
 		t.Fatal("plain verify did not slide")
 	}
 
@@ -1154,7 +1154,7 @@ func TestPolicyChangesAndLiveSessions(t *testing.T) {
 		c := e.create(tid, sessions.CreateParams{UserID: "alice"})
 		setPolicy(7200, 86400)
 		v := e.mustVerify(tid, c.Token)
-		if v.Session.IdleTimeout != 600 || !v.Session.ExpiresAt.Equal(c.Session.ExpiresAt) {
+		if v.Session.IdleTimeout != 600 || !v.Session.ExpiresAt.Equal(c.Session.ExpiresAt.Time) {
 			t.Fatalf("a looser policy changed the session: idle %d, expires %v", v.Session.IdleTimeout, v.Session.ExpiresAt)
 		}
 		e.clock.Advance(11 * time.Minute)

@@ -2,6 +2,7 @@ package sessions
 
 import (
 	"encoding/json"
+	"errors"
 	"strings"
 	"time"
 )
@@ -15,13 +16,13 @@ type Device struct {
 
 // Session is one live session as clients see it. It never holds the token.
 type Session struct {
-	ID            string     `json:"id"`
-	UserID        string     `json:"user_id,omitempty"`
-	CreatedAt     time.Time  `json:"created_at"`
-	LastSeenAt    time.Time  `json:"last_seen_at"`
-	AuthTime      *time.Time `json:"auth_time,omitempty"`
-	ExpiresAt     time.Time  `json:"expires_at"`
-	IdleExpiresAt time.Time  `json:"idle_expires_at"`
+	ID            string `json:"id"`
+	UserID        string `json:"user_id,omitempty"`
+	CreatedAt     Time   `json:"created_at"`
+	LastSeenAt    Time   `json:"last_seen_at"`
+	AuthTime      *Time  `json:"auth_time,omitempty"`
+	ExpiresAt     Time   `json:"expires_at"`
+	IdleExpiresAt Time   `json:"idle_expires_at"`
 	// IdleTimeout is this session's idle timeout in seconds (the policy's or
 	// shorter).
 	IdleTimeout int    `json:"idle_timeout"`
@@ -38,6 +39,24 @@ type Session struct {
 	Profile string `json:"profile"`
 	// Actor is who holds an impersonated session (nil for the user's own).
 	Actor *Actor `json:"actor,omitempty"`
+}
+
+// Time is a time.Time (its field Time) whose JSON is time.Time's, written
+// from its MarshalText: encoding/json copies a MarshalText result into a
+// string, but scans and compacts again every MarshalJSON result, which
+// made the times over half the cost of encoding a session.
+type Time struct {
+	noMarshalJSON
+	time.Time
+}
+
+// noMarshalJSON hides time.Time's MarshalJSON from Time: two methods of one
+// name at the same depth are promoted neither, so Time has none and
+// encoding/json uses its (promoted) MarshalText.
+type noMarshalJSON struct{}
+
+func (noMarshalJSON) MarshalJSON() ([]byte, error) {
+	return nil, errors.New("sessions: noMarshalJSON.MarshalJSON is hidden, never called")
 }
 
 // Actor is who acts as the user in an impersonated session: support staff,
@@ -123,7 +142,7 @@ func view(id string, r Record) Session {
 
 func ms(t time.Time) int64 { return t.UnixMilli() }
 
-func msTime(v int64) time.Time { return time.UnixMilli(v).UTC() }
+func msTime(v int64) Time { return Time{Time: time.UnixMilli(v).UTC()} }
 
 // actorOf reads a record's actor ("type:id"); nil for none.
 func actorOf(s string) *Actor {

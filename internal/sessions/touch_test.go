@@ -19,7 +19,7 @@ func TestVerifyWithinTouchIntervalWritesNothing(t *testing.T) {
 
 	e.clock.Advance(sessions.TouchInterval - time.Millisecond)
 	v := e.mustVerify(tid, s.Token).Session
-	if !v.LastSeenAt.Equal(created.LastSeenAt) || !v.IdleExpiresAt.Equal(created.IdleExpiresAt) {
+	if !v.LastSeenAt.Equal(created.LastSeenAt.Time) || !v.IdleExpiresAt.Equal(created.IdleExpiresAt.Time) {
 		t.Fatalf("a verify within the touch interval wrote: last seen %v → %v, idle %v → %v",
 			created.LastSeenAt, v.LastSeenAt, created.IdleExpiresAt, v.IdleExpiresAt)
 	}
