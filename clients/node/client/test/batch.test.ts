@@ -160,6 +160,31 @@ describe('verify batching against other servers', () => {
     }
   });
 
+  it('with traceContext, each verify goes alone with its own trace', async () => {
+    const seen: Array<string | undefined> = [];
+    const srv = await fake((req, body, res) => {
+      seen.push(req.headers.traceparent as string | undefined);
+      res.writeHead(200, { 'Content-Type': 'application/json' });
+      res.end(verified(JSON.parse(body).token));
+    });
+    let n = 0;
+    const c = new SessiondClient({
+      url: srv.url,
+      apiKey: 'sk_x',
+      traceContext: () => ({ traceparent: `00-4bf92f3577b34da6a3ce929d0e0e473${n++}-00f067aa0ba902b7-01` }),
+    });
+    try {
+      const out = await Promise.all(['a', 'b', 'c'].map((token) => c.verifySession({ token })));
+      assert.deepEqual(out.map((v) => v.session.id), ['a', 'b', 'c']);
+      assert.deepEqual(srv.paths, ['/v1/sessions/verify', '/v1/sessions/verify', '/v1/sessions/verify']);
+      assert.equal(new Set(seen).size, 3, 'three traces');
+      assert.equal(c.batchStats(), undefined);
+    } finally {
+      c.close();
+      await srv.close();
+    }
+  });
+
   it('a batch refused as a whole (503) fails each of its verifies as unavailable', async () => {
     const srv = await fake((_req, _body, res) => {
       res.writeHead(503, { 'Content-Type': 'application/problem+json', 'Retry-After': '3' });
