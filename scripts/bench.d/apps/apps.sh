@@ -3,11 +3,12 @@
 # tmp, here, repo, new_tenant, run_wrk, workload's variables, say and die).
 #
 # The seed tutorial's Express app (app.mjs: helmet, JSON POST /login, GET
-# /profile, POST /logout) three ways, one after the other in this one run:
-# on express-session + connect-redis (the seeds' stack, the same Redis), on
-# @sessiond/express with the cache off, and with it on. Each: GET /profile
-# over 1,000 logged-in cookies, then POST /login of a new user per request,
-# wrk -t$threads -c$connections for $duration s each (after 2 s of warm-up).
+# /profile, POST /logout) three ways, side by side in this one run: on
+# express-session + connect-redis (the seeds' stack, the same Redis), on
+# @sessiond/express with the cache off, and with it on. Each round: GET
+# /profile over 1,000 logged-in cookies on the three apps back to back, then
+# POST /login of a new user per request on the three; wrk -t$threads
+# -c$connections for $duration s each (after 2 s of warm-up).
 # Then the revocation latency: two app instances with the cache on, N
 # revocations (driver.mjs). npm packages are installed once into a cache
 # directory keyed by the lockfile; the SDK is clients/node of this repository,
@@ -76,19 +77,33 @@ app_run() {
     'BEGIN {us = 1e6 / t / r; printf "%.0f %d %d %d %.0f %.0f %.0f", r / (d / 1e6), '"$p50_us"', '"$p99_us"', '"$((non2xx + socket_errors))"', a * us, s * us, rd * us}')")
 }
 
-# Rounds: the three apps one after the other, $apps_rounds times. This machine's
-# speed drifts from minute to minute, so a ratio is taken within a round (the
-# apps measured seconds apart) and the table gives the medians over rounds.
+# Rounds. The three apps run side by side all along (an idle app costs nothing),
+# and each workload is measured on the three back to back, so that the apps a
+# ratio compares are measured seconds apart: this machine's speed drifts from
+# minute to minute. Every other round runs them in the reverse order, so that
+# a drift within a round favours none of them. The table gives the medians
+# over rounds.
+modes=(express-session sessiond sessiond-cache)
+declare -A urls pids
+for mode in "${modes[@]}"; do
+  start_app "$mode"
+  urls[$mode]=$app_url pids[$mode]=$app_pid
+  node "$tmp/apps/driver.mjs" login "$app_url" 1000 "$tmp/cookies.$mode"
+done
 for round in $(seq "$apps_rounds"); do
-  for mode in express-session sessiond sessiond-cache; do
-    say "apps: round $round of $apps_rounds: $mode"
-    start_app "$mode"
-    node "$tmp/apps/driver.mjs" login "$app_url" 1000 "$tmp/cookies.$mode"
-    app_run "$mode" profile "$tmp/cookies.$mode"
-    app_run "$mode" login -
-    stop_apps
+  order=("${modes[@]}")
+  ((round % 2)) || order=("${modes[2]}" "${modes[1]}" "${modes[0]}")
+  say "apps: round $round of $apps_rounds: ${order[*]}"
+  for workload in profile login; do
+    for mode in "${order[@]}"; do
+      app_url=${urls[$mode]} app_pid=${pids[$mode]}
+      file=-
+      [[ $workload == login ]] || file=$tmp/cookies.$mode
+      app_run "$mode" "$workload" "$file"
+    done
   done
 done
+stop_apps
 
 say "apps: revocation latency, two instances with the cache on, $revocations revocations"
 start_app sessiond-cache; a1=$app_url
@@ -148,8 +163,9 @@ scripts/bench.d/apps/app.mjs (Node $(node --version), express $(version express)
 connect-redis $(version connect-redis) (the same Redis as sessiond), or on @sessiond/express (clients/node
 of this repository) with the cache off and on. One Node process per app; wrk -t$threads -c$connections,
 ${duration} s per workload after 2 s of warm-up; \`GET /profile\` rotates through 1,000 logged-in cookies,
-\`POST /login\` logs in a new user per request. $apps_rounds rounds of the three apps; each figure is the
-median over the rounds, and each ratio the median of the rounds' ratios to express-session's same workload. "CPU µs/req" is
+\`POST /login\` logs in a new user per request. The three apps run side by side; each of $apps_rounds rounds
+measures \`GET /profile\` on the three back to back, then \`POST /login\`, in the reverse order every other
+round. Each figure is the median over the rounds, and each ratio the median of the rounds' ratios to express-session's same workload. "CPU µs/req" is
 the CPU time per request of the app's Node process / sessiond / Redis during the run (sessiond's includes
 its change stream and the cache's background touches); unlike req/s it barely moves when the rest of the
 machine is busy.

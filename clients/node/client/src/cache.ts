@@ -41,7 +41,7 @@ import type { DeviceIn, Factor, Policy, SessionVerified, SessionVerify } from '.
 
 /** Options of the local cache (`cache: true` takes every default). */
 export interface CacheOptions {
-  /** Most sessions kept (default 10,000); the least recently used go first. */
+  /** Most sessions kept (default 10,000); the least recently used go first (second chance: an entry used since it was last passed over is kept). */
   maxEntries?: number;
   /** Most bytes kept, counted as the JSON size of each session (default 16 MiB). */
   maxBytes?: number;
@@ -80,6 +80,8 @@ interface Entry {
   touchedAt: number;
   touchMs: number;
   bytes: number;
+  /** Hit since the eviction last passed it over (second chance: a hit costs one store, not a move). */
+  used: boolean;
 }
 
 /** The stream's state, as the cache counts it. */
@@ -165,19 +167,17 @@ export class SessionCache {
    * rule of verify applied), or returns undefined: then call verify. No
    * promise, no network: the hot path of a request.
    */
-  hit(req: SessionVerify): SessionVerified | undefined {
-    return this.#hit(tokenKey(req.token), req);
+  hit(req: SessionVerify, device?: () => DeviceIn): SessionVerified | undefined {
+    return this.#hit(tokenKey(req.token), req, device);
   }
 
-  #hit(key: string, req: SessionVerify): SessionVerified | undefined {
+  #hit(key: string, req: SessionVerify, device?: () => DeviceIn): SessionVerified | undefined {
     const e = this.#entries.get(key);
     if (e === undefined || !this.#live()) return undefined;
     const now = this.#now();
-    if (!this.#allows(e, req, now)) return undefined;
+    if (!this.#allows(e, req, now, device)) return undefined;
     this.#stats.hits++;
-    // Least recently used goes first: move the entry to the end.
-    this.#entries.delete(key);
-    this.#entries.set(key, e);
+    e.used = true;
     if (now - e.touchedAt >= e.touchMs && this.#policy?.rolling !== false) this.#touch(e, req.token, now);
     return e.answer;
   }
@@ -201,8 +201,12 @@ export class SessionCache {
     }
   }
 
-  /** #allows reports whether entry e answers req at now exactly as sessiond would. */
-  #allows(e: Entry, req: SessionVerify, now: number): boolean {
+  /**
+   * #allows reports whether entry e answers req at now exactly as sessiond
+   * would. The device is read (from req, else from device(), kept in req)
+   * only if the tenant's binding compares it.
+   */
+  #allows(e: Entry, req: SessionVerify, now: number, device?: () => DeviceIn): boolean {
     if (now >= e.expiresAt || now >= e.idleExpiresAt) return false;
     if (req.max_auth_age !== undefined) {
       if (e.authTime === undefined || now - e.authTime > req.max_auth_age * 1000) return false;
@@ -228,8 +232,10 @@ export class SessionCache {
     }
     const b = this.#policy?.binding;
     if (b === undefined) return false;
-    if (b.user_agent !== 'off' && req.device?.user_agent !== e.userAgent) return false;
-    if (b.ip !== 'off' && req.device?.ip !== e.ip) return false;
+    if (b.user_agent === 'off' && b.ip === 'off') return true;
+    const d = req.device ?? (req.device = device?.());
+    if (b.user_agent !== 'off' && d?.user_agent !== e.userAgent) return false;
+    if (b.ip !== 'off' && d?.ip !== e.ip) return false;
     return true;
   }
 
@@ -241,7 +247,7 @@ export class SessionCache {
     if (v.token !== undefined || (v.binding_mismatch?.length ?? 0) > 0) return;
     const s = v.session;
     const bytes = JSON.stringify(s).length + 256;
-    if (bytes > this.#maxBytes) return;
+    if (bytes > this.#maxBytes || this.#maxEntries < 1) return;
     this.#delete(this.#entries.get(key));
     this.#delete(this.#bySession.get(s.id));
     const e: Entry = {
@@ -260,6 +266,7 @@ export class SessionCache {
       touchedAt: this.#now(),
       touchMs: touchEvery(this.#touchMs, s.idle_timeout),
       bytes,
+      used: false,
     };
     this.#entries.set(key, e);
     this.#bySession.set(e.sessionId, e);
@@ -269,8 +276,18 @@ export class SessionCache {
       set.add(e);
     }
     this.#bytes += bytes;
+    // Evict in insertion order, giving each entry hit since it was last
+    // passed over (and the one just kept) a second chance at the end of the
+    // line: an approximation of least recently used that costs a hit nothing
+    // but a flag.
     while (this.#entries.size > this.#maxEntries || this.#bytes > this.#maxBytes) {
       const oldest = this.#entries.values().next().value as Entry;
+      if (oldest.used || oldest === e) {
+        oldest.used = false;
+        this.#entries.delete(oldest.key);
+        this.#entries.set(oldest.key, oldest);
+        continue;
+      }
       this.#delete(oldest);
     }
   }

@@ -15,6 +15,7 @@ import type {
   APIKeyCreate,
   APIKeyCreated,
   APIKeyList,
+  DeviceIn,
   EventList,
   EventType,
   Key,
@@ -223,10 +224,11 @@ export class SessiondClient {
    * `max_auth_age`, CSRF, binding, the policy's and the call's `min_aal`,
    * `max_factor_age`); undefined otherwise (no `cache` option, a
    * miss, a rule the cache cannot decide): then call verifySession. For
-   * middleware that wants a hit to cost no promise.
+   * middleware that wants a hit to cost no promise. Without `req.device`,
+   * `device` is called for it only if the tenant's binding compares it.
    */
-  verifyCached(req: SessionVerify): SessionVerified | undefined {
-    return this.#cache?.hit(req);
+  verifyCached(req: SessionVerify, device?: () => DeviceIn): SessionVerified | undefined {
+    return this.#cache?.hit(req, device);
   }
 
   /**

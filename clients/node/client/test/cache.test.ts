@@ -421,6 +421,53 @@ describe('the race rule (a fake stream and a verify answered on demand)', () => 
     }
   });
 
+  /** sessionOf is a fake sessiond's session for a token (its id derived from it). */
+  const sessionOf = (token: string) => ({ id: `sab_${token}`, user_id: 'u', created_at: '', last_seen_at: '', expires_at: '2999-01-01T00:00:00Z', idle_expires_at: '2999-01-01T00:00:00Z', device: {}, data: {}, version: 1 });
+
+  it('bounded: at maxEntries the entry not read since the eviction last passed it goes first; the one just kept stays', async () => {
+    const cache = new SessionCache(
+      { url, apiKey: 'k', userAgent: 't', verify: async (req) => ({ session: sessionOf(req.token) as never, csrf_token: 'c' }) },
+      { maxEntries: 3 },
+    );
+    try {
+      await until('ready', () => cache.stats().ready);
+      for (const t of ['t1', 't2', 't3']) await cache.verify({ token: t });
+      assert.ok(cache.hit({ token: 't1' }), 't1 read');
+      await cache.verify({ token: 't4' });
+      assert.equal(cache.stats().entries, 3);
+      assert.equal(cache.hit({ token: 't2' }), undefined, 't2, the oldest not read, went first');
+      for (const t of ['t1', 't3', 't4']) assert.ok(cache.hit({ token: t }), `${t} stays`);
+      await cache.verify({ token: 't5' }); // every entry was read: a full turn, then the oldest goes
+      assert.equal(cache.stats().entries, 3);
+      assert.ok(cache.hit({ token: 't5' }), 'the entry just kept is never the one to go');
+    } finally {
+      cache.close();
+    }
+  });
+
+  it('the device is read only when the policy\'s binding compares it', async () => {
+    const cache = new SessionCache({ url, apiKey: 'k', userAgent: 't', verify: async (req) => ({ session: sessionOf(req.token) as never, csrf_token: 'c' }) });
+    try {
+      await until('ready', () => cache.stats().ready);
+      await cache.verify({ token: 'b1', device });
+      let reads = 0;
+      assert.ok(cache.hit({ token: 'b1' }, () => (reads++, device)), 'binding off: a hit');
+      assert.equal(reads, 0, 'binding off: the device is not read');
+      const id = cache.stats().lastEventId;
+      stream!.write(`id: 3-0\nevent: tenant\ndata: ${JSON.stringify({ policy: { rolling: true, binding: { user_agent: 'off', ip: 'enforce' } } })}\n\n`);
+      await until('the policy', () => cache.stats().lastEventId !== id);
+      await cache.verify({ token: 'b1', device });
+      assert.ok(cache.hit({ token: 'b1' }, () => (reads++, device)), 'the same IP: a hit');
+      assert.equal(reads, 1, 'IP binding: the device is read');
+      assert.equal(cache.hit({ token: 'b1' }, () => ({ ...device, ip: '198.51.100.1' })), undefined, 'another IP: no hit');
+      assert.equal(cache.hit({ token: 'b1' }), undefined, 'no device at all: no hit');
+      assert.ok(cache.hit({ token: 'b1', device }, () => assert.fail('req.device is used first')), 'a device in the request');
+    } finally {
+      stream!.write(`id: 3-1\nevent: tenant\ndata: ${JSON.stringify({ policy: { rolling: true, binding: { user_agent: 'off', ip: 'off' } } })}\n\n`);
+      cache.close();
+    }
+  });
+
   it('a verify that began before a drop of its session does not insert its answer', async () => {
     let answer!: () => void;
     const session = { id: 'sab_1', user_id: 'u', created_at: '', last_seen_at: '', expires_at: '2999-01-01T00:00:00Z', idle_expires_at: '2999-01-01T00:00:00Z', device: {}, data: {}, version: 1 };

@@ -97,18 +97,19 @@ export function sessiond(opts: SessiondOptions): Middleware {
     const token = readCookie(req, ctx.cookie.name);
     if (token === undefined) return next();
 
-    const body: SessionVerify = { token, device: deviceOf(req) };
+    const body: SessionVerify = { token };
     if (checkCSRF && !SAFE_METHODS.has(req.method ?? 'GET')) body.csrf_token = csrfFrom(req);
-    const accept = (v: SessionVerified) => session.load(v.token ?? token, v.session, v.csrf_token, v.token !== undefined && v.token !== token);
-    // A cache hit (cache option) is answered here and now: no promise, no microtask.
-    const hit = client.verifyCached(body);
+    // A cache hit (cache option) is answered here and now: no promise, no
+    // microtask, and the device is read only if the tenant's binding compares it.
+    const hit = client.verifyCached(body, () => deviceOf(req));
     if (hit !== undefined) {
-      accept(hit);
+      accept(session, token, hit);
       return next();
     }
+    body.device ??= deviceOf(req);
     client.verifySession(body).then(
       (v) => {
-        accept(v);
+        accept(session, token, v);
         next();
       },
       (err: unknown) => {
@@ -186,6 +187,11 @@ function stepUpGuard(name: string, need: { minAal?: number; maxFactorAge?: Parti
 export function requireLogin(onMissing?: (req: Req, res: Res, next: Next) => void): Middleware {
   const missing = onMissing ?? ((_req: Req, _res: Res, next: Next) => next(httpError(401, 'login_required', 'Please log in.')));
   return (req, res, next) => (req.session?.userId !== undefined ? next() : missing(req, res, next));
+}
+
+/** accept loads sessiond's answer v to a verify of token into session (a re-signed token replaces the cookie). */
+function accept(session: SessiondSession, token: string, v: SessionVerified): void {
+  session.load(v.token ?? token, v.session, v.csrf_token, v.token !== undefined && v.token !== token);
 }
 
 function csrfFrom(req: Req): string {

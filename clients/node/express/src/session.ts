@@ -49,14 +49,10 @@ export class SessiondSession {
   data: Data = {};
   /** The CSRF token to put in forms (`_csrf`) or send as `X-CSRF-Token`; undefined while the session is new. */
   csrfToken: string | undefined;
-  /** When the user last authenticated (login or re-auth); undefined for anonymous sessions. */
-  authTime: Date | undefined;
   /** The methods the user proved (RFC 8176: `pwd`, `otp`, …), each with when it was last proved; empty while anonymous. */
   amr: Factor[] = [];
   /** The assurance level: 2 once the user proved factors of two kinds (e.g. `pwd` and `otp`), else 1; undefined while the session is new. */
   aal: 1 | 2 | undefined;
-  /** When the session ends whatever the activity. */
-  expiresAt: Date | undefined;
   /** The lifetime the session lives by: `standard`, `remember_me` (`login(userId, { remember: true })`) or `impersonation`; undefined while the session is new. */
   profile: Session['profile'] | undefined;
   /** Who acts as the user in an impersonated session (for a "you are being impersonated" banner); undefined for the user's own sessions. */
@@ -66,6 +62,9 @@ export class SessiondSession {
 
   #token: string | undefined;
   #saved: Data = {};
+  /** authTime and expiresAt, made from info when first read (null: not yet). */
+  #authTime: Date | undefined | null = null;
+  #expiresAt: Date | undefined | null = null;
   readonly #ctx: SessionContext;
   readonly #req: IncomingMessage & { ip?: string };
   readonly #res: ServerResponse;
@@ -75,6 +74,18 @@ export class SessiondSession {
     this.#ctx = ctx;
     this.#req = req;
     this.#res = res;
+  }
+
+  /** When the user last authenticated (login or re-auth); undefined for anonymous sessions. */
+  get authTime(): Date | undefined {
+    if (this.#authTime === null) this.#authTime = this.info?.auth_time ? new Date(this.info.auth_time) : undefined;
+    return this.#authTime;
+  }
+
+  /** When the session ends whatever the activity; undefined while the session is new. */
+  get expiresAt(): Date | undefined {
+    if (this.#expiresAt === null) this.#expiresAt = this.info ? new Date(this.info.expires_at) : undefined;
+    return this.#expiresAt;
   }
 
   /** True until the session exists in sessiond (no cookie yet). */
@@ -103,19 +114,19 @@ export class SessiondSession {
     this.#saved = s.data ?? {};
     this.data = copyData(this.#saved);
     this.csrfToken = csrfToken;
-    this.authTime = s.auth_time ? new Date(s.auth_time) : undefined;
+    this.#authTime = this.#expiresAt = null;
     this.amr = s.amr ?? [];
     this.aal = s.aal;
     this.profile = s.profile;
     this.actor = s.actor;
-    this.expiresAt = new Date(s.expires_at);
     if (setCookie) writeCookie(this.#res, this.#ctx.cookie, token, this.expiresAt);
   }
 
   /** @internal forgets the session and clears the cookie: the user is anonymous from here on. */
   reset(clearCookie: boolean): void {
     this.#token = undefined;
-    this.info = this.id = this.userId = this.csrfToken = this.authTime = this.expiresAt = this.aal = this.profile = this.actor = undefined;
+    this.info = this.id = this.userId = this.csrfToken = this.aal = this.profile = this.actor = undefined;
+    this.#authTime = this.#expiresAt = null;
     this.amr = [];
     this.data = {};
     this.#saved = {};
@@ -136,6 +147,7 @@ export class SessiondSession {
       if (patch === undefined) return;
       const s = await this.#ctx.client.patchSessionData(this.id!, patch as Data);
       this.info = s;
+      this.#authTime = this.#expiresAt = null;
       this.#saved = s.data ?? {};
       this.data = copyData(this.#saved);
     });

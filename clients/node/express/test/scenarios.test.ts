@@ -217,6 +217,16 @@ describe('scenarios: examples/express-app on @sessiond/express', () => {
     const keys = (await sd.admin('GET', '/v1/keys')).body.keys;
     assert.equal((await sd.admin('POST', '/v1/keys/rotate', {})).status, 201);
     let r = await a.get('/profile');
+    if (process.env.SESSIOND_TEST_CACHE === '1') {
+      // With the cache, the rotation reaches the app over the change stream,
+      // within its bound (README, "Clients"): until then a hit answers with
+      // the token as it is, still valid; the frame empties the cache.
+      const deadline = Date.now() + 2000;
+      while (r.status === 200 && r.setCookie === undefined && Date.now() < deadline) {
+        await new Promise((ok) => setTimeout(ok, 10));
+        r = await a.get('/profile');
+      }
+    }
     assert.equal(r.status, 200);
     assert.ok(r.setCookie, 'cookie re-set');
     assert.ok(a.sid && a.sid !== old, 'with a new token');
