@@ -95,10 +95,16 @@ func withProfiles(t sessions.Timeouts, args ...arg) []arg {
 		arg{"iidle", t.Impersonation.Idle}, arg{"iabs", t.Impersonation.Absolute})
 }
 
+// createArgs passes the encoded session, which create.lua stores as it is,
+// and beside it the few fields the script reads, so that it need not
+// decode the session (and encode it again) on every create.
 func createArgs(c sessions.CreateCall) []arg {
+	r := c.Record
 	return withProfiles(c.Timeouts,
 		arg{"now", c.Now}, arg{"sid", c.Ref.ID}, arg{"max", c.Cap.Max}, arg{"evict_oldest", flag(c.Cap.EvictOldest)},
-		arg{"session", encodeRecord(c.Record)}, arg{"pidle", c.Timeouts.IdleTimeout}, arg{"pabs", c.Timeouts.AbsoluteTimeout},
+		arg{"session", encodeRecord(r)}, arg{"uid", r.UserID}, arg{"prof", r.Profile}, arg{"ca", r.CreatedAt},
+		arg{"exp", r.ExpiresAt}, arg{"iexp", r.IdleExpiresAt},
+		arg{"pidle", c.Timeouts.IdleTimeout}, arg{"pabs", c.Timeouts.AbsoluteTimeout},
 	)
 }
 
