@@ -1,4 +1,6 @@
--- common.lua is prepended to every session script, after GRACE_MS (from
+-- common.lua's definitions that a session script uses (scripts.go's
+-- prelude: so each top-level statement here is a commented `local`) are
+-- prepended to it, after GRACE_MS (from
 -- sessions.ExpiryGrace: how long an expired session is remembered, so that
 -- verify can say "expired" rather than "invalid"), MAX_ACTING
 -- (sessions.MaxActing) and layout.lua (the
