@@ -113,10 +113,10 @@ func randomTimeouts(r *rand.Rand) sessions.Timeouts {
 }
 
 // luaTimeouts is the Lua of a sessions.Timeouts passed as the six
-// arguments from ARGV[i] (timeoutArgs).
+// arguments from ARGV[i] (timeoutArgs), named as the scripts name them.
 func luaTimeouts(i int) string {
-	n := func(k int) string { return "tonumber(ARGV[" + strconv.Itoa(i+k) + "])" }
-	return "{{" + n(0) + ", " + n(1) + "}, {" + n(2) + ", " + n(3) + "}, {" + n(4) + ", " + n(5) + "}}"
+	n := func(name string, k int) string { return name + " = tonumber(ARGV[" + strconv.Itoa(i+k) + "])" }
+	return "{" + n("pidle", 0) + ", " + n("pabs", 1) + ", " + n("ridle", 2) + ", " + n("rabs", 3) + ", " + n("iidle", 4) + ", " + n("iabs", 5) + "}"
 }
 
 func timeoutArgs(l sessions.Timeouts) []any {

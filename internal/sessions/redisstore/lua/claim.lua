@@ -20,7 +20,7 @@ local base = base_of(KEYS[2])
 local ended = revoked(base, a.sid, r)
 drop(base, a.sid, r.uid)
 if ended then return reply('missing') end
-effective(r, timeouts(a))
+effective(r, a)
 local why = expiry(r, a.now)
 if why ~= 'ok' then return reply(why, r.uid, '', {}, 0, r.act) end
 return reply('ok', r.uid, encode(r))

@@ -1,4 +1,6 @@
--- common.lua is prepended to every session script, after GRACE_MS (from
+-- common.lua's definitions that a session script uses (scripts.go's
+-- prelude: so each top-level statement here is a commented `local`) are
+-- prepended to it, after GRACE_MS (from
 -- sessions.ExpiryGrace: how long an expired session is remembered, so that
 -- verify can say "expired" rather than "invalid"), MAX_ACTING
 -- (sessions.MaxActing) and layout.lua (the
@@ -64,24 +66,22 @@ local function slide(now, idle, exp)
   return math.min(now + idle * 1000, exp)
 end
 
--- timeouts: sessions.Timeouts, from a script's arguments pidle, pabs (the
--- standard lifetime, s), ridle, rabs (remember-me) and iidle, iabs
--- (impersonation; 0: the standard one).
-local function timeouts(a)
-  return {{a.pidle, a.pabs}, {a.ridle, a.rabs}, {a.iidle, a.iabs}}
-end
+-- The timeouts t the rules below take are sessions.Timeouts: any table
+-- with the fields pidle, pabs (the standard lifetime, s), ridle, rabs
+-- (remember-me) and iidle, iabs (impersonation; 0: the standard one). The
+-- scripts that take them name their arguments so and pass their own a.
 
 -- lifetime: sessions.Timeouts.For. The idle and absolute timeouts of
 -- profile prof.
 local function lifetime(t, prof)
-  local l = t[prof + 1]
-  if not l or l[2] <= 0 then l = t[1] end
-  return l[1], l[2]
+  if prof == 1 and t.rabs > 0 then return t.ridle, t.rabs end
+  if prof == 2 and t.iabs > 0 then return t.iidle, t.iabs end
+  return t.pidle, t.pabs
 end
 
 -- longest: sessions.Timeouts.Longest.
 local function longest(t)
-  return math.max(t[1][2], t[2][2], t[3][2])
+  return math.max(t.pabs, t.rabs, t.iabs)
 end
 
 -- effective: sessions.Record.Effective. Applies a tightened policy (the
@@ -218,12 +218,12 @@ local function idx_score(r)
   return s
 end
 
--- store writes session r at key and returns its encoding. With expire, the
--- key expires at key_deadline(r), relative to the application's now
--- (PX, so Redis's own clock never matters; a deadline already past deletes
--- the key); without, it keeps its expiry.
-local function store(key, r, now, expire)
-  local v = encode(r)
+-- store writes v, the encoding of session r, at key and returns v. With
+-- expire, the key expires at key_deadline(r), relative to the application's
+-- now (PX, so Redis's own clock never matters; a deadline already past
+-- deletes the key); without, it keeps its expiry. Of r it reads only the
+-- deadlines, exp and iexp.
+local function store(key, r, v, now, expire)
   if not expire then
     redis.call('SET', key, v, 'KEEPTTL')
     return v
@@ -237,10 +237,13 @@ local function store(key, r, now, expire)
   return v
 end
 
--- extend_to makes key live at least until at (never shortens it).
+-- extend_to makes key, if it exists, live at least until at (after now):
+-- it never shortens it, and a key without expiry gets one. One PEXPIRE when
+-- that moves the expiry later (GT), a second when it did not (NX: the key
+-- had no expiry yet).
 local function extend_to(key, at, now)
-  local cur = redis.call('PTTL', key)
-  if cur ~= -2 and cur < at - now then redis.call('PEXPIRE', key, math.max(at - now, 0)) end
+  if at <= now then return end
+  if redis.call('PEXPIRE', key, at - now, 'GT') == 0 then redis.call('PEXPIRE', key, at - now, 'NX') end
 end
 
 -- drop deletes one session and its index entries.
@@ -274,9 +277,12 @@ local function covered(base, sid, uid, m)
 end
 
 -- revoked reports whether a pending revocation of its user ends session sid
--- (record r): one GET, and a ZSCORE when there is one.
+-- (record r): one GET, and a ZSCORE when there is one. It also returns the
+-- marker it read (marker()), for a script that goes on to make_room or put
+-- for the same user.
 local function revoked(base, sid, r)
-  return covered(base, sid, r.uid, marker(base, r.uid))
+  local m = marker(base, r.uid)
+  return covered(base, sid, r.uid, m), m
 end
 
 -- gone says why session sid has no value: 'missing' (never issued, revoked:
@@ -351,9 +357,9 @@ end
 -- beyond, a dead entry newer than the CAP_WALK oldest counts as live until
 -- it is among them or certainly dead, and at most CAP_WALK sessions are
 -- evicted per call. exclude is a session about to be replaced, which does
--- not count. It returns false when room() refuses, else true and the
--- evicted ids, oldest first.
-local function make_room(base, uid, now, max, evict_oldest, exclude, t)
+-- not count; m is the user's pending revocation (marker()). It returns
+-- false when room() refuses, else true and the evicted ids, oldest first.
+local function make_room(base, uid, now, max, evict_oldest, exclude, t, m)
   local evicted = {}
   if uid == '' then return true, evicted end
   local uk, ak = ukey(base, uid), akey(base, uid)
@@ -363,7 +369,6 @@ local function make_room(base, uid, now, max, evict_oldest, exclude, t)
     redis.call('ZREM', ak, unpack(old))
   end
   if max <= 0 then return true, evicted end
-  local m = marker(base, uid)
   local live = live_count(uk, ak, m, exclude)
   local evict, ok = room(live, max, evict_oldest)
   if ok and evict == 0 then return true, evicted end
@@ -390,19 +395,20 @@ local function make_room(base, uid, now, max, evict_oldest, exclude, t)
   return true, evicted
 end
 
--- put stores session r as sid and indexes it: in the bucket index by
--- idx_score (the index outlives its newest entry by GRACE_MS past the
--- absolute deadline), in the user's by created_at, or just after the cutoff
--- of a pending revocation of the user when that is later, so the
--- revocation never covers it. It returns the encoding.
-local function put(base, sid, r, now)
-  local v = store(skey(base, sid), r, now, true)
+-- put stores v, the encoding of session r, as sid and indexes it: in the
+-- bucket index by idx_score (the index outlives its newest entry by
+-- GRACE_MS past the absolute deadline), in the user's by created_at, or
+-- just after the cutoff of m, the user's pending revocation (marker()),
+-- when that is later, so the revocation never covers it. Of r it reads
+-- only uid, ca, exp, iexp and prof (what create passes as arguments).
+local function put(base, sid, r, v, now, m)
+  store(skey(base, sid), r, v, now, true)
   local idx = base .. 'idx'
   redis.call('ZADD', idx, idx_score(r), sid)
   extend_to(idx, r.exp + GRACE_MS, now)
   if r.uid ~= '' then
     local uk = ukey(base, r.uid)
-    local score, m = r.ca, marker(base, r.uid)
+    local score = r.ca
     if m and score <= m.cutoff then score = m.cutoff + 1 end
     redis.call('ZADD', uk, score, sid)
     extend_to(uk, r.exp, now)
@@ -412,7 +418,6 @@ local function put(base, sid, r, now)
       extend_to(ak, r.exp, now)
     end
   end
-  return v
 end
 
 -- ACTING_WALK bounds the entries of a user's impersonated sessions one
@@ -425,10 +430,10 @@ local ACTING_WALK = 2 * MAX_ACTING
 -- counting the entries it did not read as live. Every add goes through
 -- here, so the set holds at most MAX_ACTING + 1 entries plus those that
 -- ended since; the walk bounds the work whatever it holds (at most
--- ACTING_WALK entries and GETs). It returns the evicted ids, oldest first.
-local function make_acting_room(base, uid, now, t)
+-- ACTING_WALK entries and GETs). m is the user's pending revocation
+-- (marker()). It returns the evicted ids, oldest first.
+local function make_acting_room(base, uid, now, t, m)
   local ak, evicted, live = akey(base, uid), {}, {}
-  local m = marker(base, uid)
   local n = redis.call('ZCARD', ak)
   for _, sid in ipairs(redis.call('ZRANGE', ak, 0, ACTING_WALK - 1)) do
     local r = read(skey(base, sid))

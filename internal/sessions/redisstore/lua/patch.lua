@@ -15,4 +15,4 @@ if revoked(base_of_session(KEYS[1]), a.sid, r) then return reply('missing') end
 if r.ver ~= a.version then return reply('conflict', r.uid) end
 r.data = a.data
 r.ver = r.ver + 1
-return reply('ok', r.uid, store(KEYS[1], r, a.now, false))
+return reply('ok', r.uid, store(KEYS[1], r, encode(r), a.now, false))

@@ -29,12 +29,12 @@ local base = base_of(KEYS[3])
 local r = read(KEYS[1])
 if not r then return reply(gone(KEYS[3], a.old_sid, a.now)) end
 local old_uid = r.uid
-if revoked(base, a.old_sid, r) then
+local ended, m = revoked(base, a.old_sid, r)
+if ended then
   drop(base, a.old_sid, old_uid)
   return reply('missing')
 end
-local t = timeouts(a)
-effective(r, t)
+effective(r, a)
 local why = expiry(r, a.now)
 if why ~= 'ok' then
   drop(base, a.old_sid, old_uid)
@@ -42,9 +42,12 @@ if why ~= 'ok' then
 end
 local uid = a.uid
 if uid == '' then uid = old_uid end
-local ok, evicted = make_room(base, uid, a.now, a.max, a.evict_oldest, a.old_sid, t)
+if uid ~= old_uid then m = marker(base, uid) end
+local ok, evicted = make_room(base, uid, a.now, a.max, a.evict_oldest, a.old_sid, a, m)
 if not ok then return reply('limit', old_uid) end
 drop(base, a.old_sid, old_uid)
-renew(r, a.now, a.uid, a.set_auth, t, a.add, a.remember)
+renew(r, a.now, a.uid, a.set_auth, a, a.add, a.remember)
 r.kid = a.kid
-return reply('ok', r.uid, put(base, a.new_sid, r, a.now), evicted)
+local v = encode(r)
+put(base, a.new_sid, r, v, a.now, m)
+return reply('ok', r.uid, v, evicted)

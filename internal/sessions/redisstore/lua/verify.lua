@@ -43,7 +43,7 @@ if revoked(base, a.sid, r) then
   return reply('missing')
 end
 local idle, exp = r.idle, r.exp
-effective(r, timeouts(a))
+effective(r, a)
 local tightened = r.idle ~= idle or r.exp ~= exp
 local why = expiry(r, a.now)
 if why ~= 'ok' then
@@ -74,4 +74,4 @@ if a.rolling then r.iexp = slide(a.now, r.idle, r.exp) end
 if a.kid ~= '' then r.kid = a.kid end
 local moved = a.rolling or tightened
 if moved then redis.call('ZADD', KEYS[2], 'XX', idx_score(r), a.sid) end
-return reply('ok', r.uid, store(KEYS[1], r, a.now, moved), mismatched)
+return reply('ok', r.uid, store(KEYS[1], r, encode(r), a.now, moved), mismatched)
