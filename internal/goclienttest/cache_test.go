@@ -219,7 +219,11 @@ func TestCachePolicyAndKeys(t *testing.T) {
 	if code := verifyCode(c, sessiond.VerifyParams{Token: s.Token, Device: other}); code != sessiond.CodeBindingMismatch {
 		t.Fatalf("binding enforced, another IP: %s", code)
 	}
+	id = c.CacheStats().LastEventID
 	e.adminJSON("PUT", "/v1/policy", func(p map[string]any) { p["binding"].(map[string]any)["ip"] = "off" })
+	// The change empties the cache when it arrives: wait for it, so that it
+	// cannot fall between the next login's miss and its hit.
+	waitFor(t, "the policy change back", func() bool { return c.CacheStats().LastEventID != id })
 
 	// Key retirement: a cached token of the retired key is dead.
 	s = e.login(c, "keys")
