@@ -221,14 +221,15 @@ func NewCache(store Store, sealer *secrets.Sealer, log *slog.Logger, o CacheOpti
 	if o.Now == nil {
 		o.Now = time.Now
 	}
-	// A re-read is reused for a quarter of the bound, so answers from it are
-	// never older than the bound either.
+	// A re-read is reused for a quarter of the bound (on the bound's clock,
+	// o.Now, as well as in real time), so answers from it are never older
+	// than the bound either.
 	reuse := o.StaleAfter / 4
 	c := &Cache{
 		store: store, sealer: sealer, log: log, o: o, origin: o.Now(),
 		tenants: map[string]*Snapshot{}, apiKeys: map[string]apiKeyEntry{},
 		dirty: map[string]uint64{}, wake: make(chan struct{}, 1), defaults: DefaultLimits(),
-		snaps: newCoalescer[*Snapshot](reuse), owners: newCoalescer[string](reuse),
+		snaps: newCoalescer[*Snapshot](reuse, o.Now), owners: newCoalescer[string](reuse, o.Now),
 	}
 	c.confirmedUntil.Store(notConfirmed)
 	return c

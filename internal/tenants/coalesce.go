@@ -10,17 +10,20 @@ import (
 
 // coalescer runs reads keyed by a string so that concurrent callers for one
 // key share one read, and a successful read is reused by later callers
-// for a while after it started (fresh, on the monotonic clock). A failed
-// read is never reused once it has finished. Its memory is bounded by the
-// keys asked for within fresh (older entries are swept).
+// for a while after it started (fresh, both on the monotonic clock and on
+// clock, the one the staleness bound is measured on: the cache's injected
+// clock). A failed read is never reused once it has finished. Its memory is
+// bounded by the keys asked for within fresh (older entries are swept).
 type coalescer[T any] struct {
 	fresh time.Duration
+	clock func() time.Time
 	mu    sync.Mutex
 	calls map[string]*call[T]
 }
 
 type call[T any] struct {
 	started time.Time
+	clockAt time.Time // started, on the coalescer's clock
 	done    chan struct{}
 	val     T
 	err     error
@@ -30,8 +33,8 @@ type call[T any] struct {
 // dropped.
 const sweepAbove = 1024
 
-func newCoalescer[T any](fresh time.Duration) *coalescer[T] {
-	return &coalescer[T]{fresh: fresh, calls: map[string]*call[T]{}}
+func newCoalescer[T any](fresh time.Duration, clock func() time.Time) *coalescer[T] {
+	return &coalescer[T]{fresh: fresh, clock: clock, calls: map[string]*call[T]{}}
 }
 
 // do returns the result of read for key, run at most readTimeout, or of a
@@ -41,7 +44,7 @@ func (g *coalescer[T]) do(key string, read func(context.Context) (T, error)) (T,
 	now := time.Now()
 	g.mu.Lock()
 	c := g.calls[key]
-	if c == nil || now.Sub(c.started) >= g.fresh || c.failed() {
+	if c == nil || now.Sub(c.started) >= g.fresh || g.clock().Sub(c.clockAt) >= g.fresh || c.failed() {
 		c = g.startLocked(key, now, read)
 	}
 	g.mu.Unlock()
@@ -82,7 +85,7 @@ func (g *coalescer[T]) after(key string, gap time.Duration, read func(context.Co
 // startLocked starts a read of key, run at most readTimeout, and
 // remembers it as key's latest.
 func (g *coalescer[T]) startLocked(key string, now time.Time, read func(context.Context) (T, error)) *call[T] {
-	c := &call[T]{started: now, done: make(chan struct{})}
+	c := &call[T]{started: now, clockAt: g.clock(), done: make(chan struct{})}
 	if len(g.calls) >= sweepAbove {
 		g.sweepLocked(now)
 	}

@@ -6,6 +6,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/sessiond/sessiond/internal/testkit"
 )
 
 // after never answers from a read that started before the call, shares one
@@ -13,7 +15,7 @@ import (
 // of one key at least gap apart however often it is called.
 func TestCoalescerAfterReadsOnlyAfterTheCallAndAtMostOncePerGap(t *testing.T) {
 	const gap = 20 * time.Millisecond
-	g := newCoalescer[int64](time.Hour)
+	g := newCoalescer[int64](time.Hour, time.Now)
 	var reads atomic.Int64
 	var mu sync.Mutex
 	var starts []time.Time
@@ -71,5 +73,26 @@ func TestCoalescerAfterReadsOnlyAfterTheCallAndAtMostOncePerGap(t *testing.T) {
 		if d := starts[i].Sub(starts[i-1]); d < gap {
 			t.Fatalf("reads %d and %d started %s apart, less than the gap %s", i, i+1, d, gap)
 		}
+	}
+}
+
+// do reuses a finished read only while it is fresh on the cache's clock as
+// well as in real time: the staleness bound is measured on that clock, so a
+// read made before it moved past the bound must not answer after.
+func TestCoalescerDoReusesAReadOnlyWhileFreshOnTheClock(t *testing.T) {
+	clock := testkit.NewClock()
+	g := newCoalescer[int64](time.Hour, clock.Now)
+	var reads atomic.Int64
+	read := func(context.Context) (int64, error) { return reads.Add(1), nil }
+	if v, _ := g.do("t", read); v != 1 {
+		t.Fatalf("first do = read %d", v)
+	}
+	clock.Advance(59 * time.Minute)
+	if v, _ := g.do("t", read); v != 1 {
+		t.Fatalf("within fresh on the clock, do = read %d, want the reused 1", v)
+	}
+	clock.Advance(time.Minute)
+	if v, _ := g.do("t", read); v != 2 {
+		t.Fatalf("fresh elapsed on the clock (not in real time), do = read %d, want a new read 2", v)
 	}
 }
