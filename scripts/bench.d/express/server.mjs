@@ -1,8 +1,9 @@
-// The seeds' stack for `scripts/bench --express`: the session layer of the
-// Express tutorial (../../../../shared/seeds/001_*.txt, "The Complete Working
-// Project") — express-session + connect-redis, rolling 30-minute cookie, an
-// 8-hour absolute timeout checked in middleware, regenerate on login — without
-// helmet and console logging, and with routes shaped like sessiond's:
+// The usual tutorial stack for `scripts/bench --express`: the session layer
+// of a typical express-session tutorial's complete project (the same one
+// scripts/bench.d/apps/app.mjs follows) — express-session + connect-redis,
+// rolling 30-minute cookie, an 8-hour absolute timeout checked in
+// middleware, regenerate on login — without helmet and console logging, and
+// with routes shaped like sessiond's:
 //
 //   POST /login   {user_id, device: {user_agent, ip}, data?}  → regenerate, store them; Set-Cookie sid
 //   POST /verify  (cookie sid)                                  → {user_id, data}, or 401
