@@ -46,6 +46,16 @@ async function startApp(client: SessiondClient) {
     await req.session.login(req.body.user, { amr: ['pwd'], remember: req.body.remember === true });
     res.json({ profile: req.session.profile, expiresAt: req.session.expiresAt });
   });
+  // Reads the dates of the verified session, logs in again (a new
+  // auth_time), then logs out, and answers each reading with sessiond's own.
+  app.post('/relogin', async (req, res) => {
+    const before = { authTime: req.session.authTime, expiresAt: req.session.expiresAt };
+    await req.session.login(req.body.user);
+    const info = req.session.info!;
+    const after = { authTime: req.session.authTime, expiresAt: req.session.expiresAt, expected: { authTime: info.auth_time, expiresAt: info.expires_at } };
+    await req.session.destroy();
+    res.json({ before, after, loggedOut: { authTime: req.session.authTime ?? null, expiresAt: req.session.expiresAt ?? null } });
+  });
   app.get('/me', (req, res) => res.json({ user: req.session.userId ?? null, profile: req.session.profile ?? null, actor: req.session.actor ?? null }));
   app.use((err: any, _req: express.Request, res: express.Response, _next: express.NextFunction) => {
     res.status(err.status ?? 500).json({ code: err.code });
@@ -67,6 +77,18 @@ async function startApp(client: SessiondClient) {
 }
 
 describe('session profiles against sessiond', () => {
+  it('authTime and expiresAt are sessiond\'s answer, made anew when the session changes', async () => {
+    const send = await startApp(plain);
+    const login = await send('POST', '/login', { body: { user: 'dates' } });
+    const sid = login.cookie!.slice(4, login.cookie!.indexOf(';'));
+    await new Promise((ok) => setTimeout(ok, 10)); // the next login's auth_time is later
+    const { before, after, loggedOut } = (await send('POST', '/relogin', { sid, body: { user: 'dates' } })).body;
+    assert.equal(Date.parse(after.authTime), Date.parse(after.expected.authTime), 'authTime is the new session\'s auth_time');
+    assert.equal(Date.parse(after.expiresAt), Date.parse(after.expected.expiresAt), 'expiresAt is the new session\'s expires_at');
+    assert.ok(Date.parse(after.authTime) > Date.parse(before.authTime), 'read before the login, then made anew');
+    assert.deepEqual(loggedOut, { authTime: null, expiresAt: null }, 'none once logged out');
+  });
+
   it('a remember-me login: 400 without the policy lifetime; then profile remember_me and a cookie lasting until expires_at', async () => {
     const send = await startApp(plain);
     // The client gets invalid_request; through the middleware the app is misconfigured: 500.
