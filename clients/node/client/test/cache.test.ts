@@ -445,6 +445,23 @@ describe('the race rule (a fake stream and a verify answered on demand)', () => 
     }
   });
 
+  it('maxEntries 0 keeps nothing: every verify goes to sessiond', async () => {
+    let calls = 0;
+    const cache = new SessionCache(
+      { url, apiKey: 'k', userAgent: 't', verify: async (req) => (calls++, { session: sessionOf(req.token) as never, csrf_token: 'c' }) },
+      { maxEntries: 0 },
+    );
+    try {
+      await until('ready', () => cache.stats().ready);
+      await cache.verify({ token: 'z1' });
+      await cache.verify({ token: 'z1' });
+      assert.equal(calls, 2);
+      assert.equal(cache.stats().entries, 0);
+    } finally {
+      cache.close();
+    }
+  });
+
   it('the device is read only when the policy\'s binding compares it', async () => {
     const cache = new SessionCache({ url, apiKey: 'k', userAgent: 't', verify: async (req) => ({ session: sessionOf(req.token) as never, csrf_token: 'c' }) });
     try {
